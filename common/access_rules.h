@@ -1,0 +1,56 @@
+// AccessRules: Net::Server's allow/deny (anchored regexes on the peer address, and
+// on its host name with reverse_lookups) and cidr_allow/cidr_deny blocks.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "common/socket_address.h"
+
+namespace gatehouse {
+
+// An address block: "10.0.0.0/8", "::1/128", or a bare address (a /32 or /128).
+// A v4-mapped v6 block (::ffff:10.0.0.0/104) is stored as its v4 equivalent.
+struct CidrBlock {
+  int family = 0;  // AF_INET or AF_INET6
+  uint8_t bytes[16] = {};
+  int prefix = 0;
+  std::string text;
+
+  bool Contains(const SocketAddress& address) const;
+};
+
+bool ParseCidr(const std::string& text, CidrBlock* block, std::string* error);
+
+// A regex as written in the config, matched against the whole string (Net::Server
+// anchors it: /^$rule$/).
+struct AddressPattern {
+  std::string text;
+  std::regex regex;
+};
+
+bool ParseAddressPattern(const std::string& text, AddressPattern* pattern, std::string* error);
+
+struct AccessRules {
+  std::vector<AddressPattern> allow;
+  std::vector<AddressPattern> deny;
+  std::vector<CidrBlock> cidr_allow;
+  std::vector<CidrBlock> cidr_deny;
+
+  bool Empty() const {
+    return allow.empty() && deny.empty() && cidr_allow.empty() && cidr_deny.empty();
+  }
+  // True when deny rules exist but nothing could ever be allowed (Net::Server
+  // then refuses every client); worth a warning.
+  bool DeniesEveryone() const { return !Empty() && allow.empty() && cidr_allow.empty(); }
+
+  // Net::Server's allow_deny(): no rules admits all; a deny or cidr_deny match
+  // refuses; then an allow or cidr_allow match admits; anything else is refused.
+  // UNIX-socket peers are not checked. `host` is the reverse-lookup name, if any.
+  bool Admits(const SocketAddress& peer, const std::optional<std::string>& host) const;
+};
+
+}  // namespace gatehouse

@@ -1,0 +1,97 @@
+// Configuration: the main file, services.d/*.conf and the command line, merged in
+// Net::Server's order (command line over conf file over built-in defaults) and
+// validated into a Config. Every error names file, line and key.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "common/access_rules.h"
+#include "common/port_spec.h"
+
+namespace gatehouse {
+
+// Where gatehouse looks when no --config is given.
+inline constexpr const char* kDefaultConfigPath = "/etc/gatehouse/gatehouse.conf";
+// Net::Server's default port, used by the built-in echo service.
+inline constexpr int kBuiltinEchoPort = 20203;
+
+// One `key = value` as read, with where it was read ("services.d/echo.conf:4" or
+// "command line").
+struct ConfigEntry {
+  std::string key;
+  std::string value;
+  std::string where;
+  bool continuation = false;  // an indented line continuing the previous key
+};
+
+struct CommandLine {
+  std::string config_path;  // --config; empty: kDefaultConfigPath if it exists
+  bool check = false;       // --check: validate, print, exit
+  bool help = false;
+  bool version = false;
+  std::vector<ConfigEntry> overrides;  // --key value, --key=value, key=value
+};
+
+bool ParseCommandLine(int argc, const char* const* argv, CommandLine* command_line,
+                      std::string* error);
+
+struct GlobalConfig {
+  std::string config_file;  // empty when running the built-in default
+  std::string services_dir;
+  std::string log_file;  // empty: stderr; "Sys::Syslog"; or an absolute path
+  int log_level = 2;     // 0 err, 1 warning, 2 notice, 3 info, 4 debug
+  std::string syslog_ident = "gatehouse";
+  std::string syslog_facility = "daemon";
+  std::string syslog_logopt = "pid";
+  std::string pid_file;
+  bool background = false;
+  bool setsid = false;
+  int shutdown_timeout = 10;  // seconds running programs get after TERM/INT
+};
+
+struct ServicePort {
+  PortSpec spec;
+  std::string where;  // file:line of the `port` entry, for bind errors
+};
+
+struct ServiceConfig {
+  std::string name;
+  std::string where;  // file:line of the [section]
+  std::vector<ServicePort> ports;
+  int listen = 0;  // backlog; SOMAXCONN by default
+  AccessRules access;
+  bool reverse_lookups = false;
+
+  // Identity the program runs as. change_identity is false when gatehouse is not
+  // root and no user/group was asked for: the program runs as gatehouse's user.
+  bool change_identity = false;
+  std::string user_name;
+  std::string group_name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> supplementary_groups;
+  std::string chroot;  // empty: none
+
+  std::string exec;               // absolute path inside the chroot
+  std::vector<std::string> argv;  // argv[0] is exec's base name
+  std::vector<std::string> env;   // NAME=value from env= keys
+};
+
+struct Config {
+  GlobalConfig global;
+  std::vector<ServiceConfig> services;
+  std::vector<std::string> warnings;  // worth logging, not fatal
+  bool builtin_default = false;       // no config file: the built-in echo
+};
+
+// Reads and validates everything. On failure returns false and fills `errors`
+// with one "file:line: key: message" per problem.
+bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std::string>* errors);
+
+// The resolved configuration as `gatehouse --check` prints it.
+std::string DescribeConfig(const Config& config);
+
+}  // namespace gatehouse

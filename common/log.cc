@@ -1,0 +1,98 @@
+#include "common/log.h"
+
+#include <fcntl.h>
+#include <syslog.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <map>
+
+#include "common/sys_error.h"
+
+namespace gatehouse {
+namespace {
+
+LogTarget current;
+bool use_syslog = false;
+
+const char* LevelName(int level) {
+  static const char* names[] = {"err", "warning", "notice", "info", "debug"};
+  return level >= 0 && level <= 4 ? names[level] : "debug";
+}
+
+int SyslogPriority(int level) {
+  static const int priorities[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
+  return level >= 0 && level <= 4 ? priorities[level] : LOG_DEBUG;
+}
+
+int SyslogFacility(const std::string& name) {
+  static const std::map<std::string, int> facilities = {
+      {"auth", LOG_AUTH},     {"authpriv", LOG_AUTHPRIV}, {"cron", LOG_CRON},
+      {"daemon", LOG_DAEMON}, {"ftp", LOG_FTP},           {"kern", LOG_KERN},
+      {"lpr", LOG_LPR},       {"mail", LOG_MAIL},         {"news", LOG_NEWS},
+      {"syslog", LOG_SYSLOG}, {"user", LOG_USER},         {"uucp", LOG_UUCP},
+      {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},     {"local2", LOG_LOCAL2},
+      {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},     {"local5", LOG_LOCAL5},
+      {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+  auto found = facilities.find(name);
+  return found == facilities.end() ? LOG_DAEMON : found->second;
+}
+
+int SyslogOptions(const std::string& text) {
+  int options = 0;
+  if (text.find("pid") != std::string::npos) options |= LOG_PID;
+  if (text.find("cons") != std::string::npos) options |= LOG_CONS;
+  if (text.find("ndelay") != std::string::npos) options |= LOG_NDELAY;
+  if (text.find("nowait") != std::string::npos) options |= LOG_NOWAIT;
+  return options;
+}
+
+}  // namespace
+
+bool OpenLog(const LogTarget& target, std::string* error) {
+  current = target;
+  use_syslog = target.log_file == "Sys::Syslog";
+  if (use_syslog) {
+    // openlog keeps a pointer to the ident: current lives for the whole run.
+    openlog(current.syslog_ident.c_str(), SyslogOptions(current.syslog_logopt),
+            SyslogFacility(current.syslog_facility));
+    return true;
+  }
+  if (!target.log_file.empty()) {
+    int fd = open(target.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+      *error = ErrnoMessage("open", "log_file " + target.log_file, errno);
+      return false;
+    }
+    dup2(fd, STDERR_FILENO);  // dup2 clears close-on-exec: programs inherit it as stderr
+    close(fd);
+  }
+  return true;
+}
+
+bool LogEnabled(int level) { return level <= current.log_level; }
+
+void Log(int level, const std::string& message) {
+  if (!LogEnabled(level)) return;
+  if (use_syslog) {
+    syslog(SyslogPriority(level), "%s", message.c_str());
+    return;
+  }
+  timeval now{};
+  gettimeofday(&now, nullptr);
+  tm utc{};
+  gmtime_r(&now.tv_sec, &utc);
+  char stamp[40];
+  size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+  snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", static_cast<long>(now.tv_usec / 1000));
+  std::string line = std::string(stamp) + " gatehouse[" + std::to_string(getpid()) + "] " +
+                     LevelName(level) + ": " + message + "\n";
+  // One write() per line keeps lines whole when several processes share the file.
+  ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,365 @@
+#include "common/wire.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/sys_error.h"
+
+namespace gatehouse {
+namespace {
+
+constexpr size_t kMaxString = 16 * 1024;
+constexpr size_t kMaxListItems = 1024;
+
+class Writer {
+ public:
+  void U8(uint8_t v) { Raw(&v, 1); }
+  void U16(uint16_t v) { Raw(&v, 2); }
+  void U32(uint32_t v) { Raw(&v, 4); }
+  void U64(uint64_t v) { Raw(&v, 8); }
+  void Str(const std::string& s) {
+    U32(static_cast<uint32_t>(s.size()));
+    bytes_ += s;
+  }
+  void StrList(const std::vector<std::string>& list) {
+    U32(static_cast<uint32_t>(list.size()));
+    for (const std::string& s : list) Str(s);
+  }
+  std::string Take() { return std::move(bytes_); }
+
+ private:
+  void Raw(const void* p, size_t n) { bytes_.append(static_cast<const char*>(p), n); }
+  std::string bytes_;
+};
+
+// Reads fields in order; the first failure sticks and names the field.
+class Reader {
+ public:
+  explicit Reader(const std::string& bytes) : bytes_(bytes) {}
+  void U8(const char* field, uint8_t* v) { Raw(field, v, 1); }
+  void U16(const char* field, uint16_t* v) { Raw(field, v, 2); }
+  void U32(const char* field, uint32_t* v) { Raw(field, v, 4); }
+  void U64(const char* field, uint64_t* v) { Raw(field, v, 8); }
+  void I32(const char* field, int32_t* v) { Raw(field, v, 4); }
+  void Str(const char* field, std::string* s) {
+    uint32_t size = 0;
+    U32(field, &size);
+    if (!error_.empty()) return;
+    if (size > kMaxString || size > bytes_.size() - offset_) {
+      Fail(field, "bad length");
+      return;
+    }
+    s->assign(bytes_, offset_, size);
+    offset_ += size;
+    if (s->find('\0') != std::string::npos) Fail(field, "contains a NUL byte");
+  }
+  void StrList(const char* field, std::vector<std::string>* list) {
+    uint32_t count = 0;
+    U32(field, &count);
+    if (!error_.empty()) return;
+    if (count > kMaxListItems) return Fail(field, "too many items");
+    list->resize(count);
+    for (std::string& s : *list) Str(field, &s);
+  }
+  // True when every field was read and nothing is left over.
+  bool Finish(std::string* error) {
+    if (error_.empty() && offset_ != bytes_.size()) error_ = "trailing bytes";
+    if (!error_.empty()) *error = error_;
+    return error_.empty();
+  }
+
+ private:
+  void Raw(const char* field, void* v, size_t n) {
+    if (!error_.empty()) return;
+    if (bytes_.size() - offset_ < n) return Fail(field, "truncated");
+    std::memcpy(v, bytes_.data() + offset_, n);
+    offset_ += n;
+  }
+  void Fail(const char* field, const char* what) {
+    if (error_.empty()) error_ = std::string(field) + ": " + what;
+  }
+  const std::string& bytes_;
+  size_t offset_ = 0;
+  std::string error_;
+};
+
+bool KnownType(uint16_t type) {
+  switch (static_cast<MessageType>(type)) {
+    case MessageType::kServiceDefinition:
+    case MessageType::kConnection:
+    case MessageType::kShutdown:
+    case MessageType::kReady:
+    case MessageType::kProgramStarted:
+    case MessageType::kProgramExited:
+    case MessageType::kProgramFailed:
+    case MessageType::kFatal:
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+const char* MessageTypeName(MessageType type) {
+  switch (type) {
+    case MessageType::kServiceDefinition: return "ServiceDefinition";
+    case MessageType::kConnection: return "Connection";
+    case MessageType::kShutdown: return "Shutdown";
+    case MessageType::kReady: return "Ready";
+    case MessageType::kProgramStarted: return "ProgramStarted";
+    case MessageType::kProgramExited: return "ProgramExited";
+    case MessageType::kProgramFailed: return "ProgramFailed";
+    case MessageType::kFatal: return "Fatal";
+  }
+  return "unknown";
+}
+
+std::string EncodePayload(const ServiceDefinition& v) {
+  Writer w;
+  w.Str(v.name);
+  w.Str(v.exec);
+  w.StrList(v.argv);
+  w.StrList(v.env);
+  w.Str(v.chroot);
+  w.U8(v.change_identity ? 1 : 0);
+  w.U32(v.uid);
+  w.U32(v.gid);
+  w.U32(static_cast<uint32_t>(v.groups.size()));
+  for (uint32_t g : v.groups) w.U32(g);
+  return w.Take();
+}
+
+bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string* error) {
+  Reader r(payload);
+  uint8_t change = 0;
+  uint32_t group_count = 0;
+  r.Str("name", &v->name);
+  r.Str("exec", &v->exec);
+  r.StrList("argv", &v->argv);
+  r.StrList("env", &v->env);
+  r.Str("chroot", &v->chroot);
+  r.U8("change_identity", &change);
+  r.U32("uid", &v->uid);
+  r.U32("gid", &v->gid);
+  r.U32("groups", &group_count);
+  if (group_count > 1024) {
+    *error = "groups: too many";
+    return false;
+  }
+  v->groups.resize(group_count);
+  for (uint32_t& g : v->groups) r.U32("groups", &g);
+  if (!r.Finish(error)) return false;
+  v->change_identity = change == 1;
+  if (change > 1) *error = "change_identity: not a boolean";
+  else if (v->exec.empty() || v->exec[0] != '/') *error = "exec: not an absolute path";
+  else if (v->argv.empty()) *error = "argv: empty";
+  else if (!v->chroot.empty() && v->chroot[0] != '/') *error = "chroot: not an absolute path";
+  else return true;
+  return false;
+}
+
+std::string EncodePayload(const ConnectionInfo& v) {
+  Writer w;
+  w.U64(v.id);
+  w.Str(v.proto);
+  w.Str(v.peer_ip);
+  w.U16(v.peer_port);
+  w.Str(v.local_ip);
+  w.U16(v.local_port);
+  w.Str(v.remote_host);
+  return w.Take();
+}
+
+bool DecodePayload(const std::string& payload, ConnectionInfo* v, std::string* error) {
+  Reader r(payload);
+  r.U64("id", &v->id);
+  r.Str("proto", &v->proto);
+  r.Str("peer_ip", &v->peer_ip);
+  r.U16("peer_port", &v->peer_port);
+  r.Str("local_ip", &v->local_ip);
+  r.U16("local_port", &v->local_port);
+  r.Str("remote_host", &v->remote_host);
+  if (!r.Finish(error)) return false;
+  if (v->proto != "TCP" && v->proto != "UNIX") {
+    *error = "proto: not TCP or UNIX";
+    return false;
+  }
+  return true;
+}
+
+std::string EncodePayload(const ProgramStarted& v) {
+  Writer w;
+  w.U64(v.connection_id);
+  w.U32(static_cast<uint32_t>(v.pid));
+  return w.Take();
+}
+
+bool DecodePayload(const std::string& payload, ProgramStarted* v, std::string* error) {
+  Reader r(payload);
+  r.U64("connection_id", &v->connection_id);
+  r.I32("pid", &v->pid);
+  if (!r.Finish(error)) return false;
+  if (v->pid <= 1) {
+    *error = "pid: out of range";
+    return false;
+  }
+  return true;
+}
+
+std::string EncodePayload(const ProgramExited& v) {
+  Writer w;
+  w.U64(v.connection_id);
+  w.U32(static_cast<uint32_t>(v.pid));
+  w.U32(static_cast<uint32_t>(v.wait_status));
+  w.U64(v.duration_us);
+  return w.Take();
+}
+
+bool DecodePayload(const std::string& payload, ProgramExited* v, std::string* error) {
+  Reader r(payload);
+  r.U64("connection_id", &v->connection_id);
+  r.I32("pid", &v->pid);
+  r.I32("wait_status", &v->wait_status);
+  r.U64("duration_us", &v->duration_us);
+  if (!r.Finish(error)) return false;
+  if (v->pid <= 1) {
+    *error = "pid: out of range";
+    return false;
+  }
+  return true;
+}
+
+std::string EncodePayload(const ProgramFailed& v) {
+  Writer w;
+  w.U64(v.connection_id);
+  w.Str(v.reason);
+  return w.Take();
+}
+
+bool DecodePayload(const std::string& payload, ProgramFailed* v, std::string* error) {
+  Reader r(payload);
+  r.U64("connection_id", &v->connection_id);
+  r.Str("reason", &v->reason);
+  return r.Finish(error);
+}
+
+std::string EncodePayload(const FatalError& v) {
+  Writer w;
+  w.Str(v.reason);
+  return w.Take();
+}
+
+bool DecodePayload(const std::string& payload, FatalError* v, std::string* error) {
+  Reader r(payload);
+  r.Str("reason", &v->reason);
+  return r.Finish(error);
+}
+
+int SendMessage(int socket, MessageType type, const std::string& payload, int fd) {
+  if (payload.size() + kWireHeaderSize > kWireMaxMessage) return EMSGSIZE;
+  Writer header;
+  header.U32(kWireMagic);
+  header.U16(kWireVersion);
+  header.U16(static_cast<uint16_t>(type));
+  header.U32(static_cast<uint32_t>(payload.size()));
+  std::string packet = header.Take() + payload;
+
+  iovec iov{packet.data(), packet.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+  }
+  while (true) {
+    ssize_t sent = sendmsg(socket, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent == static_cast<ssize_t>(packet.size())) return 0;
+    if (sent < 0 && errno == EINTR) continue;
+    return sent < 0 ? errno : EMSGSIZE;
+  }
+}
+
+ReceiveStatus ReceiveMessage(int socket, WireMessage* message, std::string* error) {
+  // One buffer per thread: this runs once per connection on the child's hot path.
+  static thread_local std::string buffer(kWireMaxMessage, '\0');
+  iovec iov{buffer.data(), buffer.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  // Room for a few fds, so that a peer sending too many cannot make us lose
+  // track of them (they are closed below, not leaked).
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t received;
+  do {
+    received = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  } while (received < 0 && errno == EINTR);
+  if (received < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return ReceiveStatus::kWouldBlock;
+    *error = ErrnoMessage("recvmsg", "", errno);
+    return ReceiveStatus::kInvalid;
+  }
+  if (received == 0) return ReceiveStatus::kClosed;
+
+  std::vector<UniqueFd> fds;
+  for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+      fds.emplace_back(fd);
+    }
+  }
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+    *error = "message truncated";
+    return ReceiveStatus::kInvalid;
+  }
+  std::string packet(buffer.data(), static_cast<size_t>(received));
+  Reader header(packet);
+  uint32_t magic = 0, length = 0;
+  uint16_t version = 0, type = 0;
+  header.U32("magic", &magic);
+  header.U16("version", &version);
+  header.U16("type", &type);
+  header.U32("length", &length);
+  if (packet.size() < kWireHeaderSize || magic != kWireMagic) {
+    *error = "bad header";
+    return ReceiveStatus::kInvalid;
+  }
+  if (version != kWireVersion) {
+    *error = "protocol version " + std::to_string(version) + ", expected " +
+             std::to_string(kWireVersion);
+    return ReceiveStatus::kInvalid;
+  }
+  if (!KnownType(type)) {
+    *error = "unknown message type " + std::to_string(type);
+    return ReceiveStatus::kInvalid;
+  }
+  if (length != packet.size() - kWireHeaderSize) {
+    *error = "payload length does not match the packet";
+    return ReceiveStatus::kInvalid;
+  }
+  message->type = static_cast<MessageType>(type);
+  size_t wanted_fds = message->type == MessageType::kConnection ? 1 : 0;
+  if (fds.size() != wanted_fds) {
+    *error = std::string(MessageTypeName(message->type)) + " carried " +
+             std::to_string(fds.size()) + " fds, expected " + std::to_string(wanted_fds);
+    return ReceiveStatus::kInvalid;
+  }
+  message->payload = packet.substr(kWireHeaderSize);
+  message->fd = fds.empty() ? UniqueFd() : std::move(fds[0]);
+  return ReceiveStatus::kMessage;
+}
+
+}  // namespace gatehouse
