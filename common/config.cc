@@ -109,7 +109,7 @@ void Collect(const std::vector<ConfigEntry>& entries, const std::map<std::string
     std::vector<ConfigEntry>& values = (*settings)[entry.key];
     if (known->second == KeyKind::kScalar && !values.empty()) {
       if (entry.continuation) {
-        values.back().value += " " + entry.value;
+        values.back().value += "\n" + entry.value;  // as in a shell script (args)
       } else {
         errors->Add(entry, "given twice (first at " + values.front().where + ")");
       }

@@ -1,0 +1,103 @@
+// gatehouse-child: runs one service for the supervisor. Started by gatehouse with
+// the control socket on fd 3; never run by hand.
+//
+// Process flow:
+//   1. keep fd 3 (control socket) and 0-2, close everything else
+//   2. receive the ServiceDefinition from the supervisor
+//   3. drop privileges: chroot, groups, gid, uid, capabilities, no_new_privs
+//   4. check that the program is there to run, inside the chroot
+//   5. serve: a program per connection fd, reports back, until told to stop
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <string>
+
+#include "child/service_child.h"
+#include "common/privilege_drop.h"
+#include "common/sys_error.h"
+#include "common/wire.h"
+
+namespace gatehouse {
+namespace {
+
+constexpr int kControlFd = 3;
+constexpr int kDefinitionTimeoutMs = 10000;
+
+[[noreturn]] void Fail(const std::string& reason) {
+  SendMessage(kControlFd, MessageType::kFatal, EncodePayload(FatalError{reason}));
+  fprintf(stderr, "gatehouse-child: %s\n", reason.c_str());
+  _exit(1);
+}
+
+void CloseInheritedFds() {
+  // Boost.Process's fd binding leaves this one without close-on-exec.
+  fcntl(kControlFd, F_SETFD, FD_CLOEXEC);
+  if (syscall(SYS_close_range, kControlFd + 1, ~0U, 0) != 0) {
+    for (int fd = kControlFd + 1; fd < 1024; ++fd) close(fd);
+  }
+}
+
+ServiceDefinition ReceiveDefinition() {
+  pollfd control{kControlFd, POLLIN, 0};
+  if (poll(&control, 1, kDefinitionTimeoutMs) != 1) Fail("no service definition from gatehouse");
+  WireMessage message;
+  std::string error;
+  if (ReceiveMessage(kControlFd, &message, &error) != ReceiveStatus::kMessage ||
+      message.type != MessageType::kServiceDefinition) {
+    Fail("expected a ServiceDefinition: " + (error.empty() ? "got something else" : error));
+  }
+  ServiceDefinition service;
+  if (!DecodePayload(message.payload, &service, &error)) Fail("bad ServiceDefinition: " + error);
+  return service;
+}
+
+PrivilegeDrop DropFor(const ServiceDefinition& service) {
+  PrivilegeDrop drop;
+  drop.chroot = service.chroot;
+  drop.change_identity = service.change_identity;
+  drop.uid = service.uid;
+  drop.gid = service.gid;
+  drop.groups.assign(service.groups.begin(), service.groups.end());
+  return drop;
+}
+
+void CheckProgram(const ServiceDefinition& service) {
+  struct stat info {};
+  if (stat(service.exec.c_str(), &info) != 0) {
+    Fail(ErrnoMessage("stat", service.exec + (service.chroot.empty() ? "" : " in chroot " + service.chroot), errno));
+  }
+  if (access(service.exec.c_str(), X_OK) != 0) {
+    Fail(ErrnoMessage("access", service.exec + " as uid " + std::to_string(getuid()), errno));
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse
+
+int main() {
+  using namespace gatehouse;
+  struct stat control {};
+  if (fstat(kControlFd, &control) != 0 || !S_ISSOCK(control.st_mode)) {
+    fprintf(stderr, "gatehouse-child: started by gatehouse only (no control socket on fd 3)\n");
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGCHLD, SIG_DFL);
+  CloseInheritedFds();
+
+  ServiceDefinition service = ReceiveDefinition();
+  std::string error;
+  if (!DropPrivileges(DropFor(service), &error)) Fail("privilege drop failed: " + error);
+  CheckProgram(service);
+
+  EventBasePtr base(event_base_new());
+  if (!base) Fail("event_base_new failed");
+  ServiceChild child(base.get(), UniqueFd(kControlFd), std::move(service));
+  return child.Run();
+}

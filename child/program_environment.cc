@@ -1,0 +1,30 @@
+#include "child/program_environment.h"
+
+namespace gatehouse {
+
+std::vector<std::string> ProgramEnvironment(const ServiceDefinition& service,
+                                            const ConnectionInfo& connection) {
+  std::vector<std::string> env;
+  env.reserve(service.env.size() + 8);
+  bool has_path = false;
+  for (const std::string& entry : service.env) {
+    if (entry.rfind("PATH=", 0) == 0) has_path = true;
+    env.push_back(entry);
+  }
+  if (!has_path) env.push_back(kDefaultPath);
+  env.push_back("PROTO=" + connection.proto);
+  if (connection.proto == "TCP") {
+    env.push_back("TCPREMOTEIP=" + connection.peer_ip);
+    env.push_back("TCPREMOTEPORT=" + std::to_string(connection.peer_port));
+    env.push_back("TCPLOCALIP=" + connection.local_ip);
+    env.push_back("TCPLOCALPORT=" + std::to_string(connection.local_port));
+    if (!connection.remote_host.empty()) {
+      env.push_back("TCPREMOTEHOST=" + connection.remote_host);
+    }
+    env.push_back("REMOTE_HOST=" +
+                  (connection.remote_host.empty() ? connection.peer_ip : connection.remote_host));
+  }
+  return env;
+}
+
+}  // namespace gatehouse

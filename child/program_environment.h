@@ -1,0 +1,18 @@
+// The environment a program gets for one connection: UCSPI's (PROTO,
+// TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT, TCPREMOTEHOST), CGI's
+// REMOTE_HOST, a PATH, and the service's env= entries. Nothing is inherited.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/wire.h"
+
+namespace gatehouse {
+
+inline constexpr const char* kDefaultPath = "PATH=/usr/local/bin:/usr/bin:/bin";
+
+std::vector<std::string> ProgramEnvironment(const ServiceDefinition& service,
+                                            const ConnectionInfo& connection);
+
+}  // namespace gatehouse

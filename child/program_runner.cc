@@ -1,0 +1,60 @@
+#include "child/program_runner.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "child/program_environment.h"
+
+namespace gatehouse {
+namespace {
+
+std::vector<char*> PointerArray(std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (std::string& s : strings) pointers.push_back(s.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+}  // namespace
+
+pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
+                   int connection_fd, std::string* error) {
+  std::vector<std::string> argv_strings = service.argv;
+  std::vector<std::string> env_strings = ProgramEnvironment(service, connection);
+  std::vector<char*> argv = PointerArray(argv_strings);
+  std::vector<char*> envp = PointerArray(env_strings);
+
+  // posix_spawn (vfork-style in glibc) keeps the per-connection cost low. Every
+  // other fd of ours is close-on-exec, so the program holds exactly 0, 1 and 2.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, connection_fd, STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, connection_fd, STDOUT_FILENO);
+
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &all);  // SIGPIPE ignored by us, not by it
+  posix_spawnattr_setflags(&attributes,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, service.exec.c_str(), &actions, &attributes, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (rc != 0) {
+    *error = service.exec + ": " + std::strerror(rc);
+    return -1;
+  }
+  return pid;
+}
+
+}  // namespace gatehouse

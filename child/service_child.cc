@@ -1,0 +1,140 @@
+#include "child/service_child.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "child/program_runner.h"
+
+namespace gatehouse {
+namespace {
+
+// How long programs get between TERM and KILL once the child is told to end them.
+constexpr double kKillDelaySeconds = 2.0;
+// Messages queued towards a slow supervisor before the child gives up on it.
+constexpr size_t kMaxQueuedReports = 65536;
+
+uint64_t MicrosecondsSince(const timespec& start) {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  int64_t us = (now.tv_sec - start.tv_sec) * 1000000LL + (now.tv_nsec - start.tv_nsec) / 1000;
+  return us < 0 ? 0 : static_cast<uint64_t>(us);
+}
+
+}  // namespace
+
+ServiceChild::ServiceChild(event_base* base, UniqueFd control, ServiceDefinition service)
+    : base_(base), service_(std::move(service)) {
+  channel_ = std::make_unique<MessageChannel>(
+      base_, std::move(control), kMaxQueuedReports,
+      [this](WireMessage& message) { OnMessage(message); },
+      [this](const std::string& reason) { OnChannelClosed(reason); });
+  sigchld_event_.reset(evsignal_new(base_, SIGCHLD, OnSigchld, this));
+  sigterm_event_.reset(evsignal_new(base_, SIGTERM, OnSigterm, this));
+  kill_timer_.reset(evtimer_new(base_, OnKillTimer, this));
+  event_add(sigchld_event_.get(), nullptr);
+  event_add(sigterm_event_.get(), nullptr);
+}
+
+int ServiceChild::Run() {
+  channel_->Send(MessageType::kReady, "");
+  event_base_dispatch(base_);
+  return exit_code_;
+}
+
+void ServiceChild::OnMessage(WireMessage& message) {
+  switch (message.type) {
+    case MessageType::kConnection:
+      StartConnection(message);
+      return;
+    case MessageType::kShutdown:
+      StopAccepting();
+      return;
+    default:
+      // The supervisor speaks first and only these; anything else breaks the protocol.
+      channel_->Close(std::string("unexpected ") + MessageTypeName(message.type));
+      return;
+  }
+}
+
+void ServiceChild::OnChannelClosed(const std::string& reason) {
+  if (!reason.empty()) {
+    fprintf(stderr, "gatehouse-child[%s]: %s\n", service_.name.c_str(), reason.c_str());
+    exit_code_ = 1;
+  }
+  StopAccepting();
+}
+
+void ServiceChild::StartConnection(WireMessage& message) {
+  ConnectionInfo connection;
+  std::string error;
+  if (!DecodePayload(message.payload, &connection, &error)) {
+    channel_->Close("bad Connection message: " + error);
+    return;
+  }
+  if (stopping_) {
+    channel_->Send(MessageType::kProgramFailed,
+                   EncodePayload(ProgramFailed{connection.id, "service is shutting down"}));
+    return;
+  }
+  Running running{connection.id, {}};
+  clock_gettime(CLOCK_MONOTONIC, &running.started);
+  pid_t pid = StartProgram(service_, connection, message.fd.get(), &error);
+  message.fd.reset();  // the program has its own copy now
+  if (pid < 0) {
+    channel_->Send(MessageType::kProgramFailed, EncodePayload(ProgramFailed{connection.id, error}));
+    return;
+  }
+  running_[pid] = running;
+  channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection.id, pid}));
+}
+
+void ServiceChild::ReapPrograms() {
+  int status = 0;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    auto found = running_.find(pid);
+    if (found == running_.end()) continue;
+    ProgramExited exited{found->second.connection_id, pid, status,
+                         MicrosecondsSince(found->second.started)};
+    running_.erase(found);
+    channel_->Send(MessageType::kProgramExited, EncodePayload(exited));
+  }
+  FinishIfIdle();
+}
+
+void ServiceChild::StopAccepting() {
+  stopping_ = true;
+  FinishIfIdle();
+}
+
+void ServiceChild::EndPrograms(int signal) {
+  for (const auto& [pid, running] : running_) {
+    kill(-pid, signal);  // the program leads its own process group
+    kill(pid, signal);
+  }
+}
+
+void ServiceChild::FinishIfIdle() {
+  if (!stopping_ || !running_.empty()) return;
+  // Let queued reports reach the supervisor before leaving.
+  event_base_loopexit(base_, nullptr);
+}
+
+void ServiceChild::OnSigchld(evutil_socket_t, short, void* self) {
+  static_cast<ServiceChild*>(self)->ReapPrograms();
+}
+
+void ServiceChild::OnSigterm(evutil_socket_t, short, void* self) {
+  auto* child = static_cast<ServiceChild*>(self);
+  child->stopping_ = true;
+  child->EndPrograms(SIGTERM);
+  timeval delay = Seconds(kKillDelaySeconds);
+  event_add(child->kill_timer_.get(), &delay);
+  child->FinishIfIdle();
+}
+
+void ServiceChild::OnKillTimer(evutil_socket_t, short, void* self) {
+  static_cast<ServiceChild*>(self)->EndPrograms(SIGKILL);
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,98 @@
+#include "common/message_channel.h"
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+namespace gatehouse {
+namespace {
+// Messages handled per wake-up, so one busy peer cannot starve the loop.
+constexpr size_t kMessagesPerWakeup = 64;
+}  // namespace
+
+MessageChannel::MessageChannel(event_base* base, UniqueFd socket, size_t max_queued,
+                               MessageHandler on_message, ClosedHandler on_closed)
+    : socket_(std::move(socket)),
+      max_queued_(max_queued),
+      on_message_(std::move(on_message)),
+      on_closed_(std::move(on_closed)) {
+  evutil_make_socket_nonblocking(socket_.get());
+  read_event_.reset(event_new(base, socket_.get(), EV_READ | EV_PERSIST, OnReadable, this));
+  write_event_.reset(event_new(base, socket_.get(), EV_WRITE, OnWritable, this));
+  event_add(read_event_.get(), nullptr);
+}
+
+bool MessageChannel::Send(MessageType type, std::string payload, UniqueFd fd) {
+  if (!open_) return false;
+  if (queue_.empty()) {
+    int err = SendMessage(socket_.get(), type, payload, fd.get());
+    if (err == 0) return true;  // fd closed here: the peer has its own copy now
+    if (err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS) {
+      Close(std::string("send ") + MessageTypeName(type) + ": " + std::strerror(err));
+      return false;
+    }
+  }
+  if (queue_.size() >= max_queued_) return false;
+  queue_.push_back(Outgoing{type, std::move(payload), std::move(fd)});
+  event_add(write_event_.get(), nullptr);
+  return true;
+}
+
+void MessageChannel::Flush() {
+  while (open_ && !queue_.empty()) {
+    Outgoing& next = queue_.front();
+    int err = SendMessage(socket_.get(), next.type, next.payload, next.fd.get());
+    if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+      event_add(write_event_.get(), nullptr);
+      return;
+    }
+    if (err != 0) {
+      Close(std::string("send ") + MessageTypeName(next.type) + ": " + std::strerror(err));
+      return;
+    }
+    queue_.pop_front();
+  }
+}
+
+void MessageChannel::Close(const std::string& reason) {
+  if (!open_) return;
+  open_ = false;
+  event_del(read_event_.get());
+  event_del(write_event_.get());
+  queue_.clear();  // closes queued fds
+  socket_.reset();
+  on_closed_(reason);
+}
+
+void MessageChannel::OnWritable(evutil_socket_t, short, void* self) {
+  static_cast<MessageChannel*>(self)->Flush();
+}
+
+void MessageChannel::OnReadable(evutil_socket_t, short, void* self) {
+  static_cast<MessageChannel*>(self)->ReadMessages(kMessagesPerWakeup);
+}
+
+void MessageChannel::ReadAvailable() { ReadMessages(SIZE_MAX); }
+
+void MessageChannel::ReadMessages(size_t limit) {
+  MessageChannel* channel = this;
+  for (size_t i = 0; i < limit && channel->open_; ++i) {
+    WireMessage message;
+    std::string error;
+    switch (ReceiveMessage(channel->socket_.get(), &message, &error)) {
+      case ReceiveStatus::kMessage:
+        channel->on_message_(message);
+        break;
+      case ReceiveStatus::kWouldBlock:
+        return;
+      case ReceiveStatus::kClosed:
+        channel->Close("");
+        return;
+      case ReceiveStatus::kInvalid:
+        channel->Close("protocol violation: " + error);
+        return;
+    }
+  }
+}
+
+}  // namespace gatehouse

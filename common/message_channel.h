@@ -1,0 +1,59 @@
+// MessageChannel: one end of the supervisor<->child socketpair inside a libevent
+// loop. Sends immediately when it can and queues (fds included) when the peer is
+// slow; delivers each valid message to a callback; reports the end of the channel
+// (peer gone or a message that breaks the protocol) once.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <string>
+
+#include "common/event_loop.h"
+#include "common/wire.h"
+
+namespace gatehouse {
+
+class MessageChannel {
+ public:
+  using MessageHandler = std::function<void(WireMessage& message)>;
+  // reason is empty when the peer closed cleanly.
+  using ClosedHandler = std::function<void(const std::string& reason)>;
+
+  MessageChannel(event_base* base, UniqueFd socket, size_t max_queued, MessageHandler on_message,
+                 ClosedHandler on_closed);
+  MessageChannel(const MessageChannel&) = delete;
+  MessageChannel& operator=(const MessageChannel&) = delete;
+
+  // False when the channel is closed or its queue is full; `fd` is then closed.
+  bool Send(MessageType type, std::string payload, UniqueFd fd = UniqueFd());
+  bool open() const { return open_; }
+  // Handles every message already waiting (used when the peer is known to be gone,
+  // so that its last reports are not lost).
+  void ReadAvailable();
+  // Ends the channel now (queued messages are dropped, their fds closed) and
+  // calls the closed handler with `reason`. The handler must not destroy the channel.
+  void Close(const std::string& reason);
+  size_t queued() const { return queue_.size(); }
+
+ private:
+  struct Outgoing {
+    MessageType type;
+    std::string payload;
+    UniqueFd fd;
+  };
+  static void OnReadable(evutil_socket_t fd, short what, void* self);
+  static void OnWritable(evutil_socket_t fd, short what, void* self);
+  void Flush();
+  void ReadMessages(size_t limit);
+
+  UniqueFd socket_;
+  size_t max_queued_;
+  MessageHandler on_message_;
+  ClosedHandler on_closed_;
+  EventPtr read_event_;
+  EventPtr write_event_;
+  std::deque<Outgoing> queue_;
+  bool open_ = true;
+};
+
+}  // namespace gatehouse

@@ -1,0 +1,122 @@
+#include "supervisor/acceptor.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <optional>
+
+#include "common/log.h"
+#include "common/sys_error.h"
+
+namespace gatehouse {
+namespace {
+
+// Connections accepted per wake-up before other listeners get their turn.
+constexpr int kAcceptBatch = 64;
+// Pause after running out of fds or memory, instead of spinning on accept().
+constexpr double kResourcePauseSeconds = 0.1;
+
+// Reverse lookup (reverse_lookups = 1). Blocking: see docs/configuration.md.
+std::optional<std::string> ReverseLookup(const SocketAddress& peer) {
+  char host[NI_MAXHOST];
+  if (getnameinfo(peer.get(), peer.length, host, sizeof host, nullptr, 0, NI_NAMEREQD) != 0) {
+    return std::nullopt;
+  }
+  return std::string(host);
+}
+
+}  // namespace
+
+uint64_t NextConnectionId() {
+  static uint64_t next = 0;
+  return ++next;
+}
+
+Acceptor::Acceptor(event_base* base, Listener* listener, const ServiceConfig* service,
+                   Dispatch dispatch)
+    : listener_(listener), service_(service), dispatch_(std::move(dispatch)) {
+  accept_event_.reset(
+      event_new(base, listener_->fd.get(), EV_READ | EV_PERSIST, OnReadable, this));
+  resume_timer_.reset(evtimer_new(base, OnResume, this));
+  event_add(accept_event_.get(), nullptr);
+}
+
+void Acceptor::Stop() {
+  event_del(accept_event_.get());
+  event_del(resume_timer_.get());
+}
+
+void Acceptor::OnReadable(evutil_socket_t, short, void* self) {
+  static_cast<Acceptor*>(self)->AcceptBatch();
+}
+
+void Acceptor::OnResume(evutil_socket_t, short, void* self) {
+  auto* acceptor = static_cast<Acceptor*>(self);
+  event_add(acceptor->accept_event_.get(), nullptr);
+}
+
+void Acceptor::AcceptBatch() {
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    SocketAddress peer;
+    peer.length = sizeof peer.storage;
+    // Blocking sockets for the program (SOCK_NONBLOCK not set), close-on-exec for us.
+    int fd = accept4(listener_->fd.get(), peer.get(), &peer.length, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      Admit(UniqueFd(fd), peer);
+      continue;
+    }
+    switch (errno) {
+      case EAGAIN:
+      case EINTR:
+        return;
+      case ECONNABORTED:
+      case EPROTO:
+      case EPERM:
+        continue;  // that client is gone or was filtered; take the next
+      case EMFILE:
+      case ENFILE:
+      case ENOBUFS:
+      case ENOMEM: {
+        Log(kLogWarning, ErrnoMessage("accept", listener_->Describe(), errno) +
+                             "; pausing this listener briefly");
+        event_del(accept_event_.get());
+        timeval pause = Seconds(kResourcePauseSeconds);
+        event_add(resume_timer_.get(), &pause);
+        return;
+      }
+      default:
+        Log(kLogErr, ErrnoMessage("accept", listener_->Describe(), errno));
+        return;
+    }
+  }
+}
+
+void Acceptor::Admit(UniqueFd connection, const SocketAddress& peer) {
+  bool unix_socket = listener_->spec.protocol == Protocol::kUnix;
+  std::optional<std::string> host;
+  if (service_->reverse_lookups && !unix_socket) host = ReverseLookup(peer);
+  std::string shown = unix_socket ? listener_->spec.path : peer.ToString();
+  if (host) shown += " (" + *host + ")";
+
+  if (!service_->access.Admits(peer, host)) {
+    Log(kLogNotice, service_->name + ": denied " + shown + " on " + listener_->Describe());
+    return;  // closed by UniqueFd
+  }
+  ConnectionInfo info;
+  info.id = NextConnectionId();
+  if (unix_socket) {
+    info.proto = "UNIX";
+  } else {
+    SocketAddress local = SocketAddress::Local(connection.get());
+    info.proto = "TCP";
+    info.peer_ip = peer.Ip();
+    info.peer_port = peer.Port();
+    info.local_ip = local.Ip();
+    info.local_port = local.Port();
+    info.remote_host = host.value_or("");
+  }
+  dispatch_(std::move(connection), info, shown);
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,17 @@
+// Net::Server's daemonization: background (fork, parent exits), setsid, pid_file.
+#pragma once
+
+#include <string>
+
+namespace gatehouse {
+
+// Forks when background or setsid is set; the parent exits 0 at once. With setsid
+// the child starts a new session. Standard input and output go to /dev/null; so
+// does stderr when it is not already a log file and the terminal is left behind.
+bool Daemonize(bool background, bool setsid, bool stderr_is_log, std::string* error);
+
+// Writes our pid. Refuses when the file names a process that is still running.
+bool WritePidFile(const std::string& path, std::string* error);
+void RemovePidFile(const std::string& path);
+
+}  // namespace gatehouse

@@ -1,0 +1,122 @@
+// gatehouse: the privileged supervisor.
+//
+// Process flow, top to bottom:
+//   1. mark every inherited fd above 2 close-on-exec (none may reach a program)
+//   2. read the command line and the configuration; --check prints it and stops
+//   3. open the log
+//   4. bind every listener (still privileged)
+//   5. background / setsid, pid_file
+//   6. become the child subreaper, start one gatehouse-child per service
+//   7. serve: accept, check, hand over; until TERM/INT/QUIT
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "supervisor/daemon.h"
+#include "supervisor/listener.h"
+#include "supervisor/supervisor.h"
+
+namespace gatehouse {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: gatehouse [--config FILE] [--check] [--key value | --key=value | key=value ...]\n"
+    "\n"
+    "  --config FILE  main config file (default /etc/gatehouse/gatehouse.conf; without\n"
+    "                 one, a built-in echo service runs on 127.0.0.1:20203)\n"
+    "  --check        load and validate everything, print the resolved services, exit\n"
+    "  --key value    any config key; overrides the file (service keys: every service)\n"
+    "\n"
+    "Keys and defaults: docs/configuration.md\n";
+
+void MarkInheritedFdsCloseOnExec() {
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+  if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = 3; fd < 1024; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+}
+
+int PrintErrors(const std::vector<std::string>& errors) {
+  for (const std::string& error : errors) std::cerr << "gatehouse: " << error << "\n";
+  return 1;
+}
+
+}  // namespace
+}  // namespace gatehouse
+
+int main(int argc, char** argv) {
+  using namespace gatehouse;
+  MarkInheritedFdsCloseOnExec();
+  signal(SIGPIPE, SIG_IGN);
+
+  CommandLine command_line;
+  std::string error;
+  if (!ParseCommandLine(argc, argv, &command_line, &error)) {
+    std::cerr << "gatehouse: " << error << "\n" << kUsage;
+    return 2;
+  }
+  if (command_line.help) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (command_line.version) {
+    std::cout << "gatehouse 0.1\n";
+    return 0;
+  }
+
+  Config config;
+  std::vector<std::string> errors;
+  if (!LoadConfig(command_line, &config, &errors)) return PrintErrors(errors);
+  if (command_line.check) {
+    std::cout << DescribeConfig(config);
+    for (const std::string& warning : config.warnings) std::cout << "warning: " << warning << "\n";
+    std::cout << "config OK\n";
+    return 0;
+  }
+
+  const GlobalConfig& global = config.global;
+  LogTarget log_target{global.log_file, global.log_level, global.syslog_ident,
+                       global.syslog_facility, global.syslog_logopt};
+  if (!OpenLog(log_target, &error)) return PrintErrors({error});
+  for (const std::string& warning : config.warnings) Log(kLogWarning, warning);
+  if (config.builtin_default) {
+    Log(kLogNotice, std::string("no config file (no --config, no ") + kDefaultConfigPath +
+                        "): serving the built-in echo service on 127.0.0.1:" +
+                        std::to_string(kBuiltinEchoPort));
+  }
+
+  std::vector<Listener> listeners;
+  std::vector<std::string> warnings;
+  bool bound = BindListeners(config, &listeners, &errors, &warnings);
+  for (const std::string& warning : warnings) Log(kLogWarning, warning);
+  if (!bound) {
+    for (const std::string& e : errors) Log(kLogErr, e);
+    return 1;
+  }
+
+  bool stderr_is_log = !global.log_file.empty() && global.log_file != "Sys::Syslog";
+  if (!Daemonize(global.background, global.setsid, stderr_is_log, &error) ||
+      !WritePidFile(global.pid_file, &error)) {
+    Log(kLogErr, error);
+    return 1;
+  }
+
+  // Programs whose gatehouse-child dies are reparented to us, not to init.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  int exit_code;
+  {
+    Supervisor supervisor(std::move(config), std::move(listeners), FindChildProgram());
+    exit_code = supervisor.Run();
+  }
+  RemovePidFile(global.pid_file);
+  return exit_code;
+}
