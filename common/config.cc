@@ -355,6 +355,9 @@ void ResolveProgram(const Settings& settings, const std::string& where, ServiceC
     }
     service->argv.insert(service->argv.end(), words.begin(), words.end());
   }
+}
+
+void ResolveEnvironment(const Settings& settings, ServiceConfig* service, Errors* errors) {
   auto env = settings.find("env");
   if (env != settings.end()) {
     for (const ConfigEntry& entry : env->second) {
@@ -632,6 +635,7 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
     ResolveNetwork(settings, source.where, &service, &errs);
     ResolveIdentity(settings, source.where, &service, &errs);
     ResolveProgram(settings, source.where, &service, &errs);
+    ResolveEnvironment(settings, &service, &errs);
     for (const ServicePort& port : service.ports) {
       std::string key = port.spec.ToString();
       auto [owner, inserted] = port_owner.emplace(key, service.name + " (" + port.where + ")");

@@ -1,0 +1,339 @@
+// Configuration: files, [defaults], services.d, command-line precedence, and
+// errors that name file, line and key.
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "common/shell_words.h"
+#include "tests/integration/harness.h"
+
+namespace gatehouse {
+namespace {
+
+using testing::TempDir;
+
+struct Loaded {
+  bool ok = false;
+  Config config;
+  std::vector<std::string> errors;
+  std::string AllErrors() const {
+    std::string all;
+    for (const std::string& e : errors) all += e + "\n";
+    return all;
+  }
+  const ServiceConfig* Service(const std::string& name) const {
+    for (const ServiceConfig& s : config.services) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  }
+};
+
+Loaded Load(const std::string& main_path, std::vector<std::string> args = {}) {
+  std::vector<const char*> argv = {"gatehouse", "--config", main_path.c_str()};
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  CommandLine command_line;
+  std::string error;
+  EXPECT_TRUE(ParseCommandLine(static_cast<int>(argv.size()), argv.data(), &command_line, &error))
+      << error;
+  Loaded loaded;
+  loaded.ok = LoadConfig(command_line, &loaded.config, &loaded.errors);
+  return loaded;
+}
+
+const char* kEcho =
+    "[echo]\n"
+    "port = 127.0.0.1:7007\n"
+    "exec = /bin/cat\n";
+
+TEST(Config, ServicesDirBesideTheMainFile) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(dir, "log_level = 3\n", {{"echo.conf", kEcho}});
+  Loaded loaded = Load(main);
+  ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
+  ASSERT_EQ(loaded.config.services.size(), 1u);
+  const ServiceConfig& echo = loaded.config.services[0];
+  EXPECT_EQ(echo.name, "echo");
+  EXPECT_EQ(echo.ports[0].spec.ToString(), "127.0.0.1:7007/tcp");
+  EXPECT_EQ(echo.exec, "/bin/cat");
+  EXPECT_EQ(echo.argv, std::vector<std::string>{"cat"});
+  EXPECT_EQ(echo.listen, SOMAXCONN);  // Net::Server's default backlog
+  EXPECT_EQ(loaded.config.global.log_level, 3);
+}
+
+TEST(Config, PrecedenceCommandLineOverFileOverDefault) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(dir, "", {{"echo.conf", kEcho}});
+  EXPECT_EQ(Load(main).config.global.log_level, 2);  // built-in default
+  main = testing::WriteConfig(dir, "log_level = 3\n[defaults]\nlisten = 10\n", {{"echo.conf", kEcho}});
+  Loaded file = Load(main);
+  EXPECT_EQ(file.config.global.log_level, 3);  // file over default
+  EXPECT_EQ(file.config.services[0].listen, 10);
+  for (auto args : {std::vector<std::string>{"--log_level", "4", "--listen=20"},
+                    std::vector<std::string>{"log_level=4", "listen=20"}}) {
+    Loaded cli = Load(main, args);
+    ASSERT_TRUE(cli.ok) << cli.AllErrors();
+    EXPECT_EQ(cli.config.global.log_level, 4);  // command line over file
+    EXPECT_EQ(cli.config.services[0].listen, 20);
+  }
+}
+
+TEST(Config, DefaultsAreInheritedAndOverridden) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "[defaults]\nhost = 127.0.0.9\ncidr_allow = 127.0.0.0/8\nenv = A=1\n",
+      {{"a.conf", "[a]\nport = 7001\nexec = /bin/cat\n"},
+       {"b.conf", "[b]\nport = 7002\nhost = 127.0.0.8\nenv = B=2\nenv = C=3\nexec = /bin/cat\n"}});
+  Loaded loaded = Load(main);
+  ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
+  const ServiceConfig* a = loaded.Service("a");
+  const ServiceConfig* b = loaded.Service("b");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->ports[0].spec.ToString(), "127.0.0.9:7001/tcp");
+  EXPECT_EQ(b->ports[0].spec.ToString(), "127.0.0.8:7002/tcp");
+  EXPECT_EQ(a->access.cidr_allow.size(), 1u);
+  EXPECT_EQ(b->access.cidr_allow.size(), 1u);
+  EXPECT_EQ(a->env, std::vector<std::string>{"A=1"});
+  EXPECT_EQ(b->env, (std::vector<std::string>{"B=2", "C=3"}));  // a list key replaces
+}
+
+TEST(Config, ErrorNamesFileLineAndKey) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "", {{"echo.conf", "; echo\n[echo]\nexec = /bin/cat\nport = 70000\n"}});
+  Loaded loaded = Load(main);
+  EXPECT_FALSE(loaded.ok);
+  ASSERT_EQ(loaded.errors.size(), 1u) << loaded.AllErrors();
+  EXPECT_EQ(loaded.errors[0],
+            dir.path() + "/services.d/echo.conf:4: port: \"70000\" is not a port (0-65535)");
+}
+
+TEST(Config, RelativeConfigPathGivesRelativeNames) {
+  TempDir dir;
+  testing::WriteConfig(dir, "", {{"echo.conf", "[echo]\nexec = /bin/cat\nport = 70000\n"}});
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
+  ASSERT_EQ(chdir(dir.path().c_str()), 0);
+  Loaded loaded = Load("gatehouse.conf");
+  ASSERT_EQ(chdir(cwd), 0);
+  ASSERT_EQ(loaded.errors.size(), 1u);
+  EXPECT_EQ(loaded.errors[0], "services.d/echo.conf:3: port: \"70000\" is not a port (0-65535)");
+}
+
+TEST(Config, UnknownKeysAndMisplacedKeys) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "port = 7007\n[defaults]\nlog_level = 1\n",
+      {{"echo.conf", "[echo]\nport = 7007\nexec = /bin/cat\nbogus = 1\n"}});
+  Loaded loaded = Load(main);
+  EXPECT_FALSE(loaded.ok);
+  std::string all = loaded.AllErrors();
+  EXPECT_NE(all.find(main + ":1: port: is a service key; put it in [defaults] or a [service] section"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find(main + ":3: log_level: is a global key"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.d/echo.conf:4: bogus: unknown key in [echo]"), std::string::npos) << all;
+}
+
+TEST(Config, ValueErrors) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "log_level = 7\nbackground = maybe\n",
+      {{"echo.conf",
+        "[echo]\n"
+        "port = 7007\n"
+        "exec = bin/cat\n"
+        "cidr_allow = 10.0.0.0/40\n"
+        "allow = (unclosed\n"
+        "env = TCPREMOTEIP=x\n"
+        "env = 1BAD=x\n"
+        "listen = 0\n"
+        "reverse_lookups = perhaps\n"
+        "proto = sctp\n"
+        "args = -c 'unterminated\n"}});
+  Loaded loaded = Load(main);
+  EXPECT_FALSE(loaded.ok);
+  std::string all = loaded.AllErrors();
+  for (const char* expected :
+       {"gatehouse.conf:1: log_level: \"7\" is not a number from 0 to 4",
+        "gatehouse.conf:2: background: \"maybe\" is not a boolean",
+        "echo.conf:3: exec: \"bin/cat\" is not an absolute path",
+        "echo.conf:4: cidr_allow: \"10.0.0.0/40\" has a bad prefix length",
+        "echo.conf:5: allow: \"(unclosed\" is not a valid regular expression",
+        "echo.conf:6: env: TCPREMOTEIP is set by gatehouse",
+        "echo.conf:7: env: \"1BAD=x\" is not NAME=value",
+        "echo.conf:8: listen: \"0\" is not a number from 1 to 65535",
+        "echo.conf:9: reverse_lookups: \"perhaps\" is not a boolean",
+        "echo.conf:10: proto: \"sctp\" is not a protocol"}) {
+    EXPECT_NE(all.find(expected), std::string::npos) << expected << "\nin:\n" << all;
+  }
+}
+
+TEST(Config, MissingExecAndPortNameTheSection) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(dir, "", {{"x.conf", "\n\n[x]\nlisten = 5\n"}});
+  Loaded loaded = Load(main);
+  std::string all = loaded.AllErrors();
+  EXPECT_NE(all.find("x.conf:3: port: missing"), std::string::npos) << all;
+  EXPECT_NE(all.find("x.conf:3: exec: missing"), std::string::npos) << all;
+}
+
+TEST(Config, ExecMustBeExecutable) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "", {{"x.conf", "[x]\nport = 7007\nexec = /etc/passwd\n"},
+                {"y.conf", "[y]\nport = 7008\nexec = /no/such/program\n"}});
+  std::string all = Load(main).AllErrors();
+  EXPECT_NE(all.find("x.conf:3: exec: \"/etc/passwd\" is not an executable file"), std::string::npos);
+  EXPECT_NE(all.find("y.conf:3: exec: \"/no/such/program\" is not an executable file"),
+            std::string::npos);
+}
+
+TEST(Config, ScalarKeyTwiceIsAnErrorListKeysRepeat) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "", {{"x.conf", "[x]\nport = 7007\nport = [::1]:7007\nexec = /bin/cat\nexec = /bin/sh\n"}});
+  Loaded loaded = Load(main);
+  ASSERT_EQ(loaded.errors.size(), 1u) << loaded.AllErrors();
+  EXPECT_NE(loaded.errors[0].find("x.conf:5: exec: given twice (first at "), std::string::npos);
+  EXPECT_NE(loaded.errors[0].find("x.conf:4)"), std::string::npos);
+}
+
+TEST(Config, ArgsAreShellWordsAndMayContinue) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "", {{"x.conf", "[x]\nport = 7007\nexec = /bin/sh\nargs = -c 'echo \"a  b\"\n"
+                           "  echo c' two\\ words \"x\"y\n"}});
+  Loaded loaded = Load(main);
+  ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
+  EXPECT_EQ(loaded.config.services[0].argv,
+            (std::vector<std::string>{"sh", "-c", "echo \"a  b\"\necho c", "two words", "xy"}));
+}
+
+TEST(Config, OverlongLineIsRejectedWithItsNumber) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "", {{"x.conf", "[x]\nport = 7007\nexec = /bin/sh\nargs = -c '" + std::string(250, 'a') + "'\n"}});
+  Loaded loaded = Load(main);
+  EXPECT_FALSE(loaded.ok);
+  EXPECT_NE(loaded.AllErrors().find("x.conf:4: line is 262 characters long; the limit is 198"),
+            std::string::npos)
+      << loaded.AllErrors();
+}
+
+TEST(Config, LineWithoutEqualsIsAnError) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(dir, "", {{"x.conf", "[x]\nport = 7007\njunk here\n"}});
+  Loaded loaded = Load(main);
+  EXPECT_FALSE(loaded.ok);
+  EXPECT_NE(loaded.AllErrors().find("x.conf:3: expected \"key = value\""), std::string::npos)
+      << loaded.AllErrors();
+}
+
+TEST(Config, DuplicateServicesAndPorts) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "", {{"a.conf", "[a]\nport = 127.0.0.1:7007\nexec = /bin/cat\n"},
+                {"b.conf", "[a]\nport = 7009\nexec = /bin/cat\n[b]\nport = 127.0.0.1:7007\nexec = /bin/cat\n"}});
+  std::string all = Load(main).AllErrors();
+  EXPECT_NE(all.find("b.conf:1: [a]: service already defined at "), std::string::npos) << all;
+  EXPECT_NE(all.find("b.conf:5: port: 127.0.0.1:7007/tcp is already used by service a"),
+            std::string::npos) << all;
+}
+
+TEST(Config, NotYetSupportedDatagramsAreClearErrors) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(dir, "", {{"u.conf", "[u]\nport = 7007/udp\nexec = /bin/cat\n"}});
+  EXPECT_NE(Load(main).AllErrors().find("u.conf:2: port: \"7007/udp\": datagram services"),
+            std::string::npos);
+}
+
+TEST(Config, IdentityDefaultsAsNetServer) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "", {{"a.conf", "[a]\nport = 7001\nexec = /bin/cat\n"},
+                {"b.conf", "[b]\nport = 7002\nexec = /bin/cat\nuser = root\n"}});
+  Loaded loaded = Load(main);
+  if (geteuid() == 0) {
+    ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
+    const ServiceConfig* a = loaded.Service("a");
+    EXPECT_TRUE(a->change_identity);
+    EXPECT_EQ(a->user_name, "nobody");
+    EXPECT_EQ(a->uid, 65534u);
+    EXPECT_EQ(a->gid, 65534u);  // nogroup
+    EXPECT_EQ(loaded.Service("b")->uid, 0u);
+  } else {
+    // Not root: services run as us, and asking for another user is an error.
+    EXPECT_NE(loaded.AllErrors().find("b.conf:4: user: changing user needs gatehouse to run as root"),
+              std::string::npos);
+    EXPECT_EQ(loaded.Service("a")->uid, geteuid());
+    EXPECT_FALSE(loaded.Service("a")->change_identity);
+  }
+}
+
+TEST(Config, NoSuchUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "user lookups are checked as root";
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "", {{"a.conf", "[a]\nport = 7001\nexec = /bin/cat\nuser = no-such-user-x\n"}});
+  EXPECT_NE(Load(main).AllErrors().find("a.conf:4: user: no such user \"no-such-user-x\""),
+            std::string::npos);
+}
+
+TEST(Config, BuiltinEchoWithoutConfig) {
+  const char* argv[] = {"gatehouse"};
+  CommandLine command_line;
+  std::string error;
+  ASSERT_TRUE(ParseCommandLine(1, argv, &command_line, &error));
+  struct stat info {};
+  if (stat(kDefaultConfigPath, &info) == 0) GTEST_SKIP() << kDefaultConfigPath << " exists here";
+  Config config;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(LoadConfig(command_line, &config, &errors));
+  EXPECT_TRUE(config.builtin_default);
+  ASSERT_EQ(config.services.size(), 1u);
+  EXPECT_EQ(config.services[0].ports[0].spec.ToString(), "127.0.0.1:20203/tcp");
+  EXPECT_EQ(config.services[0].exec, "/bin/cat");
+}
+
+TEST(CommandLine, FormsAndErrors) {
+  const char* good[] = {"gatehouse", "--config", "/x.conf", "--log-level", "4", "--pid_file=/p",
+                        "setsid=1", "--check"};
+  CommandLine command_line;
+  std::string error;
+  ASSERT_TRUE(ParseCommandLine(8, good, &command_line, &error)) << error;
+  EXPECT_EQ(command_line.config_path, "/x.conf");
+  EXPECT_TRUE(command_line.check);
+  ASSERT_EQ(command_line.overrides.size(), 3u);
+  EXPECT_EQ(command_line.overrides[0].key, "log_level");
+  EXPECT_EQ(command_line.overrides[1].value, "/p");
+  EXPECT_EQ(command_line.overrides[2].key, "setsid");
+
+  const char* unknown[] = {"gatehouse", "--frobnicate=1"};
+  EXPECT_FALSE(ParseCommandLine(2, unknown, &command_line, &error));
+  EXPECT_EQ(error, "unknown option --frobnicate (see gatehouse --help)");
+  const char* missing[] = {"gatehouse", "--log_level"};
+  EXPECT_FALSE(ParseCommandLine(2, missing, &command_line, &error));
+  EXPECT_EQ(error, "--log_level needs a value");
+}
+
+TEST(ShellWords, SplitLikeAShell) {
+  std::vector<std::string> words;
+  std::string error;
+  ASSERT_TRUE(SplitShellWords("a 'b c' \"d \\\"e\\\"\" f\\ g '$HOME' *", &words, &error));
+  EXPECT_EQ(words, (std::vector<std::string>{"a", "b c", "d \"e\"", "f g", "$HOME", "*"}));
+  ASSERT_TRUE(SplitShellWords("  ''  x", &words, &error));
+  EXPECT_EQ(words, (std::vector<std::string>{"", "x"}));
+  EXPECT_FALSE(SplitShellWords("'open", &words, &error));
+  EXPECT_EQ(error, "unterminated single quote");
+  EXPECT_FALSE(SplitShellWords("x\\", &words, &error));
+  EXPECT_EQ(QuoteShellWord("plain"), "plain");
+  EXPECT_EQ(QuoteShellWord("it's"), "'it'\\''s'");
+}
+
+}  // namespace
+}  // namespace gatehouse

@@ -1,0 +1,239 @@
+#include "tests/integration/harness.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+
+namespace gatehouse::testing {
+namespace {
+
+double Now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) { return remove(path); }
+
+std::vector<char*> Argv(std::vector<std::string>& strings) {
+  std::vector<char*> argv;
+  for (std::string& s : strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
+}  // namespace
+
+std::string Runfile(const std::string& path) {
+  const char* srcdir = getenv("TEST_SRCDIR");
+  const char* workspace = getenv("TEST_WORKSPACE");
+  if (srcdir == nullptr) return path;
+  return std::string(srcdir) + "/" + (workspace ? workspace : "gatehouse") + "/" + path;
+}
+
+TempDir::TempDir() {
+  const char* base = getenv("TEST_TMPDIR");
+  std::string pattern = std::string(base ? base : "/tmp") + "/gh.XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+  chmod(path_.c_str(), 0755);  // services run as nobody may need to reach into it
+}
+
+TempDir::~TempDir() { nftw(path_.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS); }
+
+std::string TempDir::Write(const std::string& name, const std::string& content) const {
+  std::string full = path_ + "/" + name;
+  for (size_t slash = full.find('/', path_.size() + 1); slash != std::string::npos;
+       slash = full.find('/', slash + 1)) {
+    mkdir(full.substr(0, slash).c_str(), 0755);
+  }
+  std::ofstream(full) << content;
+  return full;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::string& input,
+                         double timeout_seconds, int extra_fd) {
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) {
+    throw std::runtime_error("pipe failed");
+  }
+  std::vector<std::string> strings = argv_in;
+  std::vector<char*> argv = Argv(strings);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    if (extra_fd >= 0) fcntl(extra_fd, F_SETFD, 0);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  CommandResult result;
+  size_t written = 0;
+  int stdin_fd = in_pipe[1];
+  fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
+  if (input.empty()) {
+    close(stdin_fd);
+    stdin_fd = -1;
+  }
+  double deadline = Now() + timeout_seconds;
+  bool out_open = true, err_open = true;
+  while (out_open || err_open) {
+    double left = deadline - Now();
+    if (left <= 0) {
+      result.timed_out = true;
+      kill(pid, SIGKILL);
+      break;
+    }
+    pollfd fds[3] = {{out_open ? out_pipe[0] : -1, POLLIN, 0},
+                     {err_open ? err_pipe[0] : -1, POLLIN, 0},
+                     {stdin_fd, POLLOUT, 0}};
+    poll(fds, 3, static_cast<int>(left * 1000) + 1);
+    char buffer[65536];
+    if (fds[0].revents) {
+      ssize_t n = read(out_pipe[0], buffer, sizeof buffer);
+      if (n > 0) result.out.append(buffer, static_cast<size_t>(n));
+      else out_open = false;
+    }
+    if (fds[1].revents) {
+      ssize_t n = read(err_pipe[0], buffer, sizeof buffer);
+      if (n > 0) result.err.append(buffer, static_cast<size_t>(n));
+      else err_open = false;
+    }
+    if (stdin_fd >= 0 && fds[2].revents) {
+      ssize_t n = write(stdin_fd, input.data() + written, input.size() - written);
+      if (n > 0) written += static_cast<size_t>(n);
+      if (n < 0 || written == input.size()) {
+        close(stdin_fd);
+        stdin_fd = -1;
+      }
+    }
+  }
+  if (stdin_fd >= 0) close(stdin_fd);
+  close(out_pipe[0]);
+  close(err_pipe[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) && !result.timed_out ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+GatehouseProcess::GatehouseProcess(const std::vector<std::string>& args,
+                                   const std::string& log_path, int extra_fd)
+    : log_path_(log_path) {
+  std::vector<std::string> strings = {Runfile("supervisor/gatehouse")};
+  strings.insert(strings.end(), args.begin(), args.end());
+  std::vector<char*> argv = Argv(strings);
+  pid_ = fork();
+  if (pid_ == 0) {
+    int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    dup2(log, 1);
+    dup2(log, 2);
+    if (extra_fd >= 0) fcntl(extra_fd, F_SETFD, 0);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  started_ = WaitUntil([this] { return Log().find("ready:") != std::string::npos || !Running(); });
+  started_ = started_ && Running();
+}
+
+GatehouseProcess::~GatehouseProcess() {
+  if (Running() && Stop(SIGTERM, 15) == -1) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+bool GatehouseProcess::Running() {
+  if (reaped_) return false;
+  if (waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
+  return !reaped_;
+}
+
+int GatehouseProcess::Stop(int signal, double timeout_seconds) {
+  if (!Running()) return status_;
+  kill(pid_, signal);
+  if (!WaitUntil([this] { return !Running(); }, timeout_seconds)) return -1;
+  return status_;
+}
+
+bool GatehouseProcess::WaitForLog(const std::string& needle, double timeout_seconds) const {
+  return WaitUntil([&] { return Log().find(needle) != std::string::npos; }, timeout_seconds);
+}
+
+int GatehouseProcess::Port(const std::string& service, const std::string& family) const {
+  std::string address = family == "6" ? "\\[::1\\]" : "127\\.[0-9.]+";
+  std::regex pattern(service + ": listening on " + address + ":([0-9]+)/tcp");
+  std::smatch match;
+  std::string log = Log();
+  if (!std::regex_search(log, match, pattern)) return 0;
+  return std::stoi(match[1]);
+}
+
+std::string WriteConfig(const TempDir& dir, const std::string& main,
+                        const std::map<std::string, std::string>& services) {
+  std::string path = dir.Write("gatehouse.conf", main);
+  mkdir((dir.path() + "/services.d").c_str(), 0755);
+  for (const auto& [name, content] : services) dir.Write("services.d/" + name, content);
+  return path;
+}
+
+std::vector<pid_t> ChildPids(pid_t parent) {
+  std::vector<pid_t> pids;
+  DIR* proc = opendir("/proc");
+  while (dirent* entry = readdir(proc)) {
+    if (!std::isdigit(static_cast<unsigned char>(entry->d_name[0]))) continue;
+    std::string stat = ReadFile(std::string("/proc/") + entry->d_name + "/stat");
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    fields >> state >> ppid;
+    if (ppid == parent) pids.push_back(std::atoi(entry->d_name));
+  }
+  closedir(proc);
+  return pids;
+}
+
+std::string ProcStatusField(pid_t pid, const std::string& field) {
+  std::istringstream status(ReadFile("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field + ":", 0) == 0) {
+      std::string value = line.substr(field.size() + 1);
+      size_t start = value.find_first_not_of(" \t");
+      return start == std::string::npos ? "" : value.substr(start);
+    }
+  }
+  return "";
+}
+
+bool IsRoot() { return geteuid() == 0; }
+
+}  // namespace gatehouse::testing

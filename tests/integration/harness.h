@@ -1,0 +1,103 @@
+// Test harness for driving the real gatehouse binary: temporary config trees,
+// the supervisor as a real process (cleaned up by pid), real clients (nc, socat,
+// curl) with bounded run times, and log-line parsing (bound ports, pids).
+#pragma once
+
+#include <sys/types.h>
+#include <time.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gatehouse::testing {
+
+// Path of a file in the test's runfiles ("supervisor/gatehouse").
+std::string Runfile(const std::string& path);
+
+// A fresh directory under $TEST_TMPDIR, removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  // Writes `content` to path()/name (creating folders); returns the full path.
+  std::string Write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;  // -1 when killed by a signal or timed out
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv[0] (searched in PATH) with `input` on stdin; kills it after `timeout`
+// seconds. `extra_fd` >= 0 is passed to the program open (not close-on-exec).
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "",
+                         double timeout_seconds = 10, int extra_fd = -1);
+
+// Reads a whole file ("" when missing).
+std::string ReadFile(const std::string& path);
+
+// Polls `predicate` every 20 ms until it holds or `timeout` passes.
+template <typename Predicate>
+bool WaitUntil(Predicate predicate, double timeout_seconds = 10);
+
+class GatehouseProcess {
+ public:
+  // Starts `gatehouse args...` with stdout and stderr going to log_path.
+  // Waits until it logs "ready:" (or exits). extra_fd: as for RunCommand.
+  GatehouseProcess(const std::vector<std::string>& args, const std::string& log_path,
+                   int extra_fd = -1);
+  ~GatehouseProcess();  // TERM, then KILL after 15 s; always reaped
+
+  pid_t pid() const { return pid_; }
+  bool started() const { return started_; }
+  std::string Log() const { return ReadFile(log_path_); }
+  bool WaitForLog(const std::string& needle, double timeout_seconds = 10) const;
+  // The port a service's listener was bound to, from its "listening on" line
+  // (family "4" for 127.x, "6" for [::1]); 0 when not found.
+  int Port(const std::string& service, const std::string& family = "4") const;
+  // Sends `signal` and waits for the exit; returns the wait status or -1 on timeout.
+  int Stop(int signal, double timeout_seconds = 20);
+  // True while the process has not exited (reaps it when it has).
+  bool Running();
+
+ private:
+  pid_t pid_ = -1;
+  bool started_ = false;
+  bool reaped_ = false;
+  int status_ = 0;
+  std::string log_path_;
+};
+
+// A config tree: main file plus services.d/*.conf, written into `dir`.
+// Returns the main file's path.
+std::string WriteConfig(const TempDir& dir, const std::string& main,
+                        const std::map<std::string, std::string>& services);
+
+// Pids of the processes whose parent is `parent`.
+std::vector<pid_t> ChildPids(pid_t parent);
+
+// One line of /proc/PID/status ("Uid", "CapEff", ...), the text after the colon.
+std::string ProcStatusField(pid_t pid, const std::string& field);
+
+// True when this test runs as root (privilege tests need it).
+bool IsRoot();
+
+template <typename Predicate>
+bool WaitUntil(Predicate predicate, double timeout_seconds) {
+  for (int i = 0; i < timeout_seconds * 50; ++i) {
+    if (predicate()) return true;
+    struct timespec ts{0, 20 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  return predicate();
+}
+
+}  // namespace gatehouse::testing

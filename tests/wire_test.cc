@@ -1,0 +1,174 @@
+// The supervisor<->child protocol over a real SOCK_SEQPACKET socketpair: round
+// trips, fd passing, and rejection of anything malformed.
+#include "common/wire.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace gatehouse {
+namespace {
+
+struct Pair {
+  UniqueFd a, b;
+  Pair() {
+    int fds[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+    a.reset(fds[0]);
+    b.reset(fds[1]);
+  }
+};
+
+TEST(Wire, ServiceDefinitionRoundTrip) {
+  Pair pair;
+  ServiceDefinition sent;
+  sent.name = "echo";
+  sent.exec = "/bin/cat";
+  sent.argv = {"cat", "-u"};
+  sent.env = {"A=1"};
+  sent.chroot = "/srv/jail";
+  sent.change_identity = true;
+  sent.uid = 65534;
+  sent.gid = 65534;
+  sent.groups = {65534, 100};
+  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kServiceDefinition, EncodePayload(sent)), 0);
+  WireMessage message;
+  std::string error;
+  ASSERT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kMessage) << error;
+  EXPECT_EQ(message.type, MessageType::kServiceDefinition);
+  ServiceDefinition got;
+  ASSERT_TRUE(DecodePayload(message.payload, &got, &error)) << error;
+  EXPECT_EQ(got.name, "echo");
+  EXPECT_EQ(got.argv, sent.argv);
+  EXPECT_EQ(got.env, sent.env);
+  EXPECT_EQ(got.chroot, "/srv/jail");
+  EXPECT_TRUE(got.change_identity);
+  EXPECT_EQ(got.groups, sent.groups);
+}
+
+TEST(Wire, ConnectionCarriesAWorkingFdCloseOnExec) {
+  Pair pair;
+  int pipe_fds[2];
+  ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
+  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+  ConnectionInfo info;
+  info.id = 42;
+  info.proto = "TCP";
+  info.peer_ip = "127.0.0.1";
+  info.peer_port = 5555;
+  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kConnection, EncodePayload(info), write_end.get()), 0);
+  write_end.reset();  // only the passed copy remains
+
+  WireMessage message;
+  std::string error;
+  ASSERT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kMessage) << error;
+  ASSERT_TRUE(message.fd.valid());
+  EXPECT_EQ(fcntl(message.fd.get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  ASSERT_EQ(write(message.fd.get(), "hi", 2), 2);
+  char buffer[4] = {};
+  ASSERT_EQ(read(read_end.get(), buffer, sizeof buffer), 2);
+  EXPECT_STREQ(buffer, "hi");
+  ConnectionInfo got;
+  ASSERT_TRUE(DecodePayload(message.payload, &got, &error)) << error;
+  EXPECT_EQ(got.id, 42u);
+  EXPECT_EQ(got.peer_port, 5555);
+}
+
+TEST(Wire, ConnectionWithoutFdIsRejected) {
+  Pair pair;
+  ConnectionInfo info;
+  info.proto = "TCP";
+  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kConnection, EncodePayload(info)), 0);
+  WireMessage message;
+  std::string error;
+  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+  EXPECT_EQ(error, "Connection carried 0 fds, expected 1");
+}
+
+TEST(Wire, FdOnAReportIsRejectedAndClosed) {
+  Pair pair;
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kReady, "", devnull), 0);
+  close(devnull);
+  WireMessage message;
+  std::string error;
+  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+  EXPECT_EQ(error, "Ready carried 1 fds, expected 0");
+}
+
+TEST(Wire, GarbageIsRejected) {
+  Pair pair;
+  WireMessage message;
+  std::string error;
+  ASSERT_EQ(write(pair.a.get(), "garbage!", 8), 8);
+  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+  EXPECT_EQ(error, "bad header");
+
+  // Right magic, wrong version.
+  uint8_t header[12];
+  uint32_t magic = kWireMagic, length = 0;
+  uint16_t version = 9, type = 101;
+  std::memcpy(header, &magic, 4);
+  std::memcpy(header + 4, &version, 2);
+  std::memcpy(header + 6, &type, 2);
+  std::memcpy(header + 8, &length, 4);
+  ASSERT_EQ(write(pair.a.get(), header, 12), 12);
+  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+  EXPECT_EQ(error, "protocol version 9, expected 1");
+
+  version = kWireVersion;
+  type = 999;
+  std::memcpy(header + 4, &version, 2);
+  std::memcpy(header + 6, &type, 2);
+  ASSERT_EQ(write(pair.a.get(), header, 12), 12);
+  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+  EXPECT_EQ(error, "unknown message type 999");
+
+  type = 101;
+  length = 5;  // says 5, carries 0
+  std::memcpy(header + 6, &type, 2);
+  std::memcpy(header + 8, &length, 4);
+  ASSERT_EQ(write(pair.a.get(), header, 12), 12);
+  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+}
+
+TEST(Wire, MalformedPayloadsAreRejected) {
+  std::string error;
+  ProgramStarted started;
+  EXPECT_FALSE(DecodePayload(std::string("\x01\x02", 2), &started, &error));
+  EXPECT_EQ(error, "connection_id: truncated");
+  EXPECT_FALSE(DecodePayload(EncodePayload(ProgramStarted{1, 1}), &started, &error));
+  EXPECT_EQ(error, "pid: out of range");  // pid 1 (init) is never a program of ours
+  EXPECT_FALSE(DecodePayload(EncodePayload(ProgramStarted{1, 77}) + "x", &started, &error));
+  EXPECT_EQ(error, "trailing bytes");
+
+  ServiceDefinition definition;
+  definition.exec = "relative";
+  definition.argv = {"x"};
+  EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
+  EXPECT_EQ(error, "exec: not an absolute path");
+
+  // A string length pointing past the end.
+  std::string payload(4, '\xff');
+  FatalError fatal;
+  EXPECT_FALSE(DecodePayload(payload, &fatal, &error));
+  EXPECT_EQ(error, "reason: bad length");
+
+  ConnectionInfo info;
+  info.proto = "SCTP";
+  EXPECT_FALSE(DecodePayload(EncodePayload(info), &info, &error));
+}
+
+TEST(Wire, ClosedPeerIsReported) {
+  Pair pair;
+  pair.a.reset();
+  WireMessage message;
+  std::string error;
+  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kClosed);
+}
+
+}  // namespace
+}  // namespace gatehouse
