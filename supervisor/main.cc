@@ -90,8 +90,7 @@ int main(int argc, char** argv) {
   for (const std::string& warning : config.warnings) Log(kLogWarning, warning);
   if (config.builtin_default) {
     Log(kLogNotice, std::string("no config file (no --config, no ") + kDefaultConfigPath +
-                        "): serving the built-in echo service on 127.0.0.1:" +
-                        std::to_string(kBuiltinEchoPort));
+                        "): serving the built-in echo service (/bin/cat)");
   }
 
   std::vector<Listener> listeners;

@@ -5,6 +5,9 @@
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,8 +47,8 @@ std::string Runfile(const std::string& path) {
   return std::string(srcdir) + "/" + (workspace ? workspace : "gatehouse") + "/" + path;
 }
 
-TempDir::TempDir() {
-  const char* base = getenv("TEST_TMPDIR");
+TempDir::TempDir(const char* base) {
+  if (base == nullptr) base = getenv("TEST_TMPDIR");
   std::string pattern = std::string(base ? base : "/tmp") + "/gh.XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
@@ -232,6 +235,59 @@ std::string ProcStatusField(pid_t pid, const std::string& field) {
     }
   }
   return "";
+}
+
+int ConnectTcp(const std::string& ip, int port, const std::string& source) {
+  bool v6 = ip.find(':') != std::string::npos;
+  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  sockaddr_storage storage{};
+  socklen_t length;
+  auto fill = [&](const std::string& address, int address_port) {
+    storage = {};
+    if (v6) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+      in6->sin6_family = AF_INET6;
+      in6->sin6_port = htons(static_cast<uint16_t>(address_port));
+      inet_pton(AF_INET6, address.c_str(), &in6->sin6_addr);
+      length = sizeof *in6;
+    } else {
+      auto* in = reinterpret_cast<sockaddr_in*>(&storage);
+      in->sin_family = AF_INET;
+      in->sin_port = htons(static_cast<uint16_t>(address_port));
+      inet_pton(AF_INET, address.c_str(), &in->sin_addr);
+      length = sizeof *in;
+    }
+  };
+  if (!source.empty()) {
+    fill(source, 0);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
+      close(fd);
+      return -1;
+    }
+  }
+  fill(ip, port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string ReadUntil(int fd, const std::string& stop, double timeout_seconds) {
+  std::string got;
+  double deadline = Now() + timeout_seconds;
+  while (got.find(stop) == std::string::npos && Now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>((deadline - Now()) * 1000) + 1) <= 0) continue;
+    char buffer[4096];
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    got.append(buffer, static_cast<size_t>(n));
+  }
+  return got;
 }
 
 bool IsRoot() { return geteuid() == 0; }

@@ -19,7 +19,8 @@ std::string Runfile(const std::string& path);
 // A fresh directory under $TEST_TMPDIR, removed with everything in it.
 class TempDir {
  public:
-  TempDir();
+  // Under $TEST_TMPDIR, or under `base` (UNIX socket paths must be short: /tmp).
+  explicit TempDir(const char* base = nullptr);
   ~TempDir();
   const std::string& path() const { return path_; }
   // Writes `content` to path()/name (creating folders); returns the full path.
@@ -86,6 +87,13 @@ std::vector<pid_t> ChildPids(pid_t parent);
 
 // One line of /proc/PID/status ("Uid", "CapEff", ...), the text after the colon.
 std::string ProcStatusField(pid_t pid, const std::string& field);
+
+// A TCP connection from the test itself (for holding a connection open), to
+// ip:port, optionally from `source` ("127.0.0.2"). -1 on failure. Reads and
+// writes on it time out after 10 s.
+int ConnectTcp(const std::string& ip, int port, const std::string& source = "");
+// Reads until `stop` has been seen (or EOF, or the timeout); returns what came.
+std::string ReadUntil(int fd, const std::string& stop, double timeout_seconds = 10);
 
 // True when this test runs as root (privilege tests need it).
 bool IsRoot();

@@ -1,0 +1,119 @@
+// The first end-to-end path: a real client connects, the supervisor accepts and
+// hands the fd to the child, the child runs /bin/cat on it.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "tests/integration/harness.h"
+
+namespace gatehouse::testing {
+namespace {
+
+class EchoTest : public ::testing::Test {
+ protected:
+  void StartWith(const std::string& service, const std::string& main = "log_level = 3\n",
+                 std::string log_path = "") {
+    config_ = WriteConfig(dir_, main, {{"echo.conf", service}});
+    if (log_path.empty()) log_path = dir_.path() + "/gatehouse.log";
+    gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", config_},
+                                                    log_path);
+    ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
+    ASSERT_TRUE(gatehouse_->WaitForLog("echo: ready")) << gatehouse_->Log();
+  }
+  TempDir dir_;
+  std::string config_;
+  std::unique_ptr<GatehouseProcess> gatehouse_;
+};
+
+TEST_F(EchoTest, NcGetsItsBytesBackThroughCat) {
+  StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n");
+  int port = gatehouse_->Port("echo");
+  ASSERT_GT(port, 0) << gatehouse_->Log();
+  CommandResult result = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(port)},
+                                    "hello gatehouse\nsecond line\n");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "hello gatehouse\nsecond line\n");
+}
+
+TEST_F(EchoTest, SocatGetsALargePayloadBack) {
+  StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n");
+  std::string payload;
+  for (int i = 0; i < 20000; ++i) payload += "line " + std::to_string(i) + "\n";  // ~200 KB
+  CommandResult result = RunCommand(
+      {"socat", "-t", "5", "-", "TCP:127.0.0.1:" + std::to_string(gatehouse_->Port("echo"))}, payload);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out.size(), payload.size());
+  EXPECT_TRUE(result.out == payload);
+}
+
+TEST_F(EchoTest, Ipv6Loopback) {
+  StartWith("[echo]\nport = [::1]:0\nexec = /bin/cat\n");
+  int port = gatehouse_->Port("echo", "6");
+  ASSERT_GT(port, 0) << gatehouse_->Log();
+  CommandResult result = RunCommand({"nc", "-N", "::1", std::to_string(port)}, "over v6\n");
+  EXPECT_EQ(result.out, "over v6\n") << result.err;
+  EXPECT_TRUE(gatehouse_->WaitForLog("echo: exit [::1]:")) << gatehouse_->Log();
+}
+
+TEST_F(EchoTest, UnixSocketService) {
+  TempDir short_dir("/tmp");  // sun_path holds 107 bytes; $TEST_TMPDIR is longer
+  std::string path = short_dir.path() + "/echo.sock";
+  StartWith("[echo]\nport = " + path + "|unix\nexec = /bin/cat\n");
+  CommandResult nc = RunCommand({"nc", "-N", "-U", path}, "over unix\n");
+  EXPECT_EQ(nc.out, "over unix\n") << nc.err;
+  CommandResult socat = RunCommand({"socat", "-t", "5", "-", "UNIX-CONNECT:" + path}, "again\n");
+  EXPECT_EQ(socat.out, "again\n") << socat.err;
+  // The socket file goes away with gatehouse.
+  EXPECT_EQ(gatehouse_->Stop(SIGTERM), 0);
+  EXPECT_NE(access(path.c_str(), F_OK), 0);
+}
+
+TEST_F(EchoTest, ProgramsGetTheUcspiEnvironmentAndNothingElse) {
+  StartWith(
+      "[echo]\nport = 127.0.0.1:0\nexec = /usr/bin/env\nenv = GREETING=hello world\n");
+  int port = gatehouse_->Port("echo");
+  // No input: env does not read, and unread input would make the kernel reset
+  // the connection (RST) before nc has read env's output.
+  CommandResult result = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(port)});
+  const std::string& env = result.out;
+  EXPECT_NE(env.find("PROTO=TCP\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("TCPREMOTEIP=127.0.0.1\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("TCPREMOTEPORT="), std::string::npos) << env;
+  EXPECT_NE(env.find("TCPLOCALIP=127.0.0.1\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("TCPLOCALPORT=" + std::to_string(port) + "\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("REMOTE_HOST=127.0.0.1\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("GREETING=hello world\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("PATH=/usr/local/bin:/usr/bin:/bin\n"), std::string::npos) << env;
+  // Nothing of gatehouse's own environment leaks through.
+  EXPECT_EQ(env.find("TEST_TMPDIR"), std::string::npos) << env;
+}
+
+TEST_F(EchoTest, ReverseLookupSetsTcpRemoteHost) {
+  StartWith("[echo]\nport = 127.0.0.1:0\nexec = /usr/bin/env\nreverse_lookups = 1\n");
+  CommandResult result =
+      RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse_->Port("echo"))});
+  // /etc/hosts names 127.0.0.1 "localhost" on every Debian machine.
+  EXPECT_NE(result.out.find("TCPREMOTEHOST=localhost\n"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("REMOTE_HOST=localhost\n"), std::string::npos) << result.out;
+}
+
+TEST_F(EchoTest, OneLogLinePerStartAndExit) {
+  StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'cat; exit 3'\n");
+  RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse_->Port("echo"))}, "x\n");
+  ASSERT_TRUE(gatehouse_->WaitForLog(" exit 3 after ")) << gatehouse_->Log();
+  std::string log = gatehouse_->Log();
+  EXPECT_NE(log.find("info: echo: start 127.0.0.1:"), std::string::npos) << log;
+  EXPECT_NE(log.find("info: echo: exit 127.0.0.1:"), std::string::npos) << log;
+}
+
+TEST_F(EchoTest, ProgramStderrGoesToTheLogFile) {
+  std::string log_file = dir_.path() + "/service.log";
+  StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'echo oops-from-program >&2'\n",
+            "log_level = 3\nlog_file = " + log_file + "\n", log_file);
+  RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse_->Port("echo"))}, "x\n");
+  EXPECT_TRUE(WaitUntil([&] { return ReadFile(log_file).find("oops-from-program") != std::string::npos; }))
+      << ReadFile(log_file);
+  EXPECT_NE(ReadFile(log_file).find("echo: ready"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gatehouse::testing
