@@ -231,7 +231,8 @@ std::string ProcStatusField(pid_t pid, const std::string& field) {
     if (line.rfind(field + ":", 0) == 0) {
       std::string value = line.substr(field.size() + 1);
       size_t start = value.find_first_not_of(" \t");
-      return start == std::string::npos ? "" : value.substr(start);
+      size_t end = value.find_last_not_of(" \t");
+      return start == std::string::npos ? "" : value.substr(start, end - start + 1);
     }
   }
   return "";

@@ -1,0 +1,220 @@
+// Every privilege drop, read from /proc/PID of the running service program:
+// uid/gid, capabilities, no_new_privs, its root (the chroot), and its fds.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "tests/integration/harness.h"
+
+namespace gatehouse::testing {
+namespace {
+
+constexpr const char* kNoCapabilities = "0000000000000000";
+
+std::set<std::string> OpenFds(pid_t pid) {
+  std::set<std::string> fds;
+  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* handle = opendir(dir.c_str());
+  if (handle == nullptr) return fds;
+  while (dirent* entry = readdir(handle)) {
+    if (entry->d_name[0] != '.') fds.insert(entry->d_name);
+  }
+  closedir(handle);
+  return fds;
+}
+
+std::string Link(const std::string& path) {
+  char target[PATH_MAX] = {};
+  ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
+  return n > 0 ? std::string(target, static_cast<size_t>(n)) : "";
+}
+
+pid_t ParentOf(pid_t pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  return std::atoi(stat.substr(stat.rfind(')') + 4).c_str());
+}
+
+void CopyExecutable(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream(to, std::ios::binary) << in.rdbuf();
+  chmod(to.c_str(), 0755);
+}
+
+// A chroot holding only the static probe program, as /probe.
+std::string MakeJail(const TempDir& dir) {
+  std::string jail = dir.path() + "/jail";
+  mkdir(jail.c_str(), 0755);
+  CopyExecutable(Runfile("tests/programs/probe"), jail + "/probe");
+  char real[PATH_MAX];
+  return realpath(jail.c_str(), real) ? real : jail;
+}
+
+class PrivilegeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!IsRoot()) GTEST_SKIP() << "privilege drops need root";
+  }
+  // Connects, returns the program's pid from its "pid N" line; keeps the connection.
+  pid_t ConnectAndGetProgramPid(int port) {
+    connection_ = ConnectTcp("127.0.0.1", port);
+    EXPECT_GE(connection_, 0);
+    std::string line = ReadUntil(connection_, "\n");
+    EXPECT_EQ(line.rfind("pid ", 0), 0u) << line;
+    return line.size() > 4 ? std::atoi(line.c_str() + 4) : -1;
+  }
+  void CloseConnection() {
+    if (connection_ >= 0) close(connection_);
+    connection_ = -1;
+  }
+  void TearDown() override { CloseConnection(); }
+  TempDir dir_;
+  int connection_ = -1;
+};
+
+TEST_F(PrivilegeTest, ChrootedNobodyWithNoCapabilitiesAndOnlyThreeFds) {
+  std::string jail = MakeJail(dir_);
+  std::string config = WriteConfig(
+      dir_, "log_level = 3\n",
+      {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nchroot = " + jail + "\nexec = /probe\n"}});
+  // gatehouse starts with a stray inherited fd (as from a careless shell); it must
+  // not reach the program.
+  int stray = open("/dev/null", O_RDONLY);
+  ASSERT_GE(stray, 3);
+  GatehouseProcess gatehouse({"--config", config}, dir_.path() + "/gatehouse.log", stray);
+  close(stray);
+  ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
+
+  pid_t program = ConnectAndGetProgramPid(gatehouse.Port("probe"));
+  ASSERT_GT(program, 1) << gatehouse.Log();
+  EXPECT_EQ(ProcStatusField(program, "Uid"), "65534\t65534\t65534\t65534");
+  EXPECT_EQ(ProcStatusField(program, "Gid"), "65534\t65534\t65534\t65534");
+  EXPECT_EQ(ProcStatusField(program, "Groups"), "65534");
+  for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+    EXPECT_EQ(ProcStatusField(program, caps), kNoCapabilities) << caps;
+  }
+  EXPECT_EQ(ProcStatusField(program, "NoNewPrivs"), "1");
+  EXPECT_EQ(Link("/proc/" + std::to_string(program) + "/root"), jail);
+  EXPECT_EQ(OpenFds(program), (std::set<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(Link("/proc/" + std::to_string(program) + "/fd/0").rfind("socket:[", 0), 0u);
+  EXPECT_EQ(Link("/proc/" + std::to_string(program) + "/fd/1"),
+            Link("/proc/" + std::to_string(program) + "/fd/0"));
+
+  // The service's gatehouse-child itself runs dropped too.
+  pid_t child = ParentOf(program);
+  EXPECT_NE(child, gatehouse.pid());
+  EXPECT_EQ(ProcStatusField(child, "Uid"), "65534\t65534\t65534\t65534");
+  EXPECT_EQ(ProcStatusField(child, "CapEff"), kNoCapabilities);
+  EXPECT_EQ(ProcStatusField(child, "CapBnd"), kNoCapabilities);
+  EXPECT_EQ(Link("/proc/" + std::to_string(child) + "/root"), jail);
+
+  // The connection works end to end.
+  ASSERT_EQ(write(connection_, "ping\n", 5), 5);
+  EXPECT_EQ(ReadUntil(connection_, "ping\n"), "ping\n");
+  CloseConnection();  // before gatehouse stops: its TERM lets programs finish first
+}
+
+TEST_F(PrivilegeTest, ExplicitRootKeepsUidButNoCapabilities) {
+  std::string config = WriteConfig(
+      dir_, "", {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = root\ngroup = root\nexec = " +
+                                    Runfile("tests/programs/probe") + "\n"}});
+
+  GatehouseProcess gatehouse({"--config", config}, dir_.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
+  pid_t program = ConnectAndGetProgramPid(gatehouse.Port("probe"));
+  ASSERT_GT(program, 1);
+  EXPECT_EQ(ProcStatusField(program, "Uid"), "0\t0\t0\t0");
+  EXPECT_EQ(ProcStatusField(program, "CapEff"), kNoCapabilities);
+  EXPECT_EQ(ProcStatusField(program, "CapPrm"), kNoCapabilities);
+  EXPECT_EQ(ProcStatusField(program, "CapBnd"), kNoCapabilities);
+  EXPECT_EQ(ProcStatusField(program, "NoNewPrivs"), "1");
+  CloseConnection();
+}
+
+TEST_F(PrivilegeTest, NamedUserGetsItsOwnPrimaryGroup) {
+  // Debian's "daemon" user: uid 1, gid 1.
+  std::string config = WriteConfig(
+      dir_, "", {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = daemon\nchroot = " +
+                                    MakeJail(dir_) + "\nexec = /probe\n"}});
+  GatehouseProcess gatehouse({"--config", config}, dir_.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
+  pid_t program = ConnectAndGetProgramPid(gatehouse.Port("probe"));
+  ASSERT_GT(program, 1);
+  EXPECT_EQ(ProcStatusField(program, "Uid"), "1\t1\t1\t1");
+  EXPECT_EQ(ProcStatusField(program, "Gid"), "1\t1\t1\t1");
+  CloseConnection();
+}
+
+TEST_F(PrivilegeTest, AsAnOrdinaryUserServicesRunAsThatUser) {
+  // gatehouse started as nobody (through setpriv), as a user without root would.
+  // Everything it needs sits in a world-readable folder: Bazel's tree is root's.
+  TempDir world("/tmp");
+  CopyExecutable(Runfile("supervisor/gatehouse"), world.path() + "/gatehouse");
+  CopyExecutable(Runfile("child/gatehouse-child"), world.path() + "/gatehouse-child");
+  CopyExecutable(Runfile("tests/programs/probe"), world.path() + "/probe");
+  std::string config = WriteConfig(
+      world, "", {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nexec = " + world.path() + "/probe\n"}});
+  std::string log = world.path() + "/gatehouse.log";
+  std::vector<std::string> as_nobody = {"setpriv", "--reuid=65534", "--regid=65534",
+                                        "--clear-groups", "--", world.path() + "/gatehouse"};
+
+  pid_t pid = fork();  // setpriv execs gatehouse: the pid stays the same
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<std::string> args = as_nobody;
+    args.insert(args.end(), {"--config", config});
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  bool ready = WaitUntil([&] { return ReadFile(log).find("probe: ready") != std::string::npos; });
+  std::smatch match;
+  std::string text = ReadFile(log);
+  bool found = std::regex_search(text, match, std::regex("listening on 127.0.0.1:([0-9]+)"));
+  if (ready && found) {
+    pid_t program = ConnectAndGetProgramPid(std::stoi(match[1]));
+    EXPECT_EQ(ProcStatusField(pid, "Uid"), "65534\t65534\t65534\t65534");
+    EXPECT_EQ(ProcStatusField(program, "Uid"), "65534\t65534\t65534\t65534");
+    EXPECT_EQ(ProcStatusField(program, "CapEff"), kNoCapabilities);
+    EXPECT_EQ(ProcStatusField(program, "NoNewPrivs"), "1");
+    EXPECT_EQ(OpenFds(program), (std::set<std::string>{"0", "1", "2"}));
+    CloseConnection();
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  bool ended = WaitUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 20);
+  if (!ended) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  ASSERT_TRUE(ready && found) << text;
+  EXPECT_TRUE(ended);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+
+  // Asking for another user as an ordinary user is a clear config error.
+  std::string bad = WriteConfig(
+      world, "", {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = daemon\nexec = /bin/cat\n"}});
+  std::vector<std::string> check_args = as_nobody;
+  check_args.insert(check_args.end(), {"--config", bad});
+  CommandResult check = RunCommand(check_args);
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_NE(check.err.find("probe.conf:3: user: changing user needs gatehouse to run as root"),
+            std::string::npos)
+      << check.err;
+}
+
+}  // namespace
+}  // namespace gatehouse::testing
