@@ -111,11 +111,12 @@ int main(int argc, char** argv) {
 
   // Programs whose gatehouse-child dies are reparented to us, not to init.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  std::string pid_file = global.pid_file;  // config moves into the supervisor
   int exit_code;
   {
     Supervisor supervisor(std::move(config), std::move(listeners), FindChildProgram());
     exit_code = supervisor.Run();
   }
-  RemovePidFile(global.pid_file);
+  RemovePidFile(pid_file);
   return exit_code;
 }
