@@ -1,0 +1,139 @@
+// load_client: a bounded load generator for the benchmarks. C threads each open
+// a connection, send the request, read to EOF, and repeat until the time is up.
+// Prints one line: connections/s, p50/p99 latency, failures, and the server's
+// CPU time per connection (utime+stime+cutime+cstime of --server-pid and its
+// children, from /proc, before and after).
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+double Now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// CPU ticks of one process: utime + stime + cutime + cstime.
+long long ProcessTicks(int pid, int* parent) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::vector<std::string> f((std::istream_iterator<std::string>(fields)),
+                             std::istream_iterator<std::string>());
+  if (f.size() < 15) return 0;
+  *parent = std::atoi(f[1].c_str());
+  return std::atoll(f[11].c_str()) + std::atoll(f[12].c_str()) + std::atoll(f[13].c_str()) +
+         std::atoll(f[14].c_str());
+}
+
+// The server and its direct children (gatehouse: the supervisor and its
+// gatehouse-child processes; their cutime holds the reaped programs).
+long long ServerTicks(int server) {
+  if (server <= 0) return 0;
+  int parent = 0;
+  long long ticks = ProcessTicks(server, &parent);
+  DIR* proc = opendir("/proc");
+  while (dirent* entry = readdir(proc)) {
+    int pid = std::atoi(entry->d_name);
+    if (pid <= 0 || pid == server) continue;
+    long long child = ProcessTicks(pid, &parent);
+    if (parent == server) ticks += child;
+  }
+  closedir(proc);
+  return ticks;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string host = "127.0.0.1", request = "GET / HTTP/1.0\r\n\r\n", expect = "200 OK";
+  int port = 0, concurrency = 1, server_pid = 0;
+  double seconds = 2;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string key = argv[i], value = argv[i + 1];
+    if (key == "--host") host = value;
+    else if (key == "--port") port = std::atoi(value.c_str());
+    else if (key == "--concurrency") concurrency = std::atoi(value.c_str());
+    else if (key == "--seconds") seconds = std::atof(value.c_str());
+    else if (key == "--server-pid") server_pid = std::atoi(value.c_str());
+    else if (key == "--expect") expect = value;
+    else {
+      fprintf(stderr, "load_client: unknown option %s\n", key.c_str());
+      return 2;
+    }
+  }
+  if (port <= 0 || concurrency < 1 || concurrency > 1024 || seconds <= 0 || seconds > 60) {
+    fprintf(stderr, "usage: load_client --port P [--concurrency 1..1024] [--seconds 0..60] "
+                    "[--server-pid PID]\n");
+    return 2;
+  }
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &address.sin_addr);
+
+  std::atomic<long> failures{0};
+  std::mutex mutex;
+  std::vector<double> latencies;
+  long long ticks_before = ServerTicks(server_pid);
+  double start = Now(), stop = start + seconds;
+  auto worker = [&] {
+    std::vector<double> mine;
+    char buffer[4096];
+    while (Now() < stop) {
+      double begin = Now();
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      timeval timeout{10, 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+      bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
+      std::string reply;
+      ssize_t n;
+      while (ok && (n = read(fd, buffer, sizeof buffer)) > 0) reply.append(buffer, static_cast<size_t>(n));
+      close(fd);
+      if (ok && reply.find(expect) != std::string::npos) {
+        mine.push_back(Now() - begin);
+      } else {
+        failures++;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    latencies.insert(latencies.end(), mine.begin(), mine.end());
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < concurrency; ++i) threads.emplace_back(worker);
+  for (std::thread& t : threads) t.join();
+  double elapsed = Now() - start;
+  long long ticks = ServerTicks(server_pid) - ticks_before;
+
+  std::sort(latencies.begin(), latencies.end());
+  auto percentile = [&](double p) {
+    if (latencies.empty()) return 0.0;
+    return latencies[std::min(latencies.size() - 1, static_cast<size_t>(p * latencies.size()))] * 1e3;
+  };
+  double per_conn_ms =
+      latencies.empty() ? 0 : 1e3 * static_cast<double>(ticks) / sysconf(_SC_CLK_TCK) / latencies.size();
+  printf("rate=%.0f p50_ms=%.2f p99_ms=%.2f conns=%zu failures=%ld cpu_ms_per_conn=%.3f\n",
+         static_cast<double>(latencies.size()) / elapsed, percentile(0.50), percentile(0.99),
+         latencies.size(), failures.load(), per_conn_ms);
+  return 0;
+}
