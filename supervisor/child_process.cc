@@ -85,6 +85,7 @@ bool ChildProcess::Start() {
                   bp::std_out > stderr, bp::std_err > stderr, bp::limit_handles, error);
   if (error) {
     Log(kLogErr, service_.name + ": cannot start " + child_program_ + ": " + error.message());
+    ScheduleRestart();
     return false;
   }
   pid_ = child.id();
@@ -107,8 +108,10 @@ bool ChildProcess::Dispatch(UniqueFd connection, const ConnectionInfo& info,
     return false;
   }
   if (!channel_->Send(MessageType::kConnection, EncodePayload(info), std::move(connection))) {
-    Log(kLogWarning, service_.name + ": " + peer + " refused: service child is " +
-                         std::to_string(channel_->queued()) + " connections behind");
+    Log(kLogWarning, service_.name + ": " + peer + " refused: " +
+                         (channel_->open() ? "service child is " + std::to_string(channel_->queued()) +
+                                                 " connections behind"
+                                           : std::string("service child not running")));
     return false;
   }
   connections_[info.id] = Connection{peer, 0};
@@ -144,8 +147,14 @@ void ChildProcess::OnExit(int wait_status) {
     return;
   }
   if (uptime >= kStableSeconds) restart_delay_ = 1;
-  Log(kLogErr, service_.name + ": child ended unexpectedly (" + DescribeStatus(wait_status) +
-                   "); restarting in " + std::to_string(static_cast<int>(restart_delay_)) + " s");
+  Log(kLogErr, service_.name + ": child ended unexpectedly (" + DescribeStatus(wait_status) + ")");
+  ScheduleRestart();
+}
+
+void ChildProcess::ScheduleRestart() {
+  if (stopping_) return;
+  Log(kLogNotice, service_.name + ": starting a new child in " +
+                      std::to_string(static_cast<int>(restart_delay_)) + " s");
   timeval delay = Seconds(restart_delay_);
   event_add(restart_timer_.get(), &delay);
   restart_delay_ = std::min(restart_delay_ * 2, kMaxRestartDelay);
@@ -153,11 +162,7 @@ void ChildProcess::OnExit(int wait_status) {
 
 void ChildProcess::OnRestartTimer(evutil_socket_t, short, void* self) {
   auto* child = static_cast<ChildProcess*>(self);
-  if (child->stopping_) return;
-  if (!child->Start()) {
-    timeval delay = Seconds(child->restart_delay_);
-    event_add(child->restart_timer_.get(), &delay);
-  }
+  if (!child->stopping_) child->Start();
 }
 
 void ChildProcess::ProtocolViolation(const std::string& what) {

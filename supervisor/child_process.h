@@ -22,7 +22,8 @@ class ChildProcess {
   ChildProcess(event_base* base, const ServiceConfig& service, std::string child_program);
   ~ChildProcess();
 
-  // Spawns the child and queues its definition. False (logged) if it cannot.
+  // Spawns the child and queues its definition. False (logged, and a retry
+  // scheduled) if it cannot.
   bool Start();
   // Hands a connection to the child. False when the child cannot take it now
   // (not running, or too far behind); the connection is then closed.
@@ -47,6 +48,8 @@ class ChildProcess {
   void OnMessage(WireMessage& message);
   void OnChannelClosed(const std::string& reason);
   void ProtocolViolation(const std::string& what);
+  // Arms the restart timer with the current back-off (1 s, doubling to 30 s).
+  void ScheduleRestart();
   static void OnRestartTimer(evutil_socket_t, short, void* self);
 
   event_base* base_;

@@ -1,6 +1,7 @@
 // Access rules on real connections: a client bound to 127.0.0.2 is refused while
 // 127.0.0.1 is served; the refused client's program never runs.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
@@ -77,6 +78,20 @@ TEST_F(AccessTest, ManyDeniedClientsLeaveTheServiceWorking) {
   }
   EXPECT_EQ(NcFrom("127.0.0.1").out, "knock knock\n");
   EXPECT_TRUE(gatehouse_->Running());
+}
+
+TEST_F(AccessTest, ClientsThatResetAtOnceDoNotHurt) {
+  StartWith("");
+  for (int i = 0; i < 200; ++i) {
+    int fd = ConnectTcp("127.0.0.1", std::stoi(port_));
+    if (fd < 0) continue;
+    linger reset{1, 0};  // close with RST, possibly before gatehouse has accepted
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    close(fd);
+  }
+  EXPECT_EQ(NcFrom("127.0.0.1").out, "knock knock\n");
+  EXPECT_TRUE(gatehouse_->Running());
+  EXPECT_EQ(gatehouse_->Log().find("err:"), std::string::npos) << gatehouse_->Log();
 }
 
 }  // namespace

@@ -182,6 +182,7 @@ TEST(Children, ACrashedChildIsRestarted) {
   ASSERT_EQ(children.size(), 1u);
   kill(children[0], SIGKILL);
   ASSERT_TRUE(gatehouse.WaitForLog("echo: child ended unexpectedly (signal Killed)")) << gatehouse.Log();
+  ASSERT_TRUE(gatehouse.WaitForLog("echo: starting a new child in 1 s")) << gatehouse.Log();
   ASSERT_TRUE(WaitUntil([&] {
     std::vector<pid_t> now = ChildPids(gatehouse.pid());
     return now.size() == 1 && now[0] != children[0] &&
