@@ -70,20 +70,27 @@ int main(int argc, char** argv) {
   double seconds = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string key = argv[i], value = argv[i + 1];
-    if (key == "--host") host = value;
-    else if (key == "--port") port = std::atoi(value.c_str());
-    else if (key == "--concurrency") concurrency = std::atoi(value.c_str());
-    else if (key == "--seconds") seconds = std::atof(value.c_str());
-    else if (key == "--server-pid") server_pid = std::atoi(value.c_str());
-    else if (key == "--expect") expect = value;
+    if (key == "--host")
+      host = value;
+    else if (key == "--port")
+      port = std::atoi(value.c_str());
+    else if (key == "--concurrency")
+      concurrency = std::atoi(value.c_str());
+    else if (key == "--seconds")
+      seconds = std::atof(value.c_str());
+    else if (key == "--server-pid")
+      server_pid = std::atoi(value.c_str());
+    else if (key == "--expect")
+      expect = value;
     else {
       fprintf(stderr, "load_client: unknown option %s\n", key.c_str());
       return 2;
     }
   }
   if (port <= 0 || concurrency < 1 || concurrency > 1024 || seconds <= 0 || seconds > 60) {
-    fprintf(stderr, "usage: load_client --port P [--concurrency 1..1024] [--seconds 0..60] "
-                    "[--server-pid PID]\n");
+    fprintf(stderr,
+            "usage: load_client --port P [--concurrency 1..1024] [--seconds 0..60] "
+            "[--server-pid PID]\n");
     return 2;
   }
   sockaddr_in address{};
@@ -108,7 +115,8 @@ int main(int argc, char** argv) {
                 write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
       std::string reply;
       ssize_t n;
-      while (ok && (n = read(fd, buffer, sizeof buffer)) > 0) reply.append(buffer, static_cast<size_t>(n));
+      while (ok && (n = read(fd, buffer, sizeof buffer)) > 0)
+        reply.append(buffer, static_cast<size_t>(n));
       close(fd);
       if (ok && reply.find(expect) != std::string::npos) {
         mine.push_back(Now() - begin);
@@ -128,10 +136,12 @@ int main(int argc, char** argv) {
   std::sort(latencies.begin(), latencies.end());
   auto percentile = [&](double p) {
     if (latencies.empty()) return 0.0;
-    return latencies[std::min(latencies.size() - 1, static_cast<size_t>(p * latencies.size()))] * 1e3;
+    return latencies[std::min(latencies.size() - 1, static_cast<size_t>(p * latencies.size()))] *
+           1e3;
   };
-  double per_conn_ms =
-      latencies.empty() ? 0 : 1e3 * static_cast<double>(ticks) / sysconf(_SC_CLK_TCK) / latencies.size();
+  double per_conn_ms = latencies.empty() ? 0
+                                         : 1e3 * static_cast<double>(ticks) / sysconf(_SC_CLK_TCK) /
+                                               latencies.size();
   printf("rate=%.0f p50_ms=%.2f p99_ms=%.2f conns=%zu failures=%ld cpu_ms_per_conn=%.3f\n",
          static_cast<double>(latencies.size()) / elapsed, percentile(0.50), percentile(0.99),
          latencies.size(), failures.load(), per_conn_ms);

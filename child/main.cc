@@ -70,7 +70,9 @@ PrivilegeDrop DropFor(const ServiceDefinition& service) {
 void CheckProgram(const ServiceDefinition& service) {
   struct stat info {};
   if (stat(service.exec.c_str(), &info) != 0) {
-    Fail(ErrnoMessage("stat", service.exec + (service.chroot.empty() ? "" : " in chroot " + service.chroot), errno));
+    Fail(ErrnoMessage("stat",
+                      service.exec + (service.chroot.empty() ? "" : " in chroot " + service.chroot),
+                      errno));
   }
   if (access(service.exec.c_str(), X_OK) != 0) {
     Fail(ErrnoMessage("access", service.exec + " as uid " + std::to_string(getuid()), errno));

@@ -36,22 +36,29 @@ const std::map<std::string, KeyKind>& GlobalKeys() {
 
 const std::map<std::string, KeyKind>& ServiceKeys() {
   static const std::map<std::string, KeyKind> keys = {
-      {"port", KeyKind::kList},       {"host", KeyKind::kScalar},
-      {"proto", KeyKind::kScalar},    {"listen", KeyKind::kScalar},
-      {"allow", KeyKind::kList},      {"deny", KeyKind::kList},
-      {"cidr_allow", KeyKind::kList}, {"cidr_deny", KeyKind::kList},
+      {"port", KeyKind::kList},
+      {"host", KeyKind::kScalar},
+      {"proto", KeyKind::kScalar},
+      {"listen", KeyKind::kScalar},
+      {"allow", KeyKind::kList},
+      {"deny", KeyKind::kList},
+      {"cidr_allow", KeyKind::kList},
+      {"cidr_deny", KeyKind::kList},
       {"reverse_lookups", KeyKind::kScalar},
-      {"chroot", KeyKind::kScalar},   {"user", KeyKind::kScalar},
-      {"group", KeyKind::kScalar},    {"exec", KeyKind::kScalar},
-      {"args", KeyKind::kScalar},     {"env", KeyKind::kList},
+      {"chroot", KeyKind::kScalar},
+      {"user", KeyKind::kScalar},
+      {"group", KeyKind::kScalar},
+      {"exec", KeyKind::kScalar},
+      {"args", KeyKind::kScalar},
+      {"env", KeyKind::kList},
   };
   return keys;
 }
 
 // Keys gatehouse sets itself in every program's environment.
 const std::set<std::string>& ReservedEnvNames() {
-  static const std::set<std::string> names = {"PROTO",        "TCPREMOTEIP", "TCPREMOTEPORT",
-                                              "TCPLOCALIP",   "TCPLOCALPORT", "TCPREMOTEHOST",
+  static const std::set<std::string> names = {"PROTO",      "TCPREMOTEIP",  "TCPREMOTEPORT",
+                                              "TCPLOCALIP", "TCPLOCALPORT", "TCPREMOTEHOST",
                                               "REMOTE_HOST"};
   return names;
 }
@@ -178,7 +185,8 @@ void ApplyGlobal(const Settings& settings, const std::string& config_dir, Global
         "mail",   "news",     "syslog", "user",   "uucp",   "local0", "local1",
         "local2", "local3",   "local4", "local5", "local6", "local7"};
     if (facilities.count(e->value) == 0) {
-      errors->Add(*e, "\"" + e->value + "\" is not a syslog facility (daemon, user, local0-7, ...)");
+      errors->Add(*e,
+                  "\"" + e->value + "\" is not a syslog facility (daemon, user, local0-7, ...)");
     } else {
       global->syslog_facility = e->value;
     }
@@ -197,7 +205,8 @@ void ApplyGlobal(const Settings& settings, const std::string& config_dir, Global
     global->syslog_logopt = e->value;
   }
   if (const ConfigEntry* e = Last(settings, "pid_file")) global->pid_file = AbsolutePath(e->value);
-  if (const ConfigEntry* e = Last(settings, "background")) ParseBool(*e, &global->background, errors);
+  if (const ConfigEntry* e = Last(settings, "background"))
+    ParseBool(*e, &global->background, errors);
   if (const ConfigEntry* e = Last(settings, "setsid")) ParseBool(*e, &global->setsid, errors);
   if (const ConfigEntry* e = Last(settings, "shutdown_timeout")) {
     ParseInt(*e, 0, 86400, &global->shutdown_timeout, errors);
@@ -339,7 +348,8 @@ void ResolveProgram(const Settings& settings, const std::string& where, ServiceC
   }
   std::string on_disk = service->chroot.empty() ? exec->value : service->chroot + exec->value;
   struct stat info {};
-  if (stat(on_disk.c_str(), &info) != 0 || !S_ISREG(info.st_mode) || access(on_disk.c_str(), X_OK) != 0) {
+  if (stat(on_disk.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
+      access(on_disk.c_str(), X_OK) != 0) {
     errors->Add(*exec, "\"" + on_disk + "\" is not an executable file");
     return;
   }
@@ -365,8 +375,9 @@ void ResolveEnvironment(const Settings& settings, ServiceConfig* service, Errors
       std::string name = entry.value.substr(0, equals);
       bool valid = equals != std::string::npos && !name.empty() &&
                    !std::isdigit(static_cast<unsigned char>(name[0])) &&
-                   name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                          "0123456789_") == std::string::npos;
+                   name.find_first_not_of(
+                       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                       "0123456789_") == std::string::npos;
       if (!valid) {
         errors->Add(entry, "\"" + entry.value + "\" is not NAME=value");
       } else if (ReservedEnvNames().count(name) > 0) {
@@ -409,7 +420,8 @@ void ResolveNetwork(const Settings& settings, const std::string& where, ServiceC
     }
   }
   service->listen = SOMAXCONN;
-  if (const ConfigEntry* e = Last(settings, "listen")) ParseInt(*e, 1, 65535, &service->listen, errors);
+  if (const ConfigEntry* e = Last(settings, "listen"))
+    ParseInt(*e, 1, 65535, &service->listen, errors);
   if (const ConfigEntry* e = Last(settings, "reverse_lookups")) {
     ParseBool(*e, &service->reverse_lookups, errors);
   }
@@ -447,7 +459,8 @@ void ResolveNetwork(const Settings& settings, const std::string& where, ServiceC
 
 bool ValidServiceName(const std::string& name) {
   return !name.empty() && name.size() <= 64 &&
-         name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+         name.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
              std::string::npos;
 }
 
@@ -481,8 +494,8 @@ ServiceSource BuiltinEcho() {
   ServiceSource echo;
   echo.name = "echo";
   echo.where = "built-in default";
-  echo.settings["port"] = {ConfigEntry{"port", "127.0.0.1:" + std::to_string(kBuiltinEchoPort),
-                                       "built-in default"}};
+  echo.settings["port"] = {
+      ConfigEntry{"port", "127.0.0.1:" + std::to_string(kBuiltinEchoPort), "built-in default"}};
   echo.settings["exec"] = {ConfigEntry{"exec", "/bin/cat", "built-in default"}};
   return echo;
 }
@@ -523,7 +536,8 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* command_li
       key = arg.substr(0, arg.find('='));
       value = arg.substr(arg.find('=') + 1);
     } else {
-      *error = "unexpected argument \"" + arg + "\" (options are --key value, --key=value, key=value)";
+      *error =
+          "unexpected argument \"" + arg + "\" (options are --key value, --key=value, key=value)";
       return false;
     }
     std::replace(key.begin(), key.end(), '-', '_');
@@ -570,13 +584,14 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
           errs.Add(section.where, "[defaults] belongs in the main config file");
         }
       } else if (!ValidServiceName(section.name)) {
-        errs.Add(section.where, "[" + section.name +
-                                    "]: a service name is 1-64 letters, digits, _ . or -");
+        errs.Add(section.where,
+                 "[" + section.name + "]: a service name is 1-64 letters, digits, _ . or -");
       } else {
         auto same = std::find_if(sources.begin(), sources.end(),
                                  [&](const ServiceSource& s) { return s.name == section.name; });
         if (same != sources.end()) {
-          errs.Add(section.where, "[" + section.name + "]: service already defined at " + same->where);
+          errs.Add(section.where,
+                   "[" + section.name + "]: service already defined at " + same->where);
           continue;
         }
         ServiceSource source{section.name, section.where, {}};

@@ -30,8 +30,7 @@ char* ReadLine(char* buffer, int size, void* stream) {
   const std::string& line = state->lines[state->next_line++];
   if (line.size() > kMaxIniLineLength) {
     state->errors->push_back(state->Where() + ": line is " + std::to_string(line.size()) +
-                             " characters long; the limit is " +
-                             std::to_string(kMaxIniLineLength) +
+                             " characters long; the limit is " + std::to_string(kMaxIniLineLength) +
                              " (continue a long value on indented lines)");
     std::strcpy(buffer, "\n");
     return buffer;

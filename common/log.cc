@@ -1,8 +1,8 @@
 #include "common/log.h"
 
 #include <fcntl.h>
-#include <syslog.h>
 #include <sys/time.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cerrno>

@@ -221,7 +221,8 @@ bool ResolvePortSpec(const PortSpec& spec, std::vector<SocketAddress>* addresses
     address.length = info->ai_addrlen;
     bool seen = false;
     for (const SocketAddress& known : *addresses) {
-      if (known.length == address.length && std::memcmp(&known.storage, &address.storage, address.length) == 0) {
+      if (known.length == address.length &&
+          std::memcmp(&known.storage, &address.storage, address.length) == 0) {
         seen = true;
       }
     }

@@ -19,10 +19,10 @@ bool ParseProtocol(const std::string& text, Protocol* protocol);
 
 struct PortSpec {
   Protocol protocol = Protocol::kTcp;
-  std::string host;         // "*", an address literal or a host name (tcp/udp)
-  uint16_t port = 0;        // tcp/udp; 0 lets the kernel choose (logged when bound)
-  std::string path;         // unix
-  int socket_type = 0;      // SOCK_STREAM or SOCK_DGRAM
+  std::string host;     // "*", an address literal or a host name (tcp/udp)
+  uint16_t port = 0;    // tcp/udp; 0 lets the kernel choose (logged when bound)
+  std::string path;     // unix
+  int socket_type = 0;  // SOCK_STREAM or SOCK_DGRAM
 
   // Canonical text: "127.0.0.1:7007/tcp", "[::1]:7007/tcp", "/run/x.sock|unix".
   std::string ToString() const;

@@ -29,7 +29,8 @@ std::string SocketAddress::Ip() const {
     }
     case AF_UNIX: {
       auto* un = reinterpret_cast<const sockaddr_un*>(&storage);
-      size_t max = length > offsetof(sockaddr_un, sun_path) ? length - offsetof(sockaddr_un, sun_path) : 0;
+      size_t max =
+          length > offsetof(sockaddr_un, sun_path) ? length - offsetof(sockaddr_un, sun_path) : 0;
       return std::string(un->sun_path, strnlen(un->sun_path, std::min(max, sizeof un->sun_path)));
     }
     default:
@@ -39,7 +40,8 @@ std::string SocketAddress::Ip() const {
 
 uint16_t SocketAddress::Port() const {
   if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
-  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+  if (family() == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
   return 0;
 }
 

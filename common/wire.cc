@@ -104,14 +104,22 @@ bool KnownType(uint16_t type) {
 
 const char* MessageTypeName(MessageType type) {
   switch (type) {
-    case MessageType::kServiceDefinition: return "ServiceDefinition";
-    case MessageType::kConnection: return "Connection";
-    case MessageType::kShutdown: return "Shutdown";
-    case MessageType::kReady: return "Ready";
-    case MessageType::kProgramStarted: return "ProgramStarted";
-    case MessageType::kProgramExited: return "ProgramExited";
-    case MessageType::kProgramFailed: return "ProgramFailed";
-    case MessageType::kFatal: return "Fatal";
+    case MessageType::kServiceDefinition:
+      return "ServiceDefinition";
+    case MessageType::kConnection:
+      return "Connection";
+    case MessageType::kShutdown:
+      return "Shutdown";
+    case MessageType::kReady:
+      return "Ready";
+    case MessageType::kProgramStarted:
+      return "ProgramStarted";
+    case MessageType::kProgramExited:
+      return "ProgramExited";
+    case MessageType::kProgramFailed:
+      return "ProgramFailed";
+    case MessageType::kFatal:
+      return "Fatal";
   }
   return "unknown";
 }
@@ -152,11 +160,16 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   for (uint32_t& g : v->groups) r.U32("groups", &g);
   if (!r.Finish(error)) return false;
   v->change_identity = change == 1;
-  if (change > 1) *error = "change_identity: not a boolean";
-  else if (v->exec.empty() || v->exec[0] != '/') *error = "exec: not an absolute path";
-  else if (v->argv.empty()) *error = "argv: empty";
-  else if (!v->chroot.empty() && v->chroot[0] != '/') *error = "chroot: not an absolute path";
-  else return true;
+  if (change > 1)
+    *error = "change_identity: not a boolean";
+  else if (v->exec.empty() || v->exec[0] != '/')
+    *error = "exec: not an absolute path";
+  else if (v->argv.empty())
+    *error = "argv: empty";
+  else if (!v->chroot.empty() && v->chroot[0] != '/')
+    *error = "chroot: not an absolute path";
+  else
+    return true;
   return false;
 }
 

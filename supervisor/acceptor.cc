@@ -36,8 +36,7 @@ uint64_t NextConnectionId() {
 Acceptor::Acceptor(event_base* base, Listener* listener, const ServiceConfig* service,
                    Dispatch dispatch)
     : listener_(listener), service_(service), dispatch_(std::move(dispatch)) {
-  accept_event_.reset(
-      event_new(base, listener_->fd.get(), EV_READ | EV_PERSIST, OnReadable, this));
+  accept_event_.reset(event_new(base, listener_->fd.get(), EV_READ | EV_PERSIST, OnReadable, this));
   resume_timer_.reset(evtimer_new(base, OnResume, this));
   event_add(accept_event_.get(), nullptr);
 }

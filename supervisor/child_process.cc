@@ -43,7 +43,8 @@ ServiceDefinition DefinitionFor(const ServiceConfig& service) {
   definition.change_identity = service.change_identity;
   definition.uid = service.uid;
   definition.gid = service.gid;
-  definition.groups.assign(service.supplementary_groups.begin(), service.supplementary_groups.end());
+  definition.groups.assign(service.supplementary_groups.begin(),
+                           service.supplementary_groups.end());
   return definition;
 }
 
@@ -56,7 +57,8 @@ std::string FindChildProgram() {
   self[n] = '\0';
   std::string dir(self);
   dir = dir.substr(0, dir.rfind('/'));
-  for (const std::string& candidate : {dir + "/gatehouse-child", dir + "/../child/gatehouse-child"}) {
+  for (const std::string& candidate :
+       {dir + "/gatehouse-child", dir + "/../child/gatehouse-child"}) {
     if (access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return dir + "/gatehouse-child";
@@ -81,8 +83,8 @@ bool ChildProcess::Start() {
   std::error_code error;
   // limit_handles: the child gets 0-2 and the control socket on 3, nothing else.
   bp::child child(bp::exe = child_program_, bp::args = {service_.name},
-                  bp::posix::fd.bind(3, theirs.get()), bp::std_in < bp::null,
-                  bp::std_out > stderr, bp::std_err > stderr, bp::limit_handles, error);
+                  bp::posix::fd.bind(3, theirs.get()), bp::std_in<bp::null, bp::std_out> stderr,
+                  bp::std_err > stderr, bp::limit_handles, error);
   if (error) {
     Log(kLogErr, service_.name + ": cannot start " + child_program_ + ": " + error.message());
     ScheduleRestart();
@@ -108,10 +110,11 @@ bool ChildProcess::Dispatch(UniqueFd connection, const ConnectionInfo& info,
     return false;
   }
   if (!channel_->Send(MessageType::kConnection, EncodePayload(info), std::move(connection))) {
-    Log(kLogWarning, service_.name + ": " + peer + " refused: " +
-                         (channel_->open() ? "service child is " + std::to_string(channel_->queued()) +
-                                                 " connections behind"
-                                           : std::string("service child not running")));
+    Log(kLogWarning,
+        service_.name + ": " + peer + " refused: " +
+            (channel_->open()
+                 ? "service child is " + std::to_string(channel_->queued()) + " connections behind"
+                 : std::string("service child not running")));
     return false;
   }
   connections_[info.id] = Connection{peer, 0};
@@ -143,7 +146,8 @@ void ChildProcess::OnExit(int wait_status) {
   pid_ = 0;
   ready_ = false;
   if (stopping_) {
-    Log(clean ? kLogDebug : kLogWarning, service_.name + ": child ended (" + DescribeStatus(wait_status) + ")");
+    Log(clean ? kLogDebug : kLogWarning,
+        service_.name + ": child ended (" + DescribeStatus(wait_status) + ")");
     return;
   }
   if (uptime >= kStableSeconds) restart_delay_ = 1;
@@ -209,7 +213,8 @@ void ChildProcess::OnMessage(WireMessage& message) {
       }
       if (LogEnabled(kLogInfo)) {
         char duration[32];
-        snprintf(duration, sizeof duration, "%.3f s", static_cast<double>(exited.duration_us) / 1e6);
+        snprintf(duration, sizeof duration, "%.3f s",
+                 static_cast<double>(exited.duration_us) / 1e6);
         Log(kLogInfo, service_.name + ": exit " + found->second.peer + " pid " +
                           std::to_string(exited.pid) + " " + DescribeStatus(exited.wait_status) +
                           " after " + duration);
@@ -221,8 +226,10 @@ void ChildProcess::OnMessage(WireMessage& message) {
       ProgramFailed failed;
       if (!DecodePayload(message.payload, &failed, &error)) return ProtocolViolation(error);
       auto found = connections_.find(failed.connection_id);
-      if (found == connections_.end()) return ProtocolViolation("ProgramFailed for unknown connection");
-      Log(kLogErr, service_.name + ": " + found->second.peer + ": cannot run program: " + failed.reason);
+      if (found == connections_.end())
+        return ProtocolViolation("ProgramFailed for unknown connection");
+      Log(kLogErr,
+          service_.name + ": " + found->second.peer + ": cannot run program: " + failed.reason);
       connections_.erase(found);
       return;
     }

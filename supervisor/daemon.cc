@@ -41,8 +41,8 @@ bool WritePidFile(const std::string& path, std::string* error) {
   long old_pid = 0;
   if (existing >> old_pid && old_pid > 1 && old_pid != getpid() &&
       kill(static_cast<pid_t>(old_pid), 0) == 0) {
-    *error = "pid_file " + path + " names pid " + std::to_string(old_pid) +
-             ", which is still running";
+    *error =
+        "pid_file " + path + " names pid " + std::to_string(old_pid) + ", which is still running";
     return false;
   }
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));

@@ -37,7 +37,8 @@ bool BindOne(const ServiceConfig& service, const ServicePort& port, const Socket
   listener->spec = port.spec;
   std::string shown = port.spec.protocol == Protocol::kUnix ? port.spec.path : address.ToString();
   int type = port.spec.protocol == Protocol::kUnix ? port.spec.socket_type : SOCK_STREAM;
-  if (port.spec.protocol == Protocol::kUnix && !ClearStaleUnixSocket(address, port.spec.path, error)) {
+  if (port.spec.protocol == Protocol::kUnix &&
+      !ClearStaleUnixSocket(address, port.spec.path, error)) {
     return false;
   }
   UniqueFd fd(socket(address.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));

@@ -121,8 +121,9 @@ void Supervisor::FinishIfDone() {
 void Supervisor::LogStatus() {
   for (auto& service : services_) {
     const ChildProcess& child = *service->child;
-    Log(kLogNotice, "status: " + service->config.name + ": child pid " + std::to_string(child.pid()) +
-                        ", " + std::to_string(child.connections()) + " connections running");
+    Log(kLogNotice, "status: " + service->config.name + ": child pid " +
+                        std::to_string(child.pid()) + ", " + std::to_string(child.connections()) +
+                        " connections running");
   }
 }
 

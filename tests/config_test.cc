@@ -70,7 +70,8 @@ TEST(Config, PrecedenceCommandLineOverFileOverDefault) {
   TempDir dir;
   std::string main = testing::WriteConfig(dir, "", {{"echo.conf", kEcho}});
   EXPECT_EQ(Load(main).config.global.log_level, 2);  // built-in default
-  main = testing::WriteConfig(dir, "log_level = 3\n[defaults]\nlisten = 10\n", {{"echo.conf", kEcho}});
+  main =
+      testing::WriteConfig(dir, "log_level = 3\n[defaults]\nlisten = 10\n", {{"echo.conf", kEcho}});
   Loaded file = Load(main);
   EXPECT_EQ(file.config.global.log_level, 3);  // file over default
   EXPECT_EQ(file.config.services[0].listen, 10);
@@ -127,34 +128,36 @@ TEST(Config, RelativeConfigPathGivesRelativeNames) {
 
 TEST(Config, UnknownKeysAndMisplacedKeys) {
   TempDir dir;
-  std::string main = testing::WriteConfig(
-      dir, "port = 7007\n[defaults]\nlog_level = 1\n",
-      {{"echo.conf", "[echo]\nport = 7007\nexec = /bin/cat\nbogus = 1\n"}});
+  std::string main =
+      testing::WriteConfig(dir, "port = 7007\n[defaults]\nlog_level = 1\n",
+                           {{"echo.conf", "[echo]\nport = 7007\nexec = /bin/cat\nbogus = 1\n"}});
   Loaded loaded = Load(main);
   EXPECT_FALSE(loaded.ok);
   std::string all = loaded.AllErrors();
-  EXPECT_NE(all.find(main + ":1: port: is a service key; put it in [defaults] or a [service] section"),
-            std::string::npos) << all;
+  EXPECT_NE(
+      all.find(main + ":1: port: is a service key; put it in [defaults] or a [service] section"),
+      std::string::npos)
+      << all;
   EXPECT_NE(all.find(main + ":3: log_level: is a global key"), std::string::npos) << all;
-  EXPECT_NE(all.find("services.d/echo.conf:4: bogus: unknown key in [echo]"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.d/echo.conf:4: bogus: unknown key in [echo]"), std::string::npos)
+      << all;
 }
 
 TEST(Config, ValueErrors) {
   TempDir dir;
-  std::string main = testing::WriteConfig(
-      dir, "log_level = 7\nbackground = maybe\n",
-      {{"echo.conf",
-        "[echo]\n"
-        "port = 7007\n"
-        "exec = bin/cat\n"
-        "cidr_allow = 10.0.0.0/40\n"
-        "allow = (unclosed\n"
-        "env = TCPREMOTEIP=x\n"
-        "env = 1BAD=x\n"
-        "listen = 0\n"
-        "reverse_lookups = perhaps\n"
-        "proto = sctp\n"
-        "args = -c 'unterminated\n"}});
+  std::string main = testing::WriteConfig(dir, "log_level = 7\nbackground = maybe\n",
+                                          {{"echo.conf",
+                                            "[echo]\n"
+                                            "port = 7007\n"
+                                            "exec = bin/cat\n"
+                                            "cidr_allow = 10.0.0.0/40\n"
+                                            "allow = (unclosed\n"
+                                            "env = TCPREMOTEIP=x\n"
+                                            "env = 1BAD=x\n"
+                                            "listen = 0\n"
+                                            "reverse_lookups = perhaps\n"
+                                            "proto = sctp\n"
+                                            "args = -c 'unterminated\n"}});
   Loaded loaded = Load(main);
   EXPECT_FALSE(loaded.ok);
   std::string all = loaded.AllErrors();
@@ -184,11 +187,13 @@ TEST(Config, MissingExecAndPortNameTheSection) {
 
 TEST(Config, ExecMustBeExecutable) {
   TempDir dir;
-  std::string main = testing::WriteConfig(
-      dir, "", {{"x.conf", "[x]\nport = 7007\nexec = /etc/passwd\n"},
-                {"y.conf", "[y]\nport = 7008\nexec = /no/such/program\n"}});
+  std::string main =
+      testing::WriteConfig(dir, "",
+                           {{"x.conf", "[x]\nport = 7007\nexec = /etc/passwd\n"},
+                            {"y.conf", "[y]\nport = 7008\nexec = /no/such/program\n"}});
   std::string all = Load(main).AllErrors();
-  EXPECT_NE(all.find("x.conf:3: exec: \"/etc/passwd\" is not an executable file"), std::string::npos);
+  EXPECT_NE(all.find("x.conf:3: exec: \"/etc/passwd\" is not an executable file"),
+            std::string::npos);
   EXPECT_NE(all.find("y.conf:3: exec: \"/no/such/program\" is not an executable file"),
             std::string::npos);
 }
@@ -196,7 +201,8 @@ TEST(Config, ExecMustBeExecutable) {
 TEST(Config, ScalarKeyTwiceIsAnErrorListKeysRepeat) {
   TempDir dir;
   std::string main = testing::WriteConfig(
-      dir, "", {{"x.conf", "[x]\nport = 7007\nport = [::1]:7007\nexec = /bin/cat\nexec = /bin/sh\n"}});
+      dir, "",
+      {{"x.conf", "[x]\nport = 7007\nport = [::1]:7007\nexec = /bin/cat\nexec = /bin/sh\n"}});
   Loaded loaded = Load(main);
   ASSERT_EQ(loaded.errors.size(), 1u) << loaded.AllErrors();
   EXPECT_NE(loaded.errors[0].find("x.conf:5: exec: given twice (first at "), std::string::npos);
@@ -205,9 +211,11 @@ TEST(Config, ScalarKeyTwiceIsAnErrorListKeysRepeat) {
 
 TEST(Config, ArgsAreShellWordsAndMayContinue) {
   TempDir dir;
-  std::string main = testing::WriteConfig(
-      dir, "", {{"x.conf", "[x]\nport = 7007\nexec = /bin/sh\nargs = -c 'echo \"a  b\"\n"
-                           "  echo c' two\\ words \"x\"y\n"}});
+  std::string main =
+      testing::WriteConfig(dir, "",
+                           {{"x.conf",
+                             "[x]\nport = 7007\nexec = /bin/sh\nargs = -c 'echo \"a  b\"\n"
+                             "  echo c' two\\ words \"x\"y\n"}});
   Loaded loaded = Load(main);
   ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
   EXPECT_EQ(loaded.config.services[0].argv,
@@ -216,8 +224,10 @@ TEST(Config, ArgsAreShellWordsAndMayContinue) {
 
 TEST(Config, OverlongLineIsRejectedWithItsNumber) {
   TempDir dir;
-  std::string main = testing::WriteConfig(
-      dir, "", {{"x.conf", "[x]\nport = 7007\nexec = /bin/sh\nargs = -c '" + std::string(250, 'a') + "'\n"}});
+  std::string main =
+      testing::WriteConfig(dir, "",
+                           {{"x.conf", "[x]\nport = 7007\nexec = /bin/sh\nargs = -c '" +
+                                           std::string(250, 'a') + "'\n"}});
   Loaded loaded = Load(main);
   EXPECT_FALSE(loaded.ok);
   EXPECT_NE(loaded.AllErrors().find("x.conf:4: line is 262 characters long; the limit is 198"),
@@ -237,26 +247,31 @@ TEST(Config, LineWithoutEqualsIsAnError) {
 TEST(Config, DuplicateServicesAndPorts) {
   TempDir dir;
   std::string main = testing::WriteConfig(
-      dir, "", {{"a.conf", "[a]\nport = 127.0.0.1:7007\nexec = /bin/cat\n"},
-                {"b.conf", "[a]\nport = 7009\nexec = /bin/cat\n[b]\nport = 127.0.0.1:7007\nexec = /bin/cat\n"}});
+      dir, "",
+      {{"a.conf", "[a]\nport = 127.0.0.1:7007\nexec = /bin/cat\n"},
+       {"b.conf",
+        "[a]\nport = 7009\nexec = /bin/cat\n[b]\nport = 127.0.0.1:7007\nexec = /bin/cat\n"}});
   std::string all = Load(main).AllErrors();
   EXPECT_NE(all.find("b.conf:1: [a]: service already defined at "), std::string::npos) << all;
   EXPECT_NE(all.find("b.conf:5: port: 127.0.0.1:7007/tcp is already used by service a"),
-            std::string::npos) << all;
+            std::string::npos)
+      << all;
 }
 
 TEST(Config, NotYetSupportedDatagramsAreClearErrors) {
   TempDir dir;
-  std::string main = testing::WriteConfig(dir, "", {{"u.conf", "[u]\nport = 7007/udp\nexec = /bin/cat\n"}});
+  std::string main =
+      testing::WriteConfig(dir, "", {{"u.conf", "[u]\nport = 7007/udp\nexec = /bin/cat\n"}});
   EXPECT_NE(Load(main).AllErrors().find("u.conf:2: port: \"7007/udp\": datagram services"),
             std::string::npos);
 }
 
 TEST(Config, IdentityDefaultsAsNetServer) {
   TempDir dir;
-  std::string main = testing::WriteConfig(
-      dir, "", {{"a.conf", "[a]\nport = 7001\nexec = /bin/cat\n"},
-                {"b.conf", "[b]\nport = 7002\nexec = /bin/cat\nuser = root\n"}});
+  std::string main =
+      testing::WriteConfig(dir, "",
+                           {{"a.conf", "[a]\nport = 7001\nexec = /bin/cat\n"},
+                            {"b.conf", "[b]\nport = 7002\nexec = /bin/cat\nuser = root\n"}});
   Loaded loaded = Load(main);
   if (geteuid() == 0) {
     ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
@@ -268,8 +283,9 @@ TEST(Config, IdentityDefaultsAsNetServer) {
     EXPECT_EQ(loaded.Service("b")->uid, 0u);
   } else {
     // Not root: services run as us, and asking for another user is an error.
-    EXPECT_NE(loaded.AllErrors().find("b.conf:4: user: changing user needs gatehouse to run as root"),
-              std::string::npos);
+    EXPECT_NE(
+        loaded.AllErrors().find("b.conf:4: user: changing user needs gatehouse to run as root"),
+        std::string::npos);
     EXPECT_EQ(loaded.Service("a")->uid, geteuid());
     EXPECT_FALSE(loaded.Service("a")->change_identity);
   }
@@ -301,8 +317,8 @@ TEST(Config, BuiltinEchoWithoutConfig) {
 }
 
 TEST(CommandLine, FormsAndErrors) {
-  const char* good[] = {"gatehouse", "--config", "/x.conf", "--log-level", "4", "--pid_file=/p",
-                        "setsid=1", "--check"};
+  const char* good[] = {"gatehouse", "--config",      "/x.conf",  "--log-level",
+                        "4",         "--pid_file=/p", "setsid=1", "--check"};
   CommandLine command_line;
   std::string error;
   ASSERT_TRUE(ParseCommandLine(8, good, &command_line, &error)) << error;

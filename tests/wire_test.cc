@@ -59,7 +59,8 @@ TEST(Wire, ConnectionCarriesAWorkingFdCloseOnExec) {
   info.proto = "TCP";
   info.peer_ip = "127.0.0.1";
   info.peer_port = 5555;
-  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kConnection, EncodePayload(info), write_end.get()), 0);
+  ASSERT_EQ(
+      SendMessage(pair.a.get(), MessageType::kConnection, EncodePayload(info), write_end.get()), 0);
   write_end.reset();  // only the passed copy remains
 
   WireMessage message;

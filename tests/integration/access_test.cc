@@ -12,9 +12,9 @@ namespace {
 class AccessTest : public ::testing::Test {
  protected:
   void StartWith(const std::string& rules) {
-    std::string config = WriteConfig(
-        dir_, "log_level = 3\n",
-        {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n" + rules}});
+    std::string config =
+        WriteConfig(dir_, "log_level = 3\n",
+                    {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n" + rules}});
     gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", config},
                                                     dir_.path() + "/gatehouse.log");
     ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();

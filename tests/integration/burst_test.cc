@@ -29,9 +29,9 @@ double Now() {
 TEST(Burst, ThirtyTwoClientsTwoThousandConnectionsNoFailures) {
   TempDir dir;
   // log_level 2: per-connection lines off, as a busy server would run.
-  GatehouseProcess gatehouse({"--config", Runfile("gatehouse.conf"), "--port", "127.0.0.1:0",
-                              "--log_level", "2"},
-                             dir.path() + "/gatehouse.log");
+  GatehouseProcess gatehouse(
+      {"--config", Runfile("gatehouse.conf"), "--port", "127.0.0.1:0", "--log_level", "2"},
+      dir.path() + "/gatehouse.log");
   ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
   ASSERT_TRUE(gatehouse.WaitForLog("hello: ready"));
   int port = gatehouse.Port("hello");

@@ -14,8 +14,8 @@ class EchoTest : public ::testing::Test {
                  std::string log_path = "") {
     config_ = WriteConfig(dir_, main, {{"echo.conf", service}});
     if (log_path.empty()) log_path = dir_.path() + "/gatehouse.log";
-    gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", config_},
-                                                    log_path);
+    gatehouse_ =
+        std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", config_}, log_path);
     ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
     ASSERT_TRUE(gatehouse_->WaitForLog("echo: ready")) << gatehouse_->Log();
   }
@@ -28,8 +28,8 @@ TEST_F(EchoTest, NcGetsItsBytesBackThroughCat) {
   StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n");
   int port = gatehouse_->Port("echo");
   ASSERT_GT(port, 0) << gatehouse_->Log();
-  CommandResult result = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(port)},
-                                    "hello gatehouse\nsecond line\n");
+  CommandResult result =
+      RunCommand({"nc", "-N", "127.0.0.1", std::to_string(port)}, "hello gatehouse\nsecond line\n");
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out, "hello gatehouse\nsecond line\n");
 }
@@ -39,7 +39,8 @@ TEST_F(EchoTest, SocatGetsALargePayloadBack) {
   std::string payload;
   for (int i = 0; i < 20000; ++i) payload += "line " + std::to_string(i) + "\n";  // ~200 KB
   CommandResult result = RunCommand(
-      {"socat", "-t", "5", "-", "TCP:127.0.0.1:" + std::to_string(gatehouse_->Port("echo"))}, payload);
+      {"socat", "-t", "5", "-", "TCP:127.0.0.1:" + std::to_string(gatehouse_->Port("echo"))},
+      payload);
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out.size(), payload.size());
   EXPECT_TRUE(result.out == payload);
@@ -68,8 +69,7 @@ TEST_F(EchoTest, UnixSocketService) {
 }
 
 TEST_F(EchoTest, ProgramsGetTheUcspiEnvironmentAndNothingElse) {
-  StartWith(
-      "[echo]\nport = 127.0.0.1:0\nexec = /usr/bin/env\nenv = GREETING=hello world\n");
+  StartWith("[echo]\nport = 127.0.0.1:0\nexec = /usr/bin/env\nenv = GREETING=hello world\n");
   int port = gatehouse_->Port("echo");
   // No input: env does not read, and unread input would make the kernel reset
   // the connection (RST) before nc has read env's output.
@@ -110,8 +110,9 @@ TEST_F(EchoTest, ProgramStderrGoesToTheLogFile) {
   StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'echo oops-from-program >&2'\n",
             "log_level = 3\nlog_file = " + log_file + "\n", log_file);
   RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse_->Port("echo"))}, "x\n");
-  EXPECT_TRUE(WaitUntil([&] { return ReadFile(log_file).find("oops-from-program") != std::string::npos; }))
-      << ReadFile(log_file);
+  EXPECT_TRUE(WaitUntil([&] {
+    return ReadFile(log_file).find("oops-from-program") != std::string::npos;
+  })) << ReadFile(log_file);
   EXPECT_NE(ReadFile(log_file).find("echo: ready"), std::string::npos);
 }
 

@@ -10,8 +10,8 @@ namespace {
 class ExampleConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    CommandResult check = RunCommand({Runfile("supervisor/gatehouse"), "--config",
-                                      Runfile("gatehouse.conf"), "--check"});
+    CommandResult check = RunCommand(
+        {Runfile("supervisor/gatehouse"), "--config", Runfile("gatehouse.conf"), "--check"});
     ASSERT_EQ(check.exit_code, 0) << check.err;
     // --port replaces every service's ports: each gets a free one on 127.0.0.1.
     gatehouse_ = std::make_unique<GatehouseProcess>(
@@ -33,8 +33,8 @@ TEST_F(ExampleConfigTest, CurlGetsTheHelloReply) {
 }
 
 TEST_F(ExampleConfigTest, EchoAnswersNc) {
-  CommandResult nc = RunCommand(
-      {"nc", "-N", "127.0.0.1", std::to_string(gatehouse_->Port("echo"))}, "from the example\n");
+  CommandResult nc = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse_->Port("echo"))},
+                                "from the example\n");
   EXPECT_EQ(nc.out, "from the example\n") << nc.err;
 }
 

@@ -1,12 +1,12 @@
 #include "tests/integration/harness.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -118,13 +118,17 @@ CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::str
     char buffer[65536];
     if (fds[0].revents) {
       ssize_t n = read(out_pipe[0], buffer, sizeof buffer);
-      if (n > 0) result.out.append(buffer, static_cast<size_t>(n));
-      else out_open = false;
+      if (n > 0)
+        result.out.append(buffer, static_cast<size_t>(n));
+      else
+        out_open = false;
     }
     if (fds[1].revents) {
       ssize_t n = read(err_pipe[0], buffer, sizeof buffer);
-      if (n > 0) result.err.append(buffer, static_cast<size_t>(n));
-      else err_open = false;
+      if (n > 0)
+        result.err.append(buffer, static_cast<size_t>(n));
+      else
+        err_open = false;
     }
     if (stdin_fd >= 0 && fds[2].revents) {
       ssize_t n = write(stdin_fd, input.data() + written, input.size() - written);

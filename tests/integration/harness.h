@@ -102,7 +102,9 @@ template <typename Predicate>
 bool WaitUntil(Predicate predicate, double timeout_seconds) {
   for (int i = 0; i < timeout_seconds * 50; ++i) {
     if (predicate()) return true;
-    struct timespec ts{0, 20 * 1000 * 1000};
+    struct timespec ts {
+      0, 20 * 1000 * 1000
+    };
     nanosleep(&ts, nullptr);
   }
   return predicate();

@@ -21,7 +21,8 @@ std::string Gatehouse() { return Runfile("supervisor/gatehouse"); }
 
 TEST(Check, GoodConfigPrintsTheResolvedServices) {
   TempDir dir;
-  std::string config = WriteConfig(dir, "", {{"echo.conf", "[echo]\nport = 127.0.0.1:7007\nexec = /bin/cat\nargs = -u\n"}});
+  std::string config = WriteConfig(
+      dir, "", {{"echo.conf", "[echo]\nport = 127.0.0.1:7007\nexec = /bin/cat\nargs = -u\n"}});
   CommandResult result = RunCommand({Gatehouse(), "--config", config, "--check"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("[echo]"), std::string::npos) << result.out;
@@ -54,7 +55,8 @@ TEST(Check, BusyPortFailsWithFileLineAndKey) {
   int port = one.Port("echo");
   TempDir dir2;
   std::string second = WriteConfig(
-      dir2, "", {{"echo.conf", "[echo]\nexec = /bin/cat\nport = 127.0.0.1:" + std::to_string(port) + "\n"}});
+      dir2, "",
+      {{"echo.conf", "[echo]\nexec = /bin/cat\nport = 127.0.0.1:" + std::to_string(port) + "\n"}});
   CommandResult run = RunCommand({Gatehouse(), "--config", second});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.err.find("services.d/echo.conf:3: port: bind 127.0.0.1:" + std::to_string(port) +
@@ -121,9 +123,10 @@ TEST(Daemon, BackgroundWithPidFile) {
   TempDir dir;
   std::string pid_file = dir.path() + "/gatehouse.pid";
   std::string log = dir.path() + "/daemon.log";
-  std::string config = WriteConfig(
-      dir, "background = 1\nsetsid = 1\nlog_level = 3\nlog_file = " + log + "\npid_file = " + pid_file + "\n",
-      {{"echo.conf", kEcho}});
+  std::string config = WriteConfig(dir,
+                                   "background = 1\nsetsid = 1\nlog_level = 3\nlog_file = " + log +
+                                       "\npid_file = " + pid_file + "\n",
+                                   {{"echo.conf", kEcho}});
   CommandResult launch = RunCommand({Gatehouse(), "--config", config}, "", 10);
   EXPECT_EQ(launch.exit_code, 0) << launch.err;  // the foreground part returns at once
   ASSERT_TRUE(WaitUntil([&] { return ReadFile(log).find("echo: ready") != std::string::npos; }))
@@ -168,8 +171,9 @@ TEST(Defaults, BuiltinEchoWithoutAConfigFile) {
   GatehouseProcess gatehouse({"--port", "127.0.0.1:0"}, dir.path() + "/gatehouse.log");
   ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
   EXPECT_NE(gatehouse.Log().find("serving the built-in echo service"), std::string::npos);
-  EXPECT_EQ(RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse.Port("echo"))}, "dflt\n").out,
-            "dflt\n");
+  EXPECT_EQ(
+      RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse.Port("echo"))}, "dflt\n").out,
+      "dflt\n");
 }
 
 TEST(Children, ACrashedChildIsRestarted) {
@@ -181,15 +185,17 @@ TEST(Children, ACrashedChildIsRestarted) {
   std::vector<pid_t> children = ChildPids(gatehouse.pid());
   ASSERT_EQ(children.size(), 1u);
   kill(children[0], SIGKILL);
-  ASSERT_TRUE(gatehouse.WaitForLog("echo: child ended unexpectedly (signal Killed)")) << gatehouse.Log();
+  ASSERT_TRUE(gatehouse.WaitForLog("echo: child ended unexpectedly (signal Killed)"))
+      << gatehouse.Log();
   ASSERT_TRUE(gatehouse.WaitForLog("echo: starting a new child in 1 s")) << gatehouse.Log();
   ASSERT_TRUE(WaitUntil([&] {
     std::vector<pid_t> now = ChildPids(gatehouse.pid());
     return now.size() == 1 && now[0] != children[0] &&
            gatehouse.Log().rfind("echo: ready") > gatehouse.Log().find("unexpectedly");
   })) << gatehouse.Log();
-  EXPECT_EQ(RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse.Port("echo"))}, "back\n").out,
-            "back\n");
+  EXPECT_EQ(
+      RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse.Port("echo"))}, "back\n").out,
+      "back\n");
 }
 
 TEST(Children, ProgramThatCannotRunInsideTheChrootIsLogged) {
@@ -203,17 +209,18 @@ TEST(Children, ProgramThatCannotRunInsideTheChrootIsLogged) {
   std::ofstream(jail + "/bin/cat", std::ios::binary) << in.rdbuf();
   chmod((jail + "/bin/cat").c_str(), 0755);
   std::string config = WriteConfig(
-      dir, "", {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nchroot = " + jail + "\nexec = /bin/cat\n"}});
+      dir, "",
+      {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nchroot = " + jail + "\nexec = /bin/cat\n"}});
   GatehouseProcess gatehouse({"--config", config}, dir.path() + "/gatehouse.log");
   ASSERT_TRUE(gatehouse.started());
   CommandResult client =
       RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse.Port("echo"))}, "x\n");
   EXPECT_EQ(client.out, "");  // closed at once, not left hanging
   // The kernel finds no ELF interpreter (ld.so) in the jail: exec fails with ENOENT.
-  EXPECT_TRUE(gatehouse.WaitForLog(
-      "err: echo: 127.0.0.1:", 10)) << gatehouse.Log();
+  EXPECT_TRUE(gatehouse.WaitForLog("err: echo: 127.0.0.1:", 10)) << gatehouse.Log();
   EXPECT_NE(gatehouse.Log().find("cannot run program: /bin/cat: No such file or directory"),
-            std::string::npos) << gatehouse.Log();
+            std::string::npos)
+      << gatehouse.Log();
   EXPECT_TRUE(gatehouse.Running());
 }
 

@@ -4,8 +4,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <limits.h>
-#include <stdlib.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,8 +125,9 @@ TEST_F(PrivilegeTest, ChrootedNobodyWithNoCapabilitiesAndOnlyThreeFds) {
 
 TEST_F(PrivilegeTest, ExplicitRootKeepsUidButNoCapabilities) {
   std::string config = WriteConfig(
-      dir_, "", {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = root\ngroup = root\nexec = " +
-                                    Runfile("tests/programs/probe") + "\n"}});
+      dir_, "",
+      {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = root\ngroup = root\nexec = " +
+                          Runfile("tests/programs/probe") + "\n"}});
 
   GatehouseProcess gatehouse({"--config", config}, dir_.path() + "/gatehouse.log");
   ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
@@ -143,8 +144,9 @@ TEST_F(PrivilegeTest, ExplicitRootKeepsUidButNoCapabilities) {
 TEST_F(PrivilegeTest, NamedUserGetsItsOwnPrimaryGroup) {
   // Debian's "daemon" user: uid 1, gid 1.
   std::string config = WriteConfig(
-      dir_, "", {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = daemon\nchroot = " +
-                                    MakeJail(dir_) + "\nexec = /probe\n"}});
+      dir_, "",
+      {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = daemon\nchroot = " + MakeJail(dir_) +
+                          "\nexec = /probe\n"}});
   GatehouseProcess gatehouse({"--config", config}, dir_.path() + "/gatehouse.log");
   ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
   pid_t program = ConnectAndGetProgramPid(gatehouse.Port("probe"));
@@ -162,10 +164,15 @@ TEST_F(PrivilegeTest, AsAnOrdinaryUserServicesRunAsThatUser) {
   CopyExecutable(Runfile("child/gatehouse-child"), world.path() + "/gatehouse-child");
   CopyExecutable(Runfile("tests/programs/probe"), world.path() + "/probe");
   std::string config = WriteConfig(
-      world, "", {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nexec = " + world.path() + "/probe\n"}});
+      world, "",
+      {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nexec = " + world.path() + "/probe\n"}});
   std::string log = world.path() + "/gatehouse.log";
-  std::vector<std::string> as_nobody = {"setpriv", "--reuid=65534", "--regid=65534",
-                                        "--clear-groups", "--", world.path() + "/gatehouse"};
+  std::vector<std::string> as_nobody = {"setpriv",
+                                        "--reuid=65534",
+                                        "--regid=65534",
+                                        "--clear-groups",
+                                        "--",
+                                        world.path() + "/gatehouse"};
 
   pid_t pid = fork();  // setpriv execs gatehouse: the pid stays the same
   if (pid == 0) {
