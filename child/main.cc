@@ -91,6 +91,12 @@ int main() {
   }
   signal(SIGPIPE, SIG_IGN);
   signal(SIGCHLD, SIG_DFL);
+  // Ctrl-C reaches the whole foreground process group; the supervisor decides
+  // how connections end (and uses TERM for that), so the terminal's signals are
+  // not ours. Programs get every signal reset to default.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
   CloseInheritedFds();
 
   ServiceDefinition service = ReceiveDefinition();

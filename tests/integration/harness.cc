@@ -156,6 +156,7 @@ GatehouseProcess::GatehouseProcess(const std::vector<std::string>& args,
   std::vector<char*> argv = Argv(strings);
   pid_ = fork();
   if (pid_ == 0) {
+    setpgid(0, 0);  // its own process group, as a shell gives a foreground job
     int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     int null = open("/dev/null", O_RDONLY);
     dup2(null, 0);

@@ -90,6 +90,26 @@ TEST(Stop, TermLetsRunningConnectionsFinish) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+TEST(Stop, CtrlCToTheProcessGroupStillLetsConnectionsFinish) {
+  TempDir dir;
+  std::string config = WriteConfig(dir, "", {{"echo.conf", kEcho}});
+  GatehouseProcess gatehouse({"--config", config}, dir.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse.started());
+  ASSERT_TRUE(gatehouse.WaitForLog("echo: ready"));
+  int held = ConnectTcp("127.0.0.1", gatehouse.Port("echo"));
+  ASSERT_EQ(write(held, "one\n", 4), 4);
+  EXPECT_EQ(ReadUntil(held, "one\n"), "one\n");
+  kill(-gatehouse.pid(), SIGINT);  // what a terminal's Ctrl-C does
+  ASSERT_TRUE(gatehouse.WaitForLog("SIGINT: no new connections")) << gatehouse.Log();
+  ASSERT_EQ(write(held, "two\n", 4), 4);
+  EXPECT_EQ(ReadUntil(held, "two\n"), "two\n");
+  close(held);
+  int status = gatehouse.Stop(0, 10);
+  ASSERT_NE(status, -1);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(gatehouse.Log().find("warning"), std::string::npos) << gatehouse.Log();
+}
+
 TEST(Stop, GracePeriodEndsStuckPrograms) {
   TempDir dir;
   std::string config = WriteConfig(dir, "shutdown_timeout = 1\n", {{"echo.conf", kEcho}});
