@@ -1,0 +1,38 @@
+// hostile_child: stands in for gatehouse-child to show that the supervisor
+// trusts nothing a child says. For services named after a misbehaviour it
+// misbehaves; for any other service it execs the real child
+// (gatehouse-child.real beside it), keeping the control socket on fd 3.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "common/wire.h"
+
+using namespace gatehouse;
+
+int main(int argc, char** argv) {
+  std::string name = argc > 1 ? argv[1] : "";
+  const int control = 3;
+  if (name == "garbage") {
+    ssize_t ignored = write(control, "this is not a message", 21);
+    (void)ignored;
+  } else if (name == "unknown") {
+    SendMessage(control, MessageType::kReady, "");
+    SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{999, 4242}));
+  } else if (name == "fdreport") {
+    SendMessage(control, MessageType::kReady, "", open("/dev/null", O_RDONLY));
+  } else if (name == "twiceready") {
+    SendMessage(control, MessageType::kReady, "");
+    SendMessage(control, MessageType::kReady, "");
+  } else {
+    std::string self = argv[0];
+    std::string real = self.substr(0, self.rfind('/') + 1) + "gatehouse-child.real";
+    execv(real.c_str(), argv);
+    perror("execv gatehouse-child.real");
+    return 127;
+  }
+  pause();  // wait to be ended by the supervisor
+  return 0;
+}
