@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <random>
 
 namespace gatehouse {
 namespace {
@@ -161,6 +162,90 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   ConnectionInfo info;
   info.proto = "SCTP";
   EXPECT_FALSE(DecodePayload(EncodePayload(info), &info, &error));
+}
+
+// Random bytes and mutated valid payloads (bounded: 20,000 inputs per type,
+// fixed seed) never crash a decoder, and whatever a decoder accepts encodes back
+// to exactly the bytes it read.
+template <typename T>
+void CheckRandomPayloads(const T& sample, uint32_t seed) {
+  std::mt19937 random(seed);
+  const std::string valid = EncodePayload(sample);
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes;
+    if (i % 2 == 0) {
+      bytes.assign(random() % 64, '\0');
+      for (char& c : bytes) c = static_cast<char>(random() % 4 == 0 ? random() : random() % 3);
+    } else {
+      bytes = valid;
+      for (int flips = 1 + random() % 3; flips > 0 && !bytes.empty(); --flips) {
+        bytes[random() % bytes.size()] = static_cast<char>(random());
+      }
+      if (random() % 4 == 0) bytes.resize(random() % (bytes.size() + 1));
+    }
+    T value{};
+    std::string error;
+    if (DecodePayload(bytes, &value, &error)) {
+      ++accepted;
+      EXPECT_EQ(EncodePayload(value), bytes);
+    }
+  }
+  EXPECT_GT(accepted, 0);  // the mutations do reach the accepting paths
+}
+
+TEST(Wire, RandomPayloadsAreRejectedOrRoundTrip) {
+  ServiceDefinition definition;
+  definition.name = "echo";
+  definition.exec = "/bin/cat";
+  definition.argv = {"cat"};
+  definition.groups = {1, 2};
+  CheckRandomPayloads(definition, 1);
+  ConnectionInfo info;
+  info.proto = "TCP";
+  info.peer_ip = "127.0.0.1";
+  CheckRandomPayloads(info, 2);
+  CheckRandomPayloads(ProgramStarted{7, 4242}, 3);
+  CheckRandomPayloads(ProgramExited{7, 4242, 0, 1000}, 4);
+  CheckRandomPayloads(ProgramFailed{7, "no such file"}, 5);
+  CheckRandomPayloads(FatalError{"drop failed"}, 6);
+}
+
+TEST(Wire, RandomPacketsAreRejectedWithoutLeakingFds) {
+  Pair pair;
+  std::mt19937 random(7);
+  int before = 0;
+  for (int fd = 0; fd < 1024; ++fd) before += fcntl(fd, F_GETFD) != -1;
+  for (int i = 0; i < 2000; ++i) {
+    std::string packet(random() % 40, '\0');
+    for (char& c : packet) c = static_cast<char>(random());
+    if (packet.size() >= 4 && random() % 2) std::memcpy(packet.data(), &kWireMagic, 4);
+    int fd = random() % 3 == 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
+    if (packet.empty()) packet = "x";
+    iovec iov{packet.data(), packet.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    if (fd >= 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+      cmsg->cmsg_level = SOL_SOCKET;
+      cmsg->cmsg_type = SCM_RIGHTS;
+      cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    }
+    ASSERT_EQ(sendmsg(pair.a.get(), &msg, 0), static_cast<ssize_t>(packet.size()));
+    if (fd >= 0) close(fd);
+    WireMessage message;
+    std::string error;
+    ReceiveStatus status = ReceiveMessage(pair.b.get(), &message, &error);
+    EXPECT_TRUE(status == ReceiveStatus::kInvalid || status == ReceiveStatus::kMessage);
+  }
+  int after = 0;
+  for (int fd = 0; fd < 1024; ++fd) after += fcntl(fd, F_GETFD) != -1;
+  EXPECT_EQ(after, before);  // every fd that came with a bad packet was closed
 }
 
 TEST(Wire, ClosedPeerIsReported) {
