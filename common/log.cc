@@ -75,8 +75,13 @@ bool OpenLog(const LogTarget& target, std::string* error) {
 
 bool LogEnabled(int level) { return level <= current.log_level; }
 
-void Log(int level, const std::string& message) {
+void Log(int level, const std::string& raw_message) {
   if (!LogEnabled(level)) return;
+  // Text from children, peers and host names must not forge log lines.
+  std::string message = raw_message;
+  for (char& c : message) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
   if (use_syslog) {
     syslog(SyslogPriority(level), "%s", message.c_str());
     return;

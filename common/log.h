@@ -21,6 +21,7 @@ struct LogTarget {
 bool OpenLog(const LogTarget& target, std::string* error);
 
 bool LogEnabled(int level);
+// One line per call; control characters in `message` are shown as '?'.
 void Log(int level, const std::string& message);
 
 }  // namespace gatehouse

@@ -10,7 +10,7 @@
 namespace gatehouse {
 namespace {
 
-constexpr size_t kMaxString = 16 * 1024;
+constexpr size_t kMaxString = size_t{16} * 1024;
 constexpr size_t kMaxListItems = 1024;
 
 class Writer {

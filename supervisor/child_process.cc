@@ -77,14 +77,18 @@ bool ChildProcess::Start() {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     Log(kLogErr, service_.name + ": socketpair: " + strerror(errno));
+    ScheduleRestart();
     return false;
   }
   UniqueFd ours(pair[0]), theirs(pair[1]);
   std::error_code error;
   // limit_handles: the child gets 0-2 and the control socket on 3, nothing else.
+  // clang-format off
   bp::child child(bp::exe = child_program_, bp::args = {service_.name},
-                  bp::posix::fd.bind(3, theirs.get()), bp::std_in<bp::null, bp::std_out> stderr,
-                  bp::std_err > stderr, bp::limit_handles, error);
+                  bp::posix::fd.bind(3, theirs.get()),
+                  bp::std_in < bp::null, bp::std_out > stderr, bp::std_err > stderr,
+                  bp::limit_handles, error);
+  // clang-format on
   if (error) {
     Log(kLogErr, service_.name + ": cannot start " + child_program_ + ": " + error.message());
     ScheduleRestart();
@@ -226,8 +230,9 @@ void ChildProcess::OnMessage(WireMessage& message) {
       ProgramFailed failed;
       if (!DecodePayload(message.payload, &failed, &error)) return ProtocolViolation(error);
       auto found = connections_.find(failed.connection_id);
-      if (found == connections_.end())
+      if (found == connections_.end() || found->second.program != 0) {
         return ProtocolViolation("ProgramFailed for unknown connection");
+      }
       Log(kLogErr,
           service_.name + ": " + found->second.peer + ": cannot run program: " + failed.reason);
       connections_.erase(found);
