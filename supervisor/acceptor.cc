@@ -1,6 +1,5 @@
 #include "supervisor/acceptor.h"
 
-#include <netdb.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -17,15 +16,6 @@ constexpr int kAcceptBatch = 64;
 // Pause after running out of fds or memory, instead of spinning on accept().
 constexpr double kResourcePauseSeconds = 0.1;
 
-// Reverse lookup (reverse_lookups = 1). Blocking: see docs/configuration.md.
-std::optional<std::string> ReverseLookup(const SocketAddress& peer) {
-  char host[NI_MAXHOST];
-  if (getnameinfo(peer.get(), peer.length, host, sizeof host, nullptr, 0, NI_NAMEREQD) != 0) {
-    return std::nullopt;
-  }
-  return std::string(host);
-}
-
 }  // namespace
 
 uint64_t NextConnectionId() {
@@ -34,8 +24,8 @@ uint64_t NextConnectionId() {
 }
 
 Acceptor::Acceptor(event_base* base, Listener* listener, const ServiceConfig* service,
-                   Dispatch dispatch)
-    : listener_(listener), service_(service), dispatch_(std::move(dispatch)) {
+                   ReverseResolver* resolver, Dispatch dispatch)
+    : listener_(listener), service_(service), resolver_(resolver), dispatch_(std::move(dispatch)) {
   accept_event_.reset(event_new(base, listener_->fd.get(), EV_READ | EV_PERSIST, OnReadable, this));
   resume_timer_.reset(evtimer_new(base, OnResume, this));
   event_add(accept_event_.get(), nullptr);
@@ -93,8 +83,20 @@ void Acceptor::AcceptBatch() {
 
 void Acceptor::Admit(UniqueFd connection, const SocketAddress& peer) {
   bool unix_socket = listener_->spec.protocol == Protocol::kUnix;
-  std::optional<std::string> host;
-  if (service_->reverse_lookups && !unix_socket) host = ReverseLookup(peer);
+  if (!service_->reverse_lookups || unix_socket) {
+    Decide(std::move(connection), peer, std::nullopt);
+    return;
+  }
+  auto pending = std::make_shared<UniqueFd>(std::move(connection));
+  std::weak_ptr<bool> alive = alive_;
+  resolver_->Lookup(peer, [this, alive, pending, peer](const std::optional<std::string>& host) {
+    if (!alive.expired()) Decide(std::move(*pending), peer, host);
+  });
+}
+
+void Acceptor::Decide(UniqueFd connection, const SocketAddress& peer,
+                      const std::optional<std::string>& host) {
+  bool unix_socket = listener_->spec.protocol == Protocol::kUnix;
   std::string shown = unix_socket ? listener_->spec.path : peer.ToString();
   if (host) shown += " (" + *host + ")";
 

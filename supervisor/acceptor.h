@@ -3,12 +3,15 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "common/config.h"
 #include "common/event_loop.h"
 #include "common/wire.h"
 #include "supervisor/listener.h"
+#include "supervisor/reverse_resolver.h"
 
 namespace gatehouse {
 
@@ -18,7 +21,9 @@ class Acceptor {
   using Dispatch =
       std::function<void(UniqueFd connection, const ConnectionInfo& info, const std::string& peer)>;
 
-  Acceptor(event_base* base, Listener* listener, const ServiceConfig* service, Dispatch dispatch);
+  // `resolver` serves services with reverse_lookups; it must outlive the acceptor.
+  Acceptor(event_base* base, Listener* listener, const ServiceConfig* service,
+           ReverseResolver* resolver, Dispatch dispatch);
 
   void Stop();
 
@@ -27,10 +32,15 @@ class Acceptor {
   static void OnResume(evutil_socket_t fd, short what, void* self);
   void AcceptBatch();
   void Admit(UniqueFd connection, const SocketAddress& peer);
+  void Decide(UniqueFd connection, const SocketAddress& peer,
+              const std::optional<std::string>& host);
 
   Listener* listener_;
   const ServiceConfig* service_;
+  ReverseResolver* resolver_;
   Dispatch dispatch_;
+  // Lookups answered after this acceptor is gone find it expired and drop the fd.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   EventPtr accept_event_;
   EventPtr resume_timer_;
 };

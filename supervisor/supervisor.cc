@@ -15,7 +15,8 @@ Supervisor::Supervisor(Config config, std::vector<Listener> listeners, std::stri
     : config_(std::move(config)),
       listeners_(std::move(listeners)),
       child_program_(std::move(child_program)),
-      base_(event_base_new()) {
+      base_(event_base_new()),
+      resolver_(std::make_unique<ReverseResolver>(base_.get())) {
   for (int signal : {SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGHUP, SIGUSR1}) {
     signal_events_.emplace_back(evsignal_new(base_.get(), signal, OnSignal, this));
     event_add(signal_events_.back().get(), nullptr);
@@ -31,7 +32,7 @@ Supervisor::Supervisor(Config config, std::vector<Listener> listeners, std::stri
       if (listener.service != service_config.name) continue;
       ChildProcess* child = service->child.get();
       acceptors_.push_back(std::make_unique<Acceptor>(
-          base_.get(), &listener, &service->config,
+          base_.get(), &listener, &service->config, resolver_.get(),
           [child](UniqueFd connection, const ConnectionInfo& info, const std::string& peer) {
             child->Dispatch(std::move(connection), info, peer);
           }));
@@ -45,6 +46,7 @@ Supervisor::~Supervisor() {
   // Acceptors and children hold events of base_: free them before it.
   acceptors_.clear();
   services_.clear();
+  resolver_.reset();
   signal_events_.clear();
   grace_timer_.reset();
   kill_timer_.reset();

@@ -11,6 +11,7 @@
 #include "supervisor/acceptor.h"
 #include "supervisor/child_process.h"
 #include "supervisor/listener.h"
+#include "supervisor/reverse_resolver.h"
 
 namespace gatehouse {
 
@@ -40,6 +41,7 @@ class Supervisor {
   std::vector<Listener> listeners_;
   std::string child_program_;
   EventBasePtr base_;
+  std::unique_ptr<ReverseResolver> resolver_;
   std::vector<std::unique_ptr<Service>> services_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::vector<EventPtr> signal_events_;

@@ -149,9 +149,11 @@ CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::str
 }
 
 GatehouseProcess::GatehouseProcess(const std::vector<std::string>& args,
-                                   const std::string& log_path, int extra_fd)
+                                   const std::string& log_path, int extra_fd,
+                                   const std::vector<std::string>& wrapper)
     : log_path_(log_path) {
-  std::vector<std::string> strings = {Runfile("supervisor/gatehouse")};
+  std::vector<std::string> strings = wrapper;
+  strings.push_back(Runfile("supervisor/gatehouse"));
   strings.insert(strings.end(), args.begin(), args.end());
   std::vector<char*> argv = Argv(strings);
   pid_ = fork();
@@ -163,7 +165,7 @@ GatehouseProcess::GatehouseProcess(const std::vector<std::string>& args,
     dup2(log, 1);
     dup2(log, 2);
     if (extra_fd >= 0) fcntl(extra_fd, F_SETFD, 0);
-    execv(argv[0], argv.data());
+    execvp(argv[0], argv.data());
     _exit(127);
   }
   started_ = WaitUntil([this] { return Log().find("ready:") != std::string::npos || !Running(); });

@@ -53,8 +53,10 @@ class GatehouseProcess {
  public:
   // Starts `gatehouse args...` with stdout and stderr going to log_path.
   // Waits until it logs "ready:" (or exits). extra_fd: as for RunCommand.
+  // `wrapper`, when given, is run instead, with gatehouse's path and args after
+  // it (for example unshare ... -- sh -c '...; exec "$@"' sh).
   GatehouseProcess(const std::vector<std::string>& args, const std::string& log_path,
-                   int extra_fd = -1);
+                   int extra_fd = -1, const std::vector<std::string>& wrapper = {});
   ~GatehouseProcess();  // TERM, then KILL after 15 s; always reaped
 
   pid_t pid() const { return pid_; }

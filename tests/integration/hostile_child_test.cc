@@ -1,8 +1,8 @@
 // The supervisor trusts nothing from a child: garbage, reports about connections
 // it never sent, fds where none belong, a second Ready. Each ends that child
 // (which is then restarted), and the other services go on serving.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -53,7 +53,8 @@ TEST(HostileChild, ProtocolViolationsEndOnlyThatChild) {
       << ReadFile(log);
   EXPECT_TRUE(log_has("unknown: child broke the protocol (ProgramStarted for unknown connection)"))
       << ReadFile(log);
-  EXPECT_TRUE(log_has("fdreport: child channel: protocol violation: Ready carried 1 fds, expected 0"))
+  EXPECT_TRUE(
+      log_has("fdreport: child channel: protocol violation: Ready carried 1 fds, expected 0"))
       << ReadFile(log);
   EXPECT_TRUE(log_has("twiceready: child broke the protocol (unexpected Ready)")) << ReadFile(log);
   EXPECT_TRUE(log_has("garbage: starting a new child in 1 s")) << ReadFile(log);
