@@ -82,12 +82,15 @@ bool ChildProcess::Start() {
   }
   UniqueFd ours(pair[0]), theirs(pair[1]);
   std::error_code error;
-  // limit_handles: the child gets 0-2 and the control socket on 3, nothing else.
+  // The child gets 0-2 and the control socket on 3. Every other fd of ours is
+  // close-on-exec (main() marks inherited ones so at start), and the child closes
+  // anything above 3 itself. Not bp::limit_handles: it needs /dev/fd, which
+  // minimal systems and containers may lack, and then fails half-way.
   // clang-format off
   bp::child child(bp::exe = child_program_, bp::args = {service_.name},
                   bp::posix::fd.bind(3, theirs.get()),
                   bp::std_in < bp::null, bp::std_out > stderr, bp::std_err > stderr,
-                  bp::limit_handles, error);
+                  error);
   // clang-format on
   if (error) {
     Log(kLogErr, service_.name + ": cannot start " + child_program_ + ": " + error.message());

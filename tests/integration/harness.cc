@@ -149,10 +149,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::str
 }
 
 GatehouseProcess::GatehouseProcess(const std::vector<std::string>& args,
-                                   const std::string& log_path, int extra_fd,
-                                   const std::vector<std::string>& wrapper)
+                                   const std::string& log_path, const Launch& launch)
     : log_path_(log_path) {
-  std::vector<std::string> strings = wrapper;
+  int extra_fd = launch.extra_fd;
+  std::vector<std::string> strings = launch.wrapper;
   strings.push_back(Runfile("supervisor/gatehouse"));
   strings.insert(strings.end(), args.begin(), args.end());
   std::vector<char*> argv = Argv(strings);
@@ -168,7 +168,9 @@ GatehouseProcess::GatehouseProcess(const std::vector<std::string>& args,
     execvp(argv[0], argv.data());
     _exit(127);
   }
-  started_ = WaitUntil([this] { return Log().find("ready:") != std::string::npos || !Running(); });
+  std::string ready_file = launch.ready_file.empty() ? log_path : launch.ready_file;
+  started_ = WaitUntil(
+      [&] { return ReadFile(ready_file).find("ready:") != std::string::npos || !Running(); });
   started_ = started_ && Running();
 }
 

@@ -51,12 +51,19 @@ bool WaitUntil(Predicate predicate, double timeout_seconds = 10);
 
 class GatehouseProcess {
  public:
-  // Starts `gatehouse args...` with stdout and stderr going to log_path.
-  // Waits until it logs "ready:" (or exits). extra_fd: as for RunCommand.
-  // `wrapper`, when given, is run instead, with gatehouse's path and args after
-  // it (for example unshare ... -- sh -c '...; exec "$@"' sh).
+  struct Launch {
+    int extra_fd = -1;  // passed on open, as for RunCommand
+    // Run instead, with gatehouse's path and args after it
+    // (for example: unshare ... -- sh -c '...; exec "$@"' sh).
+    std::vector<std::string> wrapper;
+    std::string ready_file;  // where "ready:" appears (default: log_path)
+  };
+  // Starts `gatehouse args...` with stdout and stderr going to log_path, and
+  // waits until it logs "ready:" (or exits).
   GatehouseProcess(const std::vector<std::string>& args, const std::string& log_path,
-                   int extra_fd = -1, const std::vector<std::string>& wrapper = {});
+                   const Launch& launch);
+  GatehouseProcess(const std::vector<std::string>& args, const std::string& log_path)
+      : GatehouseProcess(args, log_path, Launch{}) {}
   ~GatehouseProcess();  // TERM, then KILL after 15 s; always reaped
 
   pid_t pid() const { return pid_; }

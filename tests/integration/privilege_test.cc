@@ -90,7 +90,9 @@ TEST_F(PrivilegeTest, ChrootedNobodyWithNoCapabilitiesAndOnlyThreeFds) {
   // not reach the program.
   int stray = open("/dev/null", O_RDONLY);
   ASSERT_GE(stray, 3);
-  GatehouseProcess gatehouse({"--config", config}, dir_.path() + "/gatehouse.log", stray);
+  GatehouseProcess::Launch launch;
+  launch.extra_fd = stray;
+  GatehouseProcess gatehouse({"--config", config}, dir_.path() + "/gatehouse.log", launch);
   close(stray);
   ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
 

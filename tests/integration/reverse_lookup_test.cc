@@ -31,10 +31,11 @@ class ReverseLookupTest : public ::testing::Test {
           "[hostonly]\nport = 127.0.0.1:0\nexec = /bin/cat\nreverse_lookups = 1\n"
           "allow = localhost\n"},
          {"plain.conf", "[plain]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
-    gatehouse_ = std::make_unique<GatehouseProcess>(
-        std::vector<std::string>{"--config", config}, dir_.path() + "/gatehouse.log", -1,
-        std::vector<std::string>{"unshare", "--net", "--mount", "--", "sh", "-c", kNamespaceSetup,
-                                 "sh", resolv});
+    GatehouseProcess::Launch launch;
+    launch.wrapper = {"unshare", "--net",         "--mount", "--",  "sh",
+                      "-c",      kNamespaceSetup, "sh",      resolv};
+    gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", config},
+                                                    dir_.path() + "/gatehouse.log", launch);
     ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
   }
   void TearDown() override {
