@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "tests/integration/harness.h"
@@ -24,6 +25,21 @@ double Now() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+TEST(Burst, ListenBacklogDefaultsToSomaxconn) {
+  TempDir dir;
+  GatehouseProcess gatehouse({"--config", Runfile("gatehouse.conf"), "--port", "127.0.0.1:0"},
+                             dir.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
+  std::string port = std::to_string(gatehouse.Port("hello"));
+  // For a listening socket, ss shows the backlog as Send-Q.
+  CommandResult ss = RunCommand({"ss", "-ltnH", "sport = :" + port});
+  ASSERT_EQ(ss.exit_code, 0) << ss.err;
+  std::istringstream fields(ss.out);
+  std::string state, recv_q, send_q;
+  fields >> state >> recv_q >> send_q;
+  EXPECT_EQ(send_q, std::to_string(SOMAXCONN)) << ss.out;
 }
 
 TEST(Burst, ThirtyTwoClientsTwoThousandConnectionsNoFailures) {

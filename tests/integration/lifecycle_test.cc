@@ -139,6 +139,30 @@ TEST(Stop, QuitEndsAtOnce) {
   close(held);
 }
 
+TEST(Signals, Usr1LogsStatusAndHupKeepsServing) {
+  TempDir dir;
+  std::string config = WriteConfig(dir, "", {{"echo.conf", kEcho}});
+  GatehouseProcess gatehouse({"--config", config}, dir.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse.started());
+  ASSERT_TRUE(gatehouse.WaitForLog("echo: ready"));
+  int held = ConnectTcp("127.0.0.1", gatehouse.Port("echo"));
+  ASSERT_EQ(write(held, "x\n", 2), 2);
+  EXPECT_EQ(ReadUntil(held, "x\n"), "x\n");
+  kill(gatehouse.pid(), SIGUSR1);
+  std::vector<pid_t> children = ChildPids(gatehouse.pid());
+  ASSERT_EQ(children.size(), 1u);
+  EXPECT_TRUE(gatehouse.WaitForLog("status: echo: child pid " + std::to_string(children[0]) +
+                                   ", 1 connections running"))
+      << gatehouse.Log();
+  close(held);
+
+  kill(gatehouse.pid(), SIGHUP);
+  EXPECT_TRUE(gatehouse.WaitForLog("SIGHUP: reloading is not implemented yet")) << gatehouse.Log();
+  EXPECT_EQ(
+      RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse.Port("echo"))}, "hup\n").out,
+      "hup\n");
+}
+
 TEST(Daemon, BackgroundWithPidFile) {
   TempDir dir;
   std::string pid_file = dir.path() + "/gatehouse.pid";
