@@ -243,6 +243,26 @@ bool LookUpGroup(const std::string& name, gid_t* gid, std::string* shown) {
   return true;
 }
 
+// Not root: a service may only name the user and group gatehouse runs as.
+void CheckUnprivilegedIdentity(const ConfigEntry* user, const ConfigEntry* group, Errors* errors) {
+  if (user) {
+    passwd pw{};
+    std::vector<char> buffer;
+    if (!LookUpUser(user->value, &pw, &buffer) || pw.pw_uid != geteuid()) {
+      errors->Add(*user, "changing user needs gatehouse to run as root (it runs as uid " +
+                             std::to_string(geteuid()) + ")");
+    }
+  }
+  if (group) {
+    gid_t gid = 0;
+    std::string shown;
+    if (!LookUpGroup(group->value, &gid, &shown) || gid != getegid()) {
+      errors->Add(*group, "changing group needs gatehouse to run as root (it runs as gid " +
+                              std::to_string(getegid()) + ")");
+    }
+  }
+}
+
 // user/group/chroot: Net::Server's defaults (nobody/nogroup) when gatehouse is
 // root; as another user, a service runs as that user and may not ask for more.
 void ResolveIdentity(const Settings& settings, const std::string& where, ServiceConfig* service,
@@ -267,20 +287,7 @@ void ResolveIdentity(const Settings& settings, const std::string& where, Service
   }
 
   if (!root) {
-    for (const ConfigEntry* e : {user, group}) {
-      if (e == nullptr) continue;
-      bool same = e->value == std::to_string(e == user ? geteuid() : getegid());
-      passwd pw{};
-      std::vector<char> buffer;
-      if (e == user && LookUpUser(e->value, &pw, &buffer) && pw.pw_uid == geteuid()) same = true;
-      gid_t gid = 0;
-      std::string shown;
-      if (e == group && LookUpGroup(e->value, &gid, &shown) && gid == getegid()) same = true;
-      if (!same) {
-        errors->Add(*e, "changing " + e->key + " needs gatehouse to run as root (it runs as uid " +
-                            std::to_string(geteuid()) + ")");
-      }
-    }
+    CheckUnprivilegedIdentity(user, group, errors);
     service->change_identity = false;
     service->uid = geteuid();
     service->gid = getegid();
@@ -291,7 +298,15 @@ void ResolveIdentity(const Settings& settings, const std::string& where, Service
   std::string user_name = user ? user->value : "nobody";
   passwd pw{};
   std::vector<char> buffer;
-  if (!LookUpUser(user_name, &pw, &buffer)) {
+  bool known_user = LookUpUser(user_name, &pw, &buffer);
+  bool numeric_user = user_name.find_first_not_of("0123456789") == std::string::npos;
+  if (known_user) {
+    service->uid = pw.pw_uid;
+    service->user_name = pw.pw_name;
+  } else if (numeric_user && user_name.size() <= 9) {
+    service->uid = static_cast<uid_t>(std::stoul(user_name));  // a uid needs no passwd entry
+    service->user_name = user_name;
+  } else {
     if (user) {
       errors->Add(*user, "no such user \"" + user_name + "\"");
     } else {
@@ -299,16 +314,13 @@ void ResolveIdentity(const Settings& settings, const std::string& where, Service
     }
     return;
   }
-  service->uid = pw.pw_uid;
-  service->user_name = pw.pw_name;
-  bool numeric_user = user_name.find_first_not_of("0123456789") == std::string::npos;
 
   if (group) {
     if (!LookUpGroup(group->value, &service->gid, &service->group_name)) {
       errors->Add(*group, "no such group \"" + group->value + "\"");
       return;
     }
-  } else if (user) {
+  } else if (user && known_user) {
     service->gid = pw.pw_gid;  // the user's own primary group
     gid_t ignored;
     if (!LookUpGroup(std::to_string(pw.pw_gid), &ignored, &service->group_name)) {
@@ -320,19 +332,9 @@ void ResolveIdentity(const Settings& settings, const std::string& where, Service
     return;
   }
 
-  // Supplementary groups: the user's own (from /etc/group), resolved now because
-  // the child cannot read /etc/group inside its chroot.
+  // No supplementary groups beyond `group` (as Net::Server, and xinetd's
+  // default): a user's other groups must not widen what a service may reach.
   service->supplementary_groups = {service->gid};
-  if (!numeric_user || user) {
-    int count = 64;
-    std::vector<gid_t> groups(static_cast<size_t>(count));
-    if (getgrouplist(pw.pw_name, service->gid, groups.data(), &count) < 0) {
-      groups.resize(static_cast<size_t>(count));
-      getgrouplist(pw.pw_name, service->gid, groups.data(), &count);
-    }
-    groups.resize(static_cast<size_t>(std::max(count, 0)));
-    if (!groups.empty()) service->supplementary_groups = groups;
-  }
 }
 
 void ResolveProgram(const Settings& settings, const std::string& where, ServiceConfig* service,

@@ -300,6 +300,21 @@ TEST(Config, NoSuchUser) {
             std::string::npos);
 }
 
+TEST(Config, NumericIdsNeedNoPasswdEntry) {
+  if (geteuid() != 0) GTEST_SKIP() << "user lookups are checked as root";
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "",
+      {{"a.conf", "[a]\nport = 7001\nexec = /bin/cat\nuser = 40123\n"},
+       {"b.conf", "[b]\nport = 7002\nexec = /bin/cat\nuser = 40123\ngroup = 40124\n"}});
+  Loaded loaded = Load(main);
+  ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
+  EXPECT_EQ(loaded.Service("a")->uid, 40123u);
+  EXPECT_EQ(loaded.Service("a")->gid, 65534u);  // nogroup, as with no user at all
+  EXPECT_EQ(loaded.Service("b")->gid, 40124u);
+  EXPECT_EQ(loaded.Service("b")->supplementary_groups, std::vector<gid_t>{40124});
+}
+
 TEST(Config, BuiltinEchoWithoutConfig) {
   const char* argv[] = {"gatehouse"};
   CommandLine command_line;
