@@ -65,6 +65,27 @@ TEST(Check, BusyPortFailsWithFileLineAndKey) {
       << run.err;
 }
 
+TEST(Check, UnwritableLogFileFailsClearly) {
+  TempDir dir;
+  std::string config =
+      WriteConfig(dir, "log_file = /nonexistent/dir/gatehouse.log\n", {{"echo.conf", kEcho}});
+  CommandResult run = RunCommand({Gatehouse(), "--config", config});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("open log_file /nonexistent/dir/gatehouse.log: No such file or directory"),
+            std::string::npos)
+      << run.err;
+}
+
+TEST(Check, UsageErrors) {
+  CommandResult unknown = RunCommand({Gatehouse(), "--no-such-option=1"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown option --no_such_option"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("usage: gatehouse"), std::string::npos);
+  CommandResult help = RunCommand({Gatehouse(), "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--check"), std::string::npos);
+}
+
 TEST(Stop, TermLetsRunningConnectionsFinish) {
   TempDir dir;
   std::string config = WriteConfig(dir, "", {{"echo.conf", kEcho}});
