@@ -277,9 +277,11 @@ int SendMessage(int socket, MessageType type, const std::string& payload, int fd
   header.U16(kWireVersion);
   header.U16(static_cast<uint16_t>(type));
   header.U32(static_cast<uint32_t>(payload.size()));
-  std::string packet = header.Take() + payload;
+  return SendPacket(socket, header.Take() + payload, fd);
+}
 
-  iovec iov{packet.data(), packet.size()};
+int SendPacket(int socket, const std::string& packet, int fd) {
+  iovec iov{const_cast<char*>(packet.data()), packet.size()};  // sendmsg only reads it
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;

@@ -102,6 +102,9 @@ bool DecodePayload(const std::string& payload, FatalError* value, std::string* e
 // Sends one message (with `fd` attached when >= 0). Returns 0, or an errno value
 // (EAGAIN when the socket is full; the fd then stays with the caller).
 int SendMessage(int socket, MessageType type, const std::string& payload, int fd = -1);
+// Sends raw bytes as one packet (SendMessage's last step; tests use it to send
+// malformed packets).
+int SendPacket(int socket, const std::string& packet, int fd = -1);
 
 enum class ReceiveStatus { kMessage, kWouldBlock, kClosed, kInvalid };
 

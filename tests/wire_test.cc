@@ -222,21 +222,7 @@ TEST(Wire, RandomPacketsAreRejectedWithoutLeakingFds) {
     if (packet.size() >= 4 && random() % 2) std::memcpy(packet.data(), &kWireMagic, 4);
     int fd = random() % 3 == 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
     if (packet.empty()) packet = "x";
-    iovec iov{packet.data(), packet.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    if (fd >= 0) {
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-      cmsg->cmsg_level = SOL_SOCKET;
-      cmsg->cmsg_type = SCM_RIGHTS;
-      cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-    }
-    ASSERT_EQ(sendmsg(pair.a.get(), &msg, 0), static_cast<ssize_t>(packet.size()));
+    ASSERT_EQ(SendPacket(pair.a.get(), packet, fd), 0);
     if (fd >= 0) close(fd);
     WireMessage message;
     std::string error;

@@ -67,6 +67,12 @@ std::string TempDir::Write(const std::string& name, const std::string& content) 
   return full;
 }
 
+void CopyExecutable(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream(to, std::ios::binary) << in.rdbuf();
+  chmod(to.c_str(), 0755);
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream buffer;
@@ -153,7 +159,7 @@ GatehouseProcess::GatehouseProcess(const std::vector<std::string>& args,
     : log_path_(log_path) {
   int extra_fd = launch.extra_fd;
   std::vector<std::string> strings = launch.wrapper;
-  strings.push_back(Runfile("supervisor/gatehouse"));
+  strings.push_back(launch.binary.empty() ? Runfile("supervisor/gatehouse") : launch.binary);
   strings.insert(strings.end(), args.begin(), args.end());
   std::vector<char*> argv = Argv(strings);
   pid_ = fork();

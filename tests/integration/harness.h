@@ -42,6 +42,9 @@ struct CommandResult {
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "",
                          double timeout_seconds = 10, int extra_fd = -1);
 
+// Copies a file and makes it executable (0755).
+void CopyExecutable(const std::string& from, const std::string& to);
+
 // Reads a whole file ("" when missing).
 std::string ReadFile(const std::string& path);
 
@@ -57,6 +60,7 @@ class GatehouseProcess {
     // (for example: unshare ... -- sh -c '...; exec "$@"' sh).
     std::vector<std::string> wrapper;
     std::string ready_file;  // where "ready:" appears (default: log_path)
+    std::string binary;      // gatehouse to run (default: the one in the runfiles)
   };
   // Starts `gatehouse args...` with stdout and stderr going to log_path, and
   // waits until it logs "ready:" (or exits).

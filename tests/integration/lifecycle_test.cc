@@ -86,102 +86,85 @@ TEST(Check, UsageErrors) {
   EXPECT_NE(help.out.find("--check"), std::string::npos);
 }
 
-TEST(Stop, TermLetsRunningConnectionsFinish) {
-  TempDir dir;
-  std::string config = WriteConfig(dir, "", {{"echo.conf", kEcho}});
-  GatehouseProcess gatehouse({"--config", config}, dir.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse.started());
-  int port = gatehouse.Port("echo");
-  int held = ConnectTcp("127.0.0.1", port);
-  ASSERT_GE(held, 0);
-  ASSERT_EQ(write(held, "before\n", 7), 7);
-  EXPECT_EQ(ReadUntil(held, "before\n"), "before\n");
+// An echo service with a connection held open through it.
+class RunningEcho : public ::testing::Test {
+ protected:
+  void Start(const std::string& main = "") {
+    std::string config = WriteConfig(dir_, main, {{"echo.conf", kEcho}});
+    gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", config},
+                                                    dir_.path() + "/gatehouse.log");
+    ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
+    ASSERT_TRUE(gatehouse_->WaitForLog("echo: ready"));
+    port_ = gatehouse_->Port("echo");
+    held_ = ConnectTcp("127.0.0.1", port_);
+    ASSERT_TRUE(Echoes("before\n"));
+  }
+  // One round trip on the held connection.
+  bool Echoes(const std::string& line) {
+    return write(held_, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+           ReadUntil(held_, line) == line;
+  }
+  void CloseHeld() {
+    if (held_ >= 0) close(held_);
+    held_ = -1;
+  }
+  void TearDown() override { CloseHeld(); }
+  // Waits for the exit that a signal (or the last connection) brings; true on exit 0.
+  bool ExitsCleanly(int signal, double timeout_seconds = 15) {
+    int status = gatehouse_->Stop(signal, timeout_seconds);
+    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  TempDir dir_;
+  std::unique_ptr<GatehouseProcess> gatehouse_;
+  int port_ = 0;
+  int held_ = -1;
+};
 
-  kill(gatehouse.pid(), SIGTERM);
-  ASSERT_TRUE(gatehouse.WaitForLog("SIGTERM: no new connections")) << gatehouse.Log();
-  EXPECT_LT(ConnectTcp("127.0.0.1", port), 0);  // the listener is closed
-  // The running connection still works...
-  ASSERT_EQ(write(held, "after\n", 6), 6);
-  EXPECT_EQ(ReadUntil(held, "after\n"), "after\n");
-  EXPECT_TRUE(gatehouse.Running());
-  // ... and when it ends, gatehouse exits 0.
-  close(held);
-  int status = gatehouse.Stop(0, 10);  // signal 0: just wait
-  ASSERT_NE(status, -1);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+TEST_F(RunningEcho, TermLetsRunningConnectionsFinish) {
+  Start();
+  kill(gatehouse_->pid(), SIGTERM);
+  ASSERT_TRUE(gatehouse_->WaitForLog("SIGTERM: no new connections")) << gatehouse_->Log();
+  EXPECT_LT(ConnectTcp("127.0.0.1", port_), 0);  // the listener is closed
+  EXPECT_TRUE(Echoes("after\n"));                // the running connection still works
+  EXPECT_TRUE(gatehouse_->Running());
+  CloseHeld();  // ... and when it ends, gatehouse exits 0
+  EXPECT_TRUE(ExitsCleanly(0, 10)) << gatehouse_->Log();
 }
 
-TEST(Stop, CtrlCToTheProcessGroupStillLetsConnectionsFinish) {
-  TempDir dir;
-  std::string config = WriteConfig(dir, "", {{"echo.conf", kEcho}});
-  GatehouseProcess gatehouse({"--config", config}, dir.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse.started());
-  ASSERT_TRUE(gatehouse.WaitForLog("echo: ready"));
-  int held = ConnectTcp("127.0.0.1", gatehouse.Port("echo"));
-  ASSERT_EQ(write(held, "one\n", 4), 4);
-  EXPECT_EQ(ReadUntil(held, "one\n"), "one\n");
-  kill(-gatehouse.pid(), SIGINT);  // what a terminal's Ctrl-C does
-  ASSERT_TRUE(gatehouse.WaitForLog("SIGINT: no new connections")) << gatehouse.Log();
-  ASSERT_EQ(write(held, "two\n", 4), 4);
-  EXPECT_EQ(ReadUntil(held, "two\n"), "two\n");
-  close(held);
-  int status = gatehouse.Stop(0, 10);
-  ASSERT_NE(status, -1);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_EQ(gatehouse.Log().find("warning"), std::string::npos) << gatehouse.Log();
+TEST_F(RunningEcho, CtrlCToTheProcessGroupStillLetsConnectionsFinish) {
+  Start();
+  kill(-gatehouse_->pid(), SIGINT);  // what a terminal's Ctrl-C does
+  ASSERT_TRUE(gatehouse_->WaitForLog("SIGINT: no new connections")) << gatehouse_->Log();
+  EXPECT_TRUE(Echoes("after\n"));
+  CloseHeld();
+  EXPECT_TRUE(ExitsCleanly(0, 10)) << gatehouse_->Log();
+  EXPECT_EQ(gatehouse_->Log().find("warning"), std::string::npos) << gatehouse_->Log();
 }
 
-TEST(Stop, GracePeriodEndsStuckPrograms) {
-  TempDir dir;
-  std::string config = WriteConfig(dir, "shutdown_timeout = 1\n", {{"echo.conf", kEcho}});
-  GatehouseProcess gatehouse({"--config", config}, dir.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse.started());
-  int held = ConnectTcp("127.0.0.1", gatehouse.Port("echo"));
-  ASSERT_EQ(write(held, "x\n", 2), 2);
-  EXPECT_EQ(ReadUntil(held, "x\n"), "x\n");
-  int status = gatehouse.Stop(SIGTERM, 15);
-  ASSERT_NE(status, -1) << gatehouse.Log();
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_EQ(ReadUntil(held, "never", 5), "");  // the program was ended: EOF
-  close(held);
+TEST_F(RunningEcho, GracePeriodEndsStuckPrograms) {
+  Start("shutdown_timeout = 1\n");
+  EXPECT_TRUE(ExitsCleanly(SIGTERM)) << gatehouse_->Log();
+  EXPECT_EQ(ReadUntil(held_, "never", 5), "");  // the program was ended: EOF
 }
 
-TEST(Stop, QuitEndsAtOnce) {
-  TempDir dir;
-  std::string config = WriteConfig(dir, "shutdown_timeout = 600\n", {{"echo.conf", kEcho}});
-  GatehouseProcess gatehouse({"--config", config}, dir.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse.started());
-  int held = ConnectTcp("127.0.0.1", gatehouse.Port("echo"));
-  ASSERT_EQ(write(held, "x\n", 2), 2);
-  EXPECT_EQ(ReadUntil(held, "x\n"), "x\n");
-  int status = gatehouse.Stop(SIGQUIT, 15);
-  ASSERT_NE(status, -1) << gatehouse.Log();
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  close(held);
+TEST_F(RunningEcho, QuitEndsAtOnce) {
+  Start("shutdown_timeout = 600\n");
+  EXPECT_TRUE(ExitsCleanly(SIGQUIT)) << gatehouse_->Log();
 }
 
-TEST(Signals, Usr1LogsStatusAndHupKeepsServing) {
-  TempDir dir;
-  std::string config = WriteConfig(dir, "", {{"echo.conf", kEcho}});
-  GatehouseProcess gatehouse({"--config", config}, dir.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse.started());
-  ASSERT_TRUE(gatehouse.WaitForLog("echo: ready"));
-  int held = ConnectTcp("127.0.0.1", gatehouse.Port("echo"));
-  ASSERT_EQ(write(held, "x\n", 2), 2);
-  EXPECT_EQ(ReadUntil(held, "x\n"), "x\n");
-  kill(gatehouse.pid(), SIGUSR1);
-  std::vector<pid_t> children = ChildPids(gatehouse.pid());
+TEST_F(RunningEcho, Usr1LogsStatusAndHupKeepsServing) {
+  Start();
+  kill(gatehouse_->pid(), SIGUSR1);
+  std::vector<pid_t> children = ChildPids(gatehouse_->pid());
   ASSERT_EQ(children.size(), 1u);
-  EXPECT_TRUE(gatehouse.WaitForLog("status: echo: child pid " + std::to_string(children[0]) +
-                                   ", 1 connections running"))
-      << gatehouse.Log();
-  close(held);
-
-  kill(gatehouse.pid(), SIGHUP);
-  EXPECT_TRUE(gatehouse.WaitForLog("SIGHUP: reloading is not implemented yet")) << gatehouse.Log();
-  EXPECT_EQ(
-      RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse.Port("echo"))}, "hup\n").out,
-      "hup\n");
+  EXPECT_TRUE(gatehouse_->WaitForLog("status: echo: child pid " + std::to_string(children[0]) +
+                                     ", 1 connections running"))
+      << gatehouse_->Log();
+  kill(gatehouse_->pid(), SIGHUP);
+  EXPECT_TRUE(gatehouse_->WaitForLog("SIGHUP: reloading is not implemented yet"))
+      << gatehouse_->Log();
+  EXPECT_TRUE(Echoes("after hup\n"));
+  EXPECT_EQ(RunCommand({"nc", "-N", "127.0.0.1", std::to_string(port_)}, "new\n").out, "new\n");
 }
 
 TEST(Daemon, BackgroundWithPidFile) {

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <regex>
 #include <set>
 
 #include "tests/integration/harness.h"
@@ -42,12 +41,6 @@ std::string Link(const std::string& path) {
 pid_t ParentOf(pid_t pid) {
   std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
   return std::atoi(stat.substr(stat.rfind(')') + 4).c_str());
-}
-
-void CopyExecutable(const std::string& from, const std::string& to) {
-  std::ifstream in(from, std::ios::binary);
-  std::ofstream(to, std::ios::binary) << in.rdbuf();
-  chmod(to.c_str(), 0755);
 }
 
 // A chroot holding only the static probe program, as /probe.
@@ -169,55 +162,31 @@ TEST_F(PrivilegeTest, AsAnOrdinaryUserServicesRunAsThatUser) {
       world, "",
       {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nexec = " + world.path() + "/probe\n"}});
   std::string log = world.path() + "/gatehouse.log";
-  std::vector<std::string> as_nobody = {"setpriv",
-                                        "--reuid=65534",
-                                        "--regid=65534",
-                                        "--clear-groups",
-                                        "--",
-                                        world.path() + "/gatehouse"};
-
-  pid_t pid = fork();  // setpriv execs gatehouse: the pid stays the same
-  if (pid == 0) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<std::string> args = as_nobody;
-    args.insert(args.end(), {"--config", config});
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  bool ready = WaitUntil([&] { return ReadFile(log).find("probe: ready") != std::string::npos; });
-  std::smatch match;
-  std::string text = ReadFile(log);
-  bool found = std::regex_search(text, match, std::regex("listening on 127.0.0.1:([0-9]+)"));
-  if (ready && found) {
-    pid_t program = ConnectAndGetProgramPid(std::stoi(match[1]));
-    EXPECT_EQ(ProcStatusField(pid, "Uid"), "65534\t65534\t65534\t65534");
+  std::vector<std::string> as_nobody = {"setpriv", "--reuid=65534", "--regid=65534",
+                                        "--clear-groups", "--"};
+  {
+    GatehouseProcess::Launch launch;
+    launch.wrapper = as_nobody;  // setpriv execs gatehouse: the pid stays the same
+    launch.binary = world.path() + "/gatehouse";
+    GatehouseProcess gatehouse({"--config", config}, log, launch);
+    ASSERT_TRUE(gatehouse.started()) << ReadFile(log);
+    ASSERT_TRUE(gatehouse.WaitForLog("probe: ready")) << ReadFile(log);
+    pid_t program = ConnectAndGetProgramPid(gatehouse.Port("probe"));
+    EXPECT_EQ(ProcStatusField(gatehouse.pid(), "Uid"), "65534\t65534\t65534\t65534");
     EXPECT_EQ(ProcStatusField(program, "Uid"), "65534\t65534\t65534\t65534");
     EXPECT_EQ(ProcStatusField(program, "CapEff"), kNoCapabilities);
     EXPECT_EQ(ProcStatusField(program, "NoNewPrivs"), "1");
     EXPECT_EQ(OpenFds(program), (std::set<std::string>{"0", "1", "2"}));
     CloseConnection();
+    int status = gatehouse.Stop(SIGTERM);
+    EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   }
-  kill(pid, SIGTERM);
-  int status = 0;
-  bool ended = WaitUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 20);
-  if (!ended) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-  }
-  ASSERT_TRUE(ready && found) << text;
-  EXPECT_TRUE(ended);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 
   // Asking for another user as an ordinary user is a clear config error.
   std::string bad = WriteConfig(
       world, "", {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = daemon\nexec = /bin/cat\n"}});
   std::vector<std::string> check_args = as_nobody;
-  check_args.insert(check_args.end(), {"--config", bad});
+  check_args.insert(check_args.end(), {world.path() + "/gatehouse", "--config", bad});
   CommandResult check = RunCommand(check_args);
   EXPECT_EQ(check.exit_code, 1);
   EXPECT_NE(check.err.find("probe.conf:3: user: changing user needs gatehouse to run as root"),
