@@ -198,6 +198,23 @@ TEST(Config, ExecMustBeExecutable) {
             std::string::npos);
 }
 
+TEST(Config, ExecMustBeExecutableByTheServiceUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "identities are changed as root only";
+  TempDir dir;
+  std::string program = dir.Write("root-only.sh", "#!/bin/sh\necho hi\n");
+  chmod(program.c_str(), 0700);  // root may run it; nobody may not
+  std::string main =
+      testing::WriteConfig(dir, "",
+                           {{"a.conf", "[a]\nport = 7001\nexec = " + program + "\n"},
+                            {"b.conf", "[b]\nport = 7002\nexec = " + program + "\nuser = root\n"}});
+  Loaded loaded = Load(main);
+  ASSERT_EQ(loaded.errors.size(), 1u) << loaded.AllErrors();
+  EXPECT_NE(loaded.errors[0].find("a.conf:3: exec: \"" + program +
+                                  "\" is not executable by uid 65534 gid 65534 (mode 0700)"),
+            std::string::npos)
+      << loaded.errors[0];
+}
+
 TEST(Config, ScalarKeyTwiceIsAnErrorListKeysRepeat) {
   TempDir dir;
   std::string main = testing::WriteConfig(
