@@ -23,6 +23,10 @@ std::vector<std::string> ProgramEnvironment(const ServiceDefinition& service,
     }
     env.push_back("REMOTE_HOST=" +
                   (connection.remote_host.empty() ? connection.peer_ip : connection.remote_host));
+  } else if (connection.unix_pid > 0) {
+    env.push_back("UNIXREMOTEPID=" + std::to_string(connection.unix_pid));
+    env.push_back("UNIXREMOTEEUID=" + std::to_string(connection.unix_uid));
+    env.push_back("UNIXREMOTEEGID=" + std::to_string(connection.unix_gid));
   }
   return env;
 }

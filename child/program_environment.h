@@ -1,6 +1,7 @@
 // The environment a program gets for one connection: UCSPI's (PROTO,
-// TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT, TCPREMOTEHOST), CGI's
-// REMOTE_HOST, a PATH, and the service's env= entries. Nothing is inherited.
+// TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT, TCPREMOTEHOST; for UNIX
+// sockets UNIXREMOTEPID, UNIXREMOTEEUID, UNIXREMOTEEGID), CGI's REMOTE_HOST, a
+// PATH, and the service's env= entries. Nothing is inherited.
 #pragma once
 
 #include <string>

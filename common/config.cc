@@ -57,9 +57,9 @@ const std::map<std::string, KeyKind>& ServiceKeys() {
 
 // Keys gatehouse sets itself in every program's environment.
 const std::set<std::string>& ReservedEnvNames() {
-  static const std::set<std::string> names = {"PROTO",      "TCPREMOTEIP",  "TCPREMOTEPORT",
-                                              "TCPLOCALIP", "TCPLOCALPORT", "TCPREMOTEHOST",
-                                              "REMOTE_HOST"};
+  static const std::set<std::string> names = {
+      "PROTO",         "TCPREMOTEIP", "TCPREMOTEPORT", "TCPLOCALIP",     "TCPLOCALPORT",
+      "TCPREMOTEHOST", "REMOTE_HOST", "UNIXREMOTEPID", "UNIXREMOTEEUID", "UNIXREMOTEEGID"};
   return names;
 }
 

@@ -182,6 +182,9 @@ std::string EncodePayload(const ConnectionInfo& v) {
   w.Str(v.local_ip);
   w.U16(v.local_port);
   w.Str(v.remote_host);
+  w.U32(static_cast<uint32_t>(v.unix_pid));
+  w.U32(static_cast<uint32_t>(v.unix_uid));
+  w.U32(static_cast<uint32_t>(v.unix_gid));
   return w.Take();
 }
 
@@ -194,6 +197,9 @@ bool DecodePayload(const std::string& payload, ConnectionInfo* v, std::string* e
   r.Str("local_ip", &v->local_ip);
   r.U16("local_port", &v->local_port);
   r.Str("remote_host", &v->remote_host);
+  r.I32("unix_pid", &v->unix_pid);
+  r.I32("unix_uid", &v->unix_uid);
+  r.I32("unix_gid", &v->unix_gid);
   if (!r.Finish(error)) return false;
   if (v->proto != "TCP" && v->proto != "UNIX") {
     *error = "proto: not TCP or UNIX";

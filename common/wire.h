@@ -53,6 +53,10 @@ struct ConnectionInfo {
   std::string local_ip;
   uint16_t local_port = 0;
   std::string remote_host;  // reverse lookup; empty when off or not found
+  // UNIX peers (SO_PEERCRED): ucspi-unix's UNIXREMOTEPID/EUID/EGID. -1 when unknown.
+  int32_t unix_pid = -1;
+  int32_t unix_uid = -1;
+  int32_t unix_gid = -1;
 };
 
 struct ProgramStarted {

@@ -108,6 +108,15 @@ void Acceptor::Decide(UniqueFd connection, const SocketAddress& peer,
   info.id = NextConnectionId();
   if (unix_socket) {
     info.proto = "UNIX";
+    ucred credentials{};
+    socklen_t length = sizeof credentials;
+    if (getsockopt(connection.get(), SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0) {
+      info.unix_pid = credentials.pid;
+      info.unix_uid = static_cast<int32_t>(credentials.uid);
+      info.unix_gid = static_cast<int32_t>(credentials.gid);
+      shown += " (pid " + std::to_string(credentials.pid) + " uid " +
+               std::to_string(credentials.uid) + ")";
+    }
   } else {
     SocketAddress local = SocketAddress::Local(connection.get());
     info.proto = "TCP";

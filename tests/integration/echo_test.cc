@@ -19,6 +19,10 @@ class EchoTest : public ::testing::Test {
     ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
     ASSERT_TRUE(gatehouse_->WaitForLog("echo: ready")) << gatehouse_->Log();
   }
+  void StopAndExpectSocketGone(const std::string& path) {
+    EXPECT_EQ(gatehouse_->Stop(SIGTERM), 0);
+    EXPECT_NE(access(path.c_str(), F_OK), 0) << path;
+  }
   TempDir dir_;
   std::string config_;
   std::unique_ptr<GatehouseProcess> gatehouse_;
@@ -64,8 +68,21 @@ TEST_F(EchoTest, UnixSocketService) {
   CommandResult socat = RunCommand({"socat", "-t", "5", "-", "UNIX-CONNECT:" + path}, "again\n");
   EXPECT_EQ(socat.out, "again\n") << socat.err;
   // The socket file goes away with gatehouse.
-  EXPECT_EQ(gatehouse_->Stop(SIGTERM), 0);
-  EXPECT_NE(access(path.c_str(), F_OK), 0);
+  StopAndExpectSocketGone(path);
+}
+
+TEST_F(EchoTest, UnixPeersGetTheirCredentialsInTheEnvironment) {
+  TempDir short_dir("/tmp");
+  std::string path = short_dir.path() + "/env.sock";
+  StartWith("[echo]\nport = " + path + "|unix\nexec = /usr/bin/env\n");
+  CommandResult result = RunCommand({"socat", "-t", "5", "-", "UNIX-CONNECT:" + path});
+  EXPECT_NE(result.out.find("PROTO=UNIX\n"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("UNIXREMOTEEUID=" + std::to_string(geteuid()) + "\n"),
+            std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("UNIXREMOTEPID="), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("TCPREMOTEIP"), std::string::npos) << result.out;
+  StopAndExpectSocketGone(path);
 }
 
 TEST_F(EchoTest, ProgramsGetTheUcspiEnvironmentAndNothingElse) {
