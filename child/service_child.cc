@@ -12,6 +12,8 @@ namespace {
 constexpr double kKillDelaySeconds = 2.0;
 // Messages queued towards a slow supervisor before the child gives up on it.
 constexpr size_t kMaxQueuedReports = 65536;
+// How long an exiting child waits for a slow supervisor to take its last reports.
+constexpr double kFinalFlushSeconds = 2.0;
 
 uint64_t MicrosecondsSince(const timespec& start) {
   timespec now{};
@@ -38,6 +40,7 @@ ServiceChild::ServiceChild(event_base* base, UniqueFd control, ServiceDefinition
 int ServiceChild::Run() {
   channel_->Send(MessageType::kReady, "");
   event_base_dispatch(base_);
+  channel_->FlushFor(kFinalFlushSeconds);  // the last exit reports, if the supervisor was slow
   return exit_code_;
 }
 
@@ -115,9 +118,7 @@ void ServiceChild::EndPrograms(int signal) {
 }
 
 void ServiceChild::FinishIfIdle() {
-  if (!stopping_ || !running_.empty()) return;
-  // Let queued reports reach the supervisor before leaving.
-  event_base_loopexit(base_, nullptr);
+  if (stopping_ && running_.empty()) event_base_loopexit(base_, nullptr);
 }
 
 void ServiceChild::OnSigchld(evutil_socket_t, short, void* self) {

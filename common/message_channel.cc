@@ -1,5 +1,8 @@
 #include "common/message_channel.h"
 
+#include <poll.h>
+#include <time.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -51,6 +54,19 @@ void MessageChannel::Flush() {
       return;
     }
     queue_.pop_front();
+  }
+}
+
+void MessageChannel::FlushFor(double seconds) {
+  timespec start{}, now{};
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (open_ && !queue_.empty()) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double left = seconds - static_cast<double>(now.tv_sec - start.tv_sec) -
+                  static_cast<double>(now.tv_nsec - start.tv_nsec) / 1e9;
+    if (left <= 0) return;
+    pollfd writable{socket_.get(), POLLOUT, 0};
+    if (poll(&writable, 1, static_cast<int>(left * 1000) + 1) > 0) Flush();
   }
 }
 

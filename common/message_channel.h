@@ -27,6 +27,9 @@ class MessageChannel {
   // False when the channel is closed or its queue is full; `fd` is then closed.
   bool Send(MessageType type, std::string payload, UniqueFd fd = UniqueFd());
   bool open() const { return open_; }
+  // Sends what is queued, waiting up to `seconds` for the peer (for a process
+  // about to exit, whose loop no longer runs).
+  void FlushFor(double seconds);
   // Handles every message already waiting (used when the peer is known to be gone,
   // so that its last reports are not lost).
   void ReadAvailable();
