@@ -648,6 +648,12 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
 
   global.services_dir = config->builtin_default ? "" : JoinPath(DirName(path), "services.d");
   ApplyGlobal(global_settings, DirName(path), &global, &errs);
+  if (const ConfigEntry* dir = Last(global_settings, "services_dir")) {
+    struct stat info {};
+    if (stat(global.services_dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+      errs.Add(*dir, "\"" + global.services_dir + "\" is not a directory");
+    }
+  }
   if (!config->builtin_default) {
     for (const std::string& file : ServiceFiles(global.services_dir, &errs)) {
       std::string shown = JoinPath(global.services_dir, file);

@@ -66,6 +66,20 @@ TEST(Config, ServicesDirBesideTheMainFile) {
   EXPECT_EQ(loaded.config.global.log_level, 3);
 }
 
+TEST(Config, ServicesDirMayMoveButMustExist) {
+  TempDir dir;
+  dir.Write("elsewhere/echo.conf", kEcho);
+  std::string main = testing::WriteConfig(dir, "services_dir = elsewhere\n", {});
+  Loaded moved = Load(main);
+  ASSERT_TRUE(moved.ok) << moved.AllErrors();
+  EXPECT_EQ(moved.config.services.size(), 1u);
+  main = testing::WriteConfig(dir, "services_dir = missing\n", {});
+  EXPECT_NE(Load(main).AllErrors().find("gatehouse.conf:1: services_dir: \"" + dir.path() +
+                                        "/missing\" is not a directory"),
+            std::string::npos)
+      << Load(main).AllErrors();
+}
+
 TEST(Config, PrecedenceCommandLineOverFileOverDefault) {
   TempDir dir;
   std::string main = testing::WriteConfig(dir, "", {{"echo.conf", kEcho}});
