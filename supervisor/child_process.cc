@@ -101,6 +101,7 @@ bool ChildProcess::Start() {
   child.detach();  // reaped by the supervisor's SIGCHLD handler
   clock_gettime(CLOCK_MONOTONIC, &started_);
   ready_ = false;
+  fatal_ = false;
   channel_ = std::make_unique<MessageChannel>(
       base_, std::move(ours), kMaxQueuedConnections,
       [this](WireMessage& message) { OnMessage(message); },
@@ -191,6 +192,7 @@ void ChildProcess::OnChannelClosed(const std::string& reason) {
 
 void ChildProcess::OnMessage(WireMessage& message) {
   std::string error;
+  if (fatal_) return ProtocolViolation("a message after Fatal");
   switch (message.type) {
     case MessageType::kReady:
       if (ready_ || !message.payload.empty()) return ProtocolViolation("unexpected Ready");
@@ -245,6 +247,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
       FatalError fatal;
       if (!DecodePayload(message.payload, &fatal, &error)) return ProtocolViolation(error);
       Log(kLogErr, service_.name + ": child cannot serve: " + fatal.reason);
+      fatal_ = true;  // its last word: it exits now
       return;
     }
     default:

@@ -59,6 +59,7 @@ class ChildProcess {
   EventPtr restart_timer_;
   pid_t pid_ = 0;
   bool ready_ = false;
+  bool fatal_ = false;  // it sent Fatal: nothing more may come
   bool stopping_ = false;
   double restart_delay_ = 1;
   timespec started_{};

@@ -2,7 +2,8 @@
 //
 // Process flow, top to bottom:
 //   1. mark every inherited fd above 2 close-on-exec (none may reach a program)
-//   2. read the command line and the configuration; --check prints it and stops
+//   2. read the command line and the configuration, find gatehouse-child;
+//      --check prints it all and stops
 //   3. open the log
 //   4. bind every listener (still privileged)
 //   5. background / setsid, pid_file
@@ -76,8 +77,13 @@ int main(int argc, char** argv) {
   Config config;
   std::vector<std::string> errors;
   if (!LoadConfig(command_line, &config, &errors)) return PrintErrors(errors);
+  std::string child_program = FindChildProgram();
+  if (access(child_program.c_str(), X_OK) != 0) {
+    return PrintErrors(
+        {"gatehouse-child not found: " + child_program + " (it belongs beside gatehouse)"});
+  }
   if (command_line.check) {
-    std::cout << DescribeConfig(config);
+    std::cout << DescribeConfig(config) << "\nchild program: " << child_program << "\n";
     for (const std::string& warning : config.warnings) std::cout << "warning: " << warning << "\n";
     std::cout << "config OK\n";
     return 0;
@@ -114,7 +120,7 @@ int main(int argc, char** argv) {
   std::string pid_file = global.pid_file;  // config moves into the supervisor
   int exit_code;
   {
-    Supervisor supervisor(std::move(config), std::move(listeners), FindChildProgram());
+    Supervisor supervisor(std::move(config), std::move(listeners), child_program);
     exit_code = supervisor.Run();
   }
   RemovePidFile(pid_file);

@@ -18,7 +18,7 @@ TEST(HostileChild, ProtocolViolationsEndOnlyThatChild) {
   CopyExecutable(Runfile("tests/programs/hostile_child"), dir.path() + "/gatehouse-child");
   CopyExecutable(Runfile("child/gatehouse-child"), dir.path() + "/gatehouse-child.real");
   std::map<std::string, std::string> services;
-  for (const char* name : {"echo", "garbage", "unknown", "fdreport", "twiceready"}) {
+  for (const char* name : {"echo", "garbage", "unknown", "fdreport", "twiceready", "fatalflood"}) {
     services[std::string(name) + ".conf"] =
         std::string("[") + name + "]\nport = 127.0.0.1:0\nexec = /bin/cat\n";
   }
@@ -39,6 +39,8 @@ TEST(HostileChild, ProtocolViolationsEndOnlyThatChild) {
       log_has("fdreport: child channel: protocol violation: Ready carried 1 fds, expected 0"))
       << ReadFile(log);
   EXPECT_TRUE(log_has("twiceready: child broke the protocol (unexpected Ready)")) << ReadFile(log);
+  EXPECT_TRUE(log_has("fatalflood: child broke the protocol (a message after Fatal)"))
+      << ReadFile(log);
   EXPECT_TRUE(log_has("garbage: starting a new child in 1 s")) << ReadFile(log);
 
   // The well-behaved service is untouched.

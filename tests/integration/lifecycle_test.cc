@@ -29,6 +29,7 @@ TEST(Check, GoodConfigPrintsTheResolvedServices) {
   EXPECT_NE(result.out.find("port     127.0.0.1:7007/tcp"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("argv     cat -u"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("config OK"), std::string::npos);
+  EXPECT_NE(result.out.find("child program: /"), std::string::npos) << result.out;
 }
 
 TEST(Check, BadConfigFailsAndNothingStarts) {
@@ -63,6 +64,15 @@ TEST(Check, BusyPortFailsWithFileLineAndKey) {
                          ": Address already in use"),
             std::string::npos)
       << run.err;
+}
+
+TEST(Check, MissingChildProgramFailsAtOnce) {
+  TempDir dir;
+  CopyExecutable(Gatehouse(), dir.path() + "/gatehouse");  // without gatehouse-child beside it
+  std::string config = WriteConfig(dir, "", {{"echo.conf", kEcho}});
+  CommandResult run = RunCommand({dir.path() + "/gatehouse", "--config", config});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("gatehouse-child not found: " + dir.path()), std::string::npos) << run.err;
 }
 
 TEST(Check, UnwritableLogFileFailsClearly) {

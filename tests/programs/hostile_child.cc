@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
     SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{999, 4242}));
   } else if (name == "fdreport") {
     SendMessage(control, MessageType::kReady, "", open("/dev/null", O_RDONLY));
+  } else if (name == "fatalflood") {
+    for (int i = 0; i < 3; ++i) {
+      SendMessage(control, MessageType::kFatal, EncodePayload(FatalError{"flood"}));
+    }
   } else if (name == "twiceready") {
     SendMessage(control, MessageType::kReady, "");
     SendMessage(control, MessageType::kReady, "");
