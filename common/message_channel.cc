@@ -11,6 +11,7 @@ namespace gatehouse {
 namespace {
 // Messages handled per wake-up, so one busy peer cannot starve the loop.
 constexpr size_t kMessagesPerWakeup = 64;
+constexpr double kInflightPauseSeconds = 0.01;
 }  // namespace
 
 MessageChannel::MessageChannel(event_base* base, UniqueFd socket, size_t max_queued,
@@ -22,6 +23,7 @@ MessageChannel::MessageChannel(event_base* base, UniqueFd socket, size_t max_que
   evutil_make_socket_nonblocking(socket_.get());
   read_event_.reset(event_new(base, socket_.get(), EV_READ | EV_PERSIST, OnReadable, this));
   write_event_.reset(event_new(base, socket_.get(), EV_WRITE, OnWritable, this));
+  retry_timer_.reset(evtimer_new(base, OnWritable, this));
   event_add(read_event_.get(), nullptr);
 }
 
@@ -30,14 +32,14 @@ bool MessageChannel::Send(MessageType type, std::string payload, UniqueFd fd) {
   if (queue_.empty()) {
     int err = SendMessage(socket_.get(), type, payload, fd.get());
     if (err == 0) return true;  // fd closed here: the peer has its own copy now
-    if (err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS) {
+    if (!Transient(err)) {
       Close(std::string("send ") + MessageTypeName(type) + ": " + std::strerror(err));
       return false;
     }
+    WaitToRetry(err);
   }
   if (queue_.size() >= max_queued_) return false;
   queue_.push_back(Outgoing{type, std::move(payload), std::move(fd)});
-  event_add(write_event_.get(), nullptr);
   return true;
 }
 
@@ -45,8 +47,8 @@ void MessageChannel::Flush() {
   while (open_ && !queue_.empty()) {
     Outgoing& next = queue_.front();
     int err = SendMessage(socket_.get(), next.type, next.payload, next.fd.get());
-    if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
-      event_add(write_event_.get(), nullptr);
+    if (Transient(err)) {
+      WaitToRetry(err);
       return;
     }
     if (err != 0) {
@@ -54,6 +56,22 @@ void MessageChannel::Flush() {
       return;
     }
     queue_.pop_front();
+  }
+}
+
+bool MessageChannel::Transient(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == ETOOMANYREFS;
+}
+
+void MessageChannel::WaitToRetry(int err) {
+  if (err == ETOOMANYREFS) {
+    // Too many fds in flight for our RLIMIT_NOFILE (an unprivileged gatehouse):
+    // the socket stays writable, so waiting for EV_WRITE would spin. Wait for the
+    // peer to take some instead.
+    timeval pause = Seconds(kInflightPauseSeconds);
+    event_add(retry_timer_.get(), &pause);
+  } else {
+    event_add(write_event_.get(), nullptr);
   }
 }
 
@@ -75,6 +93,7 @@ void MessageChannel::Close(const std::string& reason) {
   open_ = false;
   event_del(read_event_.get());
   event_del(write_event_.get());
+  event_del(retry_timer_.get());
   queue_.clear();  // closes queued fds
   socket_.reset();
   on_closed_(reason);

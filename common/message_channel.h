@@ -48,6 +48,9 @@ class MessageChannel {
   static void OnWritable(evutil_socket_t fd, short what, void* self);
   void Flush();
   void ReadMessages(size_t limit);
+  // EAGAIN and friends: the peer is slow, try again later.
+  static bool Transient(int err);
+  void WaitToRetry(int err);
 
   UniqueFd socket_;
   size_t max_queued_;
@@ -55,6 +58,7 @@ class MessageChannel {
   ClosedHandler on_closed_;
   EventPtr read_event_;
   EventPtr write_event_;
+  EventPtr retry_timer_;
   std::deque<Outgoing> queue_;
   bool open_ = true;
 };

@@ -1,0 +1,67 @@
+// A child that stops taking connections (here: SIGSTOP) must not lose any. The
+// supervisor queues them, with their fds, and hands them over when the child
+// resumes — also when it runs unprivileged with a small RLIMIT_NOFILE, where the
+// kernel refuses more fds in flight (ETOOMANYREFS) long before the socket is full.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "tests/integration/harness.h"
+
+namespace gatehouse::testing {
+namespace {
+
+constexpr int kConnections = 150;
+
+class Backpressure : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Backpressure, StoppedChildLosesNoConnections) {
+  bool unprivileged = GetParam();
+  if (unprivileged && !IsRoot()) GTEST_SKIP() << "setpriv needs root";
+  TempDir world("/tmp");  // readable by nobody, unlike Bazel's tree
+  CopyExecutable(Runfile("supervisor/gatehouse"), world.path() + "/gatehouse");
+  CopyExecutable(Runfile("child/gatehouse-child"), world.path() + "/gatehouse-child");
+  std::string config =
+      WriteConfig(world, "", {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
+  GatehouseProcess::Launch launch;
+  launch.binary = world.path() + "/gatehouse";
+  if (unprivileged) {
+    launch.wrapper = {"prlimit",       "--nofile=64:64", "--", "setpriv", "--reuid=65534",
+                      "--regid=65534", "--clear-groups", "--"};
+  }
+  GatehouseProcess gatehouse({"--config", config}, world.path() + "/gatehouse.log", launch);
+  ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
+  ASSERT_TRUE(gatehouse.WaitForLog("echo: ready"));
+  std::vector<pid_t> children = ChildPids(gatehouse.pid());
+  ASSERT_EQ(children.size(), 1u);
+  int port = gatehouse.Port("echo");
+
+  ASSERT_EQ(kill(children[0], SIGSTOP), 0);
+  std::vector<int> connections;
+  for (int i = 0; i < kConnections; ++i) {
+    int fd = ConnectTcp("127.0.0.1", port);
+    ASSERT_GE(fd, 0) << i;
+    std::string line = std::to_string(i) + "\n";
+    ASSERT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    connections.push_back(fd);
+  }
+  // Let the supervisor accept what it can and run into its limits.
+  WaitUntil([] { return false; }, 0.5);
+  ASSERT_EQ(kill(children[0], SIGCONT), 0);
+
+  int echoed = 0;
+  for (int i = 0; i < kConnections; ++i) {
+    std::string line = std::to_string(i) + "\n";
+    if (ReadUntil(connections[i], line, 20) == line) ++echoed;
+    close(connections[i]);
+  }
+  EXPECT_EQ(echoed, kConnections) << gatehouse.Log();
+  EXPECT_EQ(gatehouse.Log().find("ending the child"), std::string::npos) << gatehouse.Log();
+  EXPECT_EQ(ChildPids(gatehouse.pid()), children);  // the same child, never restarted
+}
+
+INSTANTIATE_TEST_SUITE_P(AsRootAndUnprivileged, Backpressure, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Unprivileged" : "Root"; });
+
+}  // namespace
+}  // namespace gatehouse::testing
