@@ -15,6 +15,7 @@ namespace {
 constexpr int kAcceptBatch = 64;
 // Pause after running out of fds or memory, instead of spinning on accept().
 constexpr double kResourcePauseSeconds = 0.1;
+constexpr time_t kResourceWarningSeconds = 10;
 
 }  // namespace
 
@@ -67,8 +68,17 @@ void Acceptor::AcceptBatch() {
       case ENFILE:
       case ENOBUFS:
       case ENOMEM: {
-        Log(kLogWarning, ErrnoMessage("accept", listener_->Describe(), errno) +
-                             "; pausing this listener briefly");
+        // Logged at most every kResourceWarningSeconds: this can last a while.
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        ++resource_pauses_;
+        if (last_resource_warning_ == 0 ||
+            now.tv_sec - last_resource_warning_ >= kResourceWarningSeconds) {
+          Log(kLogWarning, ErrnoMessage("accept", listener_->Describe(), errno) +
+                               "; pausing this listener briefly (" +
+                               std::to_string(resource_pauses_) + " pauses so far)");
+          last_resource_warning_ = now.tv_sec;
+        }
         event_del(accept_event_.get());
         timeval pause = Seconds(kResourcePauseSeconds);
         event_add(resume_timer_.get(), &pause);

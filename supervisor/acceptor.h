@@ -2,6 +2,9 @@
 // rules (with a reverse lookup when asked), and hands admitted connections on.
 #pragma once
 
+#include <time.h>
+
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -43,6 +46,8 @@ class Acceptor {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   EventPtr accept_event_;
   EventPtr resume_timer_;
+  uint64_t resource_pauses_ = 0;
+  time_t last_resource_warning_ = 0;
 };
 
 // A process-wide connection counter: the id in every Connection message.
