@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: fork-mode gatehouse against tcpserver (ucspi-tcp) and a minimal C
 # fork+exec server, all running the same hello program, measured interleaved in
-# one invocation; prints medians per server and gatehouse's ratios.
+# one invocation; prints medians per server and gatehouse's per-round ratios.
 # Called by `tools/dev bench` after an optimized build. Options: ROUNDS=5 SECONDS_PER_RUN=2
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,10 +63,19 @@ for concurrency in 1 32; do
       "$(median cpu_ms_per_conn <<<"$r")" "$(sed -n 's/.*failures=\([0-9]*\).*/\1/p' <<<"$r" | paste -sd+ | bc)"
   done
 done
+# Ratios per round (each round measures the servers back to back), then their
+# median and range: the range is the run-to-run noise.
+ratios() {  # ratios of gatehouse's conn/s to $1's, one per round, sorted
+  paste -d' ' <(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"${results[gatehouse,$2]}") \
+              <(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"${results[$1,$2]}") |
+    awk '{printf "%.2f\n", $1 / $2}' | sort -g
+}
 echo
 for concurrency in 1 32; do
-  g=$(median rate <<<"${results[gatehouse,$concurrency]}")
-  t=$(median rate <<<"${results[tcpserver,$concurrency]}")
-  c=$(median rate <<<"${results[c,$concurrency]}")
-  echo "c=$concurrency: gatehouse/tcpserver = $(echo "scale=2; $g/$t" | bc)  gatehouse/C fork+exec = $(echo "scale=2; $g/$c" | bc)"
+  for reference in tcpserver c; do
+    r=$(ratios "$reference" "$concurrency")
+    printf 'c=%-2s gatehouse/%-9s median %s  range %s-%s  (%s rounds)\n' "$concurrency" "$reference" \
+      "$(awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}' <<<"$r")" "$(head -1 <<<"$r")" \
+      "$(tail -1 <<<"$r")" "$(wc -l <<<"$r")"
+  done
 done
