@@ -18,28 +18,49 @@ struct ParseState {
   size_t next_line = 0;  // lines handed to inih so far == number of the current line
   std::vector<IniSection>* sections;
   std::vector<std::string>* errors;
+  bool key_seen = false;  // a key in the current section: indented lines continue it
 
   std::string Where() const { return shown_path + ":" + std::to_string(next_line); }
 };
 
 // fgets-like reader for ini_parse_stream(): counts lines and keeps overlong
 // ones away from inih.
+// Hands inih an empty line in place of `line` and records why.
+char* Reject(ParseState* state, char* buffer, const std::string& why) {
+  state->errors->push_back(state->Where() + ": " + why);
+  std::strcpy(buffer, "\n");
+  return buffer;
+}
+
+// fgets-like reader for ini_parse_stream(): counts lines, and keeps lines inih
+// would mangle (too long) or stop at (no "=") away from it, so that every bad
+// line of a file is reported, not just inih's first.
 char* ReadLine(char* buffer, int size, void* stream) {
   auto* state = static_cast<ParseState*>(stream);
   if (state->next_line >= state->lines.size()) return nullptr;
   const std::string& line = state->lines[state->next_line++];
   if (line.size() > kMaxIniLineLength) {
-    state->errors->push_back(state->Where() + ": line is " + std::to_string(line.size()) +
-                             " characters long; the limit is " + std::to_string(kMaxIniLineLength) +
-                             " (continue a long value on indented lines)");
-    std::strcpy(buffer, "\n");
-    return buffer;
+    return Reject(state, buffer,
+                  "line is " + std::to_string(line.size()) + " characters long; the limit is " +
+                      std::to_string(kMaxIniLineLength) +
+                      " (continue a long value on indented lines)");
   }
   size_t first = line.find_first_not_of(" \t");
-  if (first != std::string::npos && line[first] == '[') {
+  bool blank_or_comment = first == std::string::npos || line[first] == ';' || line[first] == '#';
+  if (!blank_or_comment && line[first] == '[') {
     size_t close = line.find(']', first);
-    std::string name = line.substr(first + 1, close == std::string::npos ? 0 : close - first - 1);
+    if (close == std::string::npos) return Reject(state, buffer, "\"" + line + "\": missing ]");
+    std::string name = line.substr(first + 1, close - first - 1);
     state->sections->push_back(IniSection{name, state->Where(), {}});
+    state->key_seen = false;
+  } else if (!blank_or_comment) {
+    // inih: an indented line after a key continues it; anything else needs = or :.
+    bool continuation = first > 0 && state->key_seen;
+    if (!continuation && line.find_first_of("=:") == std::string::npos) {
+      return Reject(state, buffer,
+                    "expected \"key = value\" or \"[section]\", found \"" + line + "\"");
+    }
+    state->key_seen = true;
   }
   std::snprintf(buffer, static_cast<size_t>(size), "%s\n", line.c_str());
   return buffer;
@@ -76,9 +97,9 @@ bool ReadIniFile(const std::string& path, const std::string& shown_path,
   }
   size_t errors_before = errors->size();
   int bad_line = ini_parse_stream(ReadLine, &state, OnEntry, &state);
-  if (bad_line > 0 && state.lines[bad_line - 1].size() <= kMaxIniLineLength) {
-    errors->push_back(shown_path + ":" + std::to_string(bad_line) +
-                      ": expected \"key = value\" or \"[section]\", found \"" +
+  if (bad_line > 0 && errors->size() == errors_before) {
+    // Our reader passes on only lines inih accepts; this would be a gap in it.
+    errors->push_back(shown_path + ":" + std::to_string(bad_line) + ": not understood: \"" +
                       state.lines[bad_line - 1] + "\"");
   }
   return errors->size() == errors_before;

@@ -266,13 +266,22 @@ TEST(Config, OverlongLineIsRejectedWithItsNumber) {
       << loaded.AllErrors();
 }
 
-TEST(Config, LineWithoutEqualsIsAnError) {
+TEST(Config, EveryBadLineIsReported) {
   TempDir dir;
-  std::string main = testing::WriteConfig(dir, "", {{"x.conf", "[x]\nport = 7007\njunk here\n"}});
+  std::string file =
+      "[x]\nport = 7007\njunk here\nexec = /bin/cat\n[broken\nmore junk\n"
+      "allow = 127\\.0\\.0\\.1\n"
+      "  10\\.0\\.0\\.1\n";  // an indented line continues a key: fine
+  std::string main = testing::WriteConfig(dir, "", {{"x.conf", file}});
   Loaded loaded = Load(main);
   EXPECT_FALSE(loaded.ok);
-  EXPECT_NE(loaded.AllErrors().find("x.conf:3: expected \"key = value\""), std::string::npos)
-      << loaded.AllErrors();
+  std::string all = loaded.AllErrors();
+  EXPECT_NE(all.find("x.conf:3: expected \"key = value\" or \"[section]\", found \"junk here\""),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("x.conf:5: \"[broken\": missing ]"), std::string::npos) << all;
+  EXPECT_NE(all.find("x.conf:6: expected \"key = value\""), std::string::npos) << all;
+  EXPECT_EQ(loaded.errors.size(), 3u) << all;
 }
 
 TEST(Config, DuplicateServicesAndPorts) {
