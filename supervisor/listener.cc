@@ -1,5 +1,6 @@
 #include "supervisor/listener.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,20 +32,21 @@ bool ClearStaleUnixSocket(const SocketAddress& address, const std::string& path,
   return true;
 }
 
-bool BindOne(const ServiceConfig& service, const ServicePort& port, const SocketAddress& address,
-             Listener* listener, std::string* error) {
+int BindOne(const ServiceConfig& service, const ServicePort& port, const SocketAddress& address,
+            Listener* listener, std::string* error) {
   listener->service = service.name;
   listener->spec = port.spec;
   std::string shown = port.spec.protocol == Protocol::kUnix ? port.spec.path : address.ToString();
   int type = port.spec.protocol == Protocol::kUnix ? port.spec.socket_type : SOCK_STREAM;
   if (port.spec.protocol == Protocol::kUnix &&
       !ClearStaleUnixSocket(address, port.spec.path, error)) {
-    return false;
+    return EADDRINUSE;
   }
   UniqueFd fd(socket(address.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) {
-    *error = ErrnoMessage("socket", shown, errno);
-    return false;
+    int err = errno;
+    *error = ErrnoMessage("socket", shown, err);
+    return err;
   }
   int on = 1;
   if (address.family() != AF_UNIX) {
@@ -55,20 +57,22 @@ bool BindOne(const ServiceConfig& service, const ServicePort& port, const Socket
     setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
   }
   if (bind(fd.get(), address.get(), address.length) != 0) {
-    *error = ErrnoMessage("bind", shown, errno);
-    return false;
+    int err = errno;
+    *error = ErrnoMessage("bind", shown, err);
+    return err;
   }
   if (address.family() == AF_UNIX) {
     // Like systemd's SocketMode default: anyone may connect; guard with the directory.
     chmod(port.spec.path.c_str(), 0666);
   }
   if (listen(fd.get(), service.listen) != 0) {
-    *error = ErrnoMessage("listen", shown, errno);
-    return false;
+    int err = errno;
+    *error = ErrnoMessage("listen", shown, err);
+    return err;
   }
   listener->address = SocketAddress::Local(fd.get());
   listener->fd = std::move(fd);
-  return true;
+  return 0;
 }
 
 }  // namespace
@@ -93,17 +97,29 @@ bool BindListeners(const Config& config, std::vector<Listener>* listeners,
         errors->push_back(port.where + ": port: " + error);
         continue;
       }
+      // "*" and host names may stand for an IPv6 address this machine cannot bind
+      // (IPv6 off, as in many containers): skipped with a warning while another
+      // address of the same port binds. An address written out must bind.
+      in6_addr literal{};
+      bool may_skip_v6 =
+          port.spec.host == "*" || inet_pton(AF_INET6, port.spec.host.c_str(), &literal) != 1;
+      std::vector<std::string> skipped;
+      size_t bound = 0;
       for (const SocketAddress& address : addresses) {
         Listener listener;
-        if (BindOne(service, port, address, &listener, &error)) {
+        int err = BindOne(service, port, address, &listener, &error);
+        if (err == 0) {
           listeners->push_back(std::move(listener));
-        } else if (port.spec.host == "*" && address.family() == AF_INET6 &&
-                   (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
-          warnings->push_back(port.where + ": port: " + error + " (IPv6 unavailable; skipped)");
+          ++bound;
+        } else if (may_skip_v6 && address.family() == AF_INET6 &&
+                   (err == EAFNOSUPPORT || err == EADDRNOTAVAIL)) {
+          skipped.push_back(port.where + ": port: " + error + " (IPv6 unavailable; skipped)");
         } else {
           errors->push_back(port.where + ": port: " + error);
         }
       }
+      std::vector<std::string>* report = bound > 0 ? warnings : errors;
+      report->insert(report->end(), skipped.begin(), skipped.end());
     }
   }
   return errors->size() == errors_before;
