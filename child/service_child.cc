@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include "child/program_runner.h"
+#include "common/monotonic_clock.h"
 
 namespace gatehouse {
 namespace {
@@ -15,11 +16,9 @@ constexpr size_t kMaxQueuedReports = 65536;
 // How long an exiting child waits for a slow supervisor to take its last reports.
 constexpr double kFinalFlushSeconds = 2.0;
 
-uint64_t MicrosecondsSince(const timespec& start) {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  int64_t us = (now.tv_sec - start.tv_sec) * 1000000LL + (now.tv_nsec - start.tv_nsec) / 1000;
-  return us < 0 ? 0 : static_cast<uint64_t>(us);
+uint64_t MicrosecondsSince(double start) {
+  double seconds = MonotonicSeconds() - start;
+  return seconds < 0 ? 0 : static_cast<uint64_t>(seconds * 1e6);
 }
 
 }  // namespace
@@ -79,8 +78,7 @@ void ServiceChild::StartConnection(WireMessage& message) {
                    EncodePayload(ProgramFailed{connection.id, "service is shutting down"}));
     return;
   }
-  Running running{connection.id, {}};
-  clock_gettime(CLOCK_MONOTONIC, &running.started);
+  Running running{connection.id, MonotonicSeconds()};
   pid_t pid = StartProgram(service_, connection, message.fd.get(), &error);
   message.fd.reset();  // the program has its own copy now
   if (pid < 0) {

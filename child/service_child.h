@@ -4,7 +4,6 @@
 #pragma once
 
 #include <sys/types.h>
-#include <time.h>
 
 #include <map>
 #include <memory>
@@ -26,7 +25,7 @@ class ServiceChild {
  private:
   struct Running {
     uint64_t connection_id;
-    timespec started;
+    double started;  // MonotonicSeconds()
   };
 
   void OnMessage(WireMessage& message);

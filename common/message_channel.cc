@@ -1,11 +1,12 @@
 #include "common/message_channel.h"
 
 #include <poll.h>
-#include <time.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+
+#include "common/monotonic_clock.h"
 
 namespace gatehouse {
 namespace {
@@ -76,12 +77,9 @@ void MessageChannel::WaitToRetry(int err) {
 }
 
 void MessageChannel::FlushFor(double seconds) {
-  timespec start{}, now{};
-  clock_gettime(CLOCK_MONOTONIC, &start);
+  double deadline = MonotonicSeconds() + seconds;
   while (open_ && !queue_.empty()) {
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double left = seconds - static_cast<double>(now.tv_sec - start.tv_sec) -
-                  static_cast<double>(now.tv_nsec - start.tv_nsec) / 1e9;
+    double left = deadline - MonotonicSeconds();
     if (left <= 0) return;
     pollfd writable{socket_.get(), POLLOUT, 0};
     if (poll(&writable, 1, static_cast<int>(left * 1000) + 1) > 0) Flush();

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common/log.h"
+#include "common/monotonic_clock.h"
 #include "common/sys_error.h"
 
 namespace gatehouse {
@@ -15,7 +16,7 @@ namespace {
 constexpr int kAcceptBatch = 64;
 // Pause after running out of fds or memory, instead of spinning on accept().
 constexpr double kResourcePauseSeconds = 0.1;
-constexpr time_t kResourceWarningSeconds = 10;
+constexpr double kResourceWarningSeconds = 10;
 
 }  // namespace
 
@@ -69,15 +70,14 @@ void Acceptor::AcceptBatch() {
       case ENOBUFS:
       case ENOMEM: {
         // Logged at most every kResourceWarningSeconds: this can last a while.
-        timespec now{};
-        clock_gettime(CLOCK_MONOTONIC, &now);
+        int err = errno;
+        double now = MonotonicSeconds();
         ++resource_pauses_;
-        if (last_resource_warning_ == 0 ||
-            now.tv_sec - last_resource_warning_ >= kResourceWarningSeconds) {
-          Log(kLogWarning, ErrnoMessage("accept", listener_->Describe(), errno) +
+        if (resource_pauses_ == 1 || now - last_resource_warning_ >= kResourceWarningSeconds) {
+          Log(kLogWarning, ErrnoMessage("accept", listener_->Describe(), err) +
                                "; pausing this listener briefly (" +
                                std::to_string(resource_pauses_) + " pauses so far)");
-          last_resource_warning_ = now.tv_sec;
+          last_resource_warning_ = now;
         }
         event_del(accept_event_.get());
         timeval pause = Seconds(kResourcePauseSeconds);

@@ -2,8 +2,6 @@
 // rules (with a reverse lookup when asked), and hands admitted connections on.
 #pragma once
 
-#include <time.h>
-
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -47,7 +45,7 @@ class Acceptor {
   EventPtr accept_event_;
   EventPtr resume_timer_;
   uint64_t resource_pauses_ = 0;
-  time_t last_resource_warning_ = 0;
+  double last_resource_warning_ = 0;  // MonotonicSeconds()
 };
 
 // A process-wide connection counter: the id in every Connection message.

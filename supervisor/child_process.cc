@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "common/log.h"
+#include "common/monotonic_clock.h"
 
 namespace gatehouse {
 namespace {
@@ -19,13 +20,6 @@ constexpr size_t kMaxQueuedConnections = 4096;
 constexpr double kMaxRestartDelay = 30;
 // A child that ran this long before dying is restarted at the shortest delay.
 constexpr double kStableSeconds = 30;
-
-double SecondsSince(const timespec& start) {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<double>(now.tv_sec - start.tv_sec) +
-         static_cast<double>(now.tv_nsec - start.tv_nsec) / 1e9;
-}
 
 std::string DescribeStatus(int status) {
   if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
@@ -99,7 +93,7 @@ bool ChildProcess::Start() {
   }
   pid_ = child.id();
   child.detach();  // reaped by the supervisor's SIGCHLD handler
-  clock_gettime(CLOCK_MONOTONIC, &started_);
+  started_ = MonotonicSeconds();
   ready_ = false;
   fatal_ = false;
   channel_ = std::make_unique<MessageChannel>(
@@ -140,7 +134,7 @@ void ChildProcess::Signal(int signal) {
 }
 
 void ChildProcess::OnExit(int wait_status) {
-  double uptime = SecondsSince(started_);
+  double uptime = MonotonicSeconds() - started_;
   bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
   if (channel_) {
     channel_->ReadAvailable();  // its last reports

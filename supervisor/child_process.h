@@ -4,7 +4,6 @@
 #pragma once
 
 #include <sys/types.h>
-#include <time.h>
 
 #include <map>
 #include <memory>
@@ -62,7 +61,7 @@ class ChildProcess {
   bool fatal_ = false;  // it sent Fatal: nothing more may come
   bool stopping_ = false;
   double restart_delay_ = 1;
-  timespec started_{};
+  double started_ = 0;  // MonotonicSeconds() at the last start
   std::map<uint64_t, Connection> connections_;
 };
 

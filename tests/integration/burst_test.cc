@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/monotonic_clock.h"
 #include "tests/integration/harness.h"
 
 namespace gatehouse::testing {
@@ -20,12 +21,6 @@ namespace {
 constexpr int kClients = 32;
 constexpr int kConnections = 2000;
 constexpr double kDeadlineSeconds = 240;  // bounds the loop; not a speed assertion
-
-double Now() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 TEST(Burst, ListenBacklogDefaultsToSomaxconn) {
   TempDir dir;
@@ -56,10 +51,10 @@ TEST(Burst, ThirtyTwoClientsTwoThousandConnectionsNoFailures) {
   std::atomic<int> next{0}, ok{0}, failed{0};
   std::mutex mutex;
   std::string first_failure;
-  double deadline = Now() + kDeadlineSeconds;
+  double deadline = MonotonicSeconds() + kDeadlineSeconds;
   auto client = [&] {
     while (next.fetch_add(1) < kConnections) {
-      if (Now() > deadline) {
+      if (MonotonicSeconds() > deadline) {
         failed++;
         continue;
       }

@@ -20,14 +20,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/monotonic_clock.h"
+
 namespace gatehouse::testing {
 namespace {
-
-double Now() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 int RemoveEntry(const char* path, const struct stat*, int, struct FTW*) { return remove(path); }
 
@@ -108,10 +104,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::str
     close(stdin_fd);
     stdin_fd = -1;
   }
-  double deadline = Now() + timeout_seconds;
+  double deadline = MonotonicSeconds() + timeout_seconds;
   bool out_open = true, err_open = true;
   while (out_open || err_open) {
-    double left = deadline - Now();
+    double left = deadline - MonotonicSeconds();
     if (left <= 0) {
       result.timed_out = true;
       kill(pid, SIGKILL);
@@ -294,10 +290,10 @@ int ConnectTcp(const std::string& ip, int port, const std::string& source) {
 
 std::string ReadUntil(int fd, const std::string& stop, double timeout_seconds) {
   std::string got;
-  double deadline = Now() + timeout_seconds;
-  while (got.find(stop) == std::string::npos && Now() < deadline) {
+  double deadline = MonotonicSeconds() + timeout_seconds;
+  while (got.find(stop) == std::string::npos && MonotonicSeconds() < deadline) {
     pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>((deadline - Now()) * 1000) + 1) <= 0) continue;
+    if (poll(&p, 1, static_cast<int>((deadline - MonotonicSeconds()) * 1000) + 1) <= 0) continue;
     char buffer[4096];
     ssize_t n = read(fd, buffer, sizeof buffer);
     if (n <= 0) break;
