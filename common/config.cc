@@ -14,6 +14,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "common/ini_file.h"
 #include "common/shell_words.h"
@@ -448,36 +449,24 @@ void ResolveNetwork(const Settings& settings, const std::string& where, ServiceC
   if (const ConfigEntry* e = Last(settings, "reverse_lookups")) {
     ParseBool(*e, &service->reverse_lookups, errors);
   }
-  auto patterns = [&](const char* key, std::vector<AddressPattern>* out) {
+  // Each value of a list key through its parser; each bad one is an error of its own.
+  auto parse_list = [&](const char* key, auto parse, auto* out) {
     auto found = settings.find(key);
     if (found == settings.end()) return;
     for (const ConfigEntry& entry : found->second) {
-      AddressPattern pattern;
+      typename std::remove_pointer_t<decltype(out)>::value_type item;
       std::string message;
-      if (ParseAddressPattern(entry.value, &pattern, &message)) {
-        out->push_back(pattern);
+      if (parse(entry.value, &item, &message)) {
+        out->push_back(std::move(item));
       } else {
         errors->Add(entry, message);
       }
     }
   };
-  auto blocks = [&](const char* key, std::vector<CidrBlock>* out) {
-    auto found = settings.find(key);
-    if (found == settings.end()) return;
-    for (const ConfigEntry& entry : found->second) {
-      CidrBlock block;
-      std::string message;
-      if (ParseCidr(entry.value, &block, &message)) {
-        out->push_back(block);
-      } else {
-        errors->Add(entry, message);
-      }
-    }
-  };
-  patterns("allow", &service->access.allow);
-  patterns("deny", &service->access.deny);
-  blocks("cidr_allow", &service->access.cidr_allow);
-  blocks("cidr_deny", &service->access.cidr_deny);
+  parse_list("allow", ParseAddressPattern, &service->access.allow);
+  parse_list("deny", ParseAddressPattern, &service->access.deny);
+  parse_list("cidr_allow", ParseCidr, &service->access.cidr_allow);
+  parse_list("cidr_deny", ParseCidr, &service->access.cidr_deny);
 }
 
 bool ValidServiceName(const std::string& name) {
