@@ -217,19 +217,24 @@ std::string WriteConfig(const TempDir& dir, const std::string& main,
   return path;
 }
 
+pid_t ParentPid(pid_t pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');  // the command name may hold spaces and parentheses
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string state;
+  pid_t ppid = 0;
+  fields >> state >> ppid;
+  return ppid;
+}
+
 std::vector<pid_t> ChildPids(pid_t parent) {
   std::vector<pid_t> pids;
   DIR* proc = opendir("/proc");
   while (dirent* entry = readdir(proc)) {
     if (!std::isdigit(static_cast<unsigned char>(entry->d_name[0]))) continue;
-    std::string stat = ReadFile(std::string("/proc/") + entry->d_name + "/stat");
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream fields(stat.substr(close + 2));
-    std::string state;
-    pid_t ppid = 0;
-    fields >> state >> ppid;
-    if (ppid == parent) pids.push_back(std::atoi(entry->d_name));
+    pid_t pid = std::atoi(entry->d_name);
+    if (ParentPid(pid) == parent) pids.push_back(pid);
   }
   closedir(proc);
   return pids;

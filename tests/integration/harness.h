@@ -95,6 +95,9 @@ class GatehouseProcess {
 std::string WriteConfig(const TempDir& dir, const std::string& main,
                         const std::map<std::string, std::string>& services);
 
+// The parent of `pid` (from /proc/PID/stat); 0 when it is gone.
+pid_t ParentPid(pid_t pid);
+
 // Pids of the processes whose parent is `parent`.
 std::vector<pid_t> ChildPids(pid_t parent);
 

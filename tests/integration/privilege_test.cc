@@ -38,11 +38,6 @@ std::string Link(const std::string& path) {
   return n > 0 ? std::string(target, static_cast<size_t>(n)) : "";
 }
 
-pid_t ParentOf(pid_t pid) {
-  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  return std::atoi(stat.substr(stat.rfind(')') + 4).c_str());
-}
-
 // A chroot holding only the static probe program, as /probe.
 std::string MakeJail(const TempDir& dir) {
   std::string jail = dir.path() + "/jail";
@@ -105,7 +100,7 @@ TEST_F(PrivilegeTest, ChrootedNobodyWithNoCapabilitiesAndOnlyThreeFds) {
             Link("/proc/" + std::to_string(program) + "/fd/0"));
 
   // The service's gatehouse-child itself runs dropped too.
-  pid_t child = ParentOf(program);
+  pid_t child = ParentPid(program);
   EXPECT_NE(child, gatehouse.pid());
   EXPECT_EQ(ProcStatusField(child, "Uid"), "65534\t65534\t65534\t65534");
   EXPECT_EQ(ProcStatusField(child, "CapEff"), kNoCapabilities);
