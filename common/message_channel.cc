@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/monotonic_clock.h"
+#include "common/sys_error.h"
 
 namespace gatehouse {
 namespace {
@@ -34,7 +35,7 @@ bool MessageChannel::Send(MessageType type, std::string payload, UniqueFd fd) {
     int err = SendMessage(socket_.get(), type, payload, fd.get());
     if (err == 0) return true;  // fd closed here: the peer has its own copy now
     if (!Transient(err)) {
-      Close(std::string("send ") + MessageTypeName(type) + ": " + std::strerror(err));
+      Close(ErrnoMessage("send", MessageTypeName(type), err));
       return false;
     }
     WaitToRetry(err);
@@ -53,7 +54,7 @@ void MessageChannel::Flush() {
       return;
     }
     if (err != 0) {
-      Close(std::string("send ") + MessageTypeName(next.type) + ": " + std::strerror(err));
+      Close(ErrnoMessage("send", MessageTypeName(next.type), err));
       return;
     }
     queue_.pop_front();

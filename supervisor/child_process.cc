@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/monotonic_clock.h"
+#include "common/sys_error.h"
 
 namespace gatehouse {
 namespace {
@@ -70,7 +71,7 @@ bool ChildProcess::Start() {
   namespace bp = boost::process;
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-    Log(kLogErr, service_.name + ": socketpair: " + strerror(errno));
+    Log(kLogErr, service_.name + ": " + ErrnoMessage("socketpair", "", errno));
     ScheduleRestart();
     return false;
   }
