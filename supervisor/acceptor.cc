@@ -25,17 +25,29 @@ uint64_t NextConnectionId() {
   return ++next;
 }
 
-Acceptor::Acceptor(event_base* base, Listener* listener, const ServiceConfig* service,
-                   ReverseResolver* resolver, Dispatch dispatch)
-    : listener_(listener), service_(service), resolver_(resolver), dispatch_(std::move(dispatch)) {
+Acceptor::Acceptor(event_base* base, Listener listener, ReverseResolver* resolver)
+    : listener_(std::make_unique<Listener>(std::move(listener))), resolver_(resolver) {
   accept_event_.reset(event_new(base, listener_->fd.get(), EV_READ | EV_PERSIST, OnReadable, this));
   resume_timer_.reset(evtimer_new(base, OnResume, this));
-  event_add(accept_event_.get(), nullptr);
 }
 
-void Acceptor::Stop() {
-  event_del(accept_event_.get());
+Acceptor::~Acceptor() = default;
+
+void Acceptor::Attach(std::shared_ptr<const ServiceConfig> service, Dispatch dispatch) {
+  service_ = std::move(service);
+  dispatch_ = std::move(dispatch);
+  SetBacklog(*listener_, service_->listen);
+}
+
+void Acceptor::SetAccepting(bool accepting) {
+  if (accepting == accepting_) return;
+  accepting_ = accepting;
   event_del(resume_timer_.get());
+  if (accepting) {
+    event_add(accept_event_.get(), nullptr);
+  } else {
+    event_del(accept_event_.get());
+  }
 }
 
 void Acceptor::OnReadable(evutil_socket_t, short, void* self) {
@@ -44,11 +56,12 @@ void Acceptor::OnReadable(evutil_socket_t, short, void* self) {
 
 void Acceptor::OnResume(evutil_socket_t, short, void* self) {
   auto* acceptor = static_cast<Acceptor*>(self);
-  event_add(acceptor->accept_event_.get(), nullptr);
+  if (acceptor->accepting_) event_add(acceptor->accept_event_.get(), nullptr);
 }
 
 void Acceptor::AcceptBatch() {
-  for (int i = 0; i < kAcceptBatch; ++i) {
+  // A batch may end in a dispatch that stops this acceptor (the child fell behind).
+  for (int i = 0; i < kAcceptBatch && accepting_; ++i) {
     SocketAddress peer;
     peer.length = sizeof peer.storage;
     // Blocking sockets for the program (SOCK_NONBLOCK not set), close-on-exec for us.

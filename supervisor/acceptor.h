@@ -1,5 +1,8 @@
-// Acceptor: accepts on one listener in batches, applies the service's access
-// rules (with a reverse lookup when asked), and hands admitted connections on.
+// Acceptor: owns one listener and accepts on it in batches, applies its service's
+// access rules (with a reverse lookup when asked), and hands admitted connections
+// on. A reload re-attaches it to the service's new config without closing the
+// socket; while the service cannot take connections it stops accepting, and
+// clients wait in the kernel's backlog.
 #pragma once
 
 #include <cstdint>
@@ -23,10 +26,17 @@ class Acceptor {
       std::function<void(UniqueFd connection, const ConnectionInfo& info, const std::string& peer)>;
 
   // `resolver` serves services with reverse_lookups; it must outlive the acceptor.
-  Acceptor(event_base* base, Listener* listener, const ServiceConfig* service,
-           ReverseResolver* resolver, Dispatch dispatch);
+  // The acceptor accepts nothing until attached and told to accept.
+  Acceptor(event_base* base, Listener listener, ReverseResolver* resolver);
+  ~Acceptor();
 
-  void Stop();
+  // The service this listener now serves: its rules and where connections go.
+  void Attach(std::shared_ptr<const ServiceConfig> service, Dispatch dispatch);
+  // Accept (true) or leave clients in the backlog (false).
+  void SetAccepting(bool accepting);
+  const Listener& listener() const { return *listener_; }
+  bool attached() const { return service_ != nullptr; }
+  const std::string& service_name() const { return service_->name; }
 
  private:
   static void OnReadable(evutil_socket_t fd, short what, void* self);
@@ -36,14 +46,15 @@ class Acceptor {
   void Decide(UniqueFd connection, const SocketAddress& peer,
               const std::optional<std::string>& host);
 
-  Listener* listener_;
-  const ServiceConfig* service_;
+  std::unique_ptr<Listener> listener_;
+  std::shared_ptr<const ServiceConfig> service_;
   ReverseResolver* resolver_;
   Dispatch dispatch_;
   // Lookups answered after this acceptor is gone find it expired and drop the fd.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   EventPtr accept_event_;
   EventPtr resume_timer_;
+  bool accepting_ = false;
   uint64_t resource_pauses_ = 0;
   double last_resource_warning_ = 0;  // MonotonicSeconds()
 };

@@ -59,19 +59,46 @@ std::string FindChildProgram() {
   return dir + "/gatehouse-child";
 }
 
-ChildProcess::ChildProcess(event_base* base, const ServiceConfig& service,
-                           std::string child_program)
-    : base_(base), service_(service), child_program_(std::move(child_program)) {
+ChildProcess::ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig> service,
+                           std::string child_program, ServiceCounters* counters,
+                           std::function<void()> on_state_change)
+    : base_(base),
+      service_(std::move(service)),
+      child_program_(std::move(child_program)),
+      counters_(counters),
+      on_state_change_(std::move(on_state_change)) {
   restart_timer_.reset(evtimer_new(base_, OnRestartTimer, this));
 }
 
 ChildProcess::~ChildProcess() = default;
 
+const char* ChildProcess::StateName(State state) {
+  switch (state) {
+    case State::kStarting:
+      return "starting";
+    case State::kReady:
+      return "ready";
+    case State::kRestarting:
+      return "restarting";
+    case State::kDraining:
+      return "draining";
+    case State::kEnded:
+      return "ended";
+  }
+  return "?";
+}
+
+void ChildProcess::SetState(State state) {
+  if (state_ == state) return;
+  state_ = state;
+  if (on_state_change_) on_state_change_();
+}
+
 bool ChildProcess::Start() {
   namespace bp = boost::process;
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-    Log(kLogErr, service_.name + ": " + ErrnoMessage("socketpair", "", errno));
+    Log(kLogErr, service_->name + ": " + ErrnoMessage("socketpair", "", errno));
     ScheduleRestart();
     return false;
   }
@@ -82,52 +109,58 @@ bool ChildProcess::Start() {
   // anything above 3 itself. Not bp::limit_handles: it needs /dev/fd, which
   // minimal systems and containers may lack, and then fails half-way.
   // clang-format off
-  bp::child child(bp::exe = child_program_, bp::args = {service_.name},
+  bp::child child(bp::exe = child_program_, bp::args = {service_->name},
                   bp::posix::fd.bind(3, theirs.get()),
                   bp::std_in < bp::null, bp::std_out > stderr, bp::std_err > stderr,
                   error);
   // clang-format on
   if (error) {
-    Log(kLogErr, service_.name + ": cannot start " + child_program_ + ": " + error.message());
+    Log(kLogErr, service_->name + ": cannot start " + child_program_ + ": " + error.message());
     ScheduleRestart();
     return false;
   }
   pid_ = child.id();
   child.detach();  // reaped by the supervisor's SIGCHLD handler
   started_ = MonotonicSeconds();
+  SetState(State::kStarting);
   ready_ = false;
   fatal_ = false;
   channel_ = std::make_unique<MessageChannel>(
       base_, std::move(ours), kMaxQueuedConnections,
       [this](WireMessage& message) { OnMessage(message); },
       [this](const std::string& reason) { OnChannelClosed(reason); });
-  channel_->Send(MessageType::kServiceDefinition, EncodePayload(DefinitionFor(service_)));
-  Log(kLogDebug, service_.name + ": child started (pid " + std::to_string(pid_) + ")");
+  channel_->Send(MessageType::kServiceDefinition, EncodePayload(DefinitionFor(*service_)));
+  Log(kLogDebug, service_->name + ": child started (pid " + std::to_string(pid_) + ")");
   return true;
 }
 
 bool ChildProcess::Dispatch(UniqueFd connection, const ConnectionInfo& info,
                             const std::string& peer) {
-  if (!channel_ || !channel_->open() || stopping_) {
-    Log(kLogWarning, service_.name + ": " + peer + " refused: service child not running");
+  if (!channel_ || !channel_->open() || state_ == State::kDraining) {
+    Log(kLogWarning, service_->name + ": " + peer + " refused: service child not running");
+    ++counters_->failed;
     return false;
   }
   if (!channel_->Send(MessageType::kConnection, EncodePayload(info), std::move(connection))) {
     Log(kLogWarning,
-        service_.name + ": " + peer + " refused: " +
+        service_->name + ": " + peer + " refused: " +
             (channel_->open()
                  ? "service child is " + std::to_string(channel_->queued()) + " connections behind"
                  : std::string("service child not running")));
+    ++counters_->failed;
     return false;
   }
   connections_[info.id] = Connection{peer, 0};
+  ++counters_->served;
   return true;
 }
 
-void ChildProcess::Shutdown() {
-  stopping_ = true;
+void ChildProcess::Drain(bool end_programs) {
   event_del(restart_timer_.get());
   if (channel_ && channel_->open()) channel_->Send(MessageType::kShutdown, "");
+  // The child answers TERM by ending its programs (TERM, then KILL).
+  if (end_programs) Signal(SIGTERM);
+  SetState(running() ? State::kDraining : State::kEnded);
 }
 
 void ChildProcess::Signal(int signal) {
@@ -142,25 +175,27 @@ void ChildProcess::OnExit(int wait_status) {
     channel_->Close("child exited");
   }
   if (!connections_.empty()) {
-    Log(kLogWarning, service_.name + ": child ended with " + std::to_string(connections_.size()) +
+    Log(kLogWarning, service_->name + ": child ended with " + std::to_string(connections_.size()) +
                          " connections still open; their programs run on unreported");
     connections_.clear();
   }
   pid_ = 0;
   ready_ = false;
-  if (stopping_) {
+  if (state_ == State::kDraining) {
     Log(clean ? kLogDebug : kLogWarning,
-        service_.name + ": child ended (" + DescribeStatus(wait_status) + ")");
+        service_->name + ": child ended (" + DescribeStatus(wait_status) + ")");
+    SetState(State::kEnded);
     return;
   }
   if (uptime >= kStableSeconds) restart_delay_ = 1;
-  Log(kLogErr, service_.name + ": child ended unexpectedly (" + DescribeStatus(wait_status) + ")");
+  Log(kLogErr, service_->name + ": child ended unexpectedly (" + DescribeStatus(wait_status) + ")");
   ScheduleRestart();
 }
 
 void ChildProcess::ScheduleRestart() {
-  if (stopping_) return;
-  Log(kLogNotice, service_.name + ": starting a new child in " +
+  if (state_ == State::kDraining || state_ == State::kEnded) return;
+  SetState(State::kRestarting);
+  Log(kLogNotice, service_->name + ": starting a new child in " +
                       std::to_string(static_cast<int>(restart_delay_)) + " s");
   timeval delay = Seconds(restart_delay_);
   event_add(restart_timer_.get(), &delay);
@@ -169,18 +204,18 @@ void ChildProcess::ScheduleRestart() {
 
 void ChildProcess::OnRestartTimer(evutil_socket_t, short, void* self) {
   auto* child = static_cast<ChildProcess*>(self);
-  if (!child->stopping_) child->Start();
+  if (child->state_ == State::kRestarting) child->Start();
 }
 
 void ChildProcess::ProtocolViolation(const std::string& what) {
-  Log(kLogErr, service_.name + ": child broke the protocol (" + what + "); ending it");
+  Log(kLogErr, service_->name + ": child broke the protocol (" + what + "); ending it");
   Signal(SIGKILL);
   if (channel_) channel_->Close("protocol violation");
 }
 
 void ChildProcess::OnChannelClosed(const std::string& reason) {
   if (!reason.empty() && reason != "child exited" && reason != "protocol violation") {
-    Log(kLogErr, service_.name + ": child channel: " + reason + "; ending the child");
+    Log(kLogErr, service_->name + ": child channel: " + reason + "; ending the child");
     Signal(SIGKILL);
   }
 }
@@ -192,7 +227,8 @@ void ChildProcess::OnMessage(WireMessage& message) {
     case MessageType::kReady:
       if (ready_ || !message.payload.empty()) return ProtocolViolation("unexpected Ready");
       ready_ = true;
-      Log(kLogNotice, service_.name + ": ready (child pid " + std::to_string(pid_) + ")");
+      if (state_ == State::kStarting) SetState(State::kReady);
+      Log(kLogNotice, service_->name + ": ready (child pid " + std::to_string(pid_) + ")");
       return;
     case MessageType::kProgramStarted: {
       ProgramStarted started;
@@ -203,7 +239,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
       }
       found->second.program = started.pid;
       if (LogEnabled(kLogInfo)) {
-        Log(kLogInfo, service_.name + ": start " + found->second.peer + " pid " +
+        Log(kLogInfo, service_->name + ": start " + found->second.peer + " pid " +
                           std::to_string(started.pid));
       }
       return;
@@ -219,10 +255,11 @@ void ChildProcess::OnMessage(WireMessage& message) {
         char duration[32];
         snprintf(duration, sizeof duration, "%.3f s",
                  static_cast<double>(exited.duration_us) / 1e6);
-        Log(kLogInfo, service_.name + ": exit " + found->second.peer + " pid " +
+        Log(kLogInfo, service_->name + ": exit " + found->second.peer + " pid " +
                           std::to_string(exited.pid) + " " + DescribeStatus(exited.wait_status) +
                           " after " + duration);
       }
+      if (exited.wait_status != 0) ++counters_->exit_nonzero;
       connections_.erase(found);
       return;
     }
@@ -234,14 +271,15 @@ void ChildProcess::OnMessage(WireMessage& message) {
         return ProtocolViolation("ProgramFailed for unknown connection");
       }
       Log(kLogErr,
-          service_.name + ": " + found->second.peer + ": cannot run program: " + failed.reason);
+          service_->name + ": " + found->second.peer + ": cannot run program: " + failed.reason);
+      ++counters_->failed;
       connections_.erase(found);
       return;
     }
     case MessageType::kFatal: {
       FatalError fatal;
       if (!DecodePayload(message.payload, &fatal, &error)) return ProtocolViolation(error);
-      Log(kLogErr, service_.name + ": child cannot serve: " + fatal.reason);
+      Log(kLogErr, service_->name + ": child cannot serve: " + fatal.reason);
       fatal_ = true;  // its last word: it exits now
       return;
     }

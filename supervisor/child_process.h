@@ -1,10 +1,14 @@
-// ChildProcess: the supervisor's handle on one service's gatehouse-child. It
+// ChildProcess: the supervisor's handle on one gatehouse-child of a service. It
 // spawns the child (Boost.Process), sends the service definition, hands over
-// connections, checks and logs every report, and restarts a child that died.
+// connections, checks and logs every report, and restarts a child that died. A
+// reload or a stop makes it drain: no new connections, and the child exits when
+// its programs have ended.
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -16,9 +20,23 @@
 
 namespace gatehouse {
 
+// Totals of one service since gatehouse started; reloads keep them (USR1 shows them).
+struct ServiceCounters {
+  uint64_t served = 0;         // connections handed to a child
+  uint64_t denied = 0;         // refused by the access rules
+  uint64_t failed = 0;         // refused for want of a child, or the program could not start
+  uint64_t exit_nonzero = 0;   // programs that ended with a non-zero status or a signal
+};
+
 class ChildProcess {
  public:
-  ChildProcess(event_base* base, const ServiceConfig& service, std::string child_program);
+  enum class State { kStarting, kReady, kRestarting, kDraining, kEnded };
+
+  // `counters` belongs to the service and outlives the child; `on_state_change`
+  // runs whenever state() changes (the service then starts or stops accepting).
+  ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig> service,
+               std::string child_program, ServiceCounters* counters,
+               std::function<void()> on_state_change);
   ~ChildProcess();
 
   // Spawns the child and queues its definition. False (logged, and a retry
@@ -27,16 +45,20 @@ class ChildProcess {
   // Hands a connection to the child. False when the child cannot take it now
   // (not running, or too far behind); the connection is then closed.
   bool Dispatch(UniqueFd connection, const ConnectionInfo& info, const std::string& peer);
-  // Asks the child to take no more connections and exit once its programs end.
-  void Shutdown();
+  // Asks the child to take no more connections and exit once its programs end
+  // (with `end_programs`, at once: TERM to the programs, KILL after the grace).
+  void Drain(bool end_programs);
   void Signal(int signal);
   // Called by the supervisor when it reaped this child.
   void OnExit(int wait_status);
 
+  State state() const { return state_; }
+  static const char* StateName(State state);
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
   size_t connections() const { return connections_.size(); }
-  const std::string& name() const { return service_.name; }
+  const std::string& name() const { return service_->name; }
+  const ServiceConfig& config() const { return *service_; }
 
  private:
   struct Connection {
@@ -51,15 +73,19 @@ class ChildProcess {
   void ScheduleRestart();
   static void OnRestartTimer(evutil_socket_t, short, void* self);
 
+  void SetState(State state);
+
   event_base* base_;
-  ServiceConfig service_;
+  std::shared_ptr<const ServiceConfig> service_;
   std::string child_program_;
+  ServiceCounters* counters_;
+  std::function<void()> on_state_change_;
+  State state_ = State::kStarting;
   std::unique_ptr<MessageChannel> channel_;
   EventPtr restart_timer_;
   pid_t pid_ = 0;
   bool ready_ = false;
   bool fatal_ = false;  // it sent Fatal: nothing more may come
-  bool stopping_ = false;
   double restart_delay_ = 1;
   double started_ = 0;  // MonotonicSeconds() at the last start
   std::map<uint64_t, Connection> connections_;

@@ -86,11 +86,22 @@ Listener::~Listener() {
   if (fd && spec.protocol == Protocol::kUnix) unlink(spec.path.c_str());
 }
 
-bool BindListeners(const Config& config, std::vector<Listener>* listeners,
+std::string ListenerKey(const std::string& service, const PortSpec& spec) {
+  std::string key = spec.ToString();
+  if (spec.protocol != Protocol::kUnix && spec.port == 0) key += " of " + service;
+  return key;
+}
+
+void SetBacklog(const Listener& listener, int backlog) { listen(listener.fd.get(), backlog); }
+
+bool BindListeners(const Config& config, const std::set<std::string>& keep, ListenerMap* bound_map,
                    std::vector<std::string>* errors, std::vector<std::string>* warnings) {
   size_t errors_before = errors->size();
   for (const ServiceConfig& service : config.services) {
     for (const ServicePort& port : service.ports) {
+      std::string key = ListenerKey(service.name, port.spec);
+      if (keep.count(key) > 0) continue;
+      std::vector<Listener>* listeners = &(*bound_map)[key];
       std::vector<SocketAddress> addresses;
       std::string error;
       if (!ResolvePortSpec(port.spec, &addresses, &error)) {

@@ -1,7 +1,10 @@
 // Listener: one bound, listening socket of a service. Owned apart from the
-// service so that a reload can keep it bound while the service changes.
+// service and keyed by its spec (ListenerKey) so that a reload keeps a listener
+// whose spec is unchanged bound, with the same socket, while its service changes.
 #pragma once
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,9 +28,21 @@ struct Listener {
   Listener& operator=(Listener&&) = default;
 };
 
-// Binds every port of every service before anything is dropped. False with one
-// "file:line: port: bind 127.0.0.1:7007: Address already in use" per failure.
-bool BindListeners(const Config& config, std::vector<Listener>* listeners,
+// The identity of a listener across reloads: the spec's canonical text. A port the
+// kernel chooses (port 0) is private to its service, so the key names the service.
+std::string ListenerKey(const std::string& service, const PortSpec& spec);
+
+// Listeners by key; a spec may stand for several addresses ("*": 0.0.0.0 and [::]).
+using ListenerMap = std::map<std::string, std::vector<Listener>>;
+
+// Binds every port of every service whose key is not in `keep` (those are bound
+// already). False with one "file:line: port: bind 127.0.0.1:7007: Address already
+// in use" per failure; what was bound is then closed again by the caller's map.
+bool BindListeners(const Config& config, const std::set<std::string>& keep, ListenerMap* bound,
                    std::vector<std::string>* errors, std::vector<std::string>* warnings);
+
+// Re-applies the backlog of an already listening socket (listen() may be called
+// again; a reload that changes `listen` keeps the socket).
+void SetBacklog(const Listener& listener, int backlog);
 
 }  // namespace gatehouse

@@ -7,7 +7,8 @@
 //   3. open the log
 //   4. bind every listener (still privileged)
 //   5. background / setsid, pid_file
-//   6. become the child subreaper, start one gatehouse-child per service
+//   6. become the child subreaper; apply the config to the service and listener
+//      tables (one gatehouse-child per service) — SIGHUP applies a new one the same way
 //   7. serve: accept, check, hand over; until TERM/INT/QUIT
 #include <fcntl.h>
 #include <signal.h>
@@ -99,9 +100,9 @@ int main(int argc, char** argv) {
                         "): serving the built-in echo service (/bin/cat)");
   }
 
-  std::vector<Listener> listeners;
+  ListenerMap listeners;
   std::vector<std::string> warnings;
-  bool bound = BindListeners(config, &listeners, &errors, &warnings);
+  bool bound = BindListeners(config, {}, &listeners, &errors, &warnings);
   for (const std::string& warning : warnings) Log(kLogWarning, warning);
   if (!bound) {
     for (const std::string& e : errors) Log(kLogErr, e);
@@ -117,10 +118,11 @@ int main(int argc, char** argv) {
 
   // Programs whose gatehouse-child dies are reparented to us, not to init.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  std::string pid_file = global.pid_file;  // config moves into the supervisor
+  std::string pid_file = global.pid_file;
   int exit_code;
   {
-    Supervisor supervisor(std::move(config), std::move(listeners), child_program);
+    Supervisor supervisor(command_line, child_program);
+    supervisor.Apply(config, std::move(listeners));
     exit_code = supervisor.Run();
   }
   RemovePidFile(pid_file);

@@ -3,17 +3,34 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdio>
+
 #include "common/log.h"
+#include "common/monotonic_clock.h"
 
 namespace gatehouse {
 namespace {
 // After the grace period children get TERM; this much later, KILL.
 constexpr double kKillAfterTermSeconds = 5;
+
+LogTarget LogTargetOf(const GlobalConfig& global) {
+  return LogTarget{global.log_file, global.log_level, global.syslog_ident, global.syslog_facility,
+                   global.syslog_logopt};
+}
+
+// Global keys a running gatehouse cannot change: named when a reload changes them.
+std::vector<std::string> RestartOnlyChanges(const GlobalConfig& now, const GlobalConfig& next) {
+  std::vector<std::string> changed;
+  if (now.pid_file != next.pid_file) changed.push_back("pid_file");
+  if (now.background != next.background) changed.push_back("background");
+  if (now.setsid != next.setsid) changed.push_back("setsid");
+  if (now.services_dir != next.services_dir) changed.push_back("services_dir");
+  return changed;
+}
 }  // namespace
 
-Supervisor::Supervisor(Config config, std::vector<Listener> listeners, std::string child_program)
-    : config_(std::move(config)),
-      listeners_(std::move(listeners)),
+Supervisor::Supervisor(CommandLine command_line, std::string child_program)
+    : command_line_(std::move(command_line)),
       child_program_(std::move(child_program)),
       base_(event_base_new()),
       resolver_(std::make_unique<ReverseResolver>(base_.get())) {
@@ -23,28 +40,11 @@ Supervisor::Supervisor(Config config, std::vector<Listener> listeners, std::stri
   }
   grace_timer_.reset(evtimer_new(base_.get(), OnGraceExpired, this));
   kill_timer_.reset(evtimer_new(base_.get(), OnKillTimer, this));
-
-  for (const ServiceConfig& service_config : config_.services) {
-    auto service = std::make_unique<Service>();
-    service->config = service_config;
-    service->child = std::make_unique<ChildProcess>(base_.get(), service->config, child_program_);
-    for (Listener& listener : listeners_) {
-      if (listener.service != service_config.name) continue;
-      ChildProcess* child = service->child.get();
-      acceptors_.push_back(std::make_unique<Acceptor>(
-          base_.get(), &listener, &service->config, resolver_.get(),
-          [child](UniqueFd connection, const ConnectionInfo& info, const std::string& peer) {
-            child->Dispatch(std::move(connection), info, peer);
-          }));
-      Log(kLogNotice, service_config.name + ": listening on " + listener.Describe());
-    }
-    services_.push_back(std::move(service));
-  }
 }
 
 Supervisor::~Supervisor() {
   // Acceptors and children hold events of base_: free them before it.
-  acceptors_.clear();
+  listeners_.clear();
   services_.clear();
   resolver_.reset();
   signal_events_.clear();
@@ -52,13 +52,152 @@ Supervisor::~Supervisor() {
   kill_timer_.reset();
 }
 
+std::set<std::string> Supervisor::ListenerKeys() const {
+  std::set<std::string> keys;
+  for (const auto& [key, acceptors] : listeners_) keys.insert(key);
+  return keys;
+}
+
+void Supervisor::Apply(const Config& next, ListenerMap fresh) {
+  global_ = next.global;
+  applying_ = true;  // the tables are in flux until the end
+
+  // Services: unchanged ones keep their child, changed ones start a new one,
+  // removed ones drain.
+  std::set<std::string> names;
+  for (const ServiceConfig& config : next.services) {
+    names.insert(config.name);
+    std::shared_ptr<Service>& service = services_[config.name];
+    if (!service) {
+      service = std::make_shared<Service>(base_.get(), config.name, child_program_,
+                                          [this] { UpdateAccepting(); });
+    }
+    service->Configure(std::make_shared<const ServiceConfig>(config));
+  }
+  for (auto& [name, service] : services_) {
+    if (names.count(name) == 0) service->Retire();
+  }
+
+  // Listeners: a kept key keeps its socket; a new key takes what was just bound.
+  std::map<std::string, std::vector<std::unique_ptr<Acceptor>>> table;
+  for (const ServiceConfig& config : next.services) {
+    std::shared_ptr<Service> service = services_[config.name];
+    std::weak_ptr<Service> weak = service;
+    for (const ServicePort& port : config.ports) {
+      std::string key = ListenerKey(config.name, port.spec);
+      std::vector<std::unique_ptr<Acceptor>>& acceptors = table[key];
+      if (!acceptors.empty()) continue;  // the same spec twice in one service
+      auto kept = listeners_.find(key);
+      if (kept != listeners_.end()) {
+        acceptors = std::move(kept->second);
+        listeners_.erase(kept);
+      } else {
+        for (Listener& listener : fresh[key]) {
+          acceptors.push_back(std::make_unique<Acceptor>(base_.get(), std::move(listener),
+                                                         resolver_.get()));
+        }
+      }
+      for (auto& acceptor : acceptors) {
+        bool moved = acceptor->attached() && acceptor->service_name() != config.name;
+        bool announce = !acceptor->attached() || moved;
+        acceptor->Attach(service->config(),
+                         [weak](UniqueFd connection, const ConnectionInfo& info,
+                                const std::string& peer) {
+                           if (auto target = weak.lock()) {
+                             target->Dispatch(std::move(connection), info, peer);
+                           }
+                         });
+        if (announce) {
+          Log(kLogNotice, config.name + ": listening on " + acceptor->listener().Describe());
+        }
+      }
+    }
+  }
+  // What the old table still holds is no longer wanted: closed once the new
+  // table is in place.
+  for (const auto& [key, acceptors] : listeners_) {
+    for (const auto& acceptor : acceptors) {
+      Log(kLogNotice, acceptor->service_name() + ": closed " + acceptor->listener().Describe());
+    }
+  }
+  listeners_ = std::move(table);
+
+  for (auto it = services_.begin(); it != services_.end();) {
+    it = it->second->finished() ? services_.erase(it) : std::next(it);
+  }
+  applying_ = false;
+  UpdateAccepting();
+}
+
+void Supervisor::UpdateAccepting() {
+  if (applying_) return;
+  for (auto& [key, acceptors] : listeners_) {
+    for (auto& acceptor : acceptors) {
+      auto service = services_.find(acceptor->service_name());
+      acceptor->SetAccepting(!stopping_ && service != services_.end() &&
+                             service->second->accepting());
+    }
+  }
+}
+
 int Supervisor::Run() {
-  for (auto& service : services_) service->child->Start();
+  size_t listeners = 0;
+  for (const auto& [key, acceptors] : listeners_) listeners += acceptors.size();
   Log(kLogNotice, "ready: " + std::to_string(services_.size()) + " services on " +
-                      std::to_string(listeners_.size()) + " listeners");
+                      std::to_string(listeners) + " listeners");
   event_base_dispatch(base_.get());
   Log(kLogNotice, "stopped");
   return 0;
+}
+
+void Supervisor::Reload() {
+  double started = MonotonicSeconds();
+  // logrotate's convention: the log is reopened even when the new config is refused.
+  std::string error;
+  if (!OpenLog(LogTargetOf(global_), &error)) Log(kLogErr, "reload: " + error);
+  Log(kLogNotice, "SIGHUP: reloading the configuration");
+
+  Config next;
+  std::vector<std::string> errors, warnings;
+  ListenerMap fresh;
+  if (!LoadConfig(command_line_, &next, &errors) ||
+      !BindListeners(next, ListenerKeys(), &fresh, &errors, &warnings)) {
+    for (const std::string& e : errors) Log(kLogErr, "reload: " + e);
+    Log(kLogErr, "reload refused (" + std::to_string(errors.size()) +
+                     " errors); the running configuration stays");
+    return;  // what was bound for it closes with `fresh`
+  }
+  for (const std::string& warning : next.warnings) Log(kLogWarning, warning);
+  for (const std::string& warning : warnings) Log(kLogWarning, warning);
+  std::vector<std::string> ignored = RestartOnlyChanges(global_, next.global);
+  GlobalConfig kept = global_;
+  for (const std::string& key : ignored) {
+    Log(kLogWarning, "reload: " + key + " changed; it takes effect only after a restart");
+  }
+  // Keys that need a restart keep their running values.
+  next.global.pid_file = kept.pid_file;
+  next.global.background = kept.background;
+  next.global.setsid = kept.setsid;
+  next.global.services_dir = kept.services_dir;
+
+  LogTarget target = LogTargetOf(next.global);
+  if (target.log_file != global_.log_file || target.log_level != global_.log_level ||
+      target.syslog_ident != global_.syslog_ident ||
+      target.syslog_facility != global_.syslog_facility ||
+      target.syslog_logopt != global_.syslog_logopt) {
+    if (!OpenLog(target, &error)) {
+      Log(kLogErr, "reload: " + error + "; the running configuration stays");
+      OpenLog(LogTargetOf(global_), &error);
+      return;
+    }
+  }
+  Apply(next, std::move(fresh));
+  char took[32];
+  snprintf(took, sizeof took, "%.1f ms", (MonotonicSeconds() - started) * 1000);
+  size_t listeners = 0;
+  for (const auto& [key, acceptors] : listeners_) listeners += acceptors.size();
+  Log(kLogNotice, "reloaded: " + std::to_string(next.services.size()) + " services on " +
+                      std::to_string(listeners) + " listeners in " + took);
 }
 
 void Supervisor::BeginShutdown(double grace_seconds, const char* why) {
@@ -66,10 +205,9 @@ void Supervisor::BeginShutdown(double grace_seconds, const char* why) {
     stopping_ = true;
     Log(kLogNotice, std::string(why) + ": no new connections; programs get " +
                         std::to_string(static_cast<int>(grace_seconds)) + " s to finish");
-    for (auto& acceptor : acceptors_) acceptor->Stop();
-    acceptors_.clear();
+    UpdateAccepting();
     listeners_.clear();  // closes the sockets, removes UNIX socket files
-    for (auto& service : services_) service->child->Shutdown();
+    for (auto& [name, service] : services_) service->Shutdown();
   } else {
     grace_seconds = 0;  // a second signal: do not wait any longer
   }
@@ -80,17 +218,17 @@ void Supervisor::BeginShutdown(double grace_seconds, const char* why) {
 
 void Supervisor::OnGraceExpired(evutil_socket_t, short, void* self) {
   auto* supervisor = static_cast<Supervisor*>(self);
-  for (auto& service : supervisor->services_) service->child->Signal(SIGTERM);
+  for (auto& [name, service] : supervisor->services_) service->Signal(SIGTERM);
   timeval delay = Seconds(kKillAfterTermSeconds);
   event_add(supervisor->kill_timer_.get(), &delay);
 }
 
 void Supervisor::OnKillTimer(evutil_socket_t, short, void* self) {
   auto* supervisor = static_cast<Supervisor*>(self);
-  for (auto& service : supervisor->services_) {
-    if (service->child->running()) {
-      Log(kLogWarning, service->config.name + ": child did not end; killing it");
-      service->child->Signal(SIGKILL);
+  for (auto& [name, service] : supervisor->services_) {
+    if (service->running()) {
+      Log(kLogWarning, name + ": child did not end; killing it");
+      service->Signal(SIGKILL);
     }
   }
 }
@@ -100,32 +238,40 @@ void Supervisor::ReapChildren() {
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     bool ours = false;
-    for (auto& service : services_) {
-      if (service->child->pid() == pid) {
-        service->child->OnExit(status);
+    for (auto& [name, service] : services_) {
+      if (service->OnReaped(pid, status)) {
         ours = true;
+        break;
       }
     }
     // As subreaper we also inherit programs whose child died before them.
     if (!ours) Log(kLogDebug, "reaped orphaned program pid " + std::to_string(pid));
+  }
+  // Removed services whose last child has ended leave the table.
+  for (auto it = services_.begin(); it != services_.end();) {
+    it = it->second->finished() ? services_.erase(it) : std::next(it);
   }
   FinishIfDone();
 }
 
 void Supervisor::FinishIfDone() {
   if (!stopping_) return;
-  for (auto& service : services_) {
-    if (service->child->running()) return;
+  for (auto& [name, service] : services_) {
+    if (service->running()) return;
   }
   event_base_loopexit(base_.get(), nullptr);
 }
 
 void Supervisor::LogStatus() {
-  for (auto& service : services_) {
-    const ChildProcess& child = *service->child;
-    Log(kLogNotice, "status: " + service->config.name + ": child pid " +
-                        std::to_string(child.pid()) + ", " + std::to_string(child.connections()) +
-                        " connections running");
+  std::map<std::string, std::string> listeners;  // service -> "a b c"
+  for (const auto& [key, acceptors] : listeners_) {
+    for (const auto& acceptor : acceptors) {
+      std::string& text = listeners[acceptor->service_name()];
+      text += (text.empty() ? "" : " ") + acceptor->listener().Describe();
+    }
+  }
+  for (auto& [name, service] : services_) {
+    Log(kLogNotice, "status: " + service->Status(listeners[name]));
   }
 }
 
@@ -134,7 +280,7 @@ void Supervisor::OnSignal(evutil_socket_t signal, short, void* self) {
   switch (signal) {
     case SIGTERM:
     case SIGINT:
-      supervisor->BeginShutdown(supervisor->config_.global.shutdown_timeout,
+      supervisor->BeginShutdown(supervisor->global_.shutdown_timeout,
                                 signal == SIGTERM ? "SIGTERM" : "SIGINT");
       return;
     case SIGQUIT:
@@ -147,7 +293,7 @@ void Supervisor::OnSignal(evutil_socket_t signal, short, void* self) {
       supervisor->LogStatus();
       return;
     case SIGHUP:
-      Log(kLogWarning, "SIGHUP: reloading is not implemented yet; the running config stays");
+      if (!supervisor->stopping_) supervisor->Reload();
       return;
   }
 }

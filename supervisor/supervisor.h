@@ -1,33 +1,45 @@
-// Supervisor: the privileged event loop. Owns the listeners, one acceptor per
-// listener and one ChildProcess per service; handles the signals (TERM/INT:
-// graceful stop, QUIT: stop now, CHLD: reap, USR1: status, HUP: reload).
+// Supervisor: the privileged event loop. Owns the service table (one Service per
+// name) and the listener table (Acceptors keyed by ListenerKey), brings both to
+// a config with Apply() — at start and on every SIGHUP — and handles the signals
+// (TERM/INT: graceful stop, QUIT: stop now, CHLD: reap, USR1: status, HUP: reload).
 #pragma once
 
+#include <map>
+#include <set>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/config.h"
 #include "common/event_loop.h"
 #include "supervisor/acceptor.h"
-#include "supervisor/child_process.h"
 #include "supervisor/listener.h"
 #include "supervisor/reverse_resolver.h"
+#include "supervisor/service.h"
 
 namespace gatehouse {
 
 class Supervisor {
  public:
-  Supervisor(Config config, std::vector<Listener> listeners, std::string child_program);
+  // `command_line` is kept to re-read the same files on SIGHUP.
+  Supervisor(CommandLine command_line, std::string child_program);
   ~Supervisor();
-  // Starts the children, serves until stopped; returns the exit code.
+
+  // Brings the service and listener tables to `next`: `fresh` holds the
+  // listeners `next` needs that are not bound yet (see BindListeners with
+  // ListenerKeys()); listeners `next` no longer names are closed. Unchanged
+  // services keep their child; changed ones get a new child while the old drains.
+  void Apply(const Config& next, ListenerMap fresh);
+  // Keys of the listeners bound now.
+  std::set<std::string> ListenerKeys() const;
+  // Serves until stopped; returns the exit code.
   int Run();
 
  private:
-  struct Service {
-    ServiceConfig config;
-    std::unique_ptr<ChildProcess> child;
-  };
-
+  // Re-reads every file; on any error the running config stays, unchanged.
+  void Reload();
+  // Lets each listener accept exactly while its service has a ready child.
+  void UpdateAccepting();
   void BeginShutdown(double grace_seconds, const char* why);
   void ReapChildren();
   void FinishIfDone();
@@ -37,13 +49,14 @@ class Supervisor {
   static void OnGraceExpired(evutil_socket_t, short, void* self);
   static void OnKillTimer(evutil_socket_t, short, void* self);
 
-  Config config_;
-  std::vector<Listener> listeners_;
+  CommandLine command_line_;
+  GlobalConfig global_;
+  bool applying_ = false;  // inside Apply(): the tables are being rebuilt
   std::string child_program_;
   EventBasePtr base_;
   std::unique_ptr<ReverseResolver> resolver_;
-  std::vector<std::unique_ptr<Service>> services_;
-  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::map<std::string, std::shared_ptr<Service>> services_;
+  std::map<std::string, std::vector<std::unique_ptr<Acceptor>>> listeners_;
   std::vector<EventPtr> signal_events_;
   EventPtr grace_timer_;
   EventPtr kill_timer_;

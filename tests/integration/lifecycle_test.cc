@@ -167,12 +167,12 @@ TEST_F(RunningEcho, Usr1LogsStatusAndHupKeepsServing) {
   kill(gatehouse_->pid(), SIGUSR1);
   std::vector<pid_t> children = ChildPids(gatehouse_->pid());
   ASSERT_EQ(children.size(), 1u);
-  EXPECT_TRUE(gatehouse_->WaitForLog("status: echo: child pid " + std::to_string(children[0]) +
-                                     ", 1 connections running"))
+  EXPECT_TRUE(gatehouse_->WaitForLog(
+      "status: echo: mode fork, listeners 127.0.0.1:" + std::to_string(port_) + "/tcp, child " +
+      std::to_string(children[0]) + " ready, programs 1, served 1, denied 0, failed 0"))
       << gatehouse_->Log();
   kill(gatehouse_->pid(), SIGHUP);
-  EXPECT_TRUE(gatehouse_->WaitForLog("SIGHUP: reloading is not implemented yet"))
-      << gatehouse_->Log();
+  EXPECT_TRUE(gatehouse_->WaitForLog("reloaded: 1 services on 1 listeners")) << gatehouse_->Log();
   EXPECT_TRUE(Echoes("after hup\n"));
   EXPECT_EQ(RunCommand({"nc", "-N", "127.0.0.1", std::to_string(port_)}, "new\n").out, "new\n");
 }

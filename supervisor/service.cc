@@ -1,0 +1,126 @@
+#include "supervisor/service.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace gatehouse {
+namespace {
+// MERGE: replaced by config's SameService.
+bool SameService(const ServiceConfig& a, const ServiceConfig& b) {
+  Config x, y;
+  x.services = {a};
+  y.services = {b};
+  std::string dx = DescribeConfig(x), dy = DescribeConfig(y);
+  dx = dx.substr(dx.find('\n', dx.find('[')));
+  dy = dy.substr(dy.find('\n', dy.find('[')));
+  return dx == dy;
+}
+}  // namespace
+
+Service::Service(event_base* base, std::string name, std::string child_program,
+                 std::function<void()> on_change)
+    : base_(base),
+      name_(std::move(name)),
+      child_program_(std::move(child_program)),
+      on_change_(std::move(on_change)) {}
+
+bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
+  if (config_ && SameService(*config_, *config)) return false;
+  bool replacing = current_ != nullptr;
+  // A change ends the running programs only when the new config asks for it.
+  if (replacing) DrainCurrent(false /*MERGE: config->reload_programs*/);
+  config_ = std::move(config);
+  current_ = std::make_unique<ChildProcess>(base_, config_, child_program_, &counters_,
+                                            on_change_);
+  current_->Start();
+  if (replacing) Log(kLogNotice, name_ + ": changed; new child for new connections");
+  return true;
+}
+
+void Service::Retire() {
+  if (config_ == nullptr) return;
+  DrainCurrent(false /*MERGE*/);
+  config_ = nullptr;
+  Log(kLogNotice, name_ + ": removed; its child takes no more connections");
+}
+
+void Service::Shutdown() {
+  if (current_) DrainCurrent(false);
+}
+
+void Service::DrainCurrent(bool end_programs) {
+  std::unique_ptr<ChildProcess> old = std::move(current_);
+  old->Drain(end_programs);
+  if (old->state() != ChildProcess::State::kEnded) draining_.push_back(std::move(old));
+  on_change_();
+}
+
+
+void Service::Dispatch(UniqueFd connection, const ConnectionInfo& info, const std::string& peer) {
+  if (current_ == nullptr) {
+    Log(kLogWarning, name_ + ": " + peer + " refused: service removed");
+    ++counters_.failed;
+    return;
+  }
+  current_->Dispatch(std::move(connection), info, peer);
+}
+
+bool Service::accepting() const {
+  return current_ != nullptr && current_->state() == ChildProcess::State::kReady;
+}
+
+bool Service::finished() const { return retired() && current_ == nullptr && draining_.empty(); }
+
+bool Service::OnReaped(pid_t pid, int wait_status) {
+  if (current_ && current_->pid() == pid) {
+    current_->OnExit(wait_status);
+    return true;
+  }
+  for (auto it = draining_.begin(); it != draining_.end(); ++it) {
+    if ((*it)->pid() == pid) {
+      (*it)->OnExit(wait_status);  // a draining child that exits has ended
+      draining_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Service::Signal(int signal) {
+  if (current_) current_->Signal(signal);
+  for (auto& child : draining_) child->Signal(signal);
+}
+
+bool Service::running() const {
+  if (current_ && current_->running()) return true;
+  return std::any_of(draining_.begin(), draining_.end(),
+                     [](const std::unique_ptr<ChildProcess>& child) { return child->running(); });
+}
+
+size_t Service::programs() const {
+  size_t count = current_ ? current_->connections() : 0;
+  for (const auto& child : draining_) count += child->connections();
+  return count;
+}
+
+std::string Service::Status(const std::string& listeners) const {
+  std::string line = name_ + ": mode fork, listeners " + (listeners.empty() ? "none" : listeners);
+  if (current_) {
+    line += ", child " + std::to_string(current_->pid()) + " " +
+            ChildProcess::StateName(current_->state());
+  } else {
+    line += ", removed";
+  }
+  for (const auto& child : draining_) {
+    line += ", child " + std::to_string(child->pid()) + " draining (" +
+            std::to_string(child->connections()) + " programs)";
+  }
+  line += ", programs " + std::to_string(programs()) + ", served " +
+          std::to_string(counters_.served) + ", denied " + std::to_string(counters_.denied) +
+          ", failed " + std::to_string(counters_.failed) + ", exit_nonzero " +
+          std::to_string(counters_.exit_nonzero);
+  return line;
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,70 @@
+// Service: one row of the supervisor's service table, keyed by the service's
+// name. It owns the service's current config snapshot, its counters and its
+// children: the current one, which takes new connections, and older ones that a
+// reload left draining (their programs still count for this service).
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/event_loop.h"
+#include "supervisor/child_process.h"
+
+namespace gatehouse {
+
+class Service {
+ public:
+  // `on_change` runs when whether the service can take connections may have
+  // changed; it must not destroy the service.
+  Service(event_base* base, std::string name, std::string child_program,
+          std::function<void()> on_change);
+
+  // Applies a config snapshot: the first one starts a child; a changed one starts
+  // a new child and drains the old one (its programs end only with
+  // reload_programs = end). False when `config` is the same as the running one.
+  bool Configure(std::shared_ptr<const ServiceConfig> config);
+  // The service was removed from the config: its child drains.
+  void Retire();
+  // Stops the service for shutdown: every child drains.
+  void Shutdown();
+
+  // A connection for the current child; closed and counted when it cannot take it.
+  void Dispatch(UniqueFd connection, const ConnectionInfo& info, const std::string& peer);
+  void CountDenied() { ++counters_.denied; }
+
+  // True when its listeners should accept: a child is ready for connections.
+  bool accepting() const;
+  // True when removed and every child has ended: the row can go.
+  bool finished() const;
+  bool retired() const { return config_ == nullptr; }
+  const std::string& name() const { return name_; }
+  // The running config; null once retired.
+  const std::shared_ptr<const ServiceConfig>& config() const { return config_; }
+
+  // Passes a reaped child's status on; false when `pid` is none of this service's.
+  bool OnReaped(pid_t pid, int wait_status);
+  void Signal(int signal);
+  bool running() const;
+  size_t programs() const;
+  // The USR1 status line: "echo: mode fork, listeners ..., child 812 ready, ...".
+  std::string Status(const std::string& listeners) const;
+
+ private:
+  void DrainCurrent(bool end_programs);
+
+  event_base* base_;
+  std::string name_;
+  std::string child_program_;
+  std::function<void()> on_change_;
+  std::shared_ptr<const ServiceConfig> config_;
+  ServiceCounters counters_;
+  std::unique_ptr<ChildProcess> current_;
+  std::vector<std::unique_ptr<ChildProcess>> draining_;
+};
+
+}  // namespace gatehouse
