@@ -1,0 +1,227 @@
+// SIGHUP reloads under load: clients keep getting served while services change,
+// come and go; a kept listener keeps its very socket; a bad config changes nothing.
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/integration/harness.h"
+
+namespace gatehouse::testing {
+namespace {
+
+// The inode of the socket listening on 127.0.0.1:port, from /proc/net/tcp.
+std::string ListeningInode(int port) {
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  char wanted[32];
+  snprintf(wanted, sizeof wanted, "0100007F:%04X", port);
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+    fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+        timeout >> inode;
+    if (local == wanted && state == "0A") return inode;
+  }
+  return "";
+}
+
+// One request: send `request`, close our side, read everything.
+bool Exchange(int port, const std::string& request, std::string* reply) {
+  int fd = ConnectTcp("127.0.0.1", port);
+  if (fd < 0) return false;
+  bool sent = write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
+  shutdown(fd, SHUT_WR);
+  *reply = ReadUntil(fd, "\x01never", 10);
+  close(fd);
+  return sent;
+}
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+class ReloadTest : public ::testing::Test {
+ protected:
+  void WriteServices(int version, bool with_extra) {
+    dir_.Write("services.d/keep.conf", "[keep]\nport = 127.0.0.1:0\nexec = /bin/cat\n");
+    dir_.Write("services.d/change.conf",
+               "[change]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'echo v" +
+                   std::to_string(version) + "; exec cat'\n");
+    std::string extra = dir_.path() + "/services.d/extra.conf";
+    if (with_extra) {
+      dir_.Write("services.d/extra.conf", "[extra]\nport = 127.0.0.1:0\nexec = /bin/cat\n");
+    } else {
+      unlink(extra.c_str());
+    }
+  }
+  // Sends HUP and waits for the verdict line number `reloads` (reloaded or refused).
+  bool Hup(int* verdicts, const std::string& expected) {
+    kill(gatehouse_->pid(), SIGHUP);
+    ++*verdicts;
+    int wanted = *verdicts;
+    return WaitUntil([&] {
+      std::string log = gatehouse_->Log();
+      return static_cast<int>(Count(log, "reloaded: ") + Count(log, "reload refused")) >= wanted;
+    }) && Count(gatehouse_->Log(), expected) > 0;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<GatehouseProcess> gatehouse_;
+};
+
+TEST_F(ReloadTest, TwentyHupsUnderLoadDropNothing) {
+  WriteServices(1, false);
+  std::string main = WriteConfig(dir_, "log_level = 3\n", {});
+  gatehouse_ = std::make_unique<GatehouseProcess>(
+      std::vector<std::string>{"--config", main}, dir_.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
+  int keep_port = gatehouse_->Port("keep");
+  int change_port = gatehouse_->Port("change");
+  ASSERT_GT(keep_port, 0);
+  ASSERT_GT(change_port, 0);
+  ASSERT_TRUE(gatehouse_->WaitForLog("keep: ready") && gatehouse_->WaitForLog("change: ready"));
+  std::string inode_before = ListeningInode(keep_port);
+  ASSERT_FALSE(inode_before.empty());
+
+  // Long-running connections opened before the reloads, to both services.
+  std::vector<int> long_running;
+  for (int port : {keep_port, keep_port, change_port, change_port}) {
+    int fd = ConnectTcp("127.0.0.1", port);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, "first half,", 11), 11);
+    long_running.push_back(fd);
+  }
+
+  std::atomic<bool> storm_over{false};
+  std::atomic<int> made{0}, failed{0}, keep_served{0}, change_served{0};
+  std::vector<std::string> failures;
+  std::mutex failures_mutex;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 16; ++t) {
+    clients.emplace_back([&, t] {
+      // Bounded: at most 300 requests per client, and only while the storm lasts.
+      for (int i = 0; i < 300 && !storm_over; ++i) {
+        bool to_keep = (i + t) % 2 == 0;
+        std::string request = "client " + std::to_string(t) + " request " + std::to_string(i) +
+                              "\n";
+        std::string reply;
+        bool ok = Exchange(to_keep ? keep_port : change_port, request, &reply);
+        if (to_keep) {
+          ok = ok && reply == request;
+        } else {
+          ok = ok && (reply == "v1\n" + request || reply == "v2\n" + request);
+        }
+        ++made;
+        (to_keep ? keep_served : change_served)++;
+        if (!ok) {
+          ++failed;
+          std::lock_guard<std::mutex> lock(failures_mutex);
+          failures.push_back((to_keep ? "keep: " : "change: ") + request + " -> \"" + reply +
+                             "\"");
+        }
+      }
+    });
+  }
+
+  int verdicts = 0;
+  for (int hup = 1; hup <= 20; ++hup) {
+    if (hup == 10) {
+      // A bad config mid-storm: refused, nothing changes.
+      dir_.Write("services.d/broken.conf", "[broken]\nport = 127.0.0.1:0\nexec = relative\n");
+      EXPECT_TRUE(Hup(&verdicts, "reload refused")) << gatehouse_->Log();
+      unlink((dir_.path() + "/services.d/broken.conf").c_str());
+      continue;
+    }
+    // Odd reloads change the program of [change]; every third adds or removes [extra].
+    WriteServices(hup % 2 == 0 ? 1 : 2, hup % 3 == 0);
+    EXPECT_TRUE(Hup(&verdicts, "reloaded: ")) << gatehouse_->Log();
+    usleep(50 * 1000);  // let clients run against each new table
+  }
+  storm_over = true;
+  for (auto& client : clients) client.join();
+
+  // Every long-running connection completes with all its bytes.
+  for (size_t i = 0; i < long_running.size(); ++i) {
+    int fd = long_running[i];
+    ASSERT_EQ(write(fd, "second half\n", 12), 12);
+    shutdown(fd, SHUT_WR);
+    std::string reply = ReadUntil(fd, "\x01never", 10);
+    close(fd);
+    std::string expected = "first half,second half\n";
+    if (i >= 2) expected = "v1\n" + expected;  // started before any change
+    EXPECT_EQ(reply, expected) << "long-running connection " << i;
+  }
+
+  std::ostringstream shown;
+  for (size_t i = 0; i < failures.size() && i < 10; ++i) shown << failures[i] << "\n";
+  EXPECT_EQ(failed.load(), 0) << made << " made\n" << shown.str() << gatehouse_->Log();
+  EXPECT_GT(made.load(), 100);
+  EXPECT_EQ(ListeningInode(keep_port), inode_before) << "the kept listener was re-bound";
+  std::cout << "connections made during 20 reloads: " << made << ", failed: " << failed << "\n";
+
+  // Counts stayed exact across the reloads: every request and the long-running ones.
+  int usr1_mark = static_cast<int>(Count(gatehouse_->Log(), "status: keep:"));
+  kill(gatehouse_->pid(), SIGUSR1);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return static_cast<int>(Count(gatehouse_->Log(), "status: keep:")) > usr1_mark; }));
+  std::string log = gatehouse_->Log();
+  EXPECT_NE(log.find("served " + std::to_string(keep_served + 2) + ","), std::string::npos) << log;
+  EXPECT_NE(log.find("served " + std::to_string(change_served + 2) + ","), std::string::npos)
+      << log;
+}
+
+TEST_F(ReloadTest, BadConfigKeepsEverythingAndSaysWhy) {
+  WriteServices(1, false);
+  std::string main = WriteConfig(dir_, "", {});
+  gatehouse_ = std::make_unique<GatehouseProcess>(
+      std::vector<std::string>{"--config", main}, dir_.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
+  int port = gatehouse_->Port("change");
+  dir_.Write("services.d/change.conf",
+             "[change]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'echo v2; exec cat'\n"
+             "user = no-such-user-here\n");
+  int verdicts = 0;
+  ASSERT_TRUE(Hup(&verdicts, "reload refused")) << gatehouse_->Log();
+  std::string log = gatehouse_->Log();
+  EXPECT_NE(log.find("change.conf:5: user: no such user"), std::string::npos) << log;
+  std::string reply;
+  ASSERT_TRUE(Exchange(port, "x\n", &reply));
+  EXPECT_EQ(reply, "v1\nx\n") << "the running config must stay";
+}
+
+TEST_F(ReloadTest, AddedServiceServesAndRemovedServiceClosesItsPort) {
+  WriteServices(1, false);
+  std::string main = WriteConfig(dir_, "", {});
+  gatehouse_ = std::make_unique<GatehouseProcess>(
+      std::vector<std::string>{"--config", main}, dir_.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
+  int verdicts = 0;
+  WriteServices(1, true);
+  ASSERT_TRUE(Hup(&verdicts, "reloaded: 3 services")) << gatehouse_->Log();
+  int extra = gatehouse_->Port("extra");
+  ASSERT_GT(extra, 0) << gatehouse_->Log();
+  std::string reply;
+  ASSERT_TRUE(Exchange(extra, "hello extra\n", &reply));
+  EXPECT_EQ(reply, "hello extra\n");
+
+  WriteServices(1, false);
+  ASSERT_TRUE(Hup(&verdicts, "reloaded: 2 services")) << gatehouse_->Log();
+  EXPECT_NE(gatehouse_->Log().find("extra: closed 127.0.0.1:" + std::to_string(extra)),
+            std::string::npos);
+  EXPECT_EQ(ConnectTcp("127.0.0.1", extra), -1) << "the removed service's port still accepts";
+}
+
+}  // namespace
+}  // namespace gatehouse::testing
