@@ -223,5 +223,31 @@ TEST_F(ReloadTest, AddedServiceServesAndRemovedServiceClosesItsPort) {
   EXPECT_EQ(ConnectTcp("127.0.0.1", extra), -1) << "the removed service's port still accepts";
 }
 
+TEST_F(ReloadTest, ClientsWaitInTheBacklogWhileACrashedChildRestarts) {
+  WriteServices(1, false);
+  std::string main = WriteConfig(dir_, "", {});
+  gatehouse_ = std::make_unique<GatehouseProcess>(
+      std::vector<std::string>{"--config", main}, dir_.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
+  ASSERT_TRUE(gatehouse_->WaitForLog("keep: ready"));
+  int port = gatehouse_->Port("keep");
+  std::string keep_child = gatehouse_->Log();
+  size_t at = keep_child.find("keep: ready (child pid ");
+  pid_t child = std::stoi(keep_child.substr(at + 23));
+  kill(child, SIGKILL);
+  ASSERT_TRUE(gatehouse_->WaitForLog("keep: starting a new child in 1 s")) << gatehouse_->Log();
+  // During the back-off the connection waits in the kernel's backlog: accepted by
+  // the kernel, not by gatehouse, and served once the new child is ready.
+  int fd = ConnectTcp("127.0.0.1", port);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "waited\n", 7), 7);
+  shutdown(fd, SHUT_WR);
+  EXPECT_EQ(ReadUntil(fd, "\x01never", 10), "waited\n") << gatehouse_->Log();
+  close(fd);
+  std::string log = gatehouse_->Log();
+  EXPECT_EQ(log.find("refused"), std::string::npos) << log;
+  EXPECT_LT(log.find("starting a new child"), log.rfind("keep: ready")) << log;
+}
+
 }  // namespace
 }  // namespace gatehouse::testing
