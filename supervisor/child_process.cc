@@ -112,6 +112,7 @@ bool ChildProcess::Start() {
   bp::child child(bp::exe = child_program_, bp::args = {service_->name},
                   bp::posix::fd.bind(3, theirs.get()),
                   bp::std_in < bp::null, bp::std_out > stderr, bp::std_err > stderr,
+                  bp::env["NOTIFY_SOCKET"] = boost::none,  // only the supervisor speaks to systemd
                   error);
   // clang-format on
   if (error) {

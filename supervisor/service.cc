@@ -70,6 +70,14 @@ bool Service::accepting() const {
   return current_ != nullptr && current_->state() == ChildProcess::State::kReady;
 }
 
+bool Service::settled() const {
+  return current_ == nullptr || current_->state() != ChildProcess::State::kStarting;
+}
+
+bool Service::restarting() const {
+  return current_ != nullptr && current_->state() == ChildProcess::State::kRestarting;
+}
+
 bool Service::finished() const { return retired() && current_ == nullptr && draining_.empty(); }
 
 bool Service::OnReaped(pid_t pid, int wait_status) {

@@ -39,6 +39,10 @@ class Service {
 
   // True when its listeners should accept: a child is ready for connections.
   bool accepting() const;
+  // False while the current child has not yet become ready nor failed its start.
+  bool settled() const;
+  // True when its current child is waiting to be restarted after a failure.
+  bool restarting() const;
   // True when removed and every child has ended: the row can go.
   bool finished() const;
   bool retired() const { return config_ == nullptr; }

@@ -7,11 +7,14 @@
 
 #include "common/log.h"
 #include "common/monotonic_clock.h"
+#include "supervisor/systemd_notify.h"
 
 namespace gatehouse {
 namespace {
 // After the grace period children get TERM; this much later, KILL.
 constexpr double kKillAfterTermSeconds = 5;
+// READY=1 goes out by then even if a child has not answered (STATUS says which).
+constexpr double kStartupReportSeconds = 15;
 
 LogTarget LogTargetOf(const GlobalConfig& global) {
   return LogTarget{global.log_file, global.log_level, global.syslog_ident, global.syslog_facility,
@@ -40,6 +43,7 @@ Supervisor::Supervisor(CommandLine command_line, std::string child_program)
   }
   grace_timer_.reset(evtimer_new(base_.get(), OnGraceExpired, this));
   kill_timer_.reset(evtimer_new(base_.get(), OnKillTimer, this));
+  startup_timer_.reset(evtimer_new(base_.get(), OnStartupTimeout, this));
 }
 
 Supervisor::~Supervisor() {
@@ -50,6 +54,7 @@ Supervisor::~Supervisor() {
   signal_events_.clear();
   grace_timer_.reset();
   kill_timer_.reset();
+  startup_timer_.reset();
 }
 
 std::set<std::string> Supervisor::ListenerKeys() const {
@@ -131,6 +136,7 @@ void Supervisor::Apply(const Config& next, ListenerMap fresh) {
 
 void Supervisor::UpdateAccepting() {
   if (applying_) return;
+  NotifyReadyOnceSettled();
   for (auto& [key, acceptors] : listeners_) {
     for (auto& acceptor : acceptors) {
       auto service = services_.find(acceptor->service_name());
@@ -145,13 +151,50 @@ int Supervisor::Run() {
   for (const auto& [key, acceptors] : listeners_) listeners += acceptors.size();
   Log(kLogNotice, "ready: " + std::to_string(services_.size()) + " services on " +
                       std::to_string(listeners) + " listeners");
+  timeval startup = Seconds(kStartupReportSeconds);
+  event_add(startup_timer_.get(), &startup);
+  NotifyReadyOnceSettled();
   event_base_dispatch(base_.get());
   Log(kLogNotice, "stopped");
   return 0;
 }
 
+std::string Supervisor::StatusSummary() const {
+  size_t listeners = 0, programs = 0;
+  for (const auto& [key, acceptors] : listeners_) listeners += acceptors.size();
+  std::string failing;
+  for (const auto& [name, service] : services_) {
+    programs += service->programs();
+    if (service->restarting()) failing += (failing.empty() ? "" : ", ") + name;
+    if (!service->settled()) failing += (failing.empty() ? "" : ", ") + name + " (not ready)";
+  }
+  std::string text = std::to_string(services_.size()) + " services on " +
+                     std::to_string(listeners) + " listeners, " + std::to_string(programs) +
+                     " programs running";
+  if (!failing.empty()) text += "; failed to start: " + failing;
+  return text;
+}
+
+void Supervisor::NotifyReadyOnceSettled() {
+  if (ready_notified_ || stopping_ || applying_) return;
+  for (const auto& [name, service] : services_) {
+    if (!service->settled()) return;
+  }
+  ready_notified_ = true;
+  event_del(startup_timer_.get());
+  NotifySystemd("READY=1\nSTATUS=" + StatusSummary());
+}
+
+void Supervisor::OnStartupTimeout(evutil_socket_t, short, void* self) {
+  auto* supervisor = static_cast<Supervisor*>(self);
+  if (supervisor->ready_notified_ || supervisor->stopping_) return;
+  supervisor->ready_notified_ = true;
+  NotifySystemd("READY=1\nSTATUS=" + supervisor->StatusSummary());
+}
+
 void Supervisor::Reload() {
   double started = MonotonicSeconds();
+  NotifySystemd(ReloadingState());
   // logrotate's convention: the log is reopened even when the new config is refused.
   std::string error;
   if (!OpenLog(LogTargetOf(global_), &error)) Log(kLogErr, "reload: " + error);
@@ -165,6 +208,8 @@ void Supervisor::Reload() {
     for (const std::string& e : errors) Log(kLogErr, "reload: " + e);
     Log(kLogErr, "reload refused (" + std::to_string(errors.size()) +
                      " errors); the running configuration stays");
+    NotifySystemd("READY=1\nSTATUS=reload refused (" + std::to_string(errors.size()) +
+                  " errors, see the log); " + StatusSummary());
     return;  // what was bound for it closes with `fresh`
   }
   for (const std::string& warning : next.warnings) Log(kLogWarning, warning);
@@ -188,6 +233,7 @@ void Supervisor::Reload() {
     if (!OpenLog(target, &error)) {
       Log(kLogErr, "reload: " + error + "; the running configuration stays");
       OpenLog(LogTargetOf(global_), &error);
+      NotifySystemd("READY=1\nSTATUS=reload refused (log_file); " + StatusSummary());
       return;
     }
   }
@@ -198,11 +244,13 @@ void Supervisor::Reload() {
   for (const auto& [key, acceptors] : listeners_) listeners += acceptors.size();
   Log(kLogNotice, "reloaded: " + std::to_string(next.services.size()) + " services on " +
                       std::to_string(listeners) + " listeners in " + took);
+  NotifySystemd("READY=1\nSTATUS=" + StatusSummary());
 }
 
 void Supervisor::BeginShutdown(double grace_seconds, const char* why) {
   if (!stopping_) {
     stopping_ = true;
+    NotifySystemd("STOPPING=1");
     Log(kLogNotice, std::string(why) + ": no new connections; programs get " +
                         std::to_string(static_cast<int>(grace_seconds)) + " s to finish");
     UpdateAccepting();

@@ -44,6 +44,10 @@ class Supervisor {
   void ReapChildren();
   void FinishIfDone();
   void LogStatus();
+  // systemd: READY=1 once every child is ready or has failed its first start.
+  void NotifyReadyOnceSettled();
+  std::string StatusSummary() const;
+  static void OnStartupTimeout(evutil_socket_t, short, void* self);
 
   static void OnSignal(evutil_socket_t signal, short what, void* self);
   static void OnGraceExpired(evutil_socket_t, short, void* self);
@@ -60,6 +64,8 @@ class Supervisor {
   std::vector<EventPtr> signal_events_;
   EventPtr grace_timer_;
   EventPtr kill_timer_;
+  EventPtr startup_timer_;
+  bool ready_notified_ = false;
   bool stopping_ = false;
 };
 
