@@ -35,6 +35,7 @@ class Acceptor {
   // Accept (true) or leave clients in the backlog (false).
   void SetAccepting(bool accepting);
   const Listener& listener() const { return *listener_; }
+  Listener& listener() { return *listener_; }
   bool attached() const { return service_ != nullptr; }
   const std::string& service_name() const { return service_->name; }
 

@@ -22,11 +22,6 @@ constexpr double kMaxRestartDelay = 30;
 // A child that ran this long before dying is restarted at the shortest delay.
 constexpr double kStableSeconds = 30;
 
-std::string DescribeStatus(int status) {
-  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
-  return "status " + std::to_string(status);
-}
 
 ServiceDefinition DefinitionFor(const ServiceConfig& service) {
   ServiceDefinition definition;
@@ -44,6 +39,12 @@ ServiceDefinition DefinitionFor(const ServiceConfig& service) {
 }
 
 }  // namespace
+
+std::string DescribeWaitStatus(int status) {
+  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
 
 std::string FindChildProgram() {
   char self[4096];
@@ -184,12 +185,12 @@ void ChildProcess::OnExit(int wait_status) {
   ready_ = false;
   if (state_ == State::kDraining) {
     Log(clean ? kLogDebug : kLogWarning,
-        service_->name + ": child ended (" + DescribeStatus(wait_status) + ")");
+        service_->name + ": child ended (" + DescribeWaitStatus(wait_status) + ")");
     SetState(State::kEnded);
     return;
   }
   if (uptime >= kStableSeconds) restart_delay_ = 1;
-  Log(kLogErr, service_->name + ": child ended unexpectedly (" + DescribeStatus(wait_status) + ")");
+  Log(kLogErr, service_->name + ": child ended unexpectedly (" + DescribeWaitStatus(wait_status) + ")");
   ScheduleRestart();
 }
 
@@ -257,7 +258,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
         snprintf(duration, sizeof duration, "%.3f s",
                  static_cast<double>(exited.duration_us) / 1e6);
         Log(kLogInfo, service_->name + ": exit " + found->second.peer + " pid " +
-                          std::to_string(exited.pid) + " " + DescribeStatus(exited.wait_status) +
+                          std::to_string(exited.pid) + " " + DescribeWaitStatus(exited.wait_status) +
                           " after " + duration);
       }
       if (exited.wait_status != 0) ++counters_->exit_nonzero;

@@ -91,6 +91,9 @@ class ChildProcess {
   std::map<uint64_t, Connection> connections_;
 };
 
+// "exit 1", "signal Killed": a wait status for the log.
+std::string DescribeWaitStatus(int status);
+
 // Where gatehouse-child is: beside gatehouse, or ../child/ in the build tree.
 std::string FindChildProgram();
 

@@ -35,11 +35,11 @@ bool Daemonize(bool background, bool setsid, bool stderr_is_log, std::string* er
   return true;
 }
 
-bool WritePidFile(const std::string& path, std::string* error) {
+bool WritePidFile(const std::string& path, pid_t replacing, std::string* error) {
   if (path.empty()) return true;
   std::ifstream existing(path);
   long old_pid = 0;
-  if (existing >> old_pid && old_pid > 1 && old_pid != getpid() &&
+  if (existing >> old_pid && old_pid > 1 && old_pid != getpid() && old_pid != replacing &&
       kill(static_cast<pid_t>(old_pid), 0) == 0) {
     *error =
         "pid_file " + path + " names pid " + std::to_string(old_pid) + ", which is still running";
@@ -59,7 +59,10 @@ bool WritePidFile(const std::string& path, std::string* error) {
 }
 
 void RemovePidFile(const std::string& path) {
-  if (!path.empty()) unlink(path.c_str());
+  if (path.empty()) return;
+  std::ifstream existing(path);
+  long pid = 0;
+  if (existing >> pid && pid == getpid()) unlink(path.c_str());
 }
 
 }  // namespace gatehouse

@@ -1,6 +1,8 @@
 // Net::Server's daemonization: background (fork, parent exits), setsid, pid_file.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 namespace gatehouse {
@@ -10,8 +12,10 @@ namespace gatehouse {
 // does stderr when it is not already a log file and the terminal is left behind.
 bool Daemonize(bool background, bool setsid, bool stderr_is_log, std::string* error);
 
-// Writes our pid. Refuses when the file names a process that is still running.
-bool WritePidFile(const std::string& path, std::string* error);
+// Writes our pid. Refuses when the file names a process that is still running,
+// unless that is `replacing` (the process a binary upgrade takes over from).
+bool WritePidFile(const std::string& path, pid_t replacing, std::string* error);
+// Removes the file if it still names us (after an upgrade it names the successor).
 void RemovePidFile(const std::string& path);
 
 }  // namespace gatehouse

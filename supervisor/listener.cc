@@ -83,7 +83,7 @@ std::string Listener::Describe() const {
 }
 
 Listener::~Listener() {
-  if (fd && spec.protocol == Protocol::kUnix) unlink(spec.path.c_str());
+  if (fd && owns_path && spec.protocol == Protocol::kUnix) unlink(spec.path.c_str());
 }
 
 std::string ListenerKey(const std::string& service, const PortSpec& spec) {

@@ -19,6 +19,9 @@ struct Listener {
   PortSpec spec;
   SocketAddress address;  // as bound: the kernel's port when the spec said 0
   UniqueFd fd;            // non-blocking, close-on-exec
+  // A UNIX socket's file is removed on close, unless another process (an
+  // upgrade's successor, or the process it replaced) serves the same socket.
+  bool owns_path = true;
 
   // "127.0.0.1:7007/tcp", "[::1]:7007/tcp", "/run/echo.sock|unix"
   std::string Describe() const;

@@ -5,8 +5,9 @@
 //   2. read the command line and the configuration, find gatehouse-child;
 //      --check prints it all and stops
 //   3. open the log
-//   4. bind every listener (still privileged)
-//   5. background / setsid, pid_file
+//   4. bind every listener (still privileged); after a binary upgrade (SIGUSR2)
+//      adopt the listeners the old process handed over instead
+//   5. background / setsid, pid_file (an upgrade's successor is detached already)
 //   6. become the child subreaper; apply the config to the service and listener
 //      tables (one gatehouse-child per service) — SIGHUP applies a new one the same way
 //   7. serve: accept, check, hand over; until TERM/INT/QUIT
@@ -18,12 +19,14 @@
 
 #include <cstdio>
 #include <iostream>
+#include <set>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "supervisor/daemon.h"
 #include "supervisor/listener.h"
 #include "supervisor/supervisor.h"
+#include "supervisor/upgrade.h"
 
 namespace gatehouse {
 namespace {
@@ -59,6 +62,8 @@ int main(int argc, char** argv) {
   using namespace gatehouse;
   MarkInheritedFdsCloseOnExec();
   signal(SIGPIPE, SIG_IGN);
+  // What SIGUSR2 starts again, taken before anything can change it.
+  ProcessImage image = CurrentProcessImage();
 
   CommandLine command_line;
   std::string error;
@@ -102,7 +107,15 @@ int main(int argc, char** argv) {
 
   ListenerMap listeners;
   std::vector<std::string> warnings;
-  bool bound = BindListeners(config, {}, &listeners, &errors, &warnings);
+  pid_t replacing = UpgradingFrom();
+  AdoptInheritedListeners(config, TakeInheritedListeners(&warnings), &listeners);
+  std::set<std::string> adopted;
+  for (const auto& [key, sockets] : listeners) adopted.insert(key);
+  if (replacing != 0) {
+    Log(kLogNotice, "upgrade: taking over from pid " + std::to_string(replacing) + " with " +
+                        std::to_string(adopted.size()) + " inherited listeners");
+  }
+  bool bound = BindListeners(config, adopted, &listeners, &errors, &warnings);
   for (const std::string& warning : warnings) Log(kLogWarning, warning);
   if (!bound) {
     for (const std::string& e : errors) Log(kLogErr, e);
@@ -110,8 +123,9 @@ int main(int argc, char** argv) {
   }
 
   bool stderr_is_log = !global.log_file.empty() && global.log_file != "Sys::Syslog";
-  if (!Daemonize(global.background, global.setsid, stderr_is_log, &error) ||
-      !WritePidFile(global.pid_file, &error)) {
+  if ((replacing == 0 &&
+       !Daemonize(global.background, global.setsid, stderr_is_log, &error)) ||
+      !WritePidFile(global.pid_file, replacing, &error)) {
     Log(kLogErr, error);
     return 1;
   }
@@ -121,8 +135,9 @@ int main(int argc, char** argv) {
   std::string pid_file = global.pid_file;
   int exit_code;
   {
-    Supervisor supervisor(command_line, child_program);
+    Supervisor supervisor(command_line, child_program, image);
     supervisor.Apply(config, std::move(listeners));
+    if (replacing != 0) ReportSuccessorReady();
     exit_code = supervisor.Run();
   }
   RemovePidFile(pid_file);

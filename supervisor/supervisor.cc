@@ -32,12 +32,13 @@ std::vector<std::string> RestartOnlyChanges(const GlobalConfig& now, const Globa
 }
 }  // namespace
 
-Supervisor::Supervisor(CommandLine command_line, std::string child_program)
+Supervisor::Supervisor(CommandLine command_line, std::string child_program, ProcessImage image)
     : command_line_(std::move(command_line)),
       child_program_(std::move(child_program)),
+      image_(std::move(image)),
       base_(event_base_new()),
       resolver_(std::make_unique<ReverseResolver>(base_.get())) {
-  for (int signal : {SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGHUP, SIGUSR1}) {
+  for (int signal : {SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGHUP, SIGUSR1, SIGUSR2}) {
     signal_events_.emplace_back(evsignal_new(base_.get(), signal, OnSignal, this));
     event_add(signal_events_.back().get(), nullptr);
   }
@@ -55,6 +56,7 @@ Supervisor::~Supervisor() {
   grace_timer_.reset();
   kill_timer_.reset();
   startup_timer_.reset();
+  successor_event_.reset();
 }
 
 std::set<std::string> Supervisor::ListenerKeys() const {
@@ -286,6 +288,13 @@ void Supervisor::ReapChildren() {
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     bool ours = false;
+    if (pid == successor_.pid) {
+      Log(kLogErr, "upgrade: successor pid " + std::to_string(pid) + " ended (" +
+                       DescribeWaitStatus(status) + ") before it served; still serving");
+      successor_event_.reset();
+      successor_ = Successor{};
+      continue;
+    }
     for (auto& [name, service] : services_) {
       if (service->OnReaped(pid, status)) {
         ours = true;
@@ -300,6 +309,52 @@ void Supervisor::ReapChildren() {
     it = it->second->finished() ? services_.erase(it) : std::next(it);
   }
   FinishIfDone();
+}
+
+void Supervisor::Upgrade() {
+  if (successor_.pid != 0 || stopping_) {
+    Log(kLogWarning, "SIGUSR2: an upgrade or a stop is already under way; ignored");
+    return;
+  }
+  std::vector<std::pair<int, std::string>> handed;
+  for (const auto& [key, acceptors] : listeners_) {
+    for (const auto& acceptor : acceptors) handed.emplace_back(acceptor->listener().fd.get(), key);
+  }
+  std::string error;
+  if (!StartSuccessor(image_, handed, &successor_, &error)) {
+    Log(kLogErr, "upgrade: cannot start " + image_.path + ": " + error + "; still serving");
+    return;
+  }
+  Log(kLogNotice, "SIGUSR2: upgrade: started " + image_.path + " as pid " +
+                      std::to_string(successor_.pid) + " with " +
+                      std::to_string(handed.size()) + " listeners");
+  successor_event_.reset(event_new(base_.get(), successor_.ready.get(), EV_READ | EV_PERSIST,
+                                   OnSuccessorReport, this));
+  event_add(successor_event_.get(), nullptr);
+}
+
+void Supervisor::OnSuccessorReport(evutil_socket_t fd, short, void* self) {
+  auto* supervisor = static_cast<Supervisor*>(self);
+  char buffer[16];
+  ssize_t n = read(fd, buffer, sizeof buffer);
+  pid_t pid = supervisor->successor_.pid;
+  supervisor->successor_event_.reset();
+  supervisor->successor_.ready.reset();
+  if (n <= 0 || std::string(buffer, static_cast<size_t>(n)).rfind("ready", 0) != 0) {
+    // Its reason is in the log (its stderr is ours); the exit status follows when reaped.
+    Log(kLogErr, "upgrade: successor pid " + std::to_string(pid) +
+                     " failed before it served; this process keeps serving");
+    return;
+  }
+  Log(kLogNotice, "upgrade: successor pid " + std::to_string(pid) +
+                      " serves; this process stops accepting and drains");
+  NotifySystemd("MAINPID=" + std::to_string(pid));
+  // The successor serves the same sockets: their UNIX files are its now.
+  for (auto& [key, acceptors] : supervisor->listeners_) {
+    for (auto& acceptor : acceptors) acceptor->listener().owns_path = false;
+  }
+  supervisor->successor_ = Successor{};  // no longer ours to watch
+  supervisor->BeginShutdown(supervisor->global_.shutdown_timeout, "upgrade");
 }
 
 void Supervisor::FinishIfDone() {
@@ -342,6 +397,9 @@ void Supervisor::OnSignal(evutil_socket_t signal, short, void* self) {
       return;
     case SIGHUP:
       if (!supervisor->stopping_) supervisor->Reload();
+      return;
+    case SIGUSR2:
+      supervisor->Upgrade();
       return;
   }
 }

@@ -16,13 +16,15 @@
 #include "supervisor/listener.h"
 #include "supervisor/reverse_resolver.h"
 #include "supervisor/service.h"
+#include "supervisor/upgrade.h"
 
 namespace gatehouse {
 
 class Supervisor {
  public:
-  // `command_line` is kept to re-read the same files on SIGHUP.
-  Supervisor(CommandLine command_line, std::string child_program);
+  // `command_line` is kept to re-read the same files on SIGHUP; `image` is what
+  // SIGUSR2 starts as the successor.
+  Supervisor(CommandLine command_line, std::string child_program, ProcessImage image);
   ~Supervisor();
 
   // Brings the service and listener tables to `next`: `fresh` holds the
@@ -42,6 +44,9 @@ class Supervisor {
   void UpdateAccepting();
   void BeginShutdown(double grace_seconds, const char* why);
   void ReapChildren();
+  // SIGUSR2: start the successor; once it serves, stop accepting and drain.
+  void Upgrade();
+  static void OnSuccessorReport(evutil_socket_t fd, short what, void* self);
   void FinishIfDone();
   void LogStatus();
   // systemd: READY=1 once every child is ready or has failed its first start.
@@ -65,6 +70,9 @@ class Supervisor {
   EventPtr grace_timer_;
   EventPtr kill_timer_;
   EventPtr startup_timer_;
+  ProcessImage image_;
+  Successor successor_;
+  EventPtr successor_event_;
   bool ready_notified_ = false;
   bool stopping_ = false;
 };

@@ -1,0 +1,172 @@
+#include "supervisor/upgrade.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "common/sys_error.h"
+
+extern char** environ;
+
+namespace gatehouse {
+namespace {
+
+// "FD KEY" lines: the listeners handed over.
+constexpr const char* kListenersVariable = "GATEHOUSE_UPGRADE_LISTENERS";
+// The write end of the ready pipe, and the pid being replaced.
+constexpr const char* kReadyFdVariable = "GATEHOUSE_UPGRADE_READY_FD";
+constexpr const char* kFromVariable = "GATEHOUSE_UPGRADE_FROM";
+
+bool ParseNumber(const std::string& text, long max, long* value) {
+  if (text.empty() || text.size() > 10 || text.find_first_not_of("0123456789") != text.npos) {
+    return false;
+  }
+  *value = std::stol(text);
+  return *value <= max;
+}
+
+}  // namespace
+
+ProcessImage CurrentProcessImage() {
+  ProcessImage image;
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n > 0) image.path.assign(path, static_cast<size_t>(n));
+  std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
+  std::string word;
+  while (std::getline(cmdline, word, '\0')) image.argv.push_back(word);
+  return image;
+}
+
+bool StartSuccessor(const ProcessImage& image,
+                    const std::vector<std::pair<int, std::string>>& listeners,
+                    Successor* successor, std::string* error) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    *error = ErrnoMessage("pipe", "", errno);
+    return false;
+  }
+  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+
+  // Everything the new process needs is prepared before fork(): after it, only
+  // async-signal-safe calls (the resolver's threads may hold locks).
+  std::string handed;
+  for (const auto& [fd, key] : listeners) handed += std::to_string(fd) + " " + key + "\n";
+  std::vector<std::string> env_strings;
+  for (char** variable = environ; *variable != nullptr; ++variable) {
+    std::string entry = *variable;
+    if (entry.rfind("GATEHOUSE_UPGRADE_", 0) != 0) env_strings.push_back(entry);
+  }
+  env_strings.push_back(std::string(kListenersVariable) + "=" + handed);
+  env_strings.push_back(std::string(kReadyFdVariable) + "=" + std::to_string(write_end.get()));
+  env_strings.push_back(std::string(kFromVariable) + "=" + std::to_string(getpid()));
+  std::vector<char*> envp, argv;
+  for (std::string& entry : env_strings) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = image.argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::vector<int> inherit;
+  for (const auto& [fd, key] : listeners) inherit.push_back(fd);
+  inherit.push_back(write_end.get());
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    *error = ErrnoMessage("fork", "", errno);
+    return false;
+  }
+  if (pid == 0) {
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int fd : inherit) fcntl(fd, F_SETFD, 0);
+    execve(image.path.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  successor->pid = pid;
+  successor->ready = std::move(read_end);
+  return true;
+}
+
+ListenerMap TakeInheritedListeners(std::vector<std::string>* warnings) {
+  ListenerMap inherited;
+  const char* text = getenv(kListenersVariable);
+  if (text == nullptr) return inherited;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    size_t space = line.find(' ');
+    long fd = -1;
+    if (space == std::string::npos || !ParseNumber(line.substr(0, space), 1 << 20, &fd)) {
+      warnings->push_back("upgrade: ignoring a malformed inherited listener \"" + line + "\"");
+      continue;
+    }
+    // Only a listening socket is adopted; anything else is not ours to keep.
+    int accepting = 0;
+    socklen_t length = sizeof accepting;
+    UniqueFd socket_fd(static_cast<int>(fd));
+    if (getsockopt(socket_fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) != 0 ||
+        !accepting) {
+      warnings->push_back("upgrade: inherited fd " + std::to_string(fd) +
+                          " is not a listening socket; ignored");
+      socket_fd.release();  // not ours: leave it alone
+      continue;
+    }
+    fcntl(socket_fd.get(), F_SETFD, FD_CLOEXEC);
+    fcntl(socket_fd.get(), F_SETFL, fcntl(socket_fd.get(), F_GETFL) | O_NONBLOCK);
+    Listener listener;
+    listener.address = SocketAddress::Local(socket_fd.get());
+    listener.fd = std::move(socket_fd);
+    inherited[line.substr(space + 1)].push_back(std::move(listener));
+  }
+  unsetenv(kListenersVariable);
+  return inherited;
+}
+
+void AdoptInheritedListeners(const Config& config, ListenerMap inherited, ListenerMap* adopted) {
+  for (const ServiceConfig& service : config.services) {
+    for (const ServicePort& port : service.ports) {
+      std::string key = ListenerKey(service.name, port.spec);
+      auto found = inherited.find(key);
+      if (found == inherited.end()) continue;
+      for (Listener& listener : found->second) {
+        listener.service = service.name;
+        listener.spec = port.spec;
+        (*adopted)[key].push_back(std::move(listener));
+      }
+      inherited.erase(found);
+    }
+  }
+  // The rest close here; a UNIX socket's file is the old process's to remove.
+  for (auto& [key, listeners] : inherited) {
+    for (Listener& listener : listeners) listener.owns_path = false;
+  }
+}
+
+pid_t UpgradingFrom() {
+  const char* text = getenv(kFromVariable);
+  long pid = 0;
+  if (text == nullptr || !ParseNumber(text, 1 << 22, &pid)) return 0;
+  return static_cast<pid_t>(pid);
+}
+
+void ReportSuccessorReady() {
+  const char* text = getenv(kReadyFdVariable);
+  long fd = -1;
+  if (text == nullptr || !ParseNumber(text, 1 << 20, &fd)) return;
+  UniqueFd ready(static_cast<int>(fd));
+  ssize_t ignored = write(ready.get(), "ready\n", 6);
+  (void)ignored;
+  unsetenv(kReadyFdVariable);
+  unsetenv(kFromVariable);
+}
+
+}  // namespace gatehouse
