@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -184,14 +185,16 @@ void Supervisor::NotifyReadyOnceSettled() {
   }
   ready_notified_ = true;
   event_del(startup_timer_.get());
-  NotifySystemd("READY=1\nSTATUS=" + StatusSummary());
+  // MAINPID: after a binary upgrade this process is the main one now.
+  NotifySystemd("READY=1\nMAINPID=" + std::to_string(getpid()) + "\nSTATUS=" + StatusSummary());
 }
 
 void Supervisor::OnStartupTimeout(evutil_socket_t, short, void* self) {
   auto* supervisor = static_cast<Supervisor*>(self);
   if (supervisor->ready_notified_ || supervisor->stopping_) return;
   supervisor->ready_notified_ = true;
-  NotifySystemd("READY=1\nSTATUS=" + supervisor->StatusSummary());
+  NotifySystemd("READY=1\nMAINPID=" + std::to_string(getpid()) +
+                "\nSTATUS=" + supervisor->StatusSummary());
 }
 
 void Supervisor::Reload() {

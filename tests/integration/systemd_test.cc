@@ -63,9 +63,9 @@ TEST(Systemd, ReadyReloadingStoppingAndFailuresInStatus) {
   ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
 
   std::string ready = notify.Next();
-  EXPECT_EQ(ready,
-            "READY=1\nSTATUS=2 services on 2 listeners, 0 programs running; failed to start: "
-            "broken")
+  EXPECT_EQ(ready, "READY=1\nMAINPID=" + std::to_string(gatehouse.pid()) +
+                       "\nSTATUS=2 services on 2 listeners, 0 programs running; failed to "
+                       "start: broken")
       << gatehouse.Log();
   EXPECT_NE(gatehouse.Log().find("broken: child cannot serve"), std::string::npos)
       << gatehouse.Log();
