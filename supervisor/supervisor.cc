@@ -8,12 +8,15 @@
 
 #include "common/log.h"
 #include "common/monotonic_clock.h"
+#include "supervisor/process_tree.h"
 #include "supervisor/systemd_notify.h"
 
 namespace gatehouse {
 namespace {
 // After the grace period children get TERM; this much later, KILL.
-constexpr double kKillAfterTermSeconds = 5;
+constexpr double kKillAfterTermSeconds = 2;  // MERGE: kill_grace
+// KILL is repeated this often while anything below us is left.
+constexpr double kKillRepeatSeconds = 0.5;
 // READY=1 goes out by then even if a child has not answered (STATUS says which).
 constexpr double kStartupReportSeconds = 15;
 
@@ -269,9 +272,13 @@ void Supervisor::BeginShutdown(double grace_seconds, const char* why) {
   FinishIfDone();
 }
 
+// The grace is over: TERM to every child and to every orphaned program (ours
+// as the subreaper), KILL after kill_grace.
 void Supervisor::OnGraceExpired(evutil_socket_t, short, void* self) {
   auto* supervisor = static_cast<Supervisor*>(self);
   for (auto& [name, service] : supervisor->services_) service->Signal(SIGTERM);
+  size_t left = SignalOwnChildren(SIGTERM, supervisor->successor_pid_);
+  if (left > 0) Log(kLogNotice, "TERM to " + std::to_string(left) + " processes still running");
   timeval delay = Seconds(kKillAfterTermSeconds);
   event_add(supervisor->kill_timer_.get(), &delay);
 }
@@ -283,6 +290,12 @@ void Supervisor::OnKillTimer(evutil_socket_t, short, void* self) {
       Log(kLogWarning, name + ": child did not end; killing it");
       service->Signal(SIGKILL);
     }
+  }
+  size_t left = SignalOwnChildren(SIGKILL, supervisor->successor_pid_);
+  if (left > 0) {
+    Log(kLogWarning, "KILL to " + std::to_string(left) + " processes that did not end");
+    timeval again = Seconds(kKillRepeatSeconds);  // what they leave behind comes to us
+    event_add(supervisor->kill_timer_.get(), &again);
   }
 }
 
@@ -356,14 +369,20 @@ void Supervisor::OnSuccessorReport(evutil_socket_t fd, short, void* self) {
   for (auto& [key, acceptors] : supervisor->listeners_) {
     for (auto& acceptor : acceptors) acceptor->listener().owns_path = false;
   }
+  supervisor->successor_pid_ = pid;  // never ended by our shutdown
   supervisor->successor_ = Successor{};  // no longer ours to watch
   supervisor->BeginShutdown(supervisor->global_.shutdown_timeout, "upgrade");
 }
 
+// Exits only when nothing below us is left: children, and programs orphaned by a
+// child that died (they are ours as the subreaper).
 void Supervisor::FinishIfDone() {
   if (!stopping_) return;
   for (auto& [name, service] : services_) {
     if (service->running()) return;
+  }
+  for (pid_t pid : OwnChildren()) {
+    if (pid != successor_pid_) return;
   }
   event_base_loopexit(base_.get(), nullptr);
 }

@@ -72,6 +72,7 @@ class Supervisor {
   EventPtr startup_timer_;
   ProcessImage image_;
   Successor successor_;
+  pid_t successor_pid_ = 0;  // the process we handed over to
   EventPtr successor_event_;
   bool ready_notified_ = false;
   bool stopping_ = false;
