@@ -180,8 +180,7 @@ TEST(AccessRules, PerlOnlySyntaxIsRefusedWithRe2sMessage) {
   AddressPattern pattern;
   std::string error;
   EXPECT_FALSE(ParseAddressPattern("(a)\\1", &pattern, &error));
-  EXPECT_EQ(error,
-            "\"(a)\\1\" is not a valid regular expression (invalid escape sequence: \\1)");
+  EXPECT_EQ(error, "\"(a)\\1\" is not a valid regular expression (invalid escape sequence: \\1)");
   EXPECT_FALSE(ParseAddressPattern("(?!bad).*", &pattern, &error));
   EXPECT_NE(error.find("is not a valid regular expression (invalid perl operator: (?!)"),
             std::string::npos)
