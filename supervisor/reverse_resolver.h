@@ -34,10 +34,10 @@ class ReverseResolver {
  public:
   using Done = std::function<void(const PeerName& found)>;
 
-  // A lookup not answered within this (PTR, then the forward confirmation) has
-  // failed. glibc's default (timeout 5 s) lets one query per lookup wait for one
-  // dead name server and still finish in time.
-  static constexpr double kDeadlineSeconds = 10;
+  // A lookup not answered within this has failed. It makes two queries (PTR, then
+  // A/AAAA); with glibc's default timeout (5 s) each may wait out one dead name
+  // server and the lookup still finishes in time.
+  static constexpr double kDeadlineSeconds = 15;
   // Lookups under way or waiting; more at once fail at once.
   static constexpr size_t kMaxPending = 1024;
 
