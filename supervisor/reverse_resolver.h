@@ -48,12 +48,12 @@ class ReverseResolver {
   // when too many lookups are pending (then at once, kFailed).
   void Lookup(const SocketAddress& peer, Done done);
 
+ private:
   // The blocking lookup a worker runs: getnameinfo(NI_NAMEREQD), then the name is
   // used only if getaddrinfo(name) gives the peer's address back (tcpd's PARANOID
   // check), so a PTR record alone cannot claim a name.
   static PeerName Resolve(const SocketAddress& peer);
 
- private:
   struct Request {
     uint64_t id = 0;
     SocketAddress peer;
