@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <re2/re2.h>
 
 #include <cstring>
 
@@ -33,8 +34,8 @@ bool PeerBytes(const SocketAddress& address, int* family, uint8_t bytes[16]) {
 bool MatchesAny(const std::vector<AddressPattern>& patterns, const std::string& ip,
                 const std::optional<std::string>& host) {
   for (const AddressPattern& pattern : patterns) {
-    if (host && std::regex_match(*host, pattern.regex)) return true;
-    if (std::regex_match(ip, pattern.regex)) return true;
+    if (host && pattern.Matches(*host)) return true;
+    if (pattern.Matches(ip)) return true;
   }
   return false;
 }
@@ -97,14 +98,20 @@ bool ParseCidr(const std::string& text, CidrBlock* block, std::string* error) {
   return true;
 }
 
+bool AddressPattern::Matches(const std::string& subject) const {
+  return RE2::FullMatch(subject, *regex);
+}
+
 bool ParseAddressPattern(const std::string& text, AddressPattern* pattern, std::string* error) {
-  try {
-    pattern->text = text;
-    pattern->regex = std::regex(text, std::regex::ECMAScript | std::regex::optimize);
-  } catch (const std::regex_error& e) {
-    *error = "\"" + text + "\" is not a valid regular expression (" + e.what() + ")";
+  RE2::Options options;
+  options.set_log_errors(false);  // the error goes into the config message instead
+  auto regex = std::make_shared<const RE2>(text, options);
+  if (!regex->ok()) {
+    *error = "\"" + text + "\" is not a valid regular expression (" + regex->error() + ")";
     return false;
   }
+  pattern->text = text;
+  pattern->regex = std::move(regex);
   return true;
 }
 

@@ -3,12 +3,16 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "common/socket_address.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace gatehouse {
 
@@ -26,10 +30,13 @@ struct CidrBlock {
 bool ParseCidr(const std::string& text, CidrBlock* block, std::string* error);
 
 // A regex as written in the config, matched against the whole string (Net::Server
-// anchors it: /^$rule$/).
+// anchors it: /^$rule$/). RE2 syntax: it matches in time linear in the input, so a
+// hostile PTR name cannot make the supervisor's loop backtrack.
 struct AddressPattern {
   std::string text;
-  std::regex regex;
+  std::shared_ptr<const re2::RE2> regex;  // shared: RE2 is not copyable
+
+  bool Matches(const std::string& subject) const;
 };
 
 bool ParseAddressPattern(const std::string& text, AddressPattern* pattern, std::string* error);
@@ -46,6 +53,9 @@ struct AccessRules {
   // True when deny rules exist but nothing could ever be allowed (Net::Server
   // then refuses every client); worth a warning.
   bool DeniesEveryone() const { return !Empty() && allow.empty() && cidr_allow.empty(); }
+  // allow/deny regexes match host names too (with reverse_lookups), so a peer
+  // whose lookup failed cannot be judged by them.
+  bool HasRegexRules() const { return !allow.empty() || !deny.empty(); }
 
   // Net::Server's allow_deny(): no rules admits all; a deny or cidr_deny match
   // refuses; then an allow or cidr_allow match admits; anything else is refused.

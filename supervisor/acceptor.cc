@@ -112,8 +112,21 @@ void Acceptor::Admit(UniqueFd connection, const SocketAddress& peer) {
   }
   auto pending = std::make_shared<UniqueFd>(std::move(connection));
   std::weak_ptr<bool> alive = alive_;
-  resolver_->Lookup(peer, [this, alive, pending, peer](const std::optional<std::string>& host) {
-    if (!alive.expired()) Decide(std::move(*pending), peer, host);
+  resolver_->Lookup(peer, [this, alive, pending, peer](const PeerName& found) {
+    if (alive.expired()) return;
+    if (found.outcome == PeerName::kFailed) {
+      // Fail closed: the name might have matched a deny rule.
+      std::string why = " (lookup failed: " + found.reason + ")";
+      if (service_->access.HasRegexRules()) {
+        Log(kLogNotice,
+            service_->name + ": denied " + peer.ToString() + " on " + listener_->Describe() + why);
+        return;  // closed by UniqueFd
+      }
+      Log(kLogInfo, service_->name + ": " + peer.ToString() + " goes on without a name" + why);
+    }
+    std::optional<std::string> host;
+    if (found.outcome == PeerName::kName) host = found.name;
+    Decide(std::move(*pending), peer, host);
   });
 }
 

@@ -161,7 +161,49 @@ TEST(AccessRules, BadRegexIsAnError) {
   AddressPattern pattern;
   std::string error;
   EXPECT_FALSE(ParseAddressPattern("(127", &pattern, &error));
-  EXPECT_NE(error.find("not a valid regular expression"), std::string::npos);
+  EXPECT_EQ(error, "\"(127\" is not a valid regular expression (missing ): (127)");
+}
+
+TEST(AccessRules, PatternsMatchTheWholeString) {
+  // Net::Server's /^rule$/: neither a prefix nor a suffix is enough.
+  AddressPattern pattern = Pattern("host\\.example\\.org");
+  EXPECT_TRUE(pattern.Matches("host.example.org"));
+  EXPECT_FALSE(pattern.Matches("host.example.org.evil.net"));
+  EXPECT_FALSE(pattern.Matches("evilhost.example.org"));
+  EXPECT_TRUE(Pattern("a|b").Matches("b"));  // alternation inside the anchors
+  EXPECT_FALSE(Pattern("a|b").Matches("ab"));
+}
+
+TEST(AccessRules, PerlOnlySyntaxIsRefusedWithRe2sMessage) {
+  // RE2 has no backreferences and no lookaround: refused when the config loads,
+  // never silently read as something else.
+  AddressPattern pattern;
+  std::string error;
+  EXPECT_FALSE(ParseAddressPattern("(a)\\1", &pattern, &error));
+  EXPECT_EQ(error, "\"(a)\\1\" is not a valid regular expression (invalid escape sequence: \\1)");
+  EXPECT_FALSE(ParseAddressPattern("(?!bad).*", &pattern, &error));
+  EXPECT_NE(error.find("is not a valid regular expression (invalid perl operator: (?!)"),
+            std::string::npos)
+      << error;
+}
+
+TEST(AccessRules, NestedQuantifiersDoNotBacktrack) {
+  // (a+)+b backtracks exponentially in std::regex; RE2 answers in linear time.
+  // A 253-byte host name of a's would not finish in a backtracking engine.
+  AccessRules rules;
+  rules.deny.push_back(Pattern("(a+)+b"));
+  rules.allow.push_back(Pattern(".*"));
+  std::string name(253, 'a');
+  EXPECT_TRUE(rules.Admits(Address("192.0.2.1"), name));
+  EXPECT_FALSE(rules.Admits(Address("192.0.2.1"), name + "b"));
+}
+
+TEST(AccessRules, RegexRulesAreTheOnesThatNeedANameOrAFailure) {
+  AccessRules rules;
+  rules.cidr_allow.push_back(Cidr("10.0.0.0/8"));
+  EXPECT_FALSE(rules.HasRegexRules());
+  rules.deny.push_back(Pattern("bad\\.example\\.org"));
+  EXPECT_TRUE(rules.HasRegexRules());
 }
 
 }  // namespace
