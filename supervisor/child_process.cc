@@ -95,8 +95,7 @@ bool ChildProcess::Start() {
   pid_ = child.id();
   child.detach();  // reaped by the supervisor's SIGCHLD handler
   started_ = MonotonicSeconds();
-  ready_ = false;
-  fatal_ = false;
+  link_state_ = LinkState::kStarting;
   channel_ = std::make_unique<MessageChannel>(
       base_, std::move(ours), kMaxQueuedConnections,
       [this](WireMessage& message) { OnMessage(message); },
@@ -147,7 +146,6 @@ void ChildProcess::OnExit(int wait_status) {
     connections_.clear();
   }
   pid_ = 0;
-  ready_ = false;
   if (stopping_) {
     Log(clean ? kLogDebug : kLogWarning,
         service_.name + ": child ended (" + DescribeStatus(wait_status) + ")");
@@ -187,11 +185,12 @@ void ChildProcess::OnChannelClosed(const std::string& reason) {
 
 void ChildProcess::OnMessage(WireMessage& message) {
   std::string error;
-  if (fatal_) return ProtocolViolation("a message after Fatal");
+  if (!MessageAllowed(message.type, Sender::kChild, link_state_, &error)) {
+    return ProtocolViolation(error);
+  }
+  link_state_ = LinkStateAfter(message.type, link_state_);
   switch (message.type) {
     case MessageType::kReady:
-      if (ready_ || !message.payload.empty()) return ProtocolViolation("unexpected Ready");
-      ready_ = true;
       Log(kLogNotice, service_.name + ": ready (child pid " + std::to_string(pid_) + ")");
       return;
     case MessageType::kProgramStarted: {
@@ -242,11 +241,10 @@ void ChildProcess::OnMessage(WireMessage& message) {
       FatalError fatal;
       if (!DecodePayload(message.payload, &fatal, &error)) return ProtocolViolation(error);
       Log(kLogErr, service_.name + ": child cannot serve: " + fatal.reason);
-      fatal_ = true;  // its last word: it exits now
-      return;
+      return;  // its last word: it exits now
     }
     default:
-      return ProtocolViolation(std::string("unexpected ") + MessageTypeName(message.type));
+      return;  // the table lets nothing else through
   }
 }
 

@@ -1,5 +1,6 @@
 // The supervisor<->child protocol over a real SOCK_SEQPACKET socketpair: round
-// trips, fd passing, and rejection of anything malformed.
+// trips, fd passing, the message table's rules, and rejection of anything
+// malformed.
 #include "common/wire.h"
 
 #include <fcntl.h>
@@ -9,6 +10,11 @@
 
 #include <cstring>
 #include <random>
+#include <set>
+
+#include "common/fd_passing.h"
+#include "common/message_packet.h"
+#include "common/message_table.h"
 
 namespace gatehouse {
 namespace {
@@ -79,11 +85,25 @@ TEST(Wire, ConnectionCarriesAWorkingFdCloseOnExec) {
   EXPECT_EQ(got.peer_port, 5555);
 }
 
+// Sends `payload` as a message of `type` with `fds` attached, bypassing the
+// sender's own checks (as a hostile peer would).
+int SendRaw(int socket, MessageType type, const std::string& payload, std::vector<int> fds = {}) {
+  return SendPacket(socket, FramePacket(static_cast<uint16_t>(type), payload), fds.data(),
+                    fds.size());
+}
+
+int OpenFds() {
+  int open_fds = 0;
+  for (int fd = 0; fd < 1024; ++fd) open_fds += fcntl(fd, F_GETFD) != -1;
+  return open_fds;
+}
+
 TEST(Wire, ConnectionWithoutFdIsRejected) {
   Pair pair;
   ConnectionInfo info;
   info.proto = "TCP";
-  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kConnection, EncodePayload(info)), 0);
+  EXPECT_EQ(SendMessage(pair.a.get(), MessageType::kConnection, EncodePayload(info)), EINVAL);
+  ASSERT_EQ(SendRaw(pair.a.get(), MessageType::kConnection, EncodePayload(info)), 0);
   WireMessage message;
   std::string error;
   EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
@@ -92,13 +112,18 @@ TEST(Wire, ConnectionWithoutFdIsRejected) {
 
 TEST(Wire, FdOnAReportIsRejectedAndClosed) {
   Pair pair;
+  int before = OpenFds();
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kReady, "", devnull), 0);
+  EXPECT_EQ(SendMessage(pair.a.get(), MessageType::kReady, "", devnull), EINVAL);
+  ASSERT_EQ(SendRaw(pair.a.get(), MessageType::kReady, "", {devnull}), 0);
   close(devnull);
-  WireMessage message;
-  std::string error;
-  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
-  EXPECT_EQ(error, "Ready carried 1 fds, expected 0");
+  {
+    WireMessage message;
+    std::string error;
+    EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+    EXPECT_EQ(error, "Ready carried 1 fds, expected 0");
+  }
+  EXPECT_EQ(OpenFds(), before);
 }
 
 TEST(Wire, GarbageIsRejected) {
@@ -214,24 +239,21 @@ TEST(Wire, RandomPayloadsAreRejectedOrRoundTrip) {
 TEST(Wire, RandomPacketsAreRejectedWithoutLeakingFds) {
   Pair pair;
   std::mt19937 random(7);
-  int before = 0;
-  for (int fd = 0; fd < 1024; ++fd) before += fcntl(fd, F_GETFD) != -1;
+  int before = OpenFds();
   for (int i = 0; i < 2000; ++i) {
     std::string packet(random() % 40, '\0');
     for (char& c : packet) c = static_cast<char>(random());
     if (packet.size() >= 4 && random() % 2) std::memcpy(packet.data(), &kWireMagic, 4);
     int fd = random() % 3 == 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
     if (packet.empty()) packet = "x";
-    ASSERT_EQ(SendPacket(pair.a.get(), packet, fd), 0);
+    ASSERT_EQ(SendPacket(pair.a.get(), packet, &fd, fd >= 0 ? 1 : 0), 0);
     if (fd >= 0) close(fd);
     WireMessage message;
     std::string error;
     ReceiveStatus status = ReceiveMessage(pair.b.get(), &message, &error);
     EXPECT_TRUE(status == ReceiveStatus::kInvalid || status == ReceiveStatus::kMessage);
   }
-  int after = 0;
-  for (int fd = 0; fd < 1024; ++fd) after += fcntl(fd, F_GETFD) != -1;
-  EXPECT_EQ(after, before);  // every fd that came with a bad packet was closed
+  EXPECT_EQ(OpenFds(), before);  // every fd that came with a bad packet was closed
 }
 
 TEST(Wire, ClosedPeerIsReported) {

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <string>
 
+#include "common/fd_passing.h"
+#include "common/message_packet.h"
 #include "common/wire.h"
 
 using namespace gatehouse;
@@ -22,7 +24,9 @@ int main(int argc, char** argv) {
     SendMessage(control, MessageType::kReady, "");
     SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{999, 4242}));
   } else if (name == "fdreport") {
-    SendMessage(control, MessageType::kReady, "", open("/dev/null", O_RDONLY));
+    // SendMessage itself refuses an fd its row forbids: frame the packet by hand.
+    int devnull = open("/dev/null", O_RDONLY);
+    SendPacket(control, FramePacket(static_cast<uint16_t>(MessageType::kReady), ""), &devnull, 1);
   } else if (name == "fatalflood") {
     for (int i = 0; i < 3; ++i) {
       SendMessage(control, MessageType::kFatal, EncodePayload(FatalError{"flood"}));
