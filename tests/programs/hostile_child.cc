@@ -3,6 +3,7 @@
 // misbehaves; for any other service it execs the real child
 // (gatehouse-child.real beside it), keeping the control socket on fd 3.
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -27,6 +28,15 @@ int main(int argc, char** argv) {
     // SendMessage itself refuses an fd its row forbids: frame the packet by hand.
     int devnull = open("/dev/null", O_RDONLY);
     SendPacket(control, FramePacket(static_cast<uint16_t>(MessageType::kReady), ""), &devnull, 1);
+  } else if (name == "emptypacket") {
+    // Looks like a closed channel to a reader that does not check.
+    ssize_t ignored = send(control, "", 0, 0);
+    (void)ignored;
+  } else if (name == "overbound") {
+    SendMessage(control, MessageType::kReady, "");
+    std::string report = EncodePayload(ProgramStarted{1, 4242});
+    SendPacket(control,
+               FramePacket(static_cast<uint16_t>(MessageType::kProgramStarted), report + "x"));
   } else if (name == "fatalflood") {
     for (int i = 0; i < 3; ++i) {
       SendMessage(control, MessageType::kFatal, EncodePayload(FatalError{"flood"}));
