@@ -18,8 +18,10 @@
 #include <cstdio>
 #include <string>
 
-#include "child/service_child.h"
-#include "common/privilege_drop.h"
+#include "child/child_loop.h"
+#include "child/privilege_drop.h"
+#include "common/message_packet.h"
+#include "common/message_table.h"
 #include "common/sys_error.h"
 #include "common/wire.h"
 
@@ -48,9 +50,11 @@ ServiceDefinition ReceiveDefinition() {
   if (poll(&control, 1, kDefinitionTimeoutMs) != 1) Fail("no service definition from gatehouse");
   WireMessage message;
   std::string error;
-  if (ReceiveMessage(kControlFd, &message, &error) != ReceiveStatus::kMessage ||
-      message.type != MessageType::kServiceDefinition) {
-    Fail("expected a ServiceDefinition: " + (error.empty() ? "got something else" : error));
+  if (ReceiveMessage(kControlFd, &message, &error) != ReceiveStatus::kMessage) {
+    Fail("expected a ServiceDefinition: " + (error.empty() ? "the channel closed" : error));
+  }
+  if (!MessageAllowed(message.type, Sender::kSupervisor, LinkState::kStarting, &error)) {
+    Fail("expected a ServiceDefinition: " + error);
   }
   ServiceDefinition service;
   if (!DecodePayload(message.payload, &service, &error)) Fail("bad ServiceDefinition: " + error);
@@ -106,6 +110,6 @@ int main() {
 
   EventBasePtr base(event_base_new());
   if (!base) Fail("event_base_new failed");
-  ServiceChild child(base.get(), UniqueFd(kControlFd), std::move(service));
+  ChildLoop child(base.get(), UniqueFd(kControlFd), std::move(service));
   return child.Run();
 }

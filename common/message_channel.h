@@ -9,7 +9,7 @@
 #include <string>
 
 #include "common/event_loop.h"
-#include "common/wire.h"
+#include "common/message_packet.h"
 
 namespace gatehouse {
 

@@ -1,17 +1,9 @@
 #include "common/wire.h"
 
-#include <sys/socket.h>
-
-#include <cerrno>
 #include <cstring>
-
-#include "common/sys_error.h"
 
 namespace gatehouse {
 namespace {
-
-constexpr size_t kMaxString = size_t{16} * 1024;
-constexpr size_t kMaxListItems = 1024;
 
 class Writer {
  public:
@@ -47,7 +39,7 @@ class Reader {
     uint32_t size = 0;
     U32(field, &size);
     if (!error_.empty()) return;
-    if (size > kMaxString || size > bytes_.size() - offset_) {
+    if (size > kMaxWireString || size > bytes_.size() - offset_) {
       Fail(field, "bad length");
       return;
     }
@@ -59,7 +51,7 @@ class Reader {
     uint32_t count = 0;
     U32(field, &count);
     if (!error_.empty()) return;
-    if (count > kMaxListItems) return Fail(field, "too many items");
+    if (count > kMaxWireListItems) return Fail(field, "too many items");
     list->resize(count);
     for (std::string& s : *list) Str(field, &s);
   }
@@ -85,44 +77,7 @@ class Reader {
   std::string error_;
 };
 
-bool KnownType(uint16_t type) {
-  switch (static_cast<MessageType>(type)) {
-    case MessageType::kServiceDefinition:
-    case MessageType::kConnection:
-    case MessageType::kShutdown:
-    case MessageType::kReady:
-    case MessageType::kProgramStarted:
-    case MessageType::kProgramExited:
-    case MessageType::kProgramFailed:
-    case MessageType::kFatal:
-      return true;
-  }
-  return false;
-}
-
 }  // namespace
-
-const char* MessageTypeName(MessageType type) {
-  switch (type) {
-    case MessageType::kServiceDefinition:
-      return "ServiceDefinition";
-    case MessageType::kConnection:
-      return "Connection";
-    case MessageType::kShutdown:
-      return "Shutdown";
-    case MessageType::kReady:
-      return "Ready";
-    case MessageType::kProgramStarted:
-      return "ProgramStarted";
-    case MessageType::kProgramExited:
-      return "ProgramExited";
-    case MessageType::kProgramFailed:
-      return "ProgramFailed";
-    case MessageType::kFatal:
-      return "Fatal";
-  }
-  return "unknown";
-}
 
 std::string EncodePayload(const ServiceDefinition& v) {
   Writer w;
@@ -152,7 +107,7 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   r.U32("uid", &v->uid);
   r.U32("gid", &v->gid);
   r.U32("groups", &group_count);
-  if (group_count > 1024) {
+  if (group_count > kMaxWireListItems) {
     *error = "groups: too many";
     return false;
   }
@@ -274,113 +229,6 @@ bool DecodePayload(const std::string& payload, FatalError* v, std::string* error
   Reader r(payload);
   r.Str("reason", &v->reason);
   return r.Finish(error);
-}
-
-int SendMessage(int socket, MessageType type, const std::string& payload, int fd) {
-  if (payload.size() + kWireHeaderSize > kWireMaxMessage) return EMSGSIZE;
-  Writer header;
-  header.U32(kWireMagic);
-  header.U16(kWireVersion);
-  header.U16(static_cast<uint16_t>(type));
-  header.U32(static_cast<uint32_t>(payload.size()));
-  return SendPacket(socket, header.Take() + payload, fd);
-}
-
-int SendPacket(int socket, const std::string& packet, int fd) {
-  iovec iov{const_cast<char*>(packet.data()), packet.size()};  // sendmsg only reads it
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  }
-  while (true) {
-    ssize_t sent = sendmsg(socket, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent == static_cast<ssize_t>(packet.size())) return 0;
-    if (sent < 0 && errno == EINTR) continue;
-    return sent < 0 ? errno : EMSGSIZE;
-  }
-}
-
-ReceiveStatus ReceiveMessage(int socket, WireMessage* message, std::string* error) {
-  // One buffer per thread: this runs once per connection on the child's hot path.
-  static thread_local std::string buffer(kWireMaxMessage, '\0');
-  iovec iov{buffer.data(), buffer.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  // Room for a few fds, so that a peer sending too many cannot make us lose
-  // track of them (they are closed below, not leaked).
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t received;
-  do {
-    received = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-  } while (received < 0 && errno == EINTR);
-  if (received < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return ReceiveStatus::kWouldBlock;
-    *error = ErrnoMessage("recvmsg", "", errno);
-    return ReceiveStatus::kInvalid;
-  }
-  if (received == 0) return ReceiveStatus::kClosed;
-
-  std::vector<UniqueFd> fds;
-  for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-      fds.emplace_back(fd);
-    }
-  }
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-    *error = "message truncated";
-    return ReceiveStatus::kInvalid;
-  }
-  std::string packet(buffer.data(), static_cast<size_t>(received));
-  Reader header(packet);
-  uint32_t magic = 0, length = 0;
-  uint16_t version = 0, type = 0;
-  header.U32("magic", &magic);
-  header.U16("version", &version);
-  header.U16("type", &type);
-  header.U32("length", &length);
-  if (packet.size() < kWireHeaderSize || magic != kWireMagic) {
-    *error = "bad header";
-    return ReceiveStatus::kInvalid;
-  }
-  if (version != kWireVersion) {
-    *error = "protocol version " + std::to_string(version) + ", expected " +
-             std::to_string(kWireVersion);
-    return ReceiveStatus::kInvalid;
-  }
-  if (!KnownType(type)) {
-    *error = "unknown message type " + std::to_string(type);
-    return ReceiveStatus::kInvalid;
-  }
-  if (length != packet.size() - kWireHeaderSize) {
-    *error = "payload length does not match the packet";
-    return ReceiveStatus::kInvalid;
-  }
-  message->type = static_cast<MessageType>(type);
-  size_t wanted_fds = message->type == MessageType::kConnection ? 1 : 0;
-  if (fds.size() != wanted_fds) {
-    *error = std::string(MessageTypeName(message->type)) + " carried " +
-             std::to_string(fds.size()) + " fds, expected " + std::to_string(wanted_fds);
-    return ReceiveStatus::kInvalid;
-  }
-  message->payload = packet.substr(kWireHeaderSize);
-  message->fd = fds.empty() ? UniqueFd() : std::move(fds[0]);
-  return ReceiveStatus::kMessage;
 }
 
 }  // namespace gatehouse

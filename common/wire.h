@@ -1,37 +1,19 @@
-// The supervisor<->child protocol: versioned, typed messages on a SOCK_SEQPACKET
-// socketpair, one message per packet, a connection's fd passed with SCM_RIGHTS.
-// Every field is checked where it is read; neither side trusts the other's bytes.
+// The payloads of the supervisor<->child messages and their codec: fixed-size
+// integers and length-prefixed strings, every field checked where it is read.
+// Framing, fd passing and which message may come when are elsewhere
+// (message_packet.h, fd_passing.h, message_table.h).
 #pragma once
 
-#include <sys/types.h>
-
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "common/unique_fd.h"
-
 namespace gatehouse {
 
-inline constexpr uint32_t kWireMagic = 0x47485731;  // "GHW1"
-inline constexpr uint16_t kWireVersion = 1;
-inline constexpr size_t kWireHeaderSize = 12;
-inline constexpr size_t kWireMaxMessage = 60 * 1024;
-
-enum class MessageType : uint16_t {
-  // supervisor -> child
-  kServiceDefinition = 1,
-  kConnection = 2,  // carries the connection's fd
-  kShutdown = 3,    // take no more connections; exit once the programs are done
-  // child -> supervisor
-  kReady = 101,           // privileges dropped, serving
-  kProgramStarted = 102,  // a connection's program runs
-  kProgramExited = 103,   // ... and has ended
-  kProgramFailed = 104,   // a connection's program could not be started
-  kFatal = 105,           // the child cannot serve at all and will exit
-};
-
-const char* MessageTypeName(MessageType type);
+// Bounds the decoder enforces on every string and list.
+inline constexpr size_t kMaxWireString = size_t{16} * 1024;
+inline constexpr size_t kMaxWireListItems = 1024;
 
 struct ServiceDefinition {
   std::string name;
@@ -80,13 +62,6 @@ struct FatalError {
   std::string reason;
 };
 
-// A message as received: its type, its raw payload and the fd it carried, if any.
-struct WireMessage {
-  MessageType type{};
-  std::string payload;
-  UniqueFd fd;
-};
-
 // Encoding: each returns the payload for its type.
 std::string EncodePayload(const ServiceDefinition& value);
 std::string EncodePayload(const ConnectionInfo& value);
@@ -102,18 +77,5 @@ bool DecodePayload(const std::string& payload, ProgramStarted* value, std::strin
 bool DecodePayload(const std::string& payload, ProgramExited* value, std::string* error);
 bool DecodePayload(const std::string& payload, ProgramFailed* value, std::string* error);
 bool DecodePayload(const std::string& payload, FatalError* value, std::string* error);
-
-// Sends one message (with `fd` attached when >= 0). Returns 0, or an errno value
-// (EAGAIN when the socket is full; the fd then stays with the caller).
-int SendMessage(int socket, MessageType type, const std::string& payload, int fd = -1);
-// Sends raw bytes as one packet (SendMessage's last step; tests use it to send
-// malformed packets).
-int SendPacket(int socket, const std::string& packet, int fd = -1);
-
-enum class ReceiveStatus { kMessage, kWouldBlock, kClosed, kInvalid };
-
-// Receives one message; received fds are close-on-exec. kInvalid (with a
-// message) for a bad header, an unknown type, or an fd where none belongs.
-ReceiveStatus ReceiveMessage(int socket, WireMessage* message, std::string* error);
 
 }  // namespace gatehouse

@@ -125,8 +125,7 @@ bool ChildProcess::Start() {
   child.detach();  // reaped by the supervisor's SIGCHLD handler
   started_ = MonotonicSeconds();
   SetState(State::kStarting);
-  ready_ = false;
-  fatal_ = false;
+  link_state_ = LinkState::kStarting;
   channel_ = std::make_unique<MessageChannel>(
       base_, std::move(ours), kMaxQueuedConnections,
       [this](WireMessage& message) { OnMessage(message); },
@@ -182,7 +181,6 @@ void ChildProcess::OnExit(int wait_status) {
     connections_.clear();
   }
   pid_ = 0;
-  ready_ = false;
   if (state_ == State::kDraining) {
     Log(clean ? kLogDebug : kLogWarning,
         service_->name + ": child ended (" + DescribeWaitStatus(wait_status) + ")");
@@ -224,11 +222,12 @@ void ChildProcess::OnChannelClosed(const std::string& reason) {
 
 void ChildProcess::OnMessage(WireMessage& message) {
   std::string error;
-  if (fatal_) return ProtocolViolation("a message after Fatal");
+  if (!MessageAllowed(message.type, Sender::kChild, link_state_, &error)) {
+    return ProtocolViolation(error);
+  }
+  link_state_ = LinkStateAfter(message.type, link_state_);
   switch (message.type) {
     case MessageType::kReady:
-      if (ready_ || !message.payload.empty()) return ProtocolViolation("unexpected Ready");
-      ready_ = true;
       if (state_ == State::kStarting) SetState(State::kReady);
       Log(kLogNotice, service_->name + ": ready (child pid " + std::to_string(pid_) + ")");
       return;
@@ -282,11 +281,10 @@ void ChildProcess::OnMessage(WireMessage& message) {
       FatalError fatal;
       if (!DecodePayload(message.payload, &fatal, &error)) return ProtocolViolation(error);
       Log(kLogErr, service_->name + ": child cannot serve: " + fatal.reason);
-      fatal_ = true;  // its last word: it exits now
-      return;
+      return;  // its last word: it exits now
     }
     default:
-      return ProtocolViolation(std::string("unexpected ") + MessageTypeName(message.type));
+      return;  // the table lets nothing else through
   }
 }
 

@@ -16,6 +16,7 @@
 #include "common/config.h"
 #include "common/event_loop.h"
 #include "common/message_channel.h"
+#include "common/message_table.h"
 #include "common/wire.h"
 
 namespace gatehouse {
@@ -84,8 +85,7 @@ class ChildProcess {
   std::unique_ptr<MessageChannel> channel_;
   EventPtr restart_timer_;
   pid_t pid_ = 0;
-  bool ready_ = false;
-  bool fatal_ = false;  // it sent Fatal: nothing more may come
+  LinkState link_state_ = LinkState::kStarting;  // what the child may say next (message table)
   double restart_delay_ = 1;
   double started_ = 0;  // MonotonicSeconds() at the last start
   std::map<uint64_t, Connection> connections_;

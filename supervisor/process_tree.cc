@@ -41,10 +41,10 @@ std::vector<pid_t> OwnChildren() {
   return children;
 }
 
-size_t SignalOwnChildren(int signal, pid_t spare) {
+size_t SignalOwnChildren(int signal, const std::set<pid_t>& spare) {
   size_t count = 0;
   for (pid_t child : OwnChildren()) {
-    if (child == spare) continue;
+    if (spare.count(child) > 0) continue;
     ++count;
     if (getpgid(child) == child) kill(-child, signal);
     kill(child, signal);

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <set>
 #include <vector>
 
 namespace gatehouse {
@@ -12,9 +13,9 @@ namespace gatehouse {
 // Pids whose parent is this process (read from /proc/PID/stat).
 std::vector<pid_t> OwnChildren();
 
-// Sends `signal` to every child of ours but `spare` and to its process group
+// Sends `signal` to every child of ours not in `spare`, and to its process group
 // (programs lead their own session, so the group holds what they started).
 // Returns how many children there were.
-size_t SignalOwnChildren(int signal, pid_t spare);
+size_t SignalOwnChildren(int signal, const std::set<pid_t>& spare);
 
 }  // namespace gatehouse

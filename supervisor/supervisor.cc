@@ -49,6 +49,7 @@ Supervisor::Supervisor(CommandLine command_line, std::string child_program, Proc
   grace_timer_.reset(evtimer_new(base_.get(), OnGraceExpired, this));
   kill_timer_.reset(evtimer_new(base_.get(), OnKillTimer, this));
   startup_timer_.reset(evtimer_new(base_.get(), OnStartupTimeout, this));
+  for (pid_t pid : OwnChildren()) spared_.insert(pid);
 }
 
 Supervisor::~Supervisor() {
@@ -277,7 +278,7 @@ void Supervisor::BeginShutdown(double grace_seconds, const char* why) {
 void Supervisor::OnGraceExpired(evutil_socket_t, short, void* self) {
   auto* supervisor = static_cast<Supervisor*>(self);
   for (auto& [name, service] : supervisor->services_) service->Signal(SIGTERM);
-  size_t left = SignalOwnChildren(SIGTERM, supervisor->successor_pid_);
+  size_t left = SignalOwnChildren(SIGTERM, supervisor->spared_);
   if (left > 0) Log(kLogNotice, "TERM to " + std::to_string(left) + " processes still running");
   timeval delay = Seconds(kKillAfterTermSeconds);
   event_add(supervisor->kill_timer_.get(), &delay);
@@ -291,7 +292,7 @@ void Supervisor::OnKillTimer(evutil_socket_t, short, void* self) {
       service->Signal(SIGKILL);
     }
   }
-  size_t left = SignalOwnChildren(SIGKILL, supervisor->successor_pid_);
+  size_t left = SignalOwnChildren(SIGKILL, supervisor->spared_);
   if (left > 0) {
     Log(kLogWarning, "KILL to " + std::to_string(left) + " processes that did not end");
     timeval again = Seconds(kKillRepeatSeconds);  // what they leave behind comes to us
@@ -369,7 +370,7 @@ void Supervisor::OnSuccessorReport(evutil_socket_t fd, short, void* self) {
   for (auto& [key, acceptors] : supervisor->listeners_) {
     for (auto& acceptor : acceptors) acceptor->listener().owns_path = false;
   }
-  supervisor->successor_pid_ = pid;  // never ended by our shutdown
+  supervisor->spared_.insert(pid);  // never ended by our shutdown
   supervisor->successor_ = Successor{};  // no longer ours to watch
   supervisor->BeginShutdown(supervisor->global_.shutdown_timeout, "upgrade");
 }
@@ -382,7 +383,7 @@ void Supervisor::FinishIfDone() {
     if (service->running()) return;
   }
   for (pid_t pid : OwnChildren()) {
-    if (pid != successor_pid_) return;
+    if (spared_.count(pid) == 0) return;
   }
   event_base_loopexit(base_.get(), nullptr);
 }

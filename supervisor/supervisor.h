@@ -72,7 +72,9 @@ class Supervisor {
   EventPtr startup_timer_;
   ProcessImage image_;
   Successor successor_;
-  pid_t successor_pid_ = 0;  // the process we handed over to
+  // Children that are not ours to end: those we had before we started anything
+  // (a wrapper's background jobs, inherited across exec) and an upgrade's successor.
+  std::set<pid_t> spared_;
   EventPtr successor_event_;
   bool ready_notified_ = false;
   bool stopping_ = false;

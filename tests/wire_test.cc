@@ -1,5 +1,6 @@
 // The supervisor<->child protocol over a real SOCK_SEQPACKET socketpair: round
-// trips, fd passing, and rejection of anything malformed.
+// trips, fd passing, the message table's rules, and rejection of anything
+// malformed.
 #include "common/wire.h"
 
 #include <fcntl.h>
@@ -9,6 +10,11 @@
 
 #include <cstring>
 #include <random>
+#include <set>
+
+#include "common/fd_passing.h"
+#include "common/message_packet.h"
+#include "common/message_table.h"
 
 namespace gatehouse {
 namespace {
@@ -79,11 +85,25 @@ TEST(Wire, ConnectionCarriesAWorkingFdCloseOnExec) {
   EXPECT_EQ(got.peer_port, 5555);
 }
 
+// Sends `payload` as a message of `type` with `fds` attached, bypassing the
+// sender's own checks (as a hostile peer would).
+int SendRaw(int socket, MessageType type, const std::string& payload, std::vector<int> fds = {}) {
+  return SendPacket(socket, FramePacket(static_cast<uint16_t>(type), payload), fds.data(),
+                    fds.size());
+}
+
+int OpenFds() {
+  int open_fds = 0;
+  for (int fd = 0; fd < 1024; ++fd) open_fds += fcntl(fd, F_GETFD) != -1;
+  return open_fds;
+}
+
 TEST(Wire, ConnectionWithoutFdIsRejected) {
   Pair pair;
   ConnectionInfo info;
   info.proto = "TCP";
-  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kConnection, EncodePayload(info)), 0);
+  EXPECT_EQ(SendMessage(pair.a.get(), MessageType::kConnection, EncodePayload(info)), EINVAL);
+  ASSERT_EQ(SendRaw(pair.a.get(), MessageType::kConnection, EncodePayload(info)), 0);
   WireMessage message;
   std::string error;
   EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
@@ -92,13 +112,18 @@ TEST(Wire, ConnectionWithoutFdIsRejected) {
 
 TEST(Wire, FdOnAReportIsRejectedAndClosed) {
   Pair pair;
+  int before = OpenFds();
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kReady, "", devnull), 0);
+  EXPECT_EQ(SendMessage(pair.a.get(), MessageType::kReady, "", devnull), EINVAL);
+  ASSERT_EQ(SendRaw(pair.a.get(), MessageType::kReady, "", {devnull}), 0);
   close(devnull);
-  WireMessage message;
-  std::string error;
-  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
-  EXPECT_EQ(error, "Ready carried 1 fds, expected 0");
+  {
+    WireMessage message;
+    std::string error;
+    EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+    EXPECT_EQ(error, "Ready carried 1 fds, expected 0");
+  }
+  EXPECT_EQ(OpenFds(), before);
 }
 
 TEST(Wire, GarbageIsRejected) {
@@ -214,24 +239,278 @@ TEST(Wire, RandomPayloadsAreRejectedOrRoundTrip) {
 TEST(Wire, RandomPacketsAreRejectedWithoutLeakingFds) {
   Pair pair;
   std::mt19937 random(7);
-  int before = 0;
-  for (int fd = 0; fd < 1024; ++fd) before += fcntl(fd, F_GETFD) != -1;
+  int before = OpenFds();
   for (int i = 0; i < 2000; ++i) {
     std::string packet(random() % 40, '\0');
     for (char& c : packet) c = static_cast<char>(random());
     if (packet.size() >= 4 && random() % 2) std::memcpy(packet.data(), &kWireMagic, 4);
     int fd = random() % 3 == 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
     if (packet.empty()) packet = "x";
-    ASSERT_EQ(SendPacket(pair.a.get(), packet, fd), 0);
+    ASSERT_EQ(SendPacket(pair.a.get(), packet, &fd, fd >= 0 ? 1 : 0), 0);
     if (fd >= 0) close(fd);
     WireMessage message;
     std::string error;
     ReceiveStatus status = ReceiveMessage(pair.b.get(), &message, &error);
     EXPECT_TRUE(status == ReceiveStatus::kInvalid || status == ReceiveStatus::kMessage);
   }
-  int after = 0;
-  for (int fd = 0; fd < 1024; ++fd) after += fcntl(fd, F_GETFD) != -1;
-  EXPECT_EQ(after, before);  // every fd that came with a bad packet was closed
+  EXPECT_EQ(OpenFds(), before);  // every fd that came with a bad packet was closed
+}
+
+// Well-framed packets of every type with random payload sizes around the row's
+// bound and 0-2 fds: accepted exactly when the row allows both, and no fd leaks.
+TEST(Wire, RandomFramedPacketsAreJudgedByTheirRow) {
+  Pair pair;
+  std::mt19937 random(8);
+  int before = OpenFds();
+  int accepted = 0, refused = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const MessageRule& rule = kMessageTable[random() % std::size(kMessageTable)];
+    size_t size = random() % 2 ? rule.max_payload - random() % 3 : rule.max_payload + random() % 3;
+    if (size > rule.max_payload + 2) size = random() % 3;  // max_payload 0 underflowed
+    std::vector<int> fds;
+    for (int count = random() % 3; count > 0; --count) {
+      fds.push_back(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    }
+    ASSERT_EQ(SendRaw(pair.a.get(), rule.type, std::string(size, 'x'), fds), 0);
+    for (int fd : fds) close(fd);
+    WireMessage message;
+    std::string error;
+    bool valid = fds.size() == rule.fds && size <= rule.max_payload;
+    EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error),
+              valid ? ReceiveStatus::kMessage : ReceiveStatus::kInvalid)
+        << rule.name << " with " << size << " bytes and " << fds.size() << " fds: " << error;
+    (valid ? accepted : refused)++;
+  }
+  EXPECT_GT(accepted, 100);
+  EXPECT_GT(refused, 100);
+  EXPECT_EQ(OpenFds(), before);
+}
+
+TEST(Wire, AnEmptyPacketIsRefusedNotTakenForTheEnd) {
+  Pair pair;
+  ASSERT_EQ(send(pair.a.get(), "", 0, 0), 0);
+  WireMessage message;
+  std::string error;
+  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+  EXPECT_EQ(error, "empty packet");
+  pair.a.reset();
+  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kClosed);
+}
+
+TEST(Wire, OversizedPacketsAndFdFloodsAreRefusedWithoutLeakingFds) {
+  Pair pair;
+  int before = OpenFds();
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_EQ(SendPacket(pair.a.get(), FramePacket(1, std::string(kMaxPacket, 'x')), &devnull, 1), 0);
+  {
+    WireMessage message;
+    std::string error;
+    EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+    EXPECT_EQ(error, "message truncated");
+  }
+
+  // More fds than the receiver has room for (sendmsg by hand: SendPacket refuses).
+  constexpr size_t kFlood = kMaxReceivedFds + 4;
+  int fds[kFlood];
+  for (int& fd : fds) fd = devnull;
+  std::string packet = FramePacket(static_cast<uint16_t>(MessageType::kConnection), "");
+  iovec iov{packet.data(), packet.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof fds);
+  std::memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
+  ASSERT_EQ(sendmsg(pair.a.get(), &msg, 0), static_cast<ssize_t>(packet.size()));
+  close(devnull);
+  {
+    WireMessage message;
+    std::string error;
+    EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+    EXPECT_EQ(error, "message truncated");
+  }
+  EXPECT_EQ(OpenFds(), before);
+}
+
+const MessageRule& RowOf(MessageType type) {
+  const MessageRule* rule = FindMessageRule(static_cast<uint16_t>(type));
+  EXPECT_NE(rule, nullptr);
+  return *rule;
+}
+
+TEST(MessageTable, EachTypeHasOneRowAndOneName) {
+  std::set<uint16_t> codes;
+  std::set<std::string> names;
+  for (const MessageRule& rule : kMessageTable) {
+    codes.insert(static_cast<uint16_t>(rule.type));
+    names.insert(rule.name);
+    EXPECT_EQ(FindMessageRule(static_cast<uint16_t>(rule.type)), &rule);
+    EXPECT_STREQ(MessageTypeName(rule.type), rule.name);
+  }
+  EXPECT_EQ(codes.size(), std::size(kMessageTable));
+  EXPECT_EQ(names.size(), std::size(kMessageTable));
+  EXPECT_EQ(FindMessageRule(0), nullptr);
+  EXPECT_EQ(FindMessageRule(999), nullptr);
+}
+
+const char* StateName(LinkState state) {
+  switch (state) {
+    case LinkState::kStarting:
+      return "starting";
+    case LinkState::kReady:
+      return "ready";
+    case LinkState::kFatal:
+      return "fatal";
+  }
+  return "?";
+}
+
+// The protocol's rules written out apart from the table, so that a wrong row fails here.
+TEST(MessageTable, EachTypeIsAllowedOnlyFromItsSenderInItsStates) {
+  using S = LinkState;
+  struct Rule {
+    MessageType type;
+    Sender sender;
+    std::set<LinkState> allowed_in;
+  };
+  const Rule rules[] = {
+      {MessageType::kServiceDefinition, Sender::kSupervisor, {S::kStarting}},  // before Ready
+      {MessageType::kConnection, Sender::kSupervisor, {S::kReady}},
+      {MessageType::kShutdown, Sender::kSupervisor, {S::kReady}},
+      {MessageType::kReady, Sender::kChild, {S::kStarting}},  // once
+      {MessageType::kProgramStarted, Sender::kChild, {S::kReady}},
+      {MessageType::kProgramExited, Sender::kChild, {S::kReady}},
+      {MessageType::kProgramFailed, Sender::kChild, {S::kReady}},
+      {MessageType::kFatal, Sender::kChild, {S::kStarting, S::kReady}},  // nothing after it
+  };
+  ASSERT_EQ(std::size(rules), std::size(kMessageTable));
+  for (const Rule& rule : rules) {
+    for (Sender sender : {Sender::kSupervisor, Sender::kChild}) {
+      for (LinkState state : {S::kStarting, S::kReady, S::kFatal}) {
+        bool expected = sender == rule.sender && rule.allowed_in.count(state) == 1;
+        std::string refusal;
+        EXPECT_EQ(MessageAllowed(rule.type, sender, state, &refusal), expected)
+            << MessageTypeName(rule.type) << " from the "
+            << (sender == Sender::kChild ? "child" : "supervisor") << " while " << StateName(state);
+        EXPECT_EQ(refusal.empty(), expected) << refusal;
+      }
+    }
+  }
+}
+
+// A child's life as the supervisor checks it: Ready once, reports only after
+// it, nothing after Fatal, and never a supervisor's message.
+TEST(MessageTable, AChildSaysReadyOnceAndNothingAfterFatal) {
+  LinkState state = LinkState::kStarting;
+  std::string refusal;
+  auto arrive = [&](MessageType type) {
+    refusal.clear();
+    if (!MessageAllowed(type, Sender::kChild, state, &refusal)) return false;
+    state = LinkStateAfter(type, state);
+    return true;
+  };
+  EXPECT_FALSE(arrive(MessageType::kProgramStarted));
+  EXPECT_EQ(refusal, "unexpected ProgramStarted");
+  EXPECT_TRUE(arrive(MessageType::kReady));
+  EXPECT_EQ(state, LinkState::kReady);
+  EXPECT_FALSE(arrive(MessageType::kReady));
+  EXPECT_EQ(refusal, "unexpected Ready");
+  EXPECT_TRUE(arrive(MessageType::kProgramStarted));
+  EXPECT_TRUE(arrive(MessageType::kProgramExited));
+  EXPECT_EQ(state, LinkState::kReady);
+  EXPECT_FALSE(arrive(MessageType::kConnection));
+  EXPECT_EQ(refusal, "Connection from the child, which never sends it");
+  EXPECT_TRUE(arrive(MessageType::kFatal));
+  EXPECT_EQ(state, LinkState::kFatal);
+  EXPECT_FALSE(arrive(MessageType::kProgramExited));
+  EXPECT_EQ(refusal, "a message after Fatal");
+  EXPECT_FALSE(arrive(MessageType::kFatal));
+  EXPECT_EQ(refusal, "a message after Fatal");
+}
+
+TEST(MessageTable, EveryTypeWithTheWrongFdCountIsRefusedAndItsFdsClosed) {
+  Pair pair;
+  int before = OpenFds();
+  for (const MessageRule& rule : kMessageTable) {
+    for (size_t count = 0; count <= rule.fds + 2; ++count) {
+      if (count == rule.fds) continue;
+      std::vector<int> fds;
+      for (size_t i = 0; i < count; ++i) fds.push_back(open("/dev/null", O_RDONLY | O_CLOEXEC));
+      if (count <= 1) {  // SendMessage takes one fd at most, and refuses a wrong count itself
+        EXPECT_EQ(SendMessage(pair.a.get(), rule.type, "", count ? fds[0] : -1), EINVAL)
+            << rule.name;
+      }
+      ASSERT_EQ(SendRaw(pair.a.get(), rule.type, "", fds), 0);
+      for (int fd : fds) close(fd);
+      WireMessage message;
+      std::string error;
+      EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+      EXPECT_EQ(error, std::string(rule.name) + " carried " + std::to_string(count) +
+                           " fds, expected " + std::to_string(rule.fds));
+    }
+  }
+  EXPECT_EQ(OpenFds(), before);
+}
+
+TEST(MessageTable, EveryTypeOverItsBoundIsRefused) {
+  Pair pair;
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  for (const MessageRule& rule : kMessageTable) {
+    int fd = rule.fds == 1 ? devnull : -1;
+    std::string largest(rule.max_payload, 'x');
+    ASSERT_EQ(SendMessage(pair.a.get(), rule.type, largest, fd), 0) << rule.name;
+    WireMessage message;
+    std::string error;
+    EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kMessage) << error;
+    EXPECT_EQ(message.type, rule.type);
+    EXPECT_EQ(message.payload.size(), rule.max_payload);
+
+    std::string over(rule.max_payload + 1, 'x');
+    EXPECT_EQ(SendMessage(pair.a.get(), rule.type, over, fd), EMSGSIZE) << rule.name;
+    ASSERT_EQ(
+        SendRaw(pair.a.get(), rule.type, over, fd >= 0 ? std::vector<int>{fd} : std::vector<int>{}),
+        0);
+    EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+    EXPECT_EQ(error, std::string(rule.name) + " payload of " + std::to_string(over.size()) +
+                         " bytes, at most " + std::to_string(rule.max_payload));
+  }
+  close(devnull);
+}
+
+// Each bound holds the largest payload its type legitimately has.
+TEST(MessageTable, BoundsHoldTheLargestLegitimatePayloads) {
+  EXPECT_EQ(EncodePayload(ProgramStarted{1, 2}).size(),
+            RowOf(MessageType::kProgramStarted).max_payload);
+  EXPECT_EQ(EncodePayload(ProgramExited{1, 2, 3, 4}).size(),
+            RowOf(MessageType::kProgramExited).max_payload);
+
+  ConnectionInfo connection;
+  connection.proto = "TCP";
+  connection.peer_ip = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255%interface-name1";
+  connection.local_ip = connection.peer_ip;
+  connection.remote_host = std::string(1025, 'h');  // NI_MAXHOST
+  EXPECT_LE(EncodePayload(connection).size(), RowOf(MessageType::kConnection).max_payload);
+
+  std::string longest_reason(kMaxWireString, 'r');
+  EXPECT_LE(EncodePayload(ProgramFailed{1, longest_reason}).size(),
+            RowOf(MessageType::kProgramFailed).max_payload);
+  EXPECT_LE(EncodePayload(FatalError{longest_reason}).size(),
+            RowOf(MessageType::kFatal).max_payload);
+
+  // A definition with a dozen long arguments and a long environment.
+  ServiceDefinition definition;
+  definition.name = std::string(255, 'n');
+  definition.exec = "/" + std::string(4094, 'e');  // PATH_MAX
+  definition.argv.assign(12, std::string(1024, 'a'));
+  definition.env.assign(64, std::string(256, 'v'));
+  definition.chroot = "/" + std::string(4094, 'c');
+  definition.groups.assign(64, 100);
+  EXPECT_LE(EncodePayload(definition).size(), RowOf(MessageType::kServiceDefinition).max_payload);
 }
 
 TEST(Wire, ClosedPeerIsReported) {

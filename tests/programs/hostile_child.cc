@@ -3,11 +3,14 @@
 // misbehaves; for any other service it execs the real child
 // (gatehouse-child.real beside it), keeping the control socket on fd 3.
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <string>
 
+#include "common/fd_passing.h"
+#include "common/message_packet.h"
 #include "common/wire.h"
 
 using namespace gatehouse;
@@ -22,7 +25,18 @@ int main(int argc, char** argv) {
     SendMessage(control, MessageType::kReady, "");
     SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{999, 4242}));
   } else if (name == "fdreport") {
-    SendMessage(control, MessageType::kReady, "", open("/dev/null", O_RDONLY));
+    // SendMessage itself refuses an fd its row forbids: frame the packet by hand.
+    int devnull = open("/dev/null", O_RDONLY);
+    SendPacket(control, FramePacket(static_cast<uint16_t>(MessageType::kReady), ""), &devnull, 1);
+  } else if (name == "emptypacket") {
+    // Looks like a closed channel to a reader that does not check.
+    ssize_t ignored = send(control, "", 0, 0);
+    (void)ignored;
+  } else if (name == "overbound") {
+    SendMessage(control, MessageType::kReady, "");
+    std::string report = EncodePayload(ProgramStarted{1, 4242});
+    SendPacket(control,
+               FramePacket(static_cast<uint16_t>(MessageType::kProgramStarted), report + "x"));
   } else if (name == "fatalflood") {
     for (int i = 0; i < 3; ++i) {
       SendMessage(control, MessageType::kFatal, EncodePayload(FatalError{"flood"}));

@@ -1,6 +1,7 @@
-// ServiceChild: the serving loop of gatehouse-child, after the privilege drop.
-// For each connection fd the supervisor passes, it starts the program, and it
-// reports every start and exit back; it reaps its programs and ends them on TERM.
+// ChildLoop: the serving loop of gatehouse-child, after the privilege drop (the
+// supervisor's end of the link is ChildProcess). For each connection fd the
+// supervisor passes, it starts the program, and it reports every start and exit
+// back; it reaps its programs and ends them on TERM.
 #pragma once
 
 #include <sys/types.h>
@@ -11,13 +12,14 @@
 
 #include "common/event_loop.h"
 #include "common/message_channel.h"
+#include "common/message_table.h"
 #include "common/wire.h"
 
 namespace gatehouse {
 
-class ServiceChild {
+class ChildLoop {
  public:
-  ServiceChild(event_base* base, UniqueFd control, ServiceDefinition service);
+  ChildLoop(event_base* base, UniqueFd control, ServiceDefinition service);
   // Serves until told to stop (Shutdown, TERM, or the supervisor gone) and every
   // program has ended. Returns the process exit code.
   int Run();
@@ -47,6 +49,7 @@ class ServiceChild {
   EventPtr sigterm_event_;
   EventPtr kill_timer_;
   std::map<pid_t, Running> running_;
+  LinkState link_state_ = LinkState::kStarting;  // kReady once Run() has said so
   bool stopping_ = false;
   int exit_code_ = 0;
 };

@@ -1,4 +1,4 @@
-#include "child/service_child.h"
+#include "child/child_loop.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -23,7 +23,7 @@ uint64_t MicrosecondsSince(double start) {
 
 }  // namespace
 
-ServiceChild::ServiceChild(event_base* base, UniqueFd control, ServiceDefinition service)
+ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition service)
     : base_(base), service_(std::move(service)) {
   channel_ = std::make_unique<MessageChannel>(
       base_, std::move(control), kMaxQueuedReports,
@@ -36,14 +36,20 @@ ServiceChild::ServiceChild(event_base* base, UniqueFd control, ServiceDefinition
   event_add(sigterm_event_.get(), nullptr);
 }
 
-int ServiceChild::Run() {
+int ChildLoop::Run() {
   channel_->Send(MessageType::kReady, "");
+  link_state_ = LinkStateAfter(MessageType::kReady, link_state_);
   event_base_dispatch(base_);
   channel_->FlushFor(kFinalFlushSeconds);  // the last exit reports, if the supervisor was slow
   return exit_code_;
 }
 
-void ServiceChild::OnMessage(WireMessage& message) {
+void ChildLoop::OnMessage(WireMessage& message) {
+  std::string refusal;
+  if (!MessageAllowed(message.type, Sender::kSupervisor, link_state_, &refusal)) {
+    channel_->Close(refusal);
+    return;
+  }
   switch (message.type) {
     case MessageType::kConnection:
       StartConnection(message);
@@ -52,13 +58,11 @@ void ServiceChild::OnMessage(WireMessage& message) {
       StopAccepting();
       return;
     default:
-      // The supervisor speaks first and only these; anything else breaks the protocol.
-      channel_->Close(std::string("unexpected ") + MessageTypeName(message.type));
-      return;
+      return;  // the table lets nothing else through
   }
 }
 
-void ServiceChild::OnChannelClosed(const std::string& reason) {
+void ChildLoop::OnChannelClosed(const std::string& reason) {
   if (!reason.empty()) {
     fprintf(stderr, "gatehouse-child[%s]: %s\n", service_.name.c_str(), reason.c_str());
     exit_code_ = 1;
@@ -66,7 +70,7 @@ void ServiceChild::OnChannelClosed(const std::string& reason) {
   StopAccepting();
 }
 
-void ServiceChild::StartConnection(WireMessage& message) {
+void ChildLoop::StartConnection(WireMessage& message) {
   ConnectionInfo connection;
   std::string error;
   if (!DecodePayload(message.payload, &connection, &error)) {
@@ -89,7 +93,7 @@ void ServiceChild::StartConnection(WireMessage& message) {
   channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection.id, pid}));
 }
 
-void ServiceChild::ReapPrograms() {
+void ChildLoop::ReapPrograms() {
   int status = 0;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -103,28 +107,28 @@ void ServiceChild::ReapPrograms() {
   FinishIfIdle();
 }
 
-void ServiceChild::StopAccepting() {
+void ChildLoop::StopAccepting() {
   stopping_ = true;
   FinishIfIdle();
 }
 
-void ServiceChild::EndPrograms(int signal) {
+void ChildLoop::EndPrograms(int signal) {
   for (const auto& [pid, running] : running_) {
     kill(-pid, signal);  // the program leads its own process group
     kill(pid, signal);
   }
 }
 
-void ServiceChild::FinishIfIdle() {
+void ChildLoop::FinishIfIdle() {
   if (stopping_ && running_.empty()) event_base_loopexit(base_, nullptr);
 }
 
-void ServiceChild::OnSigchld(evutil_socket_t, short, void* self) {
-  static_cast<ServiceChild*>(self)->ReapPrograms();
+void ChildLoop::OnSigchld(evutil_socket_t, short, void* self) {
+  static_cast<ChildLoop*>(self)->ReapPrograms();
 }
 
-void ServiceChild::OnSigterm(evutil_socket_t, short, void* self) {
-  auto* child = static_cast<ServiceChild*>(self);
+void ChildLoop::OnSigterm(evutil_socket_t, short, void* self) {
+  auto* child = static_cast<ChildLoop*>(self);
   child->stopping_ = true;
   child->EndPrograms(SIGTERM);
   timeval delay = Seconds(kKillDelaySeconds);
@@ -132,8 +136,8 @@ void ServiceChild::OnSigterm(evutil_socket_t, short, void* self) {
   child->FinishIfIdle();
 }
 
-void ServiceChild::OnKillTimer(evutil_socket_t, short, void* self) {
-  static_cast<ServiceChild*>(self)->EndPrograms(SIGKILL);
+void ChildLoop::OnKillTimer(evutil_socket_t, short, void* self) {
+  static_cast<ChildLoop*>(self)->EndPrograms(SIGKILL);
 }
 
 }  // namespace gatehouse

@@ -1,4 +1,4 @@
-#include "common/privilege_drop.h"
+#include "child/privilege_drop.h"
 
 #include <grp.h>
 #include <sys/capability.h>
