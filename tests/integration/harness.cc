@@ -230,7 +230,9 @@ int GatehouseProcess::Stop(int signal, double timeout_seconds) {
   return status_;
 }
 
-std::string GatehouseProcess::Log() const { return ReadFileFrom(log_path_, log_start_.offset); }
+std::string GatehouseProcess::Log(LogMark since) const {
+  return ReadFileFrom(log_path_, since.offset);
+}
 
 LogMark GatehouseProcess::MarkLog() const { return LogMark{FileSize(log_path_)}; }
 
@@ -240,9 +242,7 @@ bool GatehouseProcess::WaitForLog(const std::string& needle, double timeout_seco
 
 bool GatehouseProcess::WaitForLog(const std::string& needle, LogMark since,
                                   double timeout_seconds) const {
-  return WaitUntil(
-      [&] { return ReadFileFrom(log_path_, since.offset).find(needle) != std::string::npos; },
-      timeout_seconds);
+  return WaitUntil([&] { return Log(since).find(needle) != std::string::npos; }, timeout_seconds);
 }
 
 int GatehouseProcess::Port(const std::string& service, const std::string& family) const {

@@ -82,9 +82,10 @@ class GatehouseProcess {
   pid_t pid() const { return pid_; }
   bool started() const { return started_; }
   // The log since this instance started (program stderr included).
-  std::string Log() const;
-  // The end of the log now; WaitForLog(needle, mark) looks only after it.
+  std::string Log() const { return Log(log_start_); }
+  // The end of the log now; Log(mark) and WaitForLog(needle, mark) look only after it.
   LogMark MarkLog() const;
+  std::string Log(LogMark since) const;
   bool WaitForLog(const std::string& needle, double timeout_seconds = 10) const;
   bool WaitForLog(const std::string& needle, LogMark since, double timeout_seconds = 10) const;
   // The port a service's listener was bound to, from the latest "listening on"
