@@ -9,70 +9,88 @@
 namespace gatehouse::testing {
 namespace {
 
-class AccessTest : public ::testing::Test {
+class AccessTest : public GatehouseTest {
  protected:
-  void StartWith(const std::string& rules) {
-    std::string config =
-        WriteConfig(dir_, "log_level = 3\n",
-                    {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n" + rules}});
-    gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", config},
-                                                    dir_.path() + "/gatehouse.log");
-    ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
-    port_ = std::to_string(gatehouse_->Port("echo"));
+  ::testing::AssertionResult StartWith(const std::string& rules) {
+    return Start("log_level = 3\n",
+                 {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n" + rules}});
   }
   CommandResult NcFrom(const std::string& source) {
-    return RunCommand({"nc", "-N", "-s", source, "127.0.0.1", port_}, "knock knock\n");
+    return RunCommand({"nc", "-N", "-s", source, "127.0.0.1", std::to_string(Port("echo"))},
+                      "knock knock\n");
   }
-  TempDir dir_;
-  std::unique_ptr<GatehouseProcess> gatehouse_;
-  std::string port_;
+  // A refusal: no reply, gatehouse logs that it denied this very connection, and
+  // no program starts for it (a dead server would give no reply either).
+  // Returns the log lines written meanwhile.
+  std::string ExpectDenied(const std::string& source) {
+    LogMark before = gatehouse_->MarkLog();
+    EXPECT_EQ(NcFrom(source).out, "");
+    EXPECT_TRUE(gatehouse_->WaitForLog("echo: denied " + source + ":", before))
+        << gatehouse_->Log();
+    std::string meanwhile = gatehouse_->Log(before);
+    EXPECT_EQ(meanwhile.find("echo: start " + source), std::string::npos) << meanwhile;
+    return meanwhile;
+  }
 };
 
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 TEST_F(AccessTest, CidrAllowServesOnlyThatAddress) {
-  StartWith("cidr_allow = 127.0.0.1/32\n");
+  ASSERT_TRUE(StartWith("cidr_allow = 127.0.0.1/32\n"));
   EXPECT_EQ(NcFrom("127.0.0.1").out, "knock knock\n");
-  CommandResult refused = NcFrom("127.0.0.2");
-  EXPECT_EQ(refused.out, "");
-  ASSERT_TRUE(gatehouse_->WaitForLog("echo: denied 127.0.0.2:")) << gatehouse_->Log();
+  ExpectDenied("127.0.0.2");
   EXPECT_EQ(gatehouse_->Log().find("start 127.0.0.2"), std::string::npos) << gatehouse_->Log();
+  EXPECT_EQ(NcFrom("127.0.0.1").out, "knock knock\n");
 }
 
 TEST_F(AccessTest, DenyRegexRefusesThatAddress) {
-  StartWith("allow = .*\ndeny = 127\\.0\\.0\\.2\n");
-  EXPECT_EQ(NcFrom("127.0.0.2").out, "");
+  ASSERT_TRUE(StartWith("allow = .*\ndeny = 127\\.0\\.0\\.2\n"));
+  ExpectDenied("127.0.0.2");
   EXPECT_EQ(NcFrom("127.0.0.1").out, "knock knock\n");
   EXPECT_EQ(NcFrom("127.0.0.3").out, "knock knock\n");
-  ASSERT_TRUE(gatehouse_->WaitForLog("echo: denied 127.0.0.2:")) << gatehouse_->Log();
   EXPECT_EQ(gatehouse_->Log().find("denied 127.0.0.3"), std::string::npos);
 }
 
 TEST_F(AccessTest, CidrDenyWinsOverAllow) {
-  StartWith("cidr_allow = 127.0.0.0/8\ncidr_deny = 127.0.0.2/32\n");
-  EXPECT_EQ(NcFrom("127.0.0.2").out, "");
+  ASSERT_TRUE(StartWith("cidr_allow = 127.0.0.0/8\ncidr_deny = 127.0.0.2/32\n"));
+  ExpectDenied("127.0.0.2");
   EXPECT_EQ(NcFrom("127.0.0.5").out, "knock knock\n");
 }
 
 TEST_F(AccessTest, DenyAloneRefusesEveryoneAndWarns) {
-  StartWith("deny = 10\\..*\n");
-  EXPECT_EQ(NcFrom("127.0.0.1").out, "");
+  ASSERT_TRUE(StartWith("deny = 10\\..*\n"));
+  ExpectDenied("127.0.0.1");
   EXPECT_NE(gatehouse_->Log().find("has deny rules but no allow rules"), std::string::npos)
       << gatehouse_->Log();
 }
 
-TEST_F(AccessTest, HostNameRulesWithReverseLookups) {
-  // /etc/hosts names 127.0.0.1 "localhost", with no DNS query. (Peers without a
-  // name are in reverse_lookup_test, inside a network namespace of its own.)
-  StartWith("reverse_lookups = 1\nallow = localhost\n");
+// /etc/hosts names 127.0.0.1 "localhost", with no DNS query. (Peers without a
+// name are in reverse_lookup_test, inside a network namespace of its own.)
+TEST_F(AccessTest, HostNameAllowRuleWithReverseLookups) {
+  ASSERT_TRUE(StartWith("reverse_lookups = 1\nallow = localhost\n"));
   EXPECT_EQ(NcFrom("127.0.0.1").out, "knock knock\n");
-  StartWith("reverse_lookups = 1\nallow = 127\\.0\\.0\\.1\ndeny = localhost\n");
-  EXPECT_EQ(NcFrom("127.0.0.1").out, "");  // the name matched a deny
+}
+
+TEST_F(AccessTest, HostNameDenyRuleWithReverseLookups) {
+  ASSERT_TRUE(StartWith("reverse_lookups = 1\nallow = 127\\.0\\.0\\.1\ndeny = localhost\n"));
+  std::string meanwhile = ExpectDenied("127.0.0.1");
+  EXPECT_NE(meanwhile.find(" (localhost) on "), std::string::npos) << meanwhile;  // by its name
 }
 
 TEST_F(AccessTest, ManyDeniedClientsLeaveTheServiceWorking) {
-  StartWith("cidr_allow = 127.0.0.1/32\n");
+  ASSERT_TRUE(StartWith("cidr_allow = 127.0.0.1/32\n"));
+  int port = Port("echo");
+  size_t connected = 0;
   for (int i = 0; i < 200; ++i) {
-    int fd = ConnectTcp("127.0.0.1", std::stoi(port_), "127.0.0.2");
+    int fd = ConnectTcp("127.0.0.1", port, "127.0.0.2");
     if (fd >= 0) {
+      ++connected;
       ssize_t ignored = write(fd, "junk", 4);
       (void)ignored;
       close(fd);
@@ -80,12 +98,18 @@ TEST_F(AccessTest, ManyDeniedClientsLeaveTheServiceWorking) {
   }
   EXPECT_EQ(NcFrom("127.0.0.1").out, "knock knock\n");
   EXPECT_TRUE(gatehouse_->Running());
+  // Each of them reached gatehouse and was denied.
+  EXPECT_GT(connected, 0u);
+  const char* denied = "echo: denied 127.0.0.2:";
+  EXPECT_TRUE(WaitUntil([&] { return Count(gatehouse_->Log(), denied) == connected; }))
+      << Count(gatehouse_->Log(), denied) << " of " << connected;
 }
 
 TEST_F(AccessTest, ClientsThatResetAtOnceDoNotHurt) {
-  StartWith("");
+  ASSERT_TRUE(StartWith(""));
+  int port = Port("echo");
   for (int i = 0; i < 200; ++i) {
-    int fd = ConnectTcp("127.0.0.1", std::stoi(port_));
+    int fd = ConnectTcp("127.0.0.1", port);
     if (fd < 0) continue;
     linger reset{1, 0};  // close with RST, possibly before gatehouse has accepted
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);

@@ -8,28 +8,20 @@
 namespace gatehouse::testing {
 namespace {
 
-class EchoTest : public ::testing::Test {
+class EchoTest : public GatehouseTest {
  protected:
-  void StartWith(const std::string& service, const std::string& main = "log_level = 3\n",
-                 std::string log_path = "") {
-    config_ = WriteConfig(dir_, main, {{"echo.conf", service}});
-    if (log_path.empty()) log_path = dir_.path() + "/gatehouse.log";
-    gatehouse_ =
-        std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", config_}, log_path);
-    ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
-    ASSERT_TRUE(gatehouse_->WaitForLog("echo: ready")) << gatehouse_->Log();
+  ::testing::AssertionResult StartWith(const std::string& service,
+                                       const std::string& main = "log_level = 3\n") {
+    return Start(main, {{"echo.conf", service}});
   }
   void StopAndExpectSocketGone(const std::string& path) {
     EXPECT_EQ(gatehouse_->Stop(SIGTERM), 0);
     EXPECT_NE(access(path.c_str(), F_OK), 0) << path;
   }
-  TempDir dir_;
-  std::string config_;
-  std::unique_ptr<GatehouseProcess> gatehouse_;
 };
 
 TEST_F(EchoTest, NcGetsItsBytesBackThroughCat) {
-  StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n");
+  ASSERT_TRUE(StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"));
   int port = gatehouse_->Port("echo");
   ASSERT_GT(port, 0) << gatehouse_->Log();
   CommandResult result =
@@ -39,7 +31,7 @@ TEST_F(EchoTest, NcGetsItsBytesBackThroughCat) {
 }
 
 TEST_F(EchoTest, SocatGetsALargePayloadBack) {
-  StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n");
+  ASSERT_TRUE(StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"));
   std::string payload;
   for (int i = 0; i < 20000; ++i) payload += "line " + std::to_string(i) + "\n";  // ~200 KB
   CommandResult result = RunCommand(
@@ -51,7 +43,7 @@ TEST_F(EchoTest, SocatGetsALargePayloadBack) {
 }
 
 TEST_F(EchoTest, Ipv6Loopback) {
-  StartWith("[echo]\nport = [::1]:0\nexec = /bin/cat\n");
+  ASSERT_TRUE(StartWith("[echo]\nport = [::1]:0\nexec = /bin/cat\n"));
   int port = gatehouse_->Port("echo", "6");
   ASSERT_GT(port, 0) << gatehouse_->Log();
   CommandResult result = RunCommand({"nc", "-N", "::1", std::to_string(port)}, "over v6\n");
@@ -62,7 +54,7 @@ TEST_F(EchoTest, Ipv6Loopback) {
 TEST_F(EchoTest, UnixSocketService) {
   TempDir short_dir("/tmp");  // sun_path holds 107 bytes; $TEST_TMPDIR is longer
   std::string path = short_dir.path() + "/echo.sock";
-  StartWith("[echo]\nport = " + path + "|unix\nexec = /bin/cat\n");
+  ASSERT_TRUE(StartWith("[echo]\nport = " + path + "|unix\nexec = /bin/cat\n"));
   CommandResult nc = RunCommand({"nc", "-N", "-U", path}, "over unix\n");
   EXPECT_EQ(nc.out, "over unix\n") << nc.err;
   CommandResult socat = RunCommand({"socat", "-t", "5", "-", "UNIX-CONNECT:" + path}, "again\n");
@@ -74,7 +66,7 @@ TEST_F(EchoTest, UnixSocketService) {
 TEST_F(EchoTest, UnixPeersGetTheirCredentialsInTheEnvironment) {
   TempDir short_dir("/tmp");
   std::string path = short_dir.path() + "/env.sock";
-  StartWith("[echo]\nport = " + path + "|unix\nexec = /usr/bin/env\n");
+  ASSERT_TRUE(StartWith("[echo]\nport = " + path + "|unix\nexec = /usr/bin/env\n"));
   CommandResult result = RunCommand({"socat", "-t", "5", "-", "UNIX-CONNECT:" + path});
   EXPECT_NE(result.out.find("PROTO=UNIX\n"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("UNIXREMOTEEUID=" + std::to_string(geteuid()) + "\n"),
@@ -86,7 +78,8 @@ TEST_F(EchoTest, UnixPeersGetTheirCredentialsInTheEnvironment) {
 }
 
 TEST_F(EchoTest, ProgramsGetTheUcspiEnvironmentAndNothingElse) {
-  StartWith("[echo]\nport = 127.0.0.1:0\nexec = /usr/bin/env\nenv = GREETING=hello world\n");
+  ASSERT_TRUE(
+      StartWith("[echo]\nport = 127.0.0.1:0\nexec = /usr/bin/env\nenv = GREETING=hello world\n"));
   int port = gatehouse_->Port("echo");
   // No input: env does not read, and unread input would make the kernel reset
   // the connection (RST) before nc has read env's output.
@@ -105,7 +98,7 @@ TEST_F(EchoTest, ProgramsGetTheUcspiEnvironmentAndNothingElse) {
 }
 
 TEST_F(EchoTest, ReverseLookupSetsTcpRemoteHost) {
-  StartWith("[echo]\nport = 127.0.0.1:0\nexec = /usr/bin/env\nreverse_lookups = 1\n");
+  ASSERT_TRUE(StartWith("[echo]\nport = 127.0.0.1:0\nexec = /usr/bin/env\nreverse_lookups = 1\n"));
   CommandResult result =
       RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse_->Port("echo"))});
   // /etc/hosts names 127.0.0.1 "localhost" on every Debian machine.
@@ -114,7 +107,7 @@ TEST_F(EchoTest, ReverseLookupSetsTcpRemoteHost) {
 }
 
 TEST_F(EchoTest, OneLogLinePerStartAndExit) {
-  StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'cat; exit 3'\n");
+  ASSERT_TRUE(StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'cat; exit 3'\n"));
   RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse_->Port("echo"))}, "x\n");
   ASSERT_TRUE(gatehouse_->WaitForLog(" exit 3 after ")) << gatehouse_->Log();
   std::string log = gatehouse_->Log();
@@ -124,8 +117,10 @@ TEST_F(EchoTest, OneLogLinePerStartAndExit) {
 
 TEST_F(EchoTest, ProgramStderrGoesToTheLogFile) {
   std::string log_file = dir_.path() + "/service.log";
-  StartWith("[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'echo oops-from-program >&2'\n",
-            "log_level = 3\nlog_file = " + log_file + "\n", log_file);
+  log_path_ = log_file;
+  ASSERT_TRUE(StartWith(
+      "[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'echo oops-from-program >&2'\n",
+      "log_level = 3\nlog_file = " + log_file + "\n"));
   RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse_->Port("echo"))}, "x\n");
   EXPECT_TRUE(WaitUntil([&] {
     return ReadFile(log_file).find("oops-from-program") != std::string::npos;

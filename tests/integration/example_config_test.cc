@@ -7,25 +7,20 @@
 namespace gatehouse::testing {
 namespace {
 
-class ExampleConfigTest : public ::testing::Test {
+class ExampleConfigTest : public GatehouseTest {
  protected:
   void SetUp() override {
     CommandResult check = RunCommand(
         {Runfile("supervisor/gatehouse"), "--config", Runfile("gatehouse.conf"), "--check"});
     ASSERT_EQ(check.exit_code, 0) << check.err;
     // --port replaces every service's ports: each gets a free one on 127.0.0.1.
-    gatehouse_ = std::make_unique<GatehouseProcess>(
-        std::vector<std::string>{"--config", Runfile("gatehouse.conf"), "--port", "127.0.0.1:0"},
-        dir_.path() + "/gatehouse.log");
-    ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
-    ASSERT_TRUE(gatehouse_->WaitForLog("hello: ready")) << gatehouse_->Log();
+    ASSERT_TRUE(StartWithArgs({"--config", Runfile("gatehouse.conf"), "--port", "127.0.0.1:0"},
+                              {"echo", "hello"}));
   }
-  TempDir dir_;
-  std::unique_ptr<GatehouseProcess> gatehouse_;
 };
 
 TEST_F(ExampleConfigTest, CurlGetsTheHelloReply) {
-  std::string url = "http://127.0.0.1:" + std::to_string(gatehouse_->Port("hello")) + "/";
+  std::string url = "http://127.0.0.1:" + std::to_string(Port("hello")) + "/";
   CommandResult curl = RunCommand({"curl", "-sS", "-i", "--max-time", "10", url});
   EXPECT_EQ(curl.exit_code, 0) << curl.err;
   EXPECT_EQ(curl.out.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << curl.out;
@@ -33,8 +28,8 @@ TEST_F(ExampleConfigTest, CurlGetsTheHelloReply) {
 }
 
 TEST_F(ExampleConfigTest, EchoAnswersNc) {
-  CommandResult nc = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse_->Port("echo"))},
-                                "from the example\n");
+  CommandResult nc =
+      RunCommand({"nc", "-N", "127.0.0.1", std::to_string(Port("echo"))}, "from the example\n");
   EXPECT_EQ(nc.out, "from the example\n") << nc.err;
 }
 

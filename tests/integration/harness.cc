@@ -16,7 +16,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -32,6 +31,34 @@ std::vector<char*> Argv(std::vector<std::string>& strings) {
   for (std::string& s : strings) argv.push_back(s.data());
   argv.push_back(nullptr);
   return argv;
+}
+
+size_t FileSize(const std::string& path) {
+  struct stat info {};
+  return stat(path.c_str(), &info) == 0 ? static_cast<size_t>(info.st_size) : 0;
+}
+
+// The file's text from `offset` on ("" when missing or shorter).
+std::string ReadFileFrom(const std::string& path, size_t offset) {
+  std::ifstream in(path);
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::stringstream buffer;
+  if (in) buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// The whole lines of `text` that `pid` logged ("... gatehouse[PID] notice: ...");
+// a line still being written is left out.
+std::vector<std::string> LinesOf(pid_t pid, const std::string& text) {
+  std::string tag = "[" + std::to_string(pid) + "]";
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t end = text.find('\n'); end != std::string::npos; end = text.find('\n', start)) {
+    std::string line = text.substr(start, end - start);
+    if (line.find(tag) != std::string::npos) lines.push_back(line);
+    start = end + 1;
+  }
+  return lines;
 }
 
 }  // namespace
@@ -152,7 +179,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::str
 
 GatehouseProcess::GatehouseProcess(const std::vector<std::string>& args,
                                    const std::string& log_path, const Launch& launch)
-    : log_path_(log_path) {
+    : log_path_(log_path), log_start_{FileSize(log_path)} {
+  std::string ready_file = launch.ready_file.empty() ? log_path : launch.ready_file;
+  size_t ready_start = FileSize(ready_file);
   int extra_fd = launch.extra_fd;
   std::vector<std::string> strings = launch.wrapper;
   strings.push_back(launch.binary.empty() ? Runfile("supervisor/gatehouse") : launch.binary);
@@ -170,9 +199,14 @@ GatehouseProcess::GatehouseProcess(const std::vector<std::string>& args,
     execvp(argv[0], argv.data());
     _exit(127);
   }
-  std::string ready_file = launch.ready_file.empty() ? log_path : launch.ready_file;
-  started_ = WaitUntil(
-      [&] { return ReadFile(ready_file).find("ready:") != std::string::npos || !Running(); });
+  // Its own "ready:" line: "gatehouse[PID] notice: ready: " or, in syslog, "ident[PID]: ready: ".
+  const std::string tag = "[" + std::to_string(pid_) + "]";
+  auto logged_ready = [&] {
+    std::string text = ReadFileFrom(ready_file, ready_start);
+    return text.find(tag + " notice: ready: ") != std::string::npos ||
+           text.find(tag + ": ready: ") != std::string::npos;
+  };
+  started_ = WaitUntil([&] { return logged_ready() || !Running(); });
   started_ = started_ && Running();
 }
 
@@ -196,17 +230,37 @@ int GatehouseProcess::Stop(int signal, double timeout_seconds) {
   return status_;
 }
 
+std::string GatehouseProcess::Log(LogMark since) const {
+  return ReadFileFrom(log_path_, since.offset);
+}
+
+LogMark GatehouseProcess::MarkLog() const { return LogMark{FileSize(log_path_)}; }
+
 bool GatehouseProcess::WaitForLog(const std::string& needle, double timeout_seconds) const {
-  return WaitUntil([&] { return Log().find(needle) != std::string::npos; }, timeout_seconds);
+  return WaitForLog(needle, log_start_, timeout_seconds);
+}
+
+bool GatehouseProcess::WaitForLog(const std::string& needle, LogMark since,
+                                  double timeout_seconds) const {
+  return WaitUntil([&] { return Log(since).find(needle) != std::string::npos; }, timeout_seconds);
 }
 
 int GatehouseProcess::Port(const std::string& service, const std::string& family) const {
-  std::string address = family == "6" ? "\\[::1\\]" : "127\\.[0-9.]+";
-  std::regex pattern(service + ": listening on " + address + ":([0-9]+)/tcp");
-  std::smatch match;
-  std::string log = Log();
-  if (!std::regex_search(log, match, pattern)) return 0;
-  return std::stoi(match[1]);
+  const std::string listening = " " + service + ": listening on ";
+  const std::string address = family == "6" ? "[::1]:" : "127.";
+  int port = 0;
+  for (const std::string& line : LinesOf(pid_, Log())) {
+    size_t at = line.find(listening);
+    if (at == std::string::npos) continue;
+    std::string where = line.substr(at + listening.size());  // "127.0.0.1:7007/tcp"
+    size_t colon = where.rfind(':');
+    if (where.rfind(address, 0) != 0 || colon == std::string::npos ||
+        where.find("/tcp", colon) == std::string::npos) {
+      continue;
+    }
+    port = std::atoi(where.c_str() + colon + 1);  // the latest line wins (a reload rebinds)
+  }
+  return port;
 }
 
 std::string WriteConfig(const TempDir& dir, const std::string& main,
@@ -308,5 +362,47 @@ std::string ReadUntil(int fd, const std::string& stop, double timeout_seconds) {
 }
 
 bool IsRoot() { return geteuid() == 0; }
+
+namespace {
+
+// The services that config files define: their [name] sections.
+std::vector<std::string> ServiceNames(const std::map<std::string, std::string>& files) {
+  std::vector<std::string> names;
+  for (const auto& [file, content] : files) {
+    std::istringstream lines(content);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.size() > 2 && line.front() == '[' && line.back() == ']' && line != "[defaults]") {
+        names.push_back(line.substr(1, line.size() - 2));
+      }
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+::testing::AssertionResult GatehouseTest::Start(const std::string& main,
+                                                const std::map<std::string, std::string>& services,
+                                                const GatehouseProcess::Launch& launch) {
+  config_ = WriteConfig(dir_, main, services);
+  return StartWithArgs({"--config", config_}, ServiceNames(services), launch);
+}
+
+::testing::AssertionResult GatehouseTest::StartWithArgs(
+    const std::vector<std::string>& args, const std::vector<std::string>& ready_services,
+    const GatehouseProcess::Launch& launch) {
+  gatehouse_.reset();  // never two instances of one test at once
+  gatehouse_ = std::make_unique<GatehouseProcess>(args, log_path_, launch);
+  if (!gatehouse_->started()) {
+    return ::testing::AssertionFailure() << "gatehouse did not start:\n" << gatehouse_->Log();
+  }
+  for (const std::string& service : ready_services) {
+    if (!gatehouse_->WaitForLog(" " + service + ": ready (")) {
+      return ::testing::AssertionFailure() << service << " is not ready:\n" << gatehouse_->Log();
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
 
 }  // namespace gatehouse::testing

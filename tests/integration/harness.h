@@ -3,6 +3,7 @@
 // curl) with bounded run times, and log-line parsing (bound ports, pids).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -52,17 +53,25 @@ std::string ReadFile(const std::string& path);
 template <typename Predicate>
 bool WaitUntil(Predicate predicate, double timeout_seconds = 10);
 
+// A point in a gatehouse log, from GatehouseProcess::MarkLog().
+struct LogMark {
+  size_t offset = 0;
+};
+
+// One gatehouse instance. It reads only its own part of the log: the lines
+// written after it started, and for ports and readiness only lines carrying its
+// pid, so an earlier (or another) instance on the same log file never answers.
 class GatehouseProcess {
  public:
   struct Launch {
     int extra_fd = -1;  // passed on open, as for RunCommand
-    // Run instead, with gatehouse's path and args after it
-    // (for example: unshare ... -- sh -c '...; exec "$@"' sh).
+    // Run instead, with gatehouse's path and args after it; it must exec
+    // gatehouse, keeping the pid (for example: unshare ... -- sh -c '...; exec "$@"' sh).
     std::vector<std::string> wrapper;
-    std::string ready_file;  // where "ready:" appears (default: log_path)
+    std::string ready_file;  // where "[pid] ... ready:" appears (default: log_path)
     std::string binary;      // gatehouse to run (default: the one in the runfiles)
   };
-  // Starts `gatehouse args...` with stdout and stderr going to log_path, and
+  // Starts `gatehouse args...` with stdout and stderr appended to log_path, and
   // waits until it logs "ready:" (or exits).
   GatehouseProcess(const std::vector<std::string>& args, const std::string& log_path,
                    const Launch& launch);
@@ -72,10 +81,15 @@ class GatehouseProcess {
 
   pid_t pid() const { return pid_; }
   bool started() const { return started_; }
-  std::string Log() const { return ReadFile(log_path_); }
+  // The log since this instance started (program stderr included).
+  std::string Log() const { return Log(log_start_); }
+  // The end of the log now; Log(mark) and WaitForLog(needle, mark) look only after it.
+  LogMark MarkLog() const;
+  std::string Log(LogMark since) const;
   bool WaitForLog(const std::string& needle, double timeout_seconds = 10) const;
-  // The port a service's listener was bound to, from its "listening on" line
-  // (family "4" for 127.x, "6" for [::1]); 0 when not found.
+  bool WaitForLog(const std::string& needle, LogMark since, double timeout_seconds = 10) const;
+  // The port a service's listener was bound to, from the latest "listening on"
+  // line of this pid (family "4" for 127.x, "6" for [::1]); 0 when not found.
   int Port(const std::string& service, const std::string& family = "4") const;
   // Sends `signal` and waits for the exit; returns the wait status or -1 on timeout.
   int Stop(int signal, double timeout_seconds = 20);
@@ -88,6 +102,7 @@ class GatehouseProcess {
   bool reaped_ = false;
   int status_ = 0;
   std::string log_path_;
+  LogMark log_start_;
 };
 
 // A config tree: main file plus services.d/*.conf, written into `dir`.
@@ -113,6 +128,30 @@ std::string ReadUntil(int fd, const std::string& stop, double timeout_seconds = 
 
 // True when this test runs as root (privilege tests need it).
 bool IsRoot();
+
+// A fixture for tests of one gatehouse started on a config tree of their own;
+// it is stopped by pid when the test ends. Use as ASSERT_TRUE(Start(...)).
+class GatehouseTest : public ::testing::Test {
+ protected:
+  // Writes `main` and services.d/NAME for each of `services` into dir_, starts
+  // gatehouse on it and waits until every [service] in them logs "NAME: ready".
+  ::testing::AssertionResult Start(const std::string& main,
+                                   const std::map<std::string, std::string>& services,
+                                   const GatehouseProcess::Launch& launch = {});
+  // Starts gatehouse with `args` and waits until each of `ready_services` is ready.
+  ::testing::AssertionResult StartWithArgs(const std::vector<std::string>& args,
+                                           const std::vector<std::string>& ready_services,
+                                           const GatehouseProcess::Launch& launch = {});
+  // The port `service` listens on now; 0 when it has none.
+  int Port(const std::string& service, const std::string& family = "4") const {
+    return gatehouse_->Port(service, family);
+  }
+
+  TempDir dir_;
+  std::string log_path_ = dir_.path() + "/gatehouse.log";  // set before Start to change
+  std::string config_;                                     // the main file Start wrote
+  std::unique_ptr<GatehouseProcess> gatehouse_;
+};
 
 template <typename Predicate>
 bool WaitUntil(Predicate predicate, double timeout_seconds) {

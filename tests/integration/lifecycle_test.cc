@@ -97,17 +97,15 @@ TEST(Check, UsageErrors) {
 }
 
 // An echo service with a connection held open through it.
-class RunningEcho : public ::testing::Test {
+class RunningEcho : public GatehouseTest {
  protected:
-  void Start(const std::string& main = "") {
-    std::string config = WriteConfig(dir_, main, {{"echo.conf", kEcho}});
-    gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", config},
-                                                    dir_.path() + "/gatehouse.log");
-    ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
-    ASSERT_TRUE(gatehouse_->WaitForLog("echo: ready"));
-    port_ = gatehouse_->Port("echo");
+  ::testing::AssertionResult StartHolding(const std::string& main = "") {
+    ::testing::AssertionResult started = Start(main, {{"echo.conf", kEcho}});
+    if (!started) return started;
+    port_ = Port("echo");
     held_ = ConnectTcp("127.0.0.1", port_);
-    ASSERT_TRUE(Echoes("before\n"));
+    if (!Echoes("before\n")) return ::testing::AssertionFailure() << "no echo on " << port_;
+    return started;
   }
   // One round trip on the held connection.
   bool Echoes(const std::string& line) {
@@ -124,14 +122,12 @@ class RunningEcho : public ::testing::Test {
     int status = gatehouse_->Stop(signal, timeout_seconds);
     return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
-  TempDir dir_;
-  std::unique_ptr<GatehouseProcess> gatehouse_;
   int port_ = 0;
   int held_ = -1;
 };
 
 TEST_F(RunningEcho, TermLetsRunningConnectionsFinish) {
-  Start();
+  ASSERT_TRUE(StartHolding());
   kill(gatehouse_->pid(), SIGTERM);
   ASSERT_TRUE(gatehouse_->WaitForLog("SIGTERM: no new connections")) << gatehouse_->Log();
   EXPECT_LT(ConnectTcp("127.0.0.1", port_), 0);  // the listener is closed
@@ -142,7 +138,7 @@ TEST_F(RunningEcho, TermLetsRunningConnectionsFinish) {
 }
 
 TEST_F(RunningEcho, CtrlCToTheProcessGroupStillLetsConnectionsFinish) {
-  Start();
+  ASSERT_TRUE(StartHolding());
   kill(-gatehouse_->pid(), SIGINT);  // what a terminal's Ctrl-C does
   ASSERT_TRUE(gatehouse_->WaitForLog("SIGINT: no new connections")) << gatehouse_->Log();
   EXPECT_TRUE(Echoes("after\n"));
@@ -152,18 +148,18 @@ TEST_F(RunningEcho, CtrlCToTheProcessGroupStillLetsConnectionsFinish) {
 }
 
 TEST_F(RunningEcho, GracePeriodEndsStuckPrograms) {
-  Start("shutdown_timeout = 1\n");
+  ASSERT_TRUE(StartHolding("shutdown_timeout = 1\n"));
   EXPECT_TRUE(ExitsCleanly(SIGTERM)) << gatehouse_->Log();
   EXPECT_EQ(ReadUntil(held_, "never", 5), "");  // the program was ended: EOF
 }
 
 TEST_F(RunningEcho, QuitEndsAtOnce) {
-  Start("shutdown_timeout = 600\n");
+  ASSERT_TRUE(StartHolding("shutdown_timeout = 600\n"));
   EXPECT_TRUE(ExitsCleanly(SIGQUIT)) << gatehouse_->Log();
 }
 
 TEST_F(RunningEcho, Usr1LogsStatusAndHupKeepsServing) {
-  Start();
+  ASSERT_TRUE(StartHolding());
   kill(gatehouse_->pid(), SIGUSR1);
   std::vector<pid_t> children = ChildPids(gatehouse_->pid());
   ASSERT_EQ(children.size(), 1u);

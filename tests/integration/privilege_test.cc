@@ -47,7 +47,7 @@ std::string MakeJail(const TempDir& dir) {
   return realpath(jail.c_str(), real) ? real : jail;
 }
 
-class PrivilegeTest : public ::testing::Test {
+class PrivilegeTest : public GatehouseTest {
  protected:
   void SetUp() override {
     if (!IsRoot()) GTEST_SKIP() << "privilege drops need root";
@@ -65,27 +65,26 @@ class PrivilegeTest : public ::testing::Test {
     connection_ = -1;
   }
   void TearDown() override { CloseConnection(); }
-  TempDir dir_;
   int connection_ = -1;
 };
 
 TEST_F(PrivilegeTest, ChrootedNobodyWithNoCapabilitiesAndOnlyThreeFds) {
   std::string jail = MakeJail(dir_);
-  std::string config = WriteConfig(
-      dir_, "log_level = 3\n",
-      {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nchroot = " + jail + "\nexec = /probe\n"}});
   // gatehouse starts with a stray inherited fd (as from a careless shell); it must
   // not reach the program.
   int stray = open("/dev/null", O_RDONLY);
   ASSERT_GE(stray, 3);
   GatehouseProcess::Launch launch;
   launch.extra_fd = stray;
-  GatehouseProcess gatehouse({"--config", config}, dir_.path() + "/gatehouse.log", launch);
+  ::testing::AssertionResult started =
+      Start("log_level = 3\n",
+            {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nchroot = " + jail + "\nexec = /probe\n"}},
+            launch);
   close(stray);
-  ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
+  ASSERT_TRUE(started);
 
-  pid_t program = ConnectAndGetProgramPid(gatehouse.Port("probe"));
-  ASSERT_GT(program, 1) << gatehouse.Log();
+  pid_t program = ConnectAndGetProgramPid(Port("probe"));
+  ASSERT_GT(program, 1) << gatehouse_->Log();
   EXPECT_EQ(ProcStatusField(program, "Uid"), "65534\t65534\t65534\t65534");
   EXPECT_EQ(ProcStatusField(program, "Gid"), "65534\t65534\t65534\t65534");
   EXPECT_EQ(ProcStatusField(program, "Groups"), "65534");
@@ -101,7 +100,7 @@ TEST_F(PrivilegeTest, ChrootedNobodyWithNoCapabilitiesAndOnlyThreeFds) {
 
   // The service's gatehouse-child itself runs dropped too.
   pid_t child = ParentPid(program);
-  EXPECT_NE(child, gatehouse.pid());
+  EXPECT_NE(child, gatehouse_->pid());
   EXPECT_EQ(ProcStatusField(child, "Uid"), "65534\t65534\t65534\t65534");
   EXPECT_EQ(ProcStatusField(child, "CapEff"), kNoCapabilities);
   EXPECT_EQ(ProcStatusField(child, "CapBnd"), kNoCapabilities);
@@ -114,14 +113,10 @@ TEST_F(PrivilegeTest, ChrootedNobodyWithNoCapabilitiesAndOnlyThreeFds) {
 }
 
 TEST_F(PrivilegeTest, ExplicitRootKeepsUidButNoCapabilities) {
-  std::string config = WriteConfig(
-      dir_, "",
-      {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = root\ngroup = root\nexec = " +
-                          Runfile("tests/programs/probe") + "\n"}});
-
-  GatehouseProcess gatehouse({"--config", config}, dir_.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
-  pid_t program = ConnectAndGetProgramPid(gatehouse.Port("probe"));
+  ASSERT_TRUE(
+      Start("", {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = root\ngroup = root\nexec = " +
+                                    Runfile("tests/programs/probe") + "\n"}}));
+  pid_t program = ConnectAndGetProgramPid(Port("probe"));
   ASSERT_GT(program, 1);
   EXPECT_EQ(ProcStatusField(program, "Uid"), "0\t0\t0\t0");
   EXPECT_EQ(ProcStatusField(program, "CapEff"), kNoCapabilities);
@@ -133,13 +128,9 @@ TEST_F(PrivilegeTest, ExplicitRootKeepsUidButNoCapabilities) {
 
 TEST_F(PrivilegeTest, NamedUserGetsItsOwnPrimaryGroup) {
   // Debian's "daemon" user: uid 1, gid 1.
-  std::string config = WriteConfig(
-      dir_, "",
-      {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = daemon\nchroot = " + MakeJail(dir_) +
-                          "\nexec = /probe\n"}});
-  GatehouseProcess gatehouse({"--config", config}, dir_.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
-  pid_t program = ConnectAndGetProgramPid(gatehouse.Port("probe"));
+  ASSERT_TRUE(Start("", {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = daemon\nchroot = " +
+                                            MakeJail(dir_) + "\nexec = /probe\n"}}));
+  pid_t program = ConnectAndGetProgramPid(Port("probe"));
   ASSERT_GT(program, 1);
   EXPECT_EQ(ProcStatusField(program, "Uid"), "1\t1\t1\t1");
   EXPECT_EQ(ProcStatusField(program, "Gid"), "1\t1\t1\t1");
@@ -156,24 +147,22 @@ TEST_F(PrivilegeTest, AsAnOrdinaryUserServicesRunAsThatUser) {
   std::string config = WriteConfig(
       world, "",
       {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nexec = " + world.path() + "/probe\n"}});
-  std::string log = world.path() + "/gatehouse.log";
+  log_path_ = world.path() + "/gatehouse.log";
   std::vector<std::string> as_nobody = {"setpriv", "--reuid=65534", "--regid=65534",
                                         "--clear-groups", "--"};
   {
     GatehouseProcess::Launch launch;
     launch.wrapper = as_nobody;  // setpriv execs gatehouse: the pid stays the same
     launch.binary = world.path() + "/gatehouse";
-    GatehouseProcess gatehouse({"--config", config}, log, launch);
-    ASSERT_TRUE(gatehouse.started()) << ReadFile(log);
-    ASSERT_TRUE(gatehouse.WaitForLog("probe: ready")) << ReadFile(log);
-    pid_t program = ConnectAndGetProgramPid(gatehouse.Port("probe"));
-    EXPECT_EQ(ProcStatusField(gatehouse.pid(), "Uid"), "65534\t65534\t65534\t65534");
+    ASSERT_TRUE(StartWithArgs({"--config", config}, {"probe"}, launch));
+    pid_t program = ConnectAndGetProgramPid(Port("probe"));
+    EXPECT_EQ(ProcStatusField(gatehouse_->pid(), "Uid"), "65534\t65534\t65534\t65534");
     EXPECT_EQ(ProcStatusField(program, "Uid"), "65534\t65534\t65534\t65534");
     EXPECT_EQ(ProcStatusField(program, "CapEff"), kNoCapabilities);
     EXPECT_EQ(ProcStatusField(program, "NoNewPrivs"), "1");
     EXPECT_EQ(OpenFds(program), (std::set<std::string>{"0", "1", "2"}));
     CloseConnection();
-    int status = gatehouse.Stop(SIGTERM);
+    int status = gatehouse_->Stop(SIGTERM);
     EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   }
 
