@@ -16,45 +16,14 @@
 #include <sstream>
 #include <type_traits>
 
+#include "common/config_keys.h"
+#include "common/control_bytes.h"
 #include "common/ini_file.h"
+#include "common/parse_number.h"
 #include "common/shell_words.h"
 
 namespace gatehouse {
 namespace {
-
-enum class KeyKind { kScalar, kList };
-
-const std::map<std::string, KeyKind>& GlobalKeys() {
-  static const std::map<std::string, KeyKind> keys = {
-      {"services_dir", KeyKind::kScalar},    {"log_file", KeyKind::kScalar},
-      {"log_level", KeyKind::kScalar},       {"syslog_ident", KeyKind::kScalar},
-      {"syslog_facility", KeyKind::kScalar}, {"syslog_logopt", KeyKind::kScalar},
-      {"pid_file", KeyKind::kScalar},        {"background", KeyKind::kScalar},
-      {"setsid", KeyKind::kScalar},          {"shutdown_timeout", KeyKind::kScalar},
-  };
-  return keys;
-}
-
-const std::map<std::string, KeyKind>& ServiceKeys() {
-  static const std::map<std::string, KeyKind> keys = {
-      {"port", KeyKind::kList},
-      {"host", KeyKind::kScalar},
-      {"proto", KeyKind::kScalar},
-      {"listen", KeyKind::kScalar},
-      {"allow", KeyKind::kList},
-      {"deny", KeyKind::kList},
-      {"cidr_allow", KeyKind::kList},
-      {"cidr_deny", KeyKind::kList},
-      {"reverse_lookups", KeyKind::kScalar},
-      {"chroot", KeyKind::kScalar},
-      {"user", KeyKind::kScalar},
-      {"group", KeyKind::kScalar},
-      {"exec", KeyKind::kScalar},
-      {"args", KeyKind::kScalar},
-      {"env", KeyKind::kList},
-  };
-  return keys;
-}
 
 // Keys gatehouse sets itself in every program's environment.
 const std::set<std::string>& ReservedEnvNames() {
@@ -69,11 +38,12 @@ using Settings = std::map<std::string, std::vector<ConfigEntry>>;
 
 struct Errors {
   std::vector<std::string>* list;
+  // Messages quote config text: escaped, so a value cannot drive the terminal.
   void Add(const ConfigEntry& entry, const std::string& message) {
-    list->push_back(entry.where + ": " + entry.key + ": " + message);
+    list->push_back(EscapeControlBytes(entry.where + ": " + entry.key + ": " + message));
   }
   void Add(const std::string& where, const std::string& message) {
-    list->push_back(where + ": " + message);
+    list->push_back(EscapeControlBytes(where + ": " + message));
   }
 };
 
@@ -96,26 +66,24 @@ std::string AbsolutePath(const std::string& path) {
   return std::string(cwd) + "/" + path;
 }
 
-// Adds `entries` to `settings`, folding continuation lines and catching a scalar
-// key given twice.
-void Collect(const std::vector<ConfigEntry>& entries, const std::map<std::string, KeyKind>& keys,
-             const std::string& scope, Settings* settings, Errors* errors) {
+// Adds `entries` of a `scope` section to `settings`, folding continuation lines
+// and catching a scalar key given twice.
+void Collect(const std::vector<ConfigEntry>& entries, KeyScope scope, const std::string& scope_name,
+             Settings* settings, Errors* errors) {
   for (const ConfigEntry& entry : entries) {
-    auto known = keys.find(entry.key);
-    if (known == keys.end()) {
-      bool is_global = GlobalKeys().count(entry.key) > 0;
-      bool is_service = ServiceKeys().count(entry.key) > 0;
-      if (is_global) {
-        errors->Add(entry, "is a global key; put it in the main file before any [section]");
-      } else if (is_service) {
-        errors->Add(entry, "is a service key; put it in [defaults] or a [service] section");
-      } else {
-        errors->Add(entry, "unknown key in " + scope);
-      }
+    const ConfigKey* key = FindConfigKey(entry.key);
+    if (key == nullptr) {
+      errors->Add(entry, "unknown key in " + scope_name);
+      continue;
+    }
+    if (key->scope != scope) {
+      errors->Add(entry, key->scope == KeyScope::kGlobal
+                             ? "is a global key; put it in the main file before any [section]"
+                             : "is a service key; put it in [defaults] or a [service] section");
       continue;
     }
     std::vector<ConfigEntry>& values = (*settings)[entry.key];
-    if (known->second == KeyKind::kScalar && !values.empty()) {
+    if (key->kind == KeyKind::kScalar && !values.empty()) {
       if (entry.continuation) {
         values.back().value += "\n" + entry.value;  // as in a shell script (args)
       } else {
@@ -142,15 +110,11 @@ bool ParseBool(const ConfigEntry& entry, bool* value, Errors* errors) {
 }
 
 bool ParseInt(const ConfigEntry& entry, int min, int max, int* value, Errors* errors) {
-  const std::string& text = entry.value;
-  bool digits = !text.empty() && text.size() <= 9 &&
-                text.find_first_not_of("0123456789") == std::string::npos;
-  if (!digits || std::stoi(text) < min || std::stoi(text) > max) {
-    errors->Add(entry, "\"" + text + "\" is not a number from " + std::to_string(min) + " to " +
-                           std::to_string(max));
+  if (!ParseBoundedInt(entry.value, min, max, value)) {
+    errors->Add(entry, "\"" + entry.value + "\" is not a number from " + std::to_string(min) +
+                           " to " + std::to_string(max));
     return false;
   }
-  *value = std::stoi(text);
   return true;
 }
 
@@ -214,31 +178,88 @@ void ApplyGlobal(const Settings& settings, const std::string& config_dir, Global
   }
 }
 
-bool LookUpUser(const std::string& name, passwd* entry, std::vector<char>* buffer) {
-  passwd* found = nullptr;
-  buffer->resize(16384);
-  bool numeric = !name.empty() && name.find_first_not_of("0123456789") == std::string::npos;
-  if (numeric) {
-    getpwuid_r(static_cast<uid_t>(std::stoul(name)), entry, buffer->data(), buffer->size(), &found);
-  } else {
-    getpwnam_r(name.c_str(), entry, buffer->data(), buffer->size(), &found);
-  }
-  return found != nullptr;
+// setresuid/setresgid read (uid_t)-1 as "leave unchanged": the largest id is one less.
+constexpr uint64_t kMaxId = 4294967294;
+
+bool AllDigits(const std::string& text) {
+  return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
 }
 
-bool LookUpGroup(const std::string& name, gid_t* gid, std::string* shown) {
+// A numeric uid/gid: in range, and written as the kernel would print it (no
+// leading zeros, so "00" cannot stand in for root unnoticed).
+bool ParseId(const std::string& text, uint32_t* id) {
+  uint64_t value = 0;
+  if (text.size() > 1 && text[0] == '0') return false;
+  if (!ParseDecimal(text, kMaxId, &value)) return false;
+  *id = static_cast<uint32_t>(value);
+  return true;
+}
+
+std::string BadIdMessage(const std::string& text, const char* what) {
+  return "\"" + text + "\" is not a " + what + " (0 to " + std::to_string(kMaxId) +
+         ", without leading zeros)";
+}
+
+// Root must be asked for by name: a user or group that is 0 only by way of
+// another passwd name, a number form or a wrap-around is refused.
+bool WrittenAsRoot(const std::string& text) { return text == "root" || text == "0"; }
+
+struct UserEntry {
+  uid_t uid = 0;
+  std::string name;
+  bool has_primary_group = false;  // false for a uid without a passwd entry
+  gid_t primary_gid = 0;
+};
+
+// `text` as a user: a passwd name, or a uid (which needs no passwd entry).
+bool LookUpUser(const std::string& text, UserEntry* user, std::string* error) {
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (AllDigits(text)) {
+    uint32_t uid = 0;
+    if (!ParseId(text, &uid)) {
+      *error = BadIdMessage(text, "uid");
+      return false;
+    }
+    getpwuid_r(static_cast<uid_t>(uid), &entry, buffer.data(), buffer.size(), &found);
+    user->uid = static_cast<uid_t>(uid);
+    user->name = found ? found->pw_name : text;
+  } else {
+    getpwnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (found == nullptr) {
+      *error = "no such user \"" + text + "\"";
+      return false;
+    }
+    user->uid = found->pw_uid;
+    user->name = found->pw_name;
+  }
+  user->has_primary_group = found != nullptr;
+  if (found) user->primary_gid = found->pw_gid;
+  return true;
+}
+
+// `text` as a group: a group name, or a gid (which needs no entry in /etc/group).
+bool LookUpGroup(const std::string& text, gid_t* gid, std::string* shown, std::string* error) {
   group entry{};
   group* found = nullptr;
   std::vector<char> buffer(16384);
-  bool numeric = !name.empty() && name.find_first_not_of("0123456789") == std::string::npos;
-  if (numeric) {
-    *gid = static_cast<gid_t>(std::stoul(name));
+  if (AllDigits(text)) {
+    uint32_t id = 0;
+    if (!ParseId(text, &id)) {
+      *error = BadIdMessage(text, "gid");
+      return false;
+    }
+    *gid = static_cast<gid_t>(id);
     getgrgid_r(*gid, &entry, buffer.data(), buffer.size(), &found);
-    *shown = found ? found->gr_name : name;
-    return true;  // a numeric gid needs no entry in /etc/group
+    *shown = found ? found->gr_name : text;
+    return true;
   }
-  getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
-  if (found == nullptr) return false;
+  getgrnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found);
+  if (found == nullptr) {
+    *error = "no such group \"" + text + "\"";
+    return false;
+  }
   *gid = found->gr_gid;
   *shown = found->gr_name;
   return true;
@@ -246,10 +267,13 @@ bool LookUpGroup(const std::string& name, gid_t* gid, std::string* shown) {
 
 // Not root: a service may only name the user and group gatehouse runs as.
 void CheckUnprivilegedIdentity(const ConfigEntry* user, const ConfigEntry* group, Errors* errors) {
+  std::string message;
   if (user) {
-    passwd pw{};
-    std::vector<char> buffer;
-    if (!LookUpUser(user->value, &pw, &buffer) || pw.pw_uid != geteuid()) {
+    UserEntry found;
+    bool known = LookUpUser(user->value, &found, &message);
+    if (!known && AllDigits(user->value)) {
+      errors->Add(*user, message);  // not a uid at all
+    } else if (!known || found.uid != geteuid()) {
       errors->Add(*user, "changing user needs gatehouse to run as root (it runs as uid " +
                              std::to_string(geteuid()) + ")");
     }
@@ -257,11 +281,82 @@ void CheckUnprivilegedIdentity(const ConfigEntry* user, const ConfigEntry* group
   if (group) {
     gid_t gid = 0;
     std::string shown;
-    if (!LookUpGroup(group->value, &gid, &shown) || gid != getegid()) {
+    bool known = LookUpGroup(group->value, &gid, &shown, &message);
+    if (!known && AllDigits(group->value)) {
+      errors->Add(*group, message);
+    } else if (!known || gid != getegid()) {
       errors->Add(*group, "changing group needs gatehouse to run as root (it runs as gid " +
                               std::to_string(getegid()) + ")");
     }
   }
+}
+
+// The service's user as root: `user`, or Net::Server's default nobody.
+bool ResolveUser(const ConfigEntry* user, const std::string& where, UserEntry* found,
+                 Errors* errors) {
+  std::string text = user ? user->value : "nobody";
+  std::string message;
+  if (!LookUpUser(text, found, &message)) {
+    if (user) {
+      errors->Add(*user, message);
+    } else {
+      errors->Add(where, "user: default user \"nobody\" does not exist; set user =");
+    }
+    return false;
+  }
+  if (found->uid == 0 && !WrittenAsRoot(text)) {
+    std::string what = user ? "\"" + text + "\"" : "the default user \"nobody\"";
+    std::string error = what + " is uid 0; write user = root to run a service as root";
+    if (user) {
+      errors->Add(*user, error);
+    } else {
+      errors->Add(where, "user: " + error);
+    }
+    return false;
+  }
+  return true;
+}
+
+// The service's group as root: `group`; else an explicit user's primary group;
+// else nogroup (or nobody), as Net::Server.
+bool ResolveGroup(const ConfigEntry* group, const ConfigEntry* user, const UserEntry& found_user,
+                  const std::string& where, ServiceConfig* service, Errors* errors) {
+  std::string message;
+  if (group) {
+    if (!LookUpGroup(group->value, &service->gid, &service->group_name, &message)) {
+      errors->Add(*group, message);
+      return false;
+    }
+    if (service->gid == 0 && !WrittenAsRoot(group->value)) {
+      errors->Add(*group, "\"" + group->value +
+                              "\" is gid 0; write group = root to run a service in group root");
+      return false;
+    }
+    return true;
+  }
+  if (user && found_user.has_primary_group) {
+    service->gid = found_user.primary_gid;
+    if (service->gid == 0 && !WrittenAsRoot(user->value)) {
+      errors->Add(*user, "\"" + user->value +
+                             "\" has primary group gid 0; set group = root if that is meant");
+      return false;
+    }
+    gid_t ignored;
+    if (!LookUpGroup(std::to_string(service->gid), &ignored, &service->group_name, &message)) {
+      service->group_name = std::to_string(service->gid);
+    }
+    return true;
+  }
+  for (const char* name : {"nogroup", "nobody"}) {
+    if (LookUpGroup(name, &service->gid, &service->group_name, &message)) {
+      if (service->gid != 0) return true;
+      errors->Add(where,
+                  std::string("group: the default group \"") + name + "\" is gid 0; set group =");
+      return false;
+    }
+  }
+  errors->Add(where, "group: default group \"nogroup\" does not exist; set group =");
+  return false;
 }
 
 // user/group/chroot: Net::Server's defaults (nobody/nogroup) when gatehouse is
@@ -296,42 +391,11 @@ void ResolveIdentity(const Settings& settings, const std::string& where, Service
   }
 
   service->change_identity = true;
-  std::string user_name = user ? user->value : "nobody";
-  passwd pw{};
-  std::vector<char> buffer;
-  bool known_user = LookUpUser(user_name, &pw, &buffer);
-  bool numeric_user = user_name.find_first_not_of("0123456789") == std::string::npos;
-  if (known_user) {
-    service->uid = pw.pw_uid;
-    service->user_name = pw.pw_name;
-  } else if (numeric_user && user_name.size() <= 9) {
-    service->uid = static_cast<uid_t>(std::stoul(user_name));  // a uid needs no passwd entry
-    service->user_name = user_name;
-  } else {
-    if (user) {
-      errors->Add(*user, "no such user \"" + user_name + "\"");
-    } else {
-      errors->Add(where, "user: default user \"nobody\" does not exist; set user =");
-    }
-    return;
-  }
-
-  if (group) {
-    if (!LookUpGroup(group->value, &service->gid, &service->group_name)) {
-      errors->Add(*group, "no such group \"" + group->value + "\"");
-      return;
-    }
-  } else if (user && known_user) {
-    service->gid = pw.pw_gid;  // the user's own primary group
-    gid_t ignored;
-    if (!LookUpGroup(std::to_string(pw.pw_gid), &ignored, &service->group_name)) {
-      service->group_name = std::to_string(pw.pw_gid);
-    }
-  } else if (!LookUpGroup("nogroup", &service->gid, &service->group_name) &&
-             !LookUpGroup("nobody", &service->gid, &service->group_name)) {
-    errors->Add(where, "group: default group \"nogroup\" does not exist; set group =");
-    return;
-  }
+  UserEntry found_user;
+  if (!ResolveUser(user, where, &found_user, errors)) return;
+  service->uid = found_user.uid;
+  service->user_name = found_user.name;
+  if (!ResolveGroup(group, user, found_user, where, service, errors)) return;
 
   // No supplementary groups beyond `group` (as Net::Server, and xinetd's
   // default): a user's other groups must not widen what a service may reach.
@@ -539,7 +603,7 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* command_li
       } else {
         key = arg.substr(2);
         if (i + 1 >= argc) {
-          *error = "--" + key + " needs a value";
+          *error = EscapeControlBytes("--" + key + " needs a value");
           return false;
         }
         value = argv[++i];
@@ -548,17 +612,17 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* command_li
       key = arg.substr(0, arg.find('='));
       value = arg.substr(arg.find('=') + 1);
     } else {
-      *error =
-          "unexpected argument \"" + arg + "\" (options are --key value, --key=value, key=value)";
+      *error = EscapeControlBytes("unexpected argument \"" + arg +
+                                  "\" (options are --key value, --key=value, key=value)");
       return false;
     }
     std::replace(key.begin(), key.end(), '-', '_');
     if (key == "config" || key == "conf_file") {
       command_line->config_path = value;
-    } else if (GlobalKeys().count(key) || ServiceKeys().count(key)) {
+    } else if (FindConfigKey(key) != nullptr) {
       command_line->overrides.push_back(ConfigEntry{key, value, "command line"});
     } else {
-      *error = "unknown option --" + key + " (see gatehouse --help)";
+      *error = EscapeControlBytes("unknown option --" + key + " (see gatehouse --help)");
       return false;
     }
   }
@@ -583,7 +647,8 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
     for (const IniSection& section : sections) {
       if (section.name.empty()) {
         if (main_file) {
-          Collect(section.entries, GlobalKeys(), "the global section", &global_settings, &errs);
+          Collect(section.entries, KeyScope::kGlobal, "the global section", &global_settings,
+                  &errs);
         } else {
           for (const ConfigEntry& entry : section.entries) {
             errs.Add(entry, "outside any [service] section");
@@ -591,7 +656,7 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
         }
       } else if (section.name == "defaults") {
         if (main_file) {
-          Collect(section.entries, ServiceKeys(), "[defaults]", &defaults, &errs);
+          Collect(section.entries, KeyScope::kService, "[defaults]", &defaults, &errs);
         } else {
           errs.Add(section.where, "[defaults] belongs in the main config file");
         }
@@ -607,7 +672,8 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
           continue;
         }
         ServiceSource source{section.name, section.where, {}};
-        Collect(section.entries, ServiceKeys(), "[" + section.name + "]", &source.settings, &errs);
+        Collect(section.entries, KeyScope::kService, "[" + section.name + "]", &source.settings,
+                &errs);
         sources.push_back(source);
       }
     }
@@ -627,7 +693,14 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
   // key in [defaults] and in every service.
   Settings global_overrides, service_overrides;
   for (const ConfigEntry& entry : command_line.overrides) {
-    if (GlobalKeys().count(entry.key)) {
+    // The bound a line in a file has; parsers (std::regex recurses per character)
+    // are not built for values of any length.
+    if (entry.value.size() > kMaxIniLineLength) {
+      errs.Add(entry, "the value is " + std::to_string(entry.value.size()) +
+                          " bytes long; the limit is " + std::to_string(kMaxIniLineLength));
+      continue;
+    }
+    if (FindConfigKey(entry.key)->scope == KeyScope::kGlobal) {
       global_overrides[entry.key].push_back(entry);
     } else {
       service_overrides[entry.key].push_back(entry);
@@ -637,13 +710,15 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
 
   global.services_dir = config->builtin_default ? "" : JoinPath(DirName(path), "services.d");
   ApplyGlobal(global_settings, DirName(path), &global, &errs);
+  bool services_dir_ok = true;
   if (const ConfigEntry* dir = Last(global_settings, "services_dir")) {
     struct stat info {};
     if (stat(global.services_dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
       errs.Add(*dir, "\"" + global.services_dir + "\" is not a directory");
+      services_dir_ok = false;
     }
   }
-  if (!config->builtin_default) {
+  if (!config->builtin_default && services_dir_ok) {
     for (const std::string& file : ServiceFiles(global.services_dir, &errs)) {
       std::string shown = JoinPath(global.services_dir, file);
       std::vector<IniSection> sections;
@@ -677,49 +752,54 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
       }
     }
     if (service.access.DeniesEveryone()) {
-      config->warnings.push_back(source.where + ": [" + service.name +
-                                 "] has deny rules but no allow rules, so it refuses every "
-                                 "client (Net::Server's rule); add allow = .* to admit the rest");
+      config->warnings.push_back(EscapeControlBytes(
+          source.where + ": [" + service.name +
+          "] has deny rules but no allow rules, so it refuses every client (Net::Server's rule); "
+          "add allow = .* to admit the rest"));
     }
     config->services.push_back(std::move(service));
   }
   return errors->size() == errors_before;
 }
 
+// Config text shown by --check: escaped, as in errors.
+static std::string Shown(const std::string& text) { return EscapeControlBytes(text); }
+
 std::string DescribeConfig(const Config& config) {
   std::ostringstream out;
   if (config.builtin_default) {
     out << "config: built-in default (no --config given, no " << kDefaultConfigPath << ")\n";
   } else {
-    out << "config: " << config.global.config_file << "\n";
-    out << "services_dir: " << config.global.services_dir << "\n";
+    out << "config: " << Shown(config.global.config_file) << "\n";
+    out << "services_dir: " << Shown(config.global.services_dir) << "\n";
   }
   const GlobalConfig& g = config.global;
-  out << "log_file: " << (g.log_file.empty() ? "(stderr)" : g.log_file)
+  out << "log_file: " << (g.log_file.empty() ? "(stderr)" : Shown(g.log_file))
       << "  log_level: " << g.log_level << "\n";
-  if (!g.pid_file.empty()) out << "pid_file: " << g.pid_file << "\n";
+  if (!g.pid_file.empty()) out << "pid_file: " << Shown(g.pid_file) << "\n";
   if (g.background || g.setsid) {
     out << "background: " << g.background << "  setsid: " << g.setsid << "\n";
   }
   for (const ServiceConfig& s : config.services) {
-    out << "\n[" << s.name << "]  (" << s.where << ")\n";
-    for (const ServicePort& port : s.ports) out << "  port     " << port.spec.ToString() << "\n";
-    out << "  exec     " << s.exec << "\n  argv    ";
-    for (const std::string& word : s.argv) out << " " << QuoteShellWord(word);
+    out << "\n[" << s.name << "]  (" << Shown(s.where) << ")\n";
+    for (const ServicePort& port : s.ports)
+      out << "  port     " << Shown(port.spec.ToString()) << "\n";
+    out << "  exec     " << Shown(s.exec) << "\n  argv    ";
+    for (const std::string& word : s.argv) out << " " << Shown(QuoteShellWord(word));
     out << "\n";
     if (s.change_identity) {
-      out << "  user     " << s.user_name << " (uid " << s.uid << "), group " << s.group_name
-          << " (gid " << s.gid << ")\n";
+      out << "  user     " << Shown(s.user_name) << " (uid " << s.uid << "), group "
+          << Shown(s.group_name) << " (gid " << s.gid << ")\n";
     } else {
       out << "  user     unchanged (uid " << s.uid << ", gid " << s.gid << ")\n";
     }
-    out << "  chroot   " << (s.chroot.empty() ? "(none)" : s.chroot) << "\n";
+    out << "  chroot   " << (s.chroot.empty() ? "(none)" : Shown(s.chroot)) << "\n";
     out << "  listen   " << s.listen << "\n";
-    for (const std::string& env : s.env) out << "  env      " << env << "\n";
-    for (const AddressPattern& p : s.access.allow) out << "  allow    " << p.text << "\n";
-    for (const AddressPattern& p : s.access.deny) out << "  deny     " << p.text << "\n";
-    for (const CidrBlock& b : s.access.cidr_allow) out << "  cidr_allow " << b.text << "\n";
-    for (const CidrBlock& b : s.access.cidr_deny) out << "  cidr_deny  " << b.text << "\n";
+    for (const std::string& env : s.env) out << "  env      " << Shown(env) << "\n";
+    for (const AddressPattern& p : s.access.allow) out << "  allow    " << Shown(p.text) << "\n";
+    for (const AddressPattern& p : s.access.deny) out << "  deny     " << Shown(p.text) << "\n";
+    for (const CidrBlock& b : s.access.cidr_allow) out << "  cidr_allow " << Shown(b.text) << "\n";
+    for (const CidrBlock& b : s.access.cidr_deny) out << "  cidr_deny  " << Shown(b.text) << "\n";
     if (s.reverse_lookups) out << "  reverse_lookups on\n";
   }
   return out.str();
