@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "common/config.h"
-#include "common/config_keys.h"
+#include "common/config/keys.h"
 #include "common/control_bytes.h"
 #include "common/ini_file.h"
 #include "tests/integration/harness.h"
