@@ -1,8 +1,12 @@
 // Configuration: the main file, services.d/*.conf and the command line, merged in
 // Net::Server's order (command line over conf file over built-in defaults) and
 // validated into a Config. Every error names file, line and key.
+// The pieces live in common/config/: the key table (keys), reading the files and
+// layering the command line (sources), and one Resolve step per concern
+// (network, identity, program).
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <string>
@@ -52,6 +56,11 @@ struct GlobalConfig {
   int shutdown_timeout = 10;  // seconds running programs get after TERM/INT
 };
 
+enum class ReloadPrograms {
+  kKeep,  // they run on, served by the old child until they end
+  kEnd,   // TERM, then KILL after kill_grace
+};
+
 struct ServicePort {
   PortSpec spec;
   std::string where;  // file:line of the `port` entry, for bind errors
@@ -61,7 +70,7 @@ struct ServiceConfig {
   std::string name;
   std::string where;  // file:line of the [section]
   std::vector<ServicePort> ports;
-  int listen = 0;  // backlog; SOMAXCONN by default
+  int listen = SOMAXCONN;  // backlog
   AccessRules access;
   bool reverse_lookups = false;
 
@@ -78,7 +87,16 @@ struct ServiceConfig {
   std::string exec;               // absolute path inside the chroot
   std::vector<std::string> argv;  // argv[0] is exec's base name
   std::vector<std::string> env;   // NAME=value from env= keys
+
+  // What a reload does to the running programs of a changed or removed service.
+  ReloadPrograms reload_programs = ReloadPrograms::kKeep;
+  int kill_grace = 2;  // seconds from TERM to KILL whenever the programs are ended
 };
+
+// True when `a` and `b` define the same service as far as its child and its
+// listeners can tell: everything but where it was written (file:line), so that
+// editing another part of a file does not count as a change on reload.
+bool SameService(const ServiceConfig& a, const ServiceConfig& b);
 
 struct Config {
   GlobalConfig global;

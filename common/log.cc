@@ -10,6 +10,7 @@
 #include <ctime>
 #include <map>
 
+#include "common/control_bytes.h"
 #include "common/sys_error.h"
 
 namespace gatehouse {
@@ -80,7 +81,7 @@ void Log(int level, const std::string& raw_message) {
   // Text from children, peers and host names must not forge log lines.
   std::string message = raw_message;
   for (char& c : message) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    if (IsControlByte(c)) c = '?';
   }
   if (use_syslog) {
     syslog(SyslogPriority(level), "%s", message.c_str());

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "common/parse_number.h"
+
 namespace gatehouse {
 namespace {
 
@@ -24,11 +26,12 @@ bool IsDigits(const std::string& text) {
 bool ParsePortNumber(const std::string& text, Protocol protocol, uint16_t* port,
                      std::string* error) {
   if (IsDigits(text)) {
-    if (text.size() > 5 || std::stoul(text) > 65535) {
+    uint64_t number = 0;
+    if (!ParseDecimal(text, 65535, &number)) {
       *error = "\"" + text + "\" is not a port (0-65535)";
       return false;
     }
-    *port = static_cast<uint16_t>(std::stoul(text));
+    *port = static_cast<uint16_t>(number);
     return true;
   }
   // A service name from /etc/services ("http", "echo").

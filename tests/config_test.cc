@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 
+#include "common/config/keys.h"
 #include "common/shell_words.h"
 #include "tests/integration/harness.h"
 
@@ -369,6 +371,140 @@ TEST(Config, BuiltinEchoWithoutConfig) {
   ASSERT_EQ(config.services.size(), 1u);
   EXPECT_EQ(config.services[0].ports[0].spec.ToString(), "127.0.0.1:20203/tcp");
   EXPECT_EQ(config.services[0].exec, "/bin/cat");
+}
+
+TEST(Config, ReloadProgramsAndKillGraceDefaultsFileAndCommandLine) {
+  TempDir dir;
+  std::string main =
+      testing::WriteConfig(dir, "[defaults]\nreload_programs = end\nkill_grace = 5\n",
+                           {{"a.conf", kEcho},
+                            {"b.conf",
+                             "[b]\nport = 127.0.0.1:7008\nexec = /bin/cat\nkill_grace = 0\n"
+                             "reload_programs = keep\n"}});
+  Loaded file = Load(main);
+  ASSERT_TRUE(file.ok) << file.AllErrors();
+  EXPECT_EQ(file.Service("echo")->reload_programs, ReloadPrograms::kEnd);  // from [defaults]
+  EXPECT_EQ(file.Service("echo")->kill_grace, 5);
+  EXPECT_EQ(file.Service("b")->reload_programs, ReloadPrograms::kKeep);  // its own
+  EXPECT_EQ(file.Service("b")->kill_grace, 0);
+  std::string shown = DescribeConfig(file.config);
+  EXPECT_NE(shown.find("[echo]"), std::string::npos);
+  EXPECT_NE(shown.find("  reload_programs end\n  kill_grace 5\n"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("  reload_programs keep\n  kill_grace 0\n"), std::string::npos) << shown;
+
+  Loaded cli = Load(main, {"--kill-grace=3600", "reload_programs=keep"});
+  ASSERT_TRUE(cli.ok) << cli.AllErrors();
+  for (const ServiceConfig& s : cli.config.services) {
+    EXPECT_EQ(s.kill_grace, 3600) << s.name;
+    EXPECT_EQ(s.reload_programs, ReloadPrograms::kKeep) << s.name;
+  }
+
+  main = testing::WriteConfig(dir, "", {{"a.conf", kEcho}, {"b.conf", ""}});
+  Loaded plain = Load(main);
+  ASSERT_TRUE(plain.ok) << plain.AllErrors();
+  EXPECT_EQ(plain.config.services[0].reload_programs, ReloadPrograms::kKeep);
+  EXPECT_EQ(plain.config.services[0].kill_grace, 2);
+}
+
+TEST(Config, ReloadProgramsAndKillGraceParseStrictly) {
+  TempDir dir;
+  for (const auto& [line, error] : std::vector<std::pair<std::string, std::string>>{
+           {"reload_programs = maybe", "reload_programs: \"maybe\" is not keep or end"},
+           {"reload_programs = End", "reload_programs: \"End\" is not keep or end"},
+           {"reload_programs = ", "reload_programs: \"\" is not keep or end"},
+           {"kill_grace = 3601", "kill_grace: \"3601\" is not a number from 0 to 3600"},
+           {"kill_grace = -1", "kill_grace: \"-1\" is not a number from 0 to 3600"},
+           {"kill_grace = 4294967298", "kill_grace: \"4294967298\" is not a number from 0 to 3600"},
+           {"kill_grace = 2s", "kill_grace: \"2s\" is not a number from 0 to 3600"},
+           {"kill_grace = ", "kill_grace: \"\" is not a number from 0 to 3600"},
+       }) {
+    std::string main = testing::WriteConfig(dir, "", {{"a.conf", kEcho + line + "\n"}});
+    Loaded loaded = Load(main);
+    EXPECT_FALSE(loaded.ok) << line;
+    ASSERT_EQ(loaded.errors.size(), 1u) << line << "\n" << loaded.AllErrors();
+    EXPECT_NE(loaded.errors[0].find("a.conf:4: " + error), std::string::npos) << loaded.errors[0];
+  }
+  std::string main = testing::WriteConfig(dir, "kill_grace = 1\n", {{"a.conf", kEcho}});
+  EXPECT_NE(Load(main).AllErrors().find("gatehouse.conf:1: kill_grace: is a service key"),
+            std::string::npos)
+      << Load(main).AllErrors();
+}
+
+TEST(Config, EveryTableKeyIsKnownInItsScopeAndOnTheCommandLine) {
+  TempDir dir;
+  for (const ConfigKey& key : ConfigKeys()) {
+    EXPECT_NE(std::string(key.doc), "") << key.name;
+    const char* argv[] = {"gatehouse", "--check"};
+    std::string option = std::string("--") + key.name + "=x";
+    argv[1] = option.c_str();
+    CommandLine command_line;
+    std::string error;
+    EXPECT_TRUE(ParseCommandLine(2, argv, &command_line, &error)) << key.name << ": " << error;
+    // Out of its place, the key's own scope is named.
+    std::string line = std::string(key.name) + " = x\n";
+    std::string main = key.scope == KeyScope::kGlobal
+                           ? testing::WriteConfig(dir, "", {{"a.conf", kEcho + line}})
+                           : testing::WriteConfig(dir, line, {{"a.conf", kEcho}});
+    std::string all = Load(main).AllErrors();
+    std::string expected = key.scope == KeyScope::kGlobal ? "is a global key" : "is a service key";
+    EXPECT_NE(all.find(std::string(key.name) + ": " + expected), std::string::npos)
+        << key.name << "\n"
+        << all;
+  }
+}
+
+// The same definition read at another place in its file is the same service;
+// any field a child or a listener uses makes it another.
+TEST(SameService, IgnoresWhereAndSeesEveryFieldThatMatters) {
+  TempDir dir;
+  std::string service =
+      "port = 127.0.0.1:7007\nexec = /bin/sh\nargs = -c 'exec cat'\nenv = A=1\n"
+      "allow = 127\\.0\\.0\\.1\ncidr_deny = 10.0.0.0/8\n";
+  std::string first = testing::WriteConfig(dir, "", {{"a.conf", "[a]\n" + service}});
+  Loaded one = Load(first);
+  TempDir dir2;
+  std::string second =
+      testing::WriteConfig(dir2, "", {{"a.conf", "; moved down\n\n\n[a]\n" + service}});
+  Loaded two = Load(second);
+  ASSERT_TRUE(one.ok && two.ok) << one.AllErrors() << two.AllErrors();
+  const ServiceConfig& a = one.config.services[0];
+  const ServiceConfig& b = two.config.services[0];
+  ASSERT_NE(a.where, b.where);
+  ASSERT_NE(a.ports[0].where, b.ports[0].where);
+  EXPECT_TRUE(SameService(a, b));
+
+  std::vector<std::pair<std::string, std::function<void(ServiceConfig*)>>> changes = {
+      {"name", [](ServiceConfig* s) { s->name = "b"; }},
+      {"port", [](ServiceConfig* s) { s->ports[0].spec.port = 7008; }},
+      {"second port", [](ServiceConfig* s) { s->ports.push_back(s->ports[0]); }},
+      {"listen", [](ServiceConfig* s) { s->listen = 5; }},
+      {"allow", [](ServiceConfig* s) { s->access.allow[0].text = "127\\.0\\.0\\.2"; }},
+      {"allow to deny",
+       [](ServiceConfig* s) {
+         s->access.deny.push_back(s->access.allow[0]);
+         s->access.allow.clear();
+       }},
+      {"cidr_deny", [](ServiceConfig* s) { s->access.cidr_deny[0].text = "10.0.0.0/9"; }},
+      {"reverse_lookups", [](ServiceConfig* s) { s->reverse_lookups = !s->reverse_lookups; }},
+      {"change_identity", [](ServiceConfig* s) { s->change_identity = !s->change_identity; }},
+      {"uid", [](ServiceConfig* s) { s->uid += 1; }},
+      {"gid", [](ServiceConfig* s) { s->gid += 1; }},
+      {"user_name", [](ServiceConfig* s) { s->user_name += "x"; }},
+      {"group_name", [](ServiceConfig* s) { s->group_name += "x"; }},
+      {"groups", [](ServiceConfig* s) { s->supplementary_groups.push_back(4); }},
+      {"chroot", [](ServiceConfig* s) { s->chroot = "/srv"; }},
+      {"exec", [](ServiceConfig* s) { s->exec = "/bin/dash"; }},
+      {"argv", [](ServiceConfig* s) { s->argv.back() = "exec tac"; }},
+      {"env", [](ServiceConfig* s) { s->env[0] = "A=2"; }},
+      {"reload_programs", [](ServiceConfig* s) { s->reload_programs = ReloadPrograms::kEnd; }},
+      {"kill_grace", [](ServiceConfig* s) { s->kill_grace = 3; }},
+  };
+  for (const auto& [what, change] : changes) {
+    ServiceConfig changed = b;
+    change(&changed);
+    EXPECT_FALSE(SameService(a, changed)) << what;
+    EXPECT_FALSE(SameService(changed, a)) << what;
+  }
 }
 
 TEST(CommandLine, FormsAndErrors) {

@@ -1,0 +1,58 @@
+#include <sstream>
+
+#include "common/config.h"
+#include "common/control_bytes.h"
+#include "common/shell_words.h"
+
+namespace gatehouse {
+namespace {
+
+// Config text shown by --check: escaped, as in errors.
+std::string Shown(const std::string& text) { return EscapeControlBytes(text); }
+
+}  // namespace
+
+std::string DescribeConfig(const Config& config) {
+  std::ostringstream out;
+  if (config.builtin_default) {
+    out << "config: built-in default (no --config given, no " << kDefaultConfigPath << ")\n";
+  } else {
+    out << "config: " << Shown(config.global.config_file) << "\n";
+    out << "services_dir: " << Shown(config.global.services_dir) << "\n";
+  }
+  const GlobalConfig& g = config.global;
+  out << "log_file: " << (g.log_file.empty() ? "(stderr)" : Shown(g.log_file))
+      << "  log_level: " << g.log_level << "\n";
+  if (!g.pid_file.empty()) out << "pid_file: " << Shown(g.pid_file) << "\n";
+  if (g.background || g.setsid) {
+    out << "background: " << g.background << "  setsid: " << g.setsid << "\n";
+  }
+  for (const ServiceConfig& s : config.services) {
+    out << "\n[" << s.name << "]  (" << Shown(s.where) << ")\n";
+    for (const ServicePort& port : s.ports)
+      out << "  port     " << Shown(port.spec.ToString()) << "\n";
+    out << "  exec     " << Shown(s.exec) << "\n  argv    ";
+    for (const std::string& word : s.argv) out << " " << Shown(QuoteShellWord(word));
+    out << "\n";
+    if (s.change_identity) {
+      out << "  user     " << Shown(s.user_name) << " (uid " << s.uid << "), group "
+          << Shown(s.group_name) << " (gid " << s.gid << ")\n";
+    } else {
+      out << "  user     unchanged (uid " << s.uid << ", gid " << s.gid << ")\n";
+    }
+    out << "  chroot   " << (s.chroot.empty() ? "(none)" : Shown(s.chroot)) << "\n";
+    out << "  listen   " << s.listen << "\n";
+    for (const std::string& env : s.env) out << "  env      " << Shown(env) << "\n";
+    for (const AddressPattern& p : s.access.allow) out << "  allow    " << Shown(p.text) << "\n";
+    for (const AddressPattern& p : s.access.deny) out << "  deny     " << Shown(p.text) << "\n";
+    for (const CidrBlock& b : s.access.cidr_allow) out << "  cidr_allow " << Shown(b.text) << "\n";
+    for (const CidrBlock& b : s.access.cidr_deny) out << "  cidr_deny  " << Shown(b.text) << "\n";
+    if (s.reverse_lookups) out << "  reverse_lookups on\n";
+    out << "  reload_programs " << (s.reload_programs == ReloadPrograms::kEnd ? "end" : "keep")
+        << "\n";
+    out << "  kill_grace " << s.kill_grace << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,260 @@
+#include "common/config/keys.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <sstream>
+
+#include "common/access_rules.h"
+#include "common/config/paths.h"
+#include "common/parse_number.h"
+
+namespace gatehouse {
+namespace {
+
+std::string Quoted(const std::string& value) { return "\"" + value + "\""; }
+
+bool ParseBool(const std::string& value, bool* out, std::string* error) {
+  std::string text = value;
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (text == "1" || text == "yes" || text == "on" || text == "true") {
+    *out = true;
+  } else if (text == "0" || text == "no" || text == "off" || text == "false" || text.empty()) {
+    *out = false;
+  } else {
+    *error = Quoted(value) + " is not a boolean (1/0, yes/no, on/off)";
+    return false;
+  }
+  return true;
+}
+
+template <int kMin, int kMax>
+bool ParseNumber(const std::string& value, int* out, std::string* error) {
+  if (!ParseBoundedInt(value, kMin, kMax, out)) {
+    *error = Quoted(value) + " is not a number from " + std::to_string(kMin) + " to " +
+             std::to_string(kMax);
+    return false;
+  }
+  return true;
+}
+
+// --- global keys ---
+
+bool ParseServicesDir(const std::string& value, const KeyTarget& target, std::string* error) {
+  std::string dir = JoinPath(target.config_dir, value);
+  struct stat info {};
+  if (stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    *error = Quoted(dir) + " is not a directory";
+    return false;
+  }
+  target.global->services_dir = dir;
+  return true;
+}
+
+bool ParseLogFile(const std::string& value, const KeyTarget& target, std::string*) {
+  target.global->log_file = value == "Sys::Syslog" ? value : AbsolutePath(value);
+  return true;
+}
+
+bool ParseLogLevel(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseNumber<0, 4>(value, &target.global->log_level, error);
+}
+
+bool ParseSyslogIdent(const std::string& value, const KeyTarget& target, std::string* error) {
+  if (value.empty() || value.size() > 64 ||
+      value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "0123456789_.-/") != std::string::npos) {
+    *error = Quoted(value) + " is not a syslog ident (letters, digits, _ . - /)";
+    return false;
+  }
+  target.global->syslog_ident = value;
+  return true;
+}
+
+bool ParseSyslogFacility(const std::string& value, const KeyTarget& target, std::string* error) {
+  static const std::set<std::string> facilities = {
+      "auth",   "authpriv", "cron",   "daemon", "ftp",    "kern",   "lpr",
+      "mail",   "news",     "syslog", "user",   "uucp",   "local0", "local1",
+      "local2", "local3",   "local4", "local5", "local6", "local7"};
+  if (facilities.count(value) == 0) {
+    *error = Quoted(value) + " is not a syslog facility (daemon, user, local0-7, ...)";
+    return false;
+  }
+  target.global->syslog_facility = value;
+  return true;
+}
+
+bool ParseSyslogLogopt(const std::string& value, const KeyTarget& target, std::string* error) {
+  std::string words = value;
+  std::replace(words.begin(), words.end(), '|', ' ');
+  std::replace(words.begin(), words.end(), ',', ' ');
+  std::istringstream in(words);
+  std::string word;
+  while (in >> word) {
+    if (word != "pid" && word != "cons" && word != "ndelay" && word != "nowait") {
+      *error = Quoted(word) + " is not a syslog option (pid, cons, ndelay, nowait)";
+      return false;
+    }
+  }
+  target.global->syslog_logopt = value;
+  return true;
+}
+
+bool ParsePidFile(const std::string& value, const KeyTarget& target, std::string*) {
+  target.global->pid_file = AbsolutePath(value);
+  return true;
+}
+
+bool ParseBackground(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseBool(value, &target.global->background, error);
+}
+
+bool ParseSetsid(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseBool(value, &target.global->setsid, error);
+}
+
+bool ParseShutdownTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseNumber<0, 86400>(value, &target.global->shutdown_timeout, error);
+}
+
+// --- service keys ---
+
+bool ParseListen(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseNumber<1, 65535>(value, &target.service->listen, error);
+}
+
+bool ParseReverseLookups(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseBool(value, &target.service->reverse_lookups, error);
+}
+
+template <typename Item, bool (*kParse)(const std::string&, Item*, std::string*),
+          std::vector<Item> AccessRules::*kList>
+bool ParseAccessRule(const std::string& value, const KeyTarget& target, std::string* error) {
+  Item item;
+  if (!kParse(value, &item, error)) return false;
+  (target.service->access.*kList).push_back(std::move(item));
+  return true;
+}
+
+// Names gatehouse sets itself in every program's environment.
+const std::set<std::string>& ReservedEnvNames() {
+  static const std::set<std::string> names = {
+      "PROTO",         "TCPREMOTEIP", "TCPREMOTEPORT", "TCPLOCALIP",     "TCPLOCALPORT",
+      "TCPREMOTEHOST", "REMOTE_HOST", "UNIXREMOTEPID", "UNIXREMOTEEUID", "UNIXREMOTEEGID"};
+  return names;
+}
+
+bool ParseEnv(const std::string& value, const KeyTarget& target, std::string* error) {
+  size_t equals = value.find('=');
+  std::string name = value.substr(0, equals);
+  bool valid = equals != std::string::npos && !name.empty() &&
+               !std::isdigit(static_cast<unsigned char>(name[0])) &&
+               name.find_first_not_of(
+                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                   "0123456789_") == std::string::npos;
+  if (!valid) {
+    *error = Quoted(value) + " is not NAME=value";
+    return false;
+  }
+  if (ReservedEnvNames().count(name) > 0) {
+    *error = name + " is set by gatehouse for every connection";
+    return false;
+  }
+  target.service->env.push_back(value);
+  return true;
+}
+
+bool ParseReloadPrograms(const std::string& value, const KeyTarget& target, std::string* error) {
+  if (value == "keep") {
+    target.service->reload_programs = ReloadPrograms::kKeep;
+  } else if (value == "end") {
+    target.service->reload_programs = ReloadPrograms::kEnd;
+  } else {
+    *error = Quoted(value) + " is not keep or end";
+    return false;
+  }
+  return true;
+}
+
+bool ParseKillGrace(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseNumber<0, 3600>(value, &target.service->kill_grace, error);
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& ConfigKeys() {
+  constexpr KeyScope kGlobal = KeyScope::kGlobal;
+  constexpr KeyScope kService = KeyScope::kService;
+  constexpr KeyKind kScalar = KeyKind::kScalar;
+  constexpr KeyKind kList = KeyKind::kList;
+  static const std::vector<ConfigKey> keys = {
+      {"services_dir", kGlobal, kScalar, ParseServicesDir, "folder of *.conf service files"},
+      {"log_file", kGlobal, kScalar, ParseLogFile,
+       "log to this file, or Sys::Syslog; default stderr"},
+      {"log_level", kGlobal, kScalar, ParseLogLevel, "0 err, 1 warning, 2 notice, 3 info, 4 debug"},
+      {"syslog_ident", kGlobal, kScalar, ParseSyslogIdent, "ident for syslog"},
+      {"syslog_facility", kGlobal, kScalar, ParseSyslogFacility, "facility for syslog"},
+      {"syslog_logopt", kGlobal, kScalar, ParseSyslogLogopt,
+       "openlog options: pid, cons, ndelay, nowait"},
+      {"pid_file", kGlobal, kScalar, ParsePidFile, "write the supervisor's pid here"},
+      {"background", kGlobal, kScalar, ParseBackground, "fork after binding"},
+      {"setsid", kGlobal, kScalar, ParseSetsid, "background in a new session"},
+      {"shutdown_timeout", kGlobal, kScalar, ParseShutdownTimeout,
+       "seconds running programs get after TERM/INT before they are ended"},
+
+      {"port", kService, kList, nullptr, "where to listen: host:port/proto, [v6]:port, path|unix"},
+      {"host", kService, kScalar, nullptr, "host for port values that name none"},
+      {"proto", kService, kScalar, nullptr, "protocol for port values that name none"},
+      {"listen", kService, kScalar, ParseListen, "listen backlog"},
+      {"allow", kService, kList,
+       ParseAccessRule<AddressPattern, ParseAddressPattern, &AccessRules::allow>,
+       "regex a peer's address or name must match"},
+      {"deny", kService, kList,
+       ParseAccessRule<AddressPattern, ParseAddressPattern, &AccessRules::deny>,
+       "regex that refuses a peer"},
+      {"cidr_allow", kService, kList,
+       ParseAccessRule<CidrBlock, ParseCidr, &AccessRules::cidr_allow>,
+       "address block a peer must be in"},
+      {"cidr_deny", kService, kList, ParseAccessRule<CidrBlock, ParseCidr, &AccessRules::cidr_deny>,
+       "address block that refuses a peer"},
+      {"reverse_lookups", kService, kScalar, ParseReverseLookups, "look up the peer's host name"},
+      {"chroot", kService, kScalar, nullptr,
+       "directory the child and its programs are locked into"},
+      {"user", kService, kScalar, nullptr, "user the programs run as (name or uid)"},
+      {"group", kService, kScalar, nullptr, "group the programs run as (name or gid)"},
+      {"exec", kService, kScalar, nullptr, "absolute path of the program"},
+      {"args", kService, kScalar, nullptr, "its arguments, split as a shell would"},
+      {"env", kService, kList, ParseEnv, "NAME=value added to the program's environment"},
+      {"reload_programs", kService, kScalar, ParseReloadPrograms,
+       "on reload, a changed or removed service's running programs: keep (run on) or end"},
+      {"kill_grace", kService, kScalar, ParseKillGrace,
+       "seconds from TERM to KILL when the service's programs are ended (0-3600)"},
+  };
+  return keys;
+}
+
+const ConfigKey* FindConfigKey(const std::string& name) {
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (name == key.name) return &key;
+  }
+  return nullptr;
+}
+
+void ApplyKeys(KeyScope scope, const Settings& settings, const KeyTarget& target,
+               ConfigErrors* errors) {
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (key.scope != scope || key.parse == nullptr) continue;
+    auto given = settings.find(key.name);
+    if (given == settings.end() || given->second.empty()) continue;
+    auto first = key.kind == KeyKind::kList ? given->second.begin() : given->second.end() - 1;
+    for (auto entry = first; entry != given->second.end(); ++entry) {
+      std::string message;
+      if (!key.parse(entry->value, target, &message)) errors->Add(*entry, message);
+    }
+  }
+}
+
+}  // namespace gatehouse

@@ -1,0 +1,25 @@
+// The Resolve steps: keys that depend on each other or on the system (the
+// passwd database, the file system) turned into a service's fields. Each adds
+// "file:line: key: message" errors and leaves the field unset on error.
+#pragma once
+
+#include <string>
+
+#include "common/config.h"
+#include "common/config/settings.h"
+
+namespace gatehouse {
+
+// port with host and proto: the listeners.
+void ResolveNetwork(const Settings& settings, const std::string& where, ServiceConfig* service,
+                    ConfigErrors* errors);
+
+// user, group and chroot: who the programs run as, and where.
+void ResolveIdentity(const Settings& settings, const std::string& where, ServiceConfig* service,
+                     ConfigErrors* errors);
+
+// exec and args, checked against the identity and chroot (resolve those first).
+void ResolveProgram(const Settings& settings, const std::string& where, ServiceConfig* service,
+                    ConfigErrors* errors);
+
+}  // namespace gatehouse
