@@ -5,18 +5,6 @@
 #include "common/log.h"
 
 namespace gatehouse {
-namespace {
-// MERGE: replaced by config's SameService.
-bool SameService(const ServiceConfig& a, const ServiceConfig& b) {
-  Config x, y;
-  x.services = {a};
-  y.services = {b};
-  std::string dx = DescribeConfig(x), dy = DescribeConfig(y);
-  dx = dx.substr(dx.find('\n', dx.find('[')));
-  dy = dy.substr(dy.find('\n', dy.find('[')));
-  return dx == dy;
-}
-}  // namespace
 
 Service::Service(event_base* base, std::string name, std::string child_program,
                  std::function<void()> on_change)
@@ -29,7 +17,7 @@ bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
   if (config_ && SameService(*config_, *config)) return false;
   bool replacing = current_ != nullptr;
   // A change ends the running programs only when the new config asks for it.
-  if (replacing) DrainCurrent(false /*MERGE: config->reload_programs*/);
+  if (replacing) DrainCurrent(config->reload_programs == ReloadPrograms::kEnd);
   config_ = std::move(config);
   current_ = std::make_unique<ChildProcess>(base_, config_, child_program_, &counters_,
                                             on_change_);
@@ -40,7 +28,7 @@ bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
 
 void Service::Retire() {
   if (config_ == nullptr) return;
-  DrainCurrent(false /*MERGE*/);
+  DrainCurrent(config_->reload_programs == ReloadPrograms::kEnd);
   config_ = nullptr;
   Log(kLogNotice, name_ + ": removed; its child takes no more connections");
 }
