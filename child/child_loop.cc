@@ -3,7 +3,10 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdio>
+
 #include "child/program_runner.h"
+#include "child/supervisor_term.h"
 #include "common/monotonic_clock.h"
 
 namespace gatehouse {
@@ -30,7 +33,8 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
       [this](WireMessage& message) { OnMessage(message); },
       [this](const std::string& reason) { OnChannelClosed(reason); });
   sigchld_event_.reset(evsignal_new(base_, SIGCHLD, OnSigchld, this));
-  sigterm_event_.reset(evsignal_new(base_, SIGTERM, OnSigterm, this));
+  term_fd_ = OpenSupervisorTermFd();
+  sigterm_event_.reset(event_new(base_, term_fd_.get(), EV_READ | EV_PERSIST, OnSigterm, this));
   kill_timer_.reset(evtimer_new(base_, OnKillTimer, this));
   event_add(sigchld_event_.get(), nullptr);
   event_add(sigterm_event_.get(), nullptr);
@@ -127,8 +131,15 @@ void ChildLoop::OnSigchld(evutil_socket_t, short, void* self) {
   static_cast<ChildLoop*>(self)->ReapPrograms();
 }
 
-void ChildLoop::OnSigterm(evutil_socket_t, short, void* self) {
+void ChildLoop::OnSigterm(evutil_socket_t fd, short, void* self) {
   auto* child = static_cast<ChildLoop*>(self);
+  uint64_t refused_before = child->refused_terms_;
+  bool from_supervisor = ReadSupervisorTerm(fd, &child->refused_terms_);
+  if (child->refused_terms_ != refused_before && child->refused_terms_ == 1) {
+    fprintf(stderr, "gatehouse-child[%s]: ignoring SIGTERM from a program\n",
+            child->service_.name.c_str());
+  }
+  if (!from_supervisor) return;
   child->stopping_ = true;
   child->EndPrograms(SIGTERM);
   timeval delay = Seconds(kKillDelaySeconds);

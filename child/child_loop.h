@@ -39,14 +39,16 @@ class ChildLoop {
   void FinishIfIdle();
 
   static void OnSigchld(evutil_socket_t, short, void* self);
-  static void OnSigterm(evutil_socket_t, short, void* self);
+  static void OnSigterm(evutil_socket_t fd, short, void* self);
   static void OnKillTimer(evutil_socket_t, short, void* self);
 
   event_base* base_;
   ServiceDefinition service_;
   std::unique_ptr<MessageChannel> channel_;
   EventPtr sigchld_event_;
+  UniqueFd term_fd_;  // SIGTERM, from the supervisor's side only
   EventPtr sigterm_event_;
+  uint64_t refused_terms_ = 0;  // TERMs a program sent us
   EventPtr kill_timer_;
   std::map<pid_t, Running> running_;
   LinkState link_state_ = LinkState::kStarting;  // kReady once Run() has said so

@@ -308,6 +308,18 @@ std::string ProcStatusField(pid_t pid, const std::string& field) {
   return "";
 }
 
+pid_t ProgramPid(const GatehouseProcess& gatehouse, int connection, const std::string& service) {
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  if (getsockname(connection, reinterpret_cast<sockaddr*>(&local), &length) != 0) return 0;
+  int port = ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&local)->sin6_port
+                                               : reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+  std::string needle = service + ": start 127.0.0.1:" + std::to_string(port) + " pid ";
+  if (!gatehouse.WaitForLog(needle)) return 0;
+  std::string log = gatehouse.Log();
+  return static_cast<pid_t>(std::atol(log.c_str() + log.find(needle) + needle.size()));
+}
+
 int ConnectTcp(const std::string& ip, int port, const std::string& source) {
   bool v6 = ip.find(':') != std::string::npos;
   int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

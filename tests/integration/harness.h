@@ -123,6 +123,11 @@ std::string ProcStatusField(pid_t pid, const std::string& field);
 // ip:port, optionally from `source` ("127.0.0.2"). -1 on failure. Reads and
 // writes on it time out after 10 s.
 int ConnectTcp(const std::string& ip, int port, const std::string& source = "");
+// The pid of the program serving `connection` (a TCP connection from the test),
+// from the supervisor's "SERVICE: start 127.0.0.1:PORT pid N" line (log_level 3):
+// the pid as the host sees it, also when the program runs in a PID namespace.
+// 0 when the line does not come within 10 s.
+pid_t ProgramPid(const GatehouseProcess& gatehouse, int connection, const std::string& service);
 // Reads until `stop` has been seen (or EOF, or the timeout); returns what came.
 std::string ReadUntil(int fd, const std::string& stop, double timeout_seconds = 10);
 
