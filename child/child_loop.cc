@@ -12,8 +12,6 @@
 namespace gatehouse {
 namespace {
 
-// How long programs get between TERM and KILL once the child is told to end them.
-constexpr double kKillDelaySeconds = 2.0;
 // Messages queued towards a slow supervisor before the child gives up on it.
 constexpr size_t kMaxQueuedReports = 65536;
 // How long an exiting child waits for a slow supervisor to take its last reports.
@@ -142,7 +140,7 @@ void ChildLoop::OnSigterm(evutil_socket_t fd, short, void* self) {
   if (!from_supervisor) return;
   child->stopping_ = true;
   child->EndPrograms(SIGTERM);
-  timeval delay = Seconds(kKillDelaySeconds);
+  timeval delay = Seconds(child->service_.program.kill_grace);  // the service's TERM-to-KILL
   event_add(child->kill_timer_.get(), &delay);
   child->FinishIfIdle();
 }

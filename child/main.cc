@@ -61,25 +61,15 @@ ServiceDefinition ReceiveDefinition() {
   return service;
 }
 
-PrivilegeDrop DropFor(const ServiceDefinition& service) {
-  PrivilegeDrop drop;
-  drop.chroot = service.chroot;
-  drop.change_identity = service.change_identity;
-  drop.uid = service.uid;
-  drop.gid = service.gid;
-  drop.groups.assign(service.groups.begin(), service.groups.end());
-  return drop;
-}
-
 void CheckProgram(const ServiceDefinition& service) {
+  const std::string& exec = service.program.exec;
+  const std::string& chroot = service.jail.chroot;
   struct stat info {};
-  if (stat(service.exec.c_str(), &info) != 0) {
-    Fail(ErrnoMessage("stat",
-                      service.exec + (service.chroot.empty() ? "" : " in chroot " + service.chroot),
-                      errno));
+  if (stat(exec.c_str(), &info) != 0) {
+    Fail(ErrnoMessage("stat", exec + (chroot.empty() ? "" : " in chroot " + chroot), errno));
   }
-  if (access(service.exec.c_str(), X_OK) != 0) {
-    Fail(ErrnoMessage("access", service.exec + " as uid " + std::to_string(getuid()), errno));
+  if (access(exec.c_str(), X_OK) != 0) {
+    Fail(ErrnoMessage("access", exec + " as uid " + std::to_string(getuid()), errno));
   }
 }
 
@@ -105,7 +95,7 @@ int main() {
 
   ServiceDefinition service = ReceiveDefinition();
   std::string error;
-  if (!DropPrivileges(DropFor(service), &error)) Fail("privilege drop failed: " + error);
+  if (!DropPrivileges(service.jail, &error)) Fail("privilege drop failed: " + error);
   CheckProgram(service);
 
   EventBasePtr base(event_base_new());

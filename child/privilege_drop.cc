@@ -47,18 +47,18 @@ bool DropBoundingSet(std::string* error) {
   return true;
 }
 
-bool ChangeIdentity(const PrivilegeDrop& drop, std::string* error) {
-  if (!drop.change_identity) return true;
-  if (setgroups(drop.groups.size(), drop.groups.data()) != 0) {
-    *error = ErrnoMessage("setgroups", std::to_string(drop.groups.size()) + " groups", errno);
+bool ChangeIdentity(const JailSpec& jail, std::string* error) {
+  if (!jail.change_identity) return true;
+  if (setgroups(jail.groups.size(), jail.groups.data()) != 0) {
+    *error = ErrnoMessage("setgroups", std::to_string(jail.groups.size()) + " groups", errno);
     return false;
   }
-  if (setresgid(drop.gid, drop.gid, drop.gid) != 0) {
-    *error = ErrnoMessage("setresgid", std::to_string(drop.gid), errno);
+  if (setresgid(jail.gid, jail.gid, jail.gid) != 0) {
+    *error = ErrnoMessage("setresgid", std::to_string(jail.gid), errno);
     return false;
   }
-  if (setresuid(drop.uid, drop.uid, drop.uid) != 0) {
-    *error = ErrnoMessage("setresuid", std::to_string(drop.uid), errno);
+  if (setresuid(jail.uid, jail.uid, jail.uid) != 0) {
+    *error = ErrnoMessage("setresuid", std::to_string(jail.uid), errno);
     return false;
   }
   return true;
@@ -89,18 +89,18 @@ bool SetNoNewPrivileges(std::string* error) {
 }
 
 // Trust, but verify (as OpenSSH does): the ids stuck and root cannot come back.
-bool VerifyDrop(const PrivilegeDrop& drop, std::string* error) {
-  if (!drop.change_identity) return true;
+bool VerifyDrop(const JailSpec& jail, std::string* error) {
+  if (!jail.change_identity) return true;
   uid_t ruid, euid, suid;
   gid_t rgid, egid, sgid;
   getresuid(&ruid, &euid, &suid);
   getresgid(&rgid, &egid, &sgid);
-  if (ruid != drop.uid || euid != drop.uid || suid != drop.uid || rgid != drop.gid ||
-      egid != drop.gid || sgid != drop.gid) {
+  if (ruid != jail.uid || euid != jail.uid || suid != jail.uid || rgid != jail.gid ||
+      egid != jail.gid || sgid != jail.gid) {
     *error = "uid/gid did not change as asked";
     return false;
   }
-  if (drop.uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+  if (jail.uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
     *error = "could regain root after the drop";
     return false;
   }
@@ -109,13 +109,13 @@ bool VerifyDrop(const PrivilegeDrop& drop, std::string* error) {
 
 }  // namespace
 
-bool DropPrivileges(const PrivilegeDrop& drop, std::string* error) {
-  return EnterChroot(drop.chroot, error) &&  //
+bool DropPrivileges(const JailSpec& jail, std::string* error) {
+  return EnterChroot(jail.chroot, error) &&  //
          DropBoundingSet(error) &&           //
-         ChangeIdentity(drop, error) &&      //
+         ChangeIdentity(jail, error) &&      //
          ClearCapabilities(error) &&         //
          SetNoNewPrivileges(error) &&        //
-         VerifyDrop(drop, error);
+         VerifyDrop(jail, error);
 }
 
 }  // namespace gatehouse

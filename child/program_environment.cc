@@ -5,9 +5,9 @@ namespace gatehouse {
 std::vector<std::string> ProgramEnvironment(const ServiceDefinition& service,
                                             const ConnectionInfo& connection) {
   std::vector<std::string> env;
-  env.reserve(service.env.size() + 8);
+  env.reserve(service.program.env.size() + 8);
   bool has_path = false;
-  for (const std::string& entry : service.env) {
+  for (const std::string& entry : service.program.env) {
     if (entry.rfind("PATH=", 0) == 0) has_path = true;
     env.push_back(entry);
   }

@@ -24,7 +24,7 @@ std::vector<char*> PointerArray(std::vector<std::string>& strings) {
 
 pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
                    int connection_fd, std::string* error) {
-  std::vector<std::string> argv_strings = service.argv;
+  std::vector<std::string> argv_strings = service.program.argv;
   std::vector<std::string> env_strings = ProgramEnvironment(service, connection);
   std::vector<char*> argv = PointerArray(argv_strings);
   std::vector<char*> envp = PointerArray(env_strings);
@@ -47,11 +47,12 @@ pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& conne
                            POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
 
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, service.exec.c_str(), &actions, &attributes, argv.data(), envp.data());
+  int rc = posix_spawn(&pid, service.program.exec.c_str(), &actions, &attributes, argv.data(),
+                       envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (rc != 0) {
-    *error = service.exec + ": " + std::strerror(rc);
+    *error = service.program.exec + ": " + std::strerror(rc);
     return -1;
   }
   return pid;

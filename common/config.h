@@ -14,6 +14,7 @@
 
 #include "common/access_rules.h"
 #include "common/port_spec.h"
+#include "common/service_spec.h"
 
 namespace gatehouse {
 
@@ -74,23 +75,15 @@ struct ServiceConfig {
   AccessRules access;
   bool reverse_lookups = false;
 
-  // Identity the program runs as. change_identity is false when gatehouse is not
-  // root and no user/group was asked for: the program runs as gatehouse's user.
-  bool change_identity = false;
+  // Where and as whom the programs run, and what runs: passed to the child as is.
+  JailSpec jail;
+  ProgramSpec program;
+  // The names `user` and `group` resolved to, for --check and the log only.
   std::string user_name;
   std::string group_name;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::vector<gid_t> supplementary_groups;
-  std::string chroot;  // empty: none
-
-  std::string exec;               // absolute path inside the chroot
-  std::vector<std::string> argv;  // argv[0] is exec's base name
-  std::vector<std::string> env;   // NAME=value from env= keys
 
   // What a reload does to the running programs of a changed or removed service.
   ReloadPrograms reload_programs = ReloadPrograms::kKeep;
-  int kill_grace = 2;  // seconds from TERM to KILL whenever the programs are ended
 };
 
 // True when `a` and `b` define the same service as far as its child and its

@@ -82,15 +82,16 @@ class Reader {
 std::string EncodePayload(const ServiceDefinition& v) {
   Writer w;
   w.Str(v.name);
-  w.Str(v.exec);
-  w.StrList(v.argv);
-  w.StrList(v.env);
-  w.Str(v.chroot);
-  w.U8(v.change_identity ? 1 : 0);
-  w.U32(v.uid);
-  w.U32(v.gid);
-  w.U32(static_cast<uint32_t>(v.groups.size()));
-  for (uint32_t g : v.groups) w.U32(g);
+  w.Str(v.program.exec);
+  w.StrList(v.program.argv);
+  w.StrList(v.program.env);
+  w.Str(v.jail.chroot);
+  w.U8(v.jail.change_identity ? 1 : 0);
+  w.U32(v.jail.uid);
+  w.U32(v.jail.gid);
+  w.U32(static_cast<uint32_t>(v.jail.groups.size()));
+  for (uint32_t g : v.jail.groups) w.U32(g);
+  w.U32(v.program.kill_grace);
   return w.Take();
 }
 
@@ -99,30 +100,33 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   uint8_t change = 0;
   uint32_t group_count = 0;
   r.Str("name", &v->name);
-  r.Str("exec", &v->exec);
-  r.StrList("argv", &v->argv);
-  r.StrList("env", &v->env);
-  r.Str("chroot", &v->chroot);
+  r.Str("exec", &v->program.exec);
+  r.StrList("argv", &v->program.argv);
+  r.StrList("env", &v->program.env);
+  r.Str("chroot", &v->jail.chroot);
   r.U8("change_identity", &change);
-  r.U32("uid", &v->uid);
-  r.U32("gid", &v->gid);
+  r.U32("uid", &v->jail.uid);
+  r.U32("gid", &v->jail.gid);
   r.U32("groups", &group_count);
   if (group_count > kMaxWireListItems) {
     *error = "groups: too many";
     return false;
   }
-  v->groups.resize(group_count);
-  for (uint32_t& g : v->groups) r.U32("groups", &g);
+  v->jail.groups.resize(group_count);
+  for (uint32_t& g : v->jail.groups) r.U32("groups", &g);
+  r.U32("kill_grace", &v->program.kill_grace);
   if (!r.Finish(error)) return false;
-  v->change_identity = change == 1;
+  v->jail.change_identity = change == 1;
   if (change > 1)
     *error = "change_identity: not a boolean";
-  else if (v->exec.empty() || v->exec[0] != '/')
+  else if (v->program.exec.empty() || v->program.exec[0] != '/')
     *error = "exec: not an absolute path";
-  else if (v->argv.empty())
+  else if (v->program.argv.empty())
     *error = "argv: empty";
-  else if (!v->chroot.empty() && v->chroot[0] != '/')
+  else if (!v->jail.chroot.empty() && v->jail.chroot[0] != '/')
     *error = "chroot: not an absolute path";
+  else if (v->program.kill_grace > kMaxKillGrace)
+    *error = "kill_grace: more than " + std::to_string(kMaxKillGrace) + " seconds";
   else
     return true;
   return false;

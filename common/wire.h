@@ -9,22 +9,19 @@
 #include <string>
 #include <vector>
 
+#include "common/service_spec.h"
+
 namespace gatehouse {
 
 // Bounds the decoder enforces on every string and list.
 inline constexpr size_t kMaxWireString = size_t{16} * 1024;
 inline constexpr size_t kMaxWireListItems = 1024;
 
+// The service the child runs: the config's own JailSpec and ProgramSpec, whole.
 struct ServiceDefinition {
   std::string name;
-  std::string exec;
-  std::vector<std::string> argv;
-  std::vector<std::string> env;  // NAME=value from the config
-  std::string chroot;            // empty: none
-  bool change_identity = false;
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-  std::vector<uint32_t> groups;
+  JailSpec jail;
+  ProgramSpec program;
 };
 
 struct ConnectionInfo {

@@ -26,15 +26,8 @@ constexpr double kStableSeconds = 30;
 ServiceDefinition DefinitionFor(const ServiceConfig& service) {
   ServiceDefinition definition;
   definition.name = service.name;
-  definition.exec = service.exec;
-  definition.argv = service.argv;
-  definition.env = service.env;
-  definition.chroot = service.chroot;
-  definition.change_identity = service.change_identity;
-  definition.uid = service.uid;
-  definition.gid = service.gid;
-  definition.groups.assign(service.supplementary_groups.begin(),
-                           service.supplementary_groups.end());
+  definition.jail = service.jail;
+  definition.program = service.program;
   return definition;
 }
 

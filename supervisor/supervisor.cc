@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "common/log.h"
@@ -13,8 +14,8 @@
 
 namespace gatehouse {
 namespace {
-// After the grace period children get TERM; this much later, KILL.
-constexpr double kKillAfterTermSeconds = 2;  // MERGE: kill_grace
+// Our KILL to what is left comes this long after the children's own KILL.
+constexpr double kKillAfterChildrenSeconds = 1;
 // KILL is repeated this often while anything below us is left.
 constexpr double kKillRepeatSeconds = 0.5;
 // READY=1 goes out by then even if a child has not answered (STATUS says which).
@@ -33,6 +34,16 @@ std::vector<std::string> RestartOnlyChanges(const GlobalConfig& now, const Globa
   if (now.setsid != next.setsid) changed.push_back("setsid");
   if (now.services_dir != next.services_dir) changed.push_back("services_dir");
   return changed;
+}
+
+// After TERM each child KILLs its programs once its service's kill_grace is over;
+// the supervisor's KILL (children that hang, orphaned programs) comes after all of them.
+double KillAfterTermSeconds(const std::map<std::string, std::shared_ptr<Service>>& services) {
+  uint32_t longest = 0;
+  for (const auto& [name, service] : services) {
+    if (service->config()) longest = std::max(longest, service->config()->program.kill_grace);
+  }
+  return longest + kKillAfterChildrenSeconds;
 }
 }  // namespace
 
@@ -280,7 +291,7 @@ void Supervisor::OnGraceExpired(evutil_socket_t, short, void* self) {
   for (auto& [name, service] : supervisor->services_) service->Signal(SIGTERM);
   size_t left = SignalOwnChildren(SIGTERM, supervisor->spared_);
   if (left > 0) Log(kLogNotice, "TERM to " + std::to_string(left) + " processes still running");
-  timeval delay = Seconds(kKillAfterTermSeconds);
+  timeval delay = Seconds(KillAfterTermSeconds(supervisor->services_));
   event_add(supervisor->kill_timer_.get(), &delay);
 }
 

@@ -75,8 +75,8 @@ class ChildUnderTest {
 ServiceDefinition CatService() {
   ServiceDefinition service;
   service.name = "cat";
-  service.exec = "/bin/cat";
-  service.argv = {"cat"};
+  service.program.exec = "/bin/cat";
+  service.program.argv = {"cat"};
   return service;
 }
 

@@ -281,8 +281,8 @@ TEST(Identity, RootWrittenOutAndTheLargestIdsAreAccepted) {
     Loaded loaded = Load(IdentityConfig(dir, c.lines));
     ASSERT_TRUE(loaded.ok) << c.lines << loaded.AllErrors();
     const ServiceConfig& service = loaded.config.services[0];
-    EXPECT_EQ(service.uid, c.uid) << c.lines;
-    EXPECT_EQ(service.gid, c.gid) << c.lines;
+    EXPECT_EQ(service.jail.uid, c.uid) << c.lines;
+    EXPECT_EQ(service.jail.gid, c.gid) << c.lines;
   }
 }
 

@@ -62,8 +62,8 @@ TEST(Config, ServicesDirBesideTheMainFile) {
   const ServiceConfig& echo = loaded.config.services[0];
   EXPECT_EQ(echo.name, "echo");
   EXPECT_EQ(echo.ports[0].spec.ToString(), "127.0.0.1:7007/tcp");
-  EXPECT_EQ(echo.exec, "/bin/cat");
-  EXPECT_EQ(echo.argv, std::vector<std::string>{"cat"});
+  EXPECT_EQ(echo.program.exec, "/bin/cat");
+  EXPECT_EQ(echo.program.argv, std::vector<std::string>{"cat"});
   EXPECT_EQ(echo.listen, SOMAXCONN);  // Net::Server's default backlog
   EXPECT_EQ(loaded.config.global.log_level, 3);
 }
@@ -115,8 +115,8 @@ TEST(Config, DefaultsAreInheritedAndOverridden) {
   EXPECT_EQ(b->ports[0].spec.ToString(), "127.0.0.8:7002/tcp");
   EXPECT_EQ(a->access.cidr_allow.size(), 1u);
   EXPECT_EQ(b->access.cidr_allow.size(), 1u);
-  EXPECT_EQ(a->env, std::vector<std::string>{"A=1"});
-  EXPECT_EQ(b->env, (std::vector<std::string>{"B=2", "C=3"}));  // a list key replaces
+  EXPECT_EQ(a->program.env, std::vector<std::string>{"A=1"});
+  EXPECT_EQ(b->program.env, (std::vector<std::string>{"B=2", "C=3"}));  // a list key replaces
 }
 
 TEST(Config, ErrorNamesFileLineAndKey) {
@@ -251,7 +251,7 @@ TEST(Config, ArgsAreShellWordsAndMayContinue) {
                              "  echo c' two\\ words \"x\"y\n"}});
   Loaded loaded = Load(main);
   ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
-  EXPECT_EQ(loaded.config.services[0].argv,
+  EXPECT_EQ(loaded.config.services[0].program.argv,
             (std::vector<std::string>{"sh", "-c", "echo \"a  b\"\necho c", "two words", "xy"}));
 }
 
@@ -318,18 +318,18 @@ TEST(Config, IdentityDefaultsAsNetServer) {
   if (geteuid() == 0) {
     ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
     const ServiceConfig* a = loaded.Service("a");
-    EXPECT_TRUE(a->change_identity);
+    EXPECT_TRUE(a->jail.change_identity);
     EXPECT_EQ(a->user_name, "nobody");
-    EXPECT_EQ(a->uid, 65534u);
-    EXPECT_EQ(a->gid, 65534u);  // nogroup
-    EXPECT_EQ(loaded.Service("b")->uid, 0u);
+    EXPECT_EQ(a->jail.uid, 65534u);
+    EXPECT_EQ(a->jail.gid, 65534u);  // nogroup
+    EXPECT_EQ(loaded.Service("b")->jail.uid, 0u);
   } else {
     // Not root: services run as us, and asking for another user is an error.
     EXPECT_NE(
         loaded.AllErrors().find("b.conf:4: user: changing user needs gatehouse to run as root"),
         std::string::npos);
-    EXPECT_EQ(loaded.Service("a")->uid, geteuid());
-    EXPECT_FALSE(loaded.Service("a")->change_identity);
+    EXPECT_EQ(loaded.Service("a")->jail.uid, geteuid());
+    EXPECT_FALSE(loaded.Service("a")->jail.change_identity);
   }
 }
 
@@ -351,10 +351,10 @@ TEST(Config, NumericIdsNeedNoPasswdEntry) {
        {"b.conf", "[b]\nport = 7002\nexec = /bin/cat\nuser = 40123\ngroup = 40124\n"}});
   Loaded loaded = Load(main);
   ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
-  EXPECT_EQ(loaded.Service("a")->uid, 40123u);
-  EXPECT_EQ(loaded.Service("a")->gid, 65534u);  // nogroup, as with no user at all
-  EXPECT_EQ(loaded.Service("b")->gid, 40124u);
-  EXPECT_EQ(loaded.Service("b")->supplementary_groups, std::vector<gid_t>{40124});
+  EXPECT_EQ(loaded.Service("a")->jail.uid, 40123u);
+  EXPECT_EQ(loaded.Service("a")->jail.gid, 65534u);  // nogroup, as with no user at all
+  EXPECT_EQ(loaded.Service("b")->jail.gid, 40124u);
+  EXPECT_EQ(loaded.Service("b")->jail.groups, std::vector<uint32_t>{40124});
 }
 
 TEST(Config, BuiltinEchoWithoutConfig) {
@@ -370,7 +370,7 @@ TEST(Config, BuiltinEchoWithoutConfig) {
   EXPECT_TRUE(config.builtin_default);
   ASSERT_EQ(config.services.size(), 1u);
   EXPECT_EQ(config.services[0].ports[0].spec.ToString(), "127.0.0.1:20203/tcp");
-  EXPECT_EQ(config.services[0].exec, "/bin/cat");
+  EXPECT_EQ(config.services[0].program.exec, "/bin/cat");
 }
 
 TEST(Config, ReloadProgramsAndKillGraceDefaultsFileAndCommandLine) {
@@ -384,9 +384,9 @@ TEST(Config, ReloadProgramsAndKillGraceDefaultsFileAndCommandLine) {
   Loaded file = Load(main);
   ASSERT_TRUE(file.ok) << file.AllErrors();
   EXPECT_EQ(file.Service("echo")->reload_programs, ReloadPrograms::kEnd);  // from [defaults]
-  EXPECT_EQ(file.Service("echo")->kill_grace, 5);
+  EXPECT_EQ(file.Service("echo")->program.kill_grace, 5u);
   EXPECT_EQ(file.Service("b")->reload_programs, ReloadPrograms::kKeep);  // its own
-  EXPECT_EQ(file.Service("b")->kill_grace, 0);
+  EXPECT_EQ(file.Service("b")->program.kill_grace, 0u);
   std::string shown = DescribeConfig(file.config);
   EXPECT_NE(shown.find("[echo]"), std::string::npos);
   EXPECT_NE(shown.find("  reload_programs end\n  kill_grace 5\n"), std::string::npos) << shown;
@@ -395,7 +395,7 @@ TEST(Config, ReloadProgramsAndKillGraceDefaultsFileAndCommandLine) {
   Loaded cli = Load(main, {"--kill-grace=3600", "reload_programs=keep"});
   ASSERT_TRUE(cli.ok) << cli.AllErrors();
   for (const ServiceConfig& s : cli.config.services) {
-    EXPECT_EQ(s.kill_grace, 3600) << s.name;
+    EXPECT_EQ(s.program.kill_grace, 3600u) << s.name;
     EXPECT_EQ(s.reload_programs, ReloadPrograms::kKeep) << s.name;
   }
 
@@ -403,7 +403,7 @@ TEST(Config, ReloadProgramsAndKillGraceDefaultsFileAndCommandLine) {
   Loaded plain = Load(main);
   ASSERT_TRUE(plain.ok) << plain.AllErrors();
   EXPECT_EQ(plain.config.services[0].reload_programs, ReloadPrograms::kKeep);
-  EXPECT_EQ(plain.config.services[0].kill_grace, 2);
+  EXPECT_EQ(plain.config.services[0].program.kill_grace, 2u);
 }
 
 TEST(Config, ReloadProgramsAndKillGraceParseStrictly) {
@@ -486,18 +486,19 @@ TEST(SameService, IgnoresWhereAndSeesEveryFieldThatMatters) {
        }},
       {"cidr_deny", [](ServiceConfig* s) { s->access.cidr_deny[0].text = "10.0.0.0/9"; }},
       {"reverse_lookups", [](ServiceConfig* s) { s->reverse_lookups = !s->reverse_lookups; }},
-      {"change_identity", [](ServiceConfig* s) { s->change_identity = !s->change_identity; }},
-      {"uid", [](ServiceConfig* s) { s->uid += 1; }},
-      {"gid", [](ServiceConfig* s) { s->gid += 1; }},
+      {"change_identity",
+       [](ServiceConfig* s) { s->jail.change_identity = !s->jail.change_identity; }},
+      {"uid", [](ServiceConfig* s) { s->jail.uid += 1; }},
+      {"gid", [](ServiceConfig* s) { s->jail.gid += 1; }},
       {"user_name", [](ServiceConfig* s) { s->user_name += "x"; }},
       {"group_name", [](ServiceConfig* s) { s->group_name += "x"; }},
-      {"groups", [](ServiceConfig* s) { s->supplementary_groups.push_back(4); }},
-      {"chroot", [](ServiceConfig* s) { s->chroot = "/srv"; }},
-      {"exec", [](ServiceConfig* s) { s->exec = "/bin/dash"; }},
-      {"argv", [](ServiceConfig* s) { s->argv.back() = "exec tac"; }},
-      {"env", [](ServiceConfig* s) { s->env[0] = "A=2"; }},
+      {"groups", [](ServiceConfig* s) { s->jail.groups.push_back(4); }},
+      {"chroot", [](ServiceConfig* s) { s->jail.chroot = "/srv"; }},
+      {"exec", [](ServiceConfig* s) { s->program.exec = "/bin/dash"; }},
+      {"argv", [](ServiceConfig* s) { s->program.argv.back() = "exec tac"; }},
+      {"env", [](ServiceConfig* s) { s->program.env[0] = "A=2"; }},
       {"reload_programs", [](ServiceConfig* s) { s->reload_programs = ReloadPrograms::kEnd; }},
-      {"kill_grace", [](ServiceConfig* s) { s->kill_grace = 3; }},
+      {"kill_grace", [](ServiceConfig* s) { s->program.kill_grace = 3; }},
   };
   for (const auto& [what, change] : changes) {
     ServiceConfig changed = b;

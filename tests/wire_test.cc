@@ -33,14 +33,15 @@ TEST(Wire, ServiceDefinitionRoundTrip) {
   Pair pair;
   ServiceDefinition sent;
   sent.name = "echo";
-  sent.exec = "/bin/cat";
-  sent.argv = {"cat", "-u"};
-  sent.env = {"A=1"};
-  sent.chroot = "/srv/jail";
-  sent.change_identity = true;
-  sent.uid = 65534;
-  sent.gid = 65534;
-  sent.groups = {65534, 100};
+  sent.program.exec = "/bin/cat";
+  sent.program.argv = {"cat", "-u"};
+  sent.program.env = {"A=1"};
+  sent.program.kill_grace = 7;
+  sent.jail.chroot = "/srv/jail";
+  sent.jail.change_identity = true;
+  sent.jail.uid = 65534;
+  sent.jail.gid = 65533;
+  sent.jail.groups = {65534, 100};
   ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kServiceDefinition, EncodePayload(sent)), 0);
   WireMessage message;
   std::string error;
@@ -49,11 +50,15 @@ TEST(Wire, ServiceDefinitionRoundTrip) {
   ServiceDefinition got;
   ASSERT_TRUE(DecodePayload(message.payload, &got, &error)) << error;
   EXPECT_EQ(got.name, "echo");
-  EXPECT_EQ(got.argv, sent.argv);
-  EXPECT_EQ(got.env, sent.env);
-  EXPECT_EQ(got.chroot, "/srv/jail");
-  EXPECT_TRUE(got.change_identity);
-  EXPECT_EQ(got.groups, sent.groups);
+  EXPECT_EQ(got.program.exec, "/bin/cat");
+  EXPECT_EQ(got.program.argv, sent.program.argv);
+  EXPECT_EQ(got.program.env, sent.program.env);
+  EXPECT_EQ(got.program.kill_grace, 7u);
+  EXPECT_EQ(got.jail.chroot, "/srv/jail");
+  EXPECT_TRUE(got.jail.change_identity);
+  EXPECT_EQ(got.jail.uid, 65534u);
+  EXPECT_EQ(got.jail.gid, 65533u);
+  EXPECT_EQ(got.jail.groups, sent.jail.groups);
 }
 
 TEST(Wire, ConnectionCarriesAWorkingFdCloseOnExec) {
@@ -173,10 +178,22 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   EXPECT_EQ(error, "trailing bytes");
 
   ServiceDefinition definition;
-  definition.exec = "relative";
-  definition.argv = {"x"};
+  definition.program.exec = "relative";
+  definition.program.argv = {"x"};
   EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
   EXPECT_EQ(error, "exec: not an absolute path");
+  // kill_grace: the config's bound holds on the wire too.
+  definition.program.exec = "/bin/cat";
+  definition.program.kill_grace = 3601;
+  EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
+  EXPECT_EQ(error, "kill_grace: more than 3600 seconds");
+  definition.program.kill_grace = 3600;
+  EXPECT_TRUE(DecodePayload(EncodePayload(definition), &definition, &error)) << error;
+  // A sender from before kill_grace (one field short) is refused, not misread.
+  std::string without_grace = EncodePayload(definition);
+  without_grace.resize(without_grace.size() - 4);
+  EXPECT_FALSE(DecodePayload(without_grace, &definition, &error));
+  EXPECT_EQ(error, "kill_grace: truncated");
 
   // A string length pointing past the end.
   std::string payload(4, '\xff');
@@ -222,9 +239,9 @@ void CheckRandomPayloads(const T& sample, uint32_t seed) {
 TEST(Wire, RandomPayloadsAreRejectedOrRoundTrip) {
   ServiceDefinition definition;
   definition.name = "echo";
-  definition.exec = "/bin/cat";
-  definition.argv = {"cat"};
-  definition.groups = {1, 2};
+  definition.program.exec = "/bin/cat";
+  definition.program.argv = {"cat"};
+  definition.jail.groups = {1, 2};
   CheckRandomPayloads(definition, 1);
   ConnectionInfo info;
   info.proto = "TCP";
@@ -505,11 +522,11 @@ TEST(MessageTable, BoundsHoldTheLargestLegitimatePayloads) {
   // A definition with a dozen long arguments and a long environment.
   ServiceDefinition definition;
   definition.name = std::string(255, 'n');
-  definition.exec = "/" + std::string(4094, 'e');  // PATH_MAX
-  definition.argv.assign(12, std::string(1024, 'a'));
-  definition.env.assign(64, std::string(256, 'v'));
-  definition.chroot = "/" + std::string(4094, 'c');
-  definition.groups.assign(64, 100);
+  definition.program.exec = "/" + std::string(4094, 'e');  // PATH_MAX
+  definition.program.argv.assign(12, std::string(1024, 'a'));
+  definition.program.env.assign(64, std::string(256, 'v'));
+  definition.jail.chroot = "/" + std::string(4094, 'c');
+  definition.jail.groups.assign(64, 100);
   EXPECT_LE(EncodePayload(definition).size(), RowOf(MessageType::kServiceDefinition).max_payload);
 }
 

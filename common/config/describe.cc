@@ -31,18 +31,18 @@ std::string DescribeConfig(const Config& config) {
     out << "\n[" << s.name << "]  (" << Shown(s.where) << ")\n";
     for (const ServicePort& port : s.ports)
       out << "  port     " << Shown(port.spec.ToString()) << "\n";
-    out << "  exec     " << Shown(s.exec) << "\n  argv    ";
-    for (const std::string& word : s.argv) out << " " << Shown(QuoteShellWord(word));
+    out << "  exec     " << Shown(s.program.exec) << "\n  argv    ";
+    for (const std::string& word : s.program.argv) out << " " << Shown(QuoteShellWord(word));
     out << "\n";
-    if (s.change_identity) {
-      out << "  user     " << Shown(s.user_name) << " (uid " << s.uid << "), group "
-          << Shown(s.group_name) << " (gid " << s.gid << ")\n";
+    if (s.jail.change_identity) {
+      out << "  user     " << Shown(s.user_name) << " (uid " << s.jail.uid << "), group "
+          << Shown(s.group_name) << " (gid " << s.jail.gid << ")\n";
     } else {
-      out << "  user     unchanged (uid " << s.uid << ", gid " << s.gid << ")\n";
+      out << "  user     unchanged (uid " << s.jail.uid << ", gid " << s.jail.gid << ")\n";
     }
-    out << "  chroot   " << (s.chroot.empty() ? "(none)" : Shown(s.chroot)) << "\n";
+    out << "  chroot   " << (s.jail.chroot.empty() ? "(none)" : Shown(s.jail.chroot)) << "\n";
     out << "  listen   " << s.listen << "\n";
-    for (const std::string& env : s.env) out << "  env      " << Shown(env) << "\n";
+    for (const std::string& env : s.program.env) out << "  env      " << Shown(env) << "\n";
     for (const AddressPattern& p : s.access.allow) out << "  allow    " << Shown(p.text) << "\n";
     for (const AddressPattern& p : s.access.deny) out << "  deny     " << Shown(p.text) << "\n";
     for (const CidrBlock& b : s.access.cidr_allow) out << "  cidr_allow " << Shown(b.text) << "\n";
@@ -50,7 +50,7 @@ std::string DescribeConfig(const Config& config) {
     if (s.reverse_lookups) out << "  reverse_lookups on\n";
     out << "  reload_programs " << (s.reload_programs == ReloadPrograms::kEnd ? "end" : "keep")
         << "\n";
-    out << "  kill_grace " << s.kill_grace << "\n";
+    out << "  kill_grace " << s.program.kill_grace << "\n";
   }
   return out.str();
 }

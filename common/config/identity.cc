@@ -158,11 +158,11 @@ bool ResolveGroup(const ConfigEntry* group, const ConfigEntry* user, const UserE
                   const std::string& where, ServiceConfig* service, ConfigErrors* errors) {
   std::string message;
   if (group) {
-    if (!LookUpGroup(group->value, &service->gid, &service->group_name, &message)) {
+    if (!LookUpGroup(group->value, &service->jail.gid, &service->group_name, &message)) {
       errors->Add(*group, message);
       return false;
     }
-    if (service->gid == 0 && !WrittenAsRoot(group->value)) {
+    if (service->jail.gid == 0 && !WrittenAsRoot(group->value)) {
       errors->Add(*group, "\"" + group->value +
                               "\" is gid 0; write group = root to run a service in group root");
       return false;
@@ -170,21 +170,21 @@ bool ResolveGroup(const ConfigEntry* group, const ConfigEntry* user, const UserE
     return true;
   }
   if (user && found_user.has_primary_group) {
-    service->gid = found_user.primary_gid;
-    if (service->gid == 0 && !WrittenAsRoot(user->value)) {
+    service->jail.gid = found_user.primary_gid;
+    if (service->jail.gid == 0 && !WrittenAsRoot(user->value)) {
       errors->Add(*user, "\"" + user->value +
                              "\" has primary group gid 0; set group = root if that is meant");
       return false;
     }
     gid_t ignored;
-    if (!LookUpGroup(std::to_string(service->gid), &ignored, &service->group_name, &message)) {
-      service->group_name = std::to_string(service->gid);
+    if (!LookUpGroup(std::to_string(service->jail.gid), &ignored, &service->group_name, &message)) {
+      service->group_name = std::to_string(service->jail.gid);
     }
     return true;
   }
   for (const char* name : {"nogroup", "nobody"}) {
-    if (LookUpGroup(name, &service->gid, &service->group_name, &message)) {
-      if (service->gid != 0) return true;
+    if (LookUpGroup(name, &service->jail.gid, &service->group_name, &message)) {
+      if (service->jail.gid != 0) return true;
       errors->Add(where,
                   std::string("group: the default group \"") + name + "\" is gid 0; set group =");
       return false;
@@ -215,28 +215,28 @@ void ResolveIdentity(const Settings& settings, const std::string& where, Service
       errors->Add(*chroot, "chroot needs gatehouse to run as root (it runs as uid " +
                                std::to_string(geteuid()) + ")");
     } else {
-      service->chroot = chroot->value;
+      service->jail.chroot = chroot->value;
     }
   }
 
   if (!root) {
     CheckUnprivilegedIdentity(user, group, errors);
-    service->change_identity = false;
-    service->uid = geteuid();
-    service->gid = getegid();
+    service->jail.change_identity = false;
+    service->jail.uid = geteuid();
+    service->jail.gid = getegid();
     return;
   }
 
-  service->change_identity = true;
+  service->jail.change_identity = true;
   UserEntry found_user;
   if (!ResolveUser(user, where, &found_user, errors)) return;
-  service->uid = found_user.uid;
+  service->jail.uid = found_user.uid;
   service->user_name = found_user.name;
   if (!ResolveGroup(group, user, found_user, where, service, errors)) return;
 
   // No supplementary groups beyond `group` (as Net::Server, and xinetd's
   // default): a user's other groups must not widen what a service may reach.
-  service->supplementary_groups = {service->gid};
+  service->jail.groups = {service->jail.gid};
 }
 
 }  // namespace gatehouse

@@ -163,7 +163,7 @@ bool ParseEnv(const std::string& value, const KeyTarget& target, std::string* er
     *error = name + " is set by gatehouse for every connection";
     return false;
   }
-  target.service->env.push_back(value);
+  target.service->program.env.push_back(value);
   return true;
 }
 
@@ -180,7 +180,10 @@ bool ParseReloadPrograms(const std::string& value, const KeyTarget& target, std:
 }
 
 bool ParseKillGrace(const std::string& value, const KeyTarget& target, std::string* error) {
-  return ParseNumber<0, 3600>(value, &target.service->kill_grace, error);
+  int seconds = 0;
+  if (!ParseNumber<0, kMaxKillGrace>(value, &seconds, error)) return false;
+  target.service->program.kill_grace = static_cast<uint32_t>(seconds);
+  return true;
 }
 
 }  // namespace

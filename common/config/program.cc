@@ -17,10 +17,10 @@ std::string OctalMode(mode_t mode) {
 
 // The program's mode bits, read for the identity it will run as (gatehouse checks
 // as root, for which any x bit will do; the service may be nobody).
-bool ExecutableBy(const struct stat& info, const ServiceConfig& service) {
-  if (!service.change_identity || service.uid == 0) return (info.st_mode & 0111) != 0;
-  if (info.st_uid == service.uid) return (info.st_mode & S_IXUSR) != 0;
-  if (info.st_gid == service.gid) return (info.st_mode & S_IXGRP) != 0;
+bool ExecutableBy(const struct stat& info, const JailSpec& jail) {
+  if (!jail.change_identity || jail.uid == 0) return (info.st_mode & 0111) != 0;
+  if (info.st_uid == jail.uid) return (info.st_mode & S_IXUSR) != 0;
+  if (info.st_gid == jail.gid) return (info.st_mode & S_IXGRP) != 0;
   return (info.st_mode & S_IXOTH) != 0;
 }
 
@@ -37,22 +37,24 @@ void ResolveProgram(const Settings& settings, const std::string& where, ServiceC
     errors->Add(*exec, "\"" + exec->value + "\" is not an absolute path");
     return;
   }
-  std::string on_disk = service->chroot.empty() ? exec->value : service->chroot + exec->value;
+  std::string on_disk =
+      service->jail.chroot.empty() ? exec->value : service->jail.chroot + exec->value;
   struct stat info {};
   if (stat(on_disk.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
       access(on_disk.c_str(), X_OK) != 0) {
     errors->Add(*exec, "\"" + on_disk + "\" is not an executable file");
     return;
   }
-  if (!ExecutableBy(info, *service)) {
+  if (!ExecutableBy(info, service->jail)) {
     errors->Add(*exec, "\"" + on_disk + "\" is not executable by uid " +
-                           std::to_string(service->uid) + " gid " + std::to_string(service->gid) +
-                           " (mode " + OctalMode(info.st_mode) + ")");
+                           std::to_string(service->jail.uid) + " gid " +
+                           std::to_string(service->jail.gid) + " (mode " + OctalMode(info.st_mode) +
+                           ")");
     return;
   }
-  service->exec = exec->value;
+  service->program.exec = exec->value;
   std::string base = exec->value.substr(exec->value.rfind('/') + 1);
-  service->argv = {base};
+  service->program.argv = {base};
   if (const ConfigEntry* args = Last(settings, "args")) {
     std::vector<std::string> words;
     std::string message;
@@ -60,7 +62,7 @@ void ResolveProgram(const Settings& settings, const std::string& where, ServiceC
       errors->Add(*args, message + " in \"" + args->value + "\"");
       return;
     }
-    service->argv.insert(service->argv.end(), words.begin(), words.end());
+    service->program.argv.insert(service->program.argv.end(), words.begin(), words.end());
   }
 }
 

@@ -21,12 +21,17 @@ std::vector<std::string> AccessTexts(const ServiceConfig& s) {
   return texts;
 }
 
+auto Jail(const JailSpec& j) {
+  return std::make_tuple(j.chroot, j.change_identity, j.uid, j.gid, j.groups);
+}
+
+auto Program(const ProgramSpec& p) { return std::make_tuple(p.exec, p.argv, p.env, p.kill_grace); }
+
 // Every field but `where` (of the service and of its ports).
 auto Definition(const ServiceConfig& s) {
   return std::make_tuple(s.name, PortTexts(s), s.listen, AccessTexts(s), s.reverse_lookups,
-                         s.change_identity, s.user_name, s.group_name, s.uid, s.gid,
-                         s.supplementary_groups, s.chroot, s.exec, s.argv, s.env, s.reload_programs,
-                         s.kill_grace);
+                         Jail(s.jail), Program(s.program), s.user_name, s.group_name,
+                         s.reload_programs);
 }
 
 }  // namespace

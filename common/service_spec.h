@@ -1,0 +1,36 @@
+// What a service is, as config, wire and child all see it: the jail its programs
+// run in and the program itself. One struct each, passed along whole (nsjail's one
+// config struct), so a new field is added once, not copied field by field.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gatehouse {
+
+// The service's jail: everything the child's privilege drop needs.
+struct JailSpec {
+  std::string chroot;  // empty: none; else an absolute directory the child enters first
+  // False when gatehouse is not root and no user/group was asked for: the
+  // programs run as gatehouse's own user and the ids below only describe it.
+  bool change_identity = false;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> groups;  // supplementary groups, set before gid and uid
+};
+
+// The longest kill_grace the config accepts and the child believes: an hour.
+inline constexpr uint32_t kMaxKillGrace = 3600;
+
+// What runs for each connection, and how it is ended.
+struct ProgramSpec {
+  std::string exec;               // absolute path inside the chroot (posix_spawn takes no PATH)
+  std::vector<std::string> argv;  // argv[0] is exec's base name, then the words of `args`
+  std::vector<std::string> env;   // NAME=value from env= keys, before gatehouse's own variables
+  // Seconds from TERM to KILL whenever the programs are ended (shutdown,
+  // reload_programs = end): the one grace every end of a program honours.
+  uint32_t kill_grace = 2;
+};
+
+}  // namespace gatehouse
