@@ -26,7 +26,7 @@ auto Definition(const ServiceConfig& s) {
   return std::make_tuple(s.name, PortTexts(s), s.listen, AccessTexts(s), s.reverse_lookups,
                          s.change_identity, s.user_name, s.group_name, s.uid, s.gid,
                          s.supplementary_groups, s.chroot, s.exec, s.argv, s.env, s.reload_programs,
-                         s.kill_grace);
+                         s.kill_grace, s.child_stall_timeout);
 }
 
 }  // namespace
