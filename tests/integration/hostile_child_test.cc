@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -210,6 +211,58 @@ TEST(HostileChild, SilentChildUnderAStormCannotGrowTheSupervisor) {
           .out,
       "still here\n");
   EXPECT_TRUE(gatehouse->Running());
+}
+
+// The bound on unreported connections must not end an honest child. Clients that
+// queue in the backlog while the supervisor cannot accept (here: SIGSTOP; in
+// life, while a child restarts) are accepted all at once, faster than the child
+// starts programs: 2,000 of them are served by the same child.
+TEST(HostileChild, HealthyChildSurvivesABacklogAcceptedAtOnce) {
+  constexpr int kConnections = 2000;
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_max < 2 * kConnections + 100) GTEST_SKIP() << "RLIMIT_NOFILE too low";
+  files.rlim_cur = files.rlim_max;  // for us and the gatehouse we start
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &files), 0);
+  TempDir dir;
+  auto gatehouse = StartWithHostileChild(dir, "log_level = 2\n", {{"echo.conf", Service("echo")}});
+  ASSERT_TRUE(gatehouse->started()) << gatehouse->Log();
+  ASSERT_TRUE(gatehouse->WaitForLog("echo: ready (child pid ")) << gatehouse->Log();
+  std::vector<pid_t> children = ChildPids(gatehouse->pid());
+  int port = gatehouse->Port("echo");
+
+  ASSERT_EQ(kill(gatehouse->pid(), SIGSTOP), 0);
+  std::vector<int> clients;
+  for (int i = 0; i < kConnections; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    clients.push_back(fd);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  }
+  // Every handshake completes in the kernel, into the backlog.
+  for (int fd : clients) {
+    pollfd writable{fd, POLLOUT, 0};
+    ASSERT_EQ(poll(&writable, 1, 5000), 1);
+  }
+  ASSERT_EQ(kill(gatehouse->pid(), SIGCONT), 0);
+  std::string status;
+  WaitUntil(
+      [&] {
+        status = StatusLine(*gatehouse, "echo");
+        return status.find(", programs " + std::to_string(kConnections) + ",") != std::string::npos;
+      },
+      30);
+  EXPECT_NE(status.find(", programs " + std::to_string(kConnections) + ", served " +
+                        std::to_string(kConnections) + ", denied 0, failed 0,"),
+            std::string::npos)
+      << status;
+  EXPECT_EQ(gatehouse->Log().find("child stalled"), std::string::npos) << status;
+  EXPECT_EQ(ChildPids(gatehouse->pid()), children);  // the same child, never restarted
+  for (int fd : clients) close(fd);
 }
 
 // child_stall_timeout = 1: connections a child leaves unreported for a second
