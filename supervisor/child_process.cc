@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <boost/process.hpp>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -49,25 +48,27 @@ ServiceDefinition DefinitionFor(const ServiceConfig& service) {
   return definition;
 }
 
-// The parent of `pid` from /proc/PID/status ("PPid:"); 0 when there is no such
-// process, -1 when it cannot be told.
+// The parent of `pid` as /proc/PID/status says ("PPid:"); 0 when that cannot be
+// read: there is no such process (any more), or we are out of fds.
 pid_t ParentOf(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/status";
   std::unique_ptr<FILE, int (*)(FILE*)> status(fopen(path.c_str(), "re"), fclose);
-  if (!status) return errno == ENOENT || errno == ESRCH ? 0 : -1;
+  if (!status) return 0;
   char line[256];
   while (fgets(line, sizeof line, status.get()) != nullptr) {
     if (strncmp(line, "PPid:", 5) == 0) return static_cast<pid_t>(strtol(line + 5, nullptr, 10));
   }
-  return -1;
+  return 0;
 }
 
 // Whether `pid`, reported by `child` as a program it started, can be one of its
-// programs: they are its direct children, so /proc/PID/status says "PPid:
+// programs: they are its direct children, so /proc/PID/status must say "PPid:
 // child" (an ended program not yet reaped still does; once the child is dead,
-// its programs are ours, the subreaper's). A pid that no longer exists passes:
-// the program may have ended and been reaped before its report was read.
-// Anything else (the supervisor, another service's program) does not.
+// its programs are ours, the subreaper's). Any other parent — the supervisor
+// itself, another service's child — is proof of a lie. A pid that cannot be
+// looked up passes: the program may have ended and been reaped before its report
+// was read, or the supervisor is out of fds under load, which must not end an
+// honest child; nothing is signalled on a child's word alone (EndChild looks again).
 // MERGE: with programs in a PID namespace the report carries a pidfd; check that here.
 bool CouldBeProgramOf(pid_t pid, pid_t child, bool child_reaped) {
   pid_t parent = ParentOf(pid);
@@ -271,6 +272,9 @@ void ChildProcess::EndChild(const std::string& why) {
   connections_.clear();
   report_watchdog_.Clear();
   if (channel_) channel_->Close("child ended");
+  // Until it is reaped and restarted, clients wait in the backlog rather than
+  // being accepted and refused.
+  if (state_ == State::kStarting || state_ == State::kReady) SetState(State::kRestarting);
 }
 
 void ChildProcess::OnChannelClosed(const std::string& reason) {

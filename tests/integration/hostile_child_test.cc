@@ -44,6 +44,20 @@ std::string Service(const std::string& name, const std::string& extra = "") {
   return "[" + name + "]\nport = 127.0.0.1:0\nexec = /bin/cat\n" + extra;
 }
 
+// `text` without the lines that contain `noise`.
+std::string LinesWithout(const std::string& text, const std::string& noise) {
+  std::string kept;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    end = end == std::string::npos ? text.size() : end + 1;
+    std::string line = text.substr(start, end - start);
+    if (line.find(noise) == std::string::npos) kept += line;
+    start = end;
+  }
+  return kept;
+}
+
 // VmRSS of `pid` in kB (0 when unreadable).
 long ResidentKb(pid_t pid) { return std::atol(ProcStatusField(pid, "VmRSS").c_str()); }
 
@@ -185,7 +199,10 @@ TEST(HostileChild, SilentChildUnderAStormCannotGrowTheSupervisor) {
   StormResult storm = Storm(port, kMaxConnections, kMaxStormSeconds);
   // Let the supervisor take what is left in its backlogs.
   WaitUntil([] { return false; }, 1);
+  ASSERT_TRUE(gatehouse->Running()) << "status " << gatehouse->Stop(SIGTERM) << "\n"
+                                    << LinesWithout(gatehouse->Log(), "refused");
   long after = ResidentKb(gatehouse->pid());
+  ASSERT_GT(after, 0);
   std::string status = StatusLine(*gatehouse, "silent");
   printf(
       "storm: %d connections established of %d attempts in %.1f s; supervisor VmRSS %ld kB "
