@@ -312,6 +312,39 @@ TEST(HostileChild, UnreportedConnectionsEndTheChildAfterChildStallTimeout) {
   for (int fd : held) close(fd);
 }
 
+// Ending a child ends its running programs with it: a child that started one
+// program honestly and then stalls is killed, and its program gets TERM rather
+// than running on as the supervisor's orphan.
+TEST(HostileChild, EndingAChildEndsItsPrograms) {
+  TempDir dir;
+  auto gatehouse = StartWithHostileChild(
+      dir, "log_level = 3\n",
+      {{"oneprogram.conf", Service("oneprogram", "child_stall_timeout = 1\n")}});
+  ASSERT_TRUE(gatehouse->started()) << gatehouse->Log();
+  ASSERT_TRUE(gatehouse->WaitForLog("oneprogram: ready")) << gatehouse->Log();
+  std::vector<pid_t> children = ChildPids(gatehouse->pid());
+  ASSERT_EQ(children.size(), 1u);
+  int port = gatehouse->Port("oneprogram");
+  int first = ConnectTcp("127.0.0.1", port);
+  ASSERT_GE(first, 0);
+  std::vector<pid_t> programs;
+  ASSERT_TRUE(WaitUntil([&] { return (programs = ChildPids(children[0])).size() == 1; }))
+      << gatehouse->Log();
+  pid_t program = programs[0];
+  ASSERT_TRUE(gatehouse->WaitForLog(" pid " + std::to_string(program) + "\n")) << gatehouse->Log();
+
+  int second = ConnectTcp("127.0.0.1", port);  // never reported
+  ASSERT_GE(second, 0);
+  EXPECT_TRUE(gatehouse->WaitForLog(
+      "oneprogram: child stalled: a connection not reported started for 1 s (1 waiting)"))
+      << gatehouse->Log();
+  bool program_ended = WaitUntil([&] { return kill(program, 0) != 0; }, 5);
+  EXPECT_TRUE(program_ended) << "sleep " << program << " outlived its child\n" << gatehouse->Log();
+  if (!program_ended) kill(program, SIGKILL);
+  close(first);
+  close(second);
+}
+
 // A child may not name any process as its program: reporting its parent (the
 // supervisor) ends it, and the supervisor never logs that pid as a program.
 TEST(HostileChild, ForeignProgramPidEndsTheChild) {

@@ -5,6 +5,8 @@
 //   silent*     says Ready, then takes every connection, closes it, never reports
 //   foreignpid  says Ready, then reports its parent (the supervisor) as the program
 //               of the first connection
+//   oneprogram  says Ready, starts `sleep 60` for the first connection and reports
+//               it honestly, then is silent
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -50,6 +52,17 @@ void ReportParentAsProgram(int control, uint64_t id) {
   SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, getppid()}));
 }
 
+void StartSleepAndReport(int control, uint64_t id) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();  // as gatehouse-child starts programs
+    execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  if (pid > 0)
+    SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, pid}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,6 +97,10 @@ int main(int argc, char** argv) {
   } else if (name.rfind("silent", 0) == 0) {
     SendMessage(control, MessageType::kReady, "");
     TakeConnections(control, nullptr);
+    return 0;
+  } else if (name == "oneprogram") {
+    SendMessage(control, MessageType::kReady, "");
+    TakeConnections(control, StartSleepAndReport);
     return 0;
   } else if (name == "foreignpid") {
     SendMessage(control, MessageType::kReady, "");
