@@ -84,6 +84,8 @@ struct ServiceConfig {
 
   // What a reload does to the running programs of a changed or removed service.
   ReloadPrograms reload_programs = ReloadPrograms::kKeep;
+  // A child that leaves a connection unreported this long is ended (ChildWatchdog).
+  int child_stall_timeout = 10;
 };
 
 // True when `a` and `b` define the same service as far as its child and its
