@@ -29,6 +29,7 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
       base_, std::move(control), kMaxQueuedReports,
       [this](WireMessage& message) { OnMessage(message); },
       [this](const std::string& reason) { OnChannelClosed(reason); });
+  program_stderr_ = std::make_unique<ProgramStderr>(base_, channel_.get());
   sigchld_event_.reset(evsignal_new(base_, SIGCHLD, OnSigchld, this));
   sigterm_event_.reset(evsignal_new(base_, SIGTERM, OnSigterm, this));
   kill_timer_.reset(evtimer_new(base_, OnKillTimer, this));
@@ -40,6 +41,7 @@ int ChildLoop::Run() {
   channel_->Send(MessageType::kReady, "");
   link_state_ = LinkStateAfter(MessageType::kReady, link_state_);
   event_base_dispatch(base_);
+  program_stderr_->DrainAll();
   channel_->FlushFor(kFinalFlushSeconds);  // the last exit reports, if the supervisor was slow
   return exit_code_;
 }
@@ -83,13 +85,15 @@ void ChildLoop::StartConnection(WireMessage& message) {
     return;
   }
   Running running{connection.id, MonotonicSeconds()};
-  pid_t pid = StartProgram(service_, connection, message.fd.get(), &error);
+  UniqueFd stderr_read;
+  pid_t pid = StartProgram(service_, connection, message.fd.get(), &stderr_read, &error);
   message.fd.reset();  // the program has its own copy now
   if (pid < 0) {
     channel_->Send(MessageType::kProgramFailed, EncodePayload(ProgramFailed{connection.id, error}));
     return;
   }
   running_[pid] = running;
+  program_stderr_->Watch(pid, std::move(stderr_read));
   channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection.id, pid}));
 }
 
@@ -102,6 +106,7 @@ void ChildLoop::ReapPrograms() {
     ProgramExited exited{found->second.connection_id, pid, status,
                          MicrosecondsSince(found->second.started)};
     running_.erase(found);
+    program_stderr_->ProgramExited(pid);  // its last lines before its exit
     channel_->Send(MessageType::kProgramExited, EncodePayload(exited));
   }
   FinishIfIdle();

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "child/program_stderr.h"
 #include "common/event_loop.h"
 #include "common/message_channel.h"
 #include "common/message_table.h"
@@ -45,6 +46,7 @@ class ChildLoop {
   event_base* base_;
   ServiceDefinition service_;
   std::unique_ptr<MessageChannel> channel_;
+  std::unique_ptr<ProgramStderr> program_stderr_;
   EventPtr sigchld_event_;
   EventPtr sigterm_event_;
   EventPtr kill_timer_;
