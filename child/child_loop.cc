@@ -84,17 +84,41 @@ void ChildLoop::StartConnection(WireMessage& message) {
                    EncodePayload(ProgramFailed{connection.id, "service is shutting down"}));
     return;
   }
+  if (waiting_.empty() && Launch(connection, message.fd)) return;
+  waiting_.push_back(Waiting{connection, std::move(message.fd)});
+  channel_->PauseReading();
+}
+
+bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
   Running running{connection.id, MonotonicSeconds()};
   UniqueFd stderr_read;
-  pid_t pid = StartProgram(service_, connection, message.fd.get(), &stderr_read, &error);
-  message.fd.reset();  // the program has its own copy now
+  std::string error;
+  pid_t pid = StartProgram(service_, connection, fd.get(), &stderr_read, &error);
+  if (pid == kNoFdForStderr) return false;
+  fd.reset();  // the program has its own copy now
   if (pid < 0) {
     channel_->Send(MessageType::kProgramFailed, EncodePayload(ProgramFailed{connection.id, error}));
-    return;
+    return true;
   }
   running_[pid] = running;
   program_stderr_->Watch(pid, std::move(stderr_read));
   channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection.id, pid}));
+  return true;
+}
+
+void ChildLoop::LaunchWaiting() {
+  while (!waiting_.empty() && Launch(waiting_.front().connection, waiting_.front().fd)) {
+    waiting_.pop_front();
+  }
+  if (waiting_.empty()) channel_->ResumeReading();
+}
+
+void ChildLoop::FailWaiting(const std::string& reason) {
+  for (Waiting& waiting : waiting_) {
+    channel_->Send(MessageType::kProgramFailed,
+                   EncodePayload(ProgramFailed{waiting.connection.id, reason}));
+  }
+  waiting_.clear();
 }
 
 void ChildLoop::ReapPrograms() {
@@ -109,11 +133,13 @@ void ChildLoop::ReapPrograms() {
     program_stderr_->ProgramExited(pid);  // its last lines before its exit
     channel_->Send(MessageType::kProgramExited, EncodePayload(exited));
   }
+  LaunchWaiting();  // an ended program freed its stderr pipe
   FinishIfIdle();
 }
 
 void ChildLoop::StopAccepting() {
   stopping_ = true;
+  FailWaiting("service is shutting down");
   FinishIfIdle();
 }
 
@@ -135,6 +161,7 @@ void ChildLoop::OnSigchld(evutil_socket_t, short, void* self) {
 void ChildLoop::OnSigterm(evutil_socket_t, short, void* self) {
   auto* child = static_cast<ChildLoop*>(self);
   child->stopping_ = true;
+  child->FailWaiting("service is shutting down");
   child->EndPrograms(SIGTERM);
   timeval delay = Seconds(kKillDelaySeconds);
   event_add(child->kill_timer_.get(), &delay);

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,10 +31,21 @@ class ChildLoop {
     uint64_t connection_id;
     double started;  // MonotonicSeconds()
   };
+  // A connection received while the child had no fd left for a stderr pipe.
+  struct Waiting {
+    ConnectionInfo connection;
+    UniqueFd fd;
+  };
 
   void OnMessage(WireMessage& message);
   void OnChannelClosed(const std::string& reason);
   void StartConnection(WireMessage& message);
+  // Starts the program (and closes `fd`); false, keeping `fd`, when there is no
+  // fd for its stderr pipe now.
+  bool Launch(const ConnectionInfo& connection, UniqueFd& fd);
+  // Starts what waited for fds, as far as they go now.
+  void LaunchWaiting();
+  void FailWaiting(const std::string& reason);
   void ReapPrograms();
   void StopAccepting();
   void EndPrograms(int signal);
@@ -51,6 +63,9 @@ class ChildLoop {
   EventPtr sigterm_event_;
   EventPtr kill_timer_;
   std::map<pid_t, Running> running_;
+  // While this holds any, the channel is not read: more connections wait in the
+  // socket and the supervisor's queue (back-pressure), none is lost.
+  std::deque<Waiting> waiting_;
   LinkState link_state_ = LinkState::kStarting;  // kReady once Run() has said so
   bool stopping_ = false;
   int exit_code_ = 0;

@@ -31,8 +31,9 @@ pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& conne
   // its writes block when the child falls behind (the read end alone is non-blocking).
   int stderr_pipe[2];
   if (pipe2(stderr_pipe, O_CLOEXEC) != 0) {
-    *error = ErrnoMessage("pipe2", "stderr of " + service.exec, errno);
-    return -1;
+    int err = errno;
+    *error = ErrnoMessage("pipe2", "stderr of " + service.exec, err);
+    return err == EMFILE || err == ENFILE ? kNoFdForStderr : -1;
   }
   UniqueFd stderr_write(stderr_pipe[1]);
   stderr_read->reset(stderr_pipe[0]);

@@ -13,8 +13,12 @@
 
 namespace gatehouse {
 
+// What StartProgram returns when the child has no fd left for the stderr pipe
+// (EMFILE, ENFILE): the connection can wait until a program has ended.
+inline constexpr pid_t kNoFdForStderr = -2;
+
 // Returns the pid and, in `stderr_read`, the read end of the program's stderr;
-// or -1 with a message ("/bin/cat: No such file or directory").
+// kNoFdForStderr; or -1 with a message ("/bin/cat: No such file or directory").
 pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
                    int connection_fd, UniqueFd* stderr_read, std::string* error);
 

@@ -6,9 +6,10 @@
 namespace gatehouse {
 namespace {
 
-// Output messages queued towards the supervisor before the pipes wait; far
-// below the channel's own bound, so exit reports always find room.
-constexpr size_t kMaxQueuedOutput = 256;
+// Output messages (up to 16 KiB each) queued towards the supervisor before the
+// pipes wait: a short backlog, so what a program writes after a flood is not
+// held up behind it, and far below the channel's bound, so exit reports fit.
+constexpr size_t kMaxQueuedOutput = 16;
 constexpr double kResumeCheckSeconds = 0.01;
 // At exit, as much as a full pipe holds; more is a writer that never stops.
 constexpr size_t kExitReadBytes = 64 * 1024;
