@@ -40,7 +40,10 @@ void ProgramStderr::ProgramExited(pid_t pid) {
 }
 
 void ProgramStderr::DrainAll() {
-  for (auto& [pid, pipe] : pipes_) pipe->ReadAvailable(kExitReadBytes);
+  for (auto& [pid, pipe] : pipes_) {
+    pipe->ReadAvailable(kExitReadBytes);
+    pipe->Close();
+  }
   pipes_.clear();
 }
 

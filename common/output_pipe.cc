@@ -70,6 +70,15 @@ void OutputPipe::ReadAvailable(size_t max_bytes) {
   }
 }
 
+void OutputPipe::Close() {
+  if (!fd_) return;
+  event_del(read_event_.get());
+  fd_.reset();
+  std::vector<std::string> lines;
+  splitter_.Finish(&lines);
+  if (!lines.empty()) on_lines_(lines);
+}
+
 void OutputPipe::OnReadable(evutil_socket_t, short, void* self) {
   static_cast<OutputPipe*>(self)->ReadOnce();
 }

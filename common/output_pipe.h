@@ -48,7 +48,10 @@ class OutputPipe {
   // Reads what is waiting now, up to `max_bytes`; at the end of the pipe the
   // last partial line is handed on too. Works while paused.
   void ReadAvailable(size_t max_bytes);
-  // True once every writer has closed the pipe and all was handed on.
+  // Hands on the unfinished last line and stops reading (the writer is gone,
+  // though the pipe may still be open in some other process).
+  void Close();
+  // True once every writer has closed the pipe (or Close) and all was handed on.
   bool ended() const { return !fd_; }
 
  private:

@@ -9,7 +9,6 @@
 #include <fcntl.h>
 
 #include <boost/process.hpp>
-#include <cstdint>
 #include <cstdio>
 
 #include "common/log.h"
@@ -24,6 +23,8 @@ constexpr size_t kMaxQueuedConnections = 4096;
 constexpr double kMaxRestartDelay = 30;
 // A child that ran this long before dying is restarted at the shortest delay.
 constexpr double kStableSeconds = 30;
+// What is read of a dead child's stderr: a full pipe's worth.
+constexpr size_t kLastWordsBytes = 64 * 1024;
 
 
 ServiceDefinition DefinitionFor(const ServiceConfig& service) {
@@ -193,8 +194,10 @@ void ChildProcess::OnExit(int wait_status) {
     channel_->Close("child exited");
   }
   if (child_stderr_) {
-    // Its last words: nothing else holds the pipe, so this reads to its end.
-    child_stderr_->ReadAvailable(SIZE_MAX);
+    // Its last words, an unfinished line too. (Only a process it started
+    // itself could still hold the pipe; programs get pipes of their own.)
+    child_stderr_->ReadAvailable(kLastWordsBytes);
+    child_stderr_->Close();
     child_stderr_.reset();
   }
   if (!connections_.empty()) {

@@ -217,6 +217,38 @@ TEST_F(LogTest, ADeletedOrRenamedLogFileIsMadeAgain) {
   EXPECT_TRUE(logs_again_into("after rm"));
 }
 
+// The service child's own stderr is a pipe too, read and labelled by the
+// supervisor: here a stand-in child (a script beside gatehouse) that writes to
+// stderr, says what its fd 2 is, and dies.
+TEST(LogFromChild, TheChildsOwnStderrIsLabelledAndNotTheLogFile) {
+  TempDir dir;
+  CopyExecutable(Runfile("supervisor/gatehouse"), dir.path() + "/gatehouse");
+  std::string child = dir.Write("gatehouse-child",
+                                "#!/bin/sh\n"
+                                "echo \"fd 2 is $(readlink /proc/self/fd/2)\" >&2\n"
+                                "printf \"last words\" >&2\n"
+                                "exec sleep 30\n");
+  chmod(child.c_str(), 0755);
+  std::string log_file = dir.path() + "/gatehouse.log";
+  std::string config =
+      WriteConfig(dir, "log_file = " + log_file + "\n",
+                  {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
+  GatehouseProcess::Launch launch;
+  launch.binary = dir.path() + "/gatehouse";
+  launch.ready_file = log_file;
+  GatehouseProcess gatehouse({"--config", config}, dir.path() + "/stderr.log", launch);
+  ASSERT_TRUE(gatehouse.started()) << ReadFile(log_file) << ReadFile(dir.path() + "/stderr.log");
+  ASSERT_TRUE(WaitUntil([&] {
+    return ReadFile(log_file).find("notice: echo child: fd 2 is pipe:[") != std::string::npos;
+  })) << ReadFile(log_file);
+  // The partial last line comes when the child has gone.
+  for (pid_t pid : ChildPids(gatehouse.pid())) kill(pid, SIGKILL);
+  EXPECT_TRUE(WaitUntil([&] {
+    return ReadFile(log_file).find("notice: echo child: last words\n") != std::string::npos;
+  })) << ReadFile(log_file);
+  EXPECT_EQ(ReadFile(dir.path() + "/stderr.log"), "");  // gatehouse's own stderr: nothing
+}
+
 constexpr const char* kPrivateDevLog =
     "set -e; t=\"$1\"; shift; mkdir -p \"$t/realdev\"; mount --rbind /dev \"$t/realdev\"; "
     "mount -t tmpfs tmpfs /dev; "
