@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <boost/process.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +34,8 @@ static_assert(kMaxUnreportedConnections >= 2 * kMaxQueuedConnections,
 constexpr double kMaxRestartDelay = 30;
 // A child that ran this long before dying is restarted at the shortest delay.
 constexpr double kStableSeconds = 30;
+// What is read of a dead child's stderr: a full pipe's worth.
+constexpr size_t kLastWordsBytes = 64 * 1024;
 
 ServiceDefinition DefinitionFor(const ServiceConfig& service) {
   ServiceDefinition definition;
@@ -102,6 +106,7 @@ ChildProcess::ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig
                        "connection", "not reported started",
                        [this](const std::string& why) { EndChild("child stalled: " + why); }) {
   restart_timer_.reset(evtimer_new(base_, OnRestartTimer, this));
+  output_log_ = std::make_unique<ProgramOutputLog>(base_, service_->name);
 }
 
 ChildProcess::~ChildProcess() = default;
@@ -137,6 +142,15 @@ bool ChildProcess::Start() {
     return false;
   }
   UniqueFd ours(pair[0]), theirs(pair[1]);
+  // The child's stdout and stderr are a pipe we read and log, never the log file
+  // itself: a child (or what runs as its user) could truncate or forge it.
+  int output[2];
+  if (pipe2(output, O_CLOEXEC) != 0) {
+    Log(kLogErr, service_->name + ": " + ErrnoMessage("pipe2", "child stderr", errno));
+    ScheduleRestart();
+    return false;
+  }
+  UniqueFd output_read(output[0]), output_write(output[1]);
   std::error_code error;
   // The child gets 0-2 and the control socket on 3. Every other fd of ours is
   // close-on-exec (main() marks inherited ones so at start), and the child closes
@@ -144,8 +158,9 @@ bool ChildProcess::Start() {
   // minimal systems and containers may lack, and then fails half-way.
   // clang-format off
   bp::child child(bp::exe = child_program_, bp::args = {service_->name},
-                  bp::posix::fd.bind(3, theirs.get()),
-                  bp::std_in < bp::null, bp::std_out > stderr, bp::std_err > stderr,
+                  bp::posix::fd.bind(3, theirs.get()), bp::std_in < bp::null,
+                  bp::posix::fd.bind(1, output_write.get()),
+                  bp::posix::fd.bind(2, output_write.get()),
                   bp::env["NOTIFY_SOCKET"] = boost::none,  // only the supervisor speaks to systemd
                   error);
   // clang-format on
@@ -157,6 +172,9 @@ bool ChildProcess::Start() {
   pid_ = child.id();
   reaped_ = false;
   child.detach();  // reaped by the supervisor's SIGCHLD handler
+  child_stderr_ = std::make_unique<OutputPipe>(
+      base_, std::move(output_read),
+      [this](std::vector<std::string>& lines) { output_log_->ChildLines(lines); });
   started_ = MonotonicSeconds();
   SetState(State::kStarting);
   link_state_ = LinkState::kStarting;
@@ -210,6 +228,13 @@ void ChildProcess::OnExit(int wait_status) {
   if (channel_) {
     channel_->ReadAvailable();  // its last reports
     channel_->Close("child exited");
+  }
+  if (child_stderr_) {
+    // Its last words, an unfinished line too. (Only a process it started
+    // itself could still hold the pipe; programs get pipes of their own.)
+    child_stderr_->ReadAvailable(kLastWordsBytes);
+    child_stderr_->Close();
+    child_stderr_.reset();
   }
   if (!connections_.empty()) {
     Log(kLogWarning, service_->name + ": child ended with " + std::to_string(connections_.size()) +
@@ -336,6 +361,12 @@ void ChildProcess::OnMessage(WireMessage& message) {
       ++counters_->failed;
       report_watchdog_.Heard(failed.connection_id);
       connections_.erase(found);
+      return;
+    }
+    case MessageType::kProgramOutput: {
+      ProgramOutput output;
+      if (!DecodePayload(message.payload, &output, &error)) return ProtocolViolation(error);
+      output_log_->ProgramText(output.pid, output.text);
       return;
     }
     case MessageType::kFatal: {

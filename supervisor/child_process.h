@@ -19,8 +19,10 @@
 #include "common/event_loop.h"
 #include "common/message_channel.h"
 #include "common/message_table.h"
+#include "common/output_pipe.h"
 #include "common/wire.h"
 #include "supervisor/child_watchdog.h"
+#include "supervisor/program_output_log.h"
 
 namespace gatehouse {
 
@@ -90,6 +92,8 @@ class ChildProcess {
   std::function<void()> on_state_change_;
   State state_ = State::kStarting;
   std::unique_ptr<MessageChannel> channel_;
+  std::unique_ptr<ProgramOutputLog> output_log_;  // its programs' stderr and its own
+  std::unique_ptr<OutputPipe> child_stderr_;      // the child's stdout and stderr
   EventPtr restart_timer_;
   pid_t pid_ = 0;
   bool reaped_ = false;  // pid_ has exited and been reaped (its last reports are being read)
