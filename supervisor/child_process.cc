@@ -23,15 +23,21 @@ constexpr double kMaxRestartDelay = 30;
 constexpr double kStableSeconds = 30;
 
 
+// Set once at start from what the kernel allows (supervisor/isolation_check.h).
+bool service_namespaces = false;
+
 ServiceDefinition DefinitionFor(const ServiceConfig& service) {
   ServiceDefinition definition;
   definition.name = service.name;
   definition.jail = service.jail;
+  definition.jail.namespaces = service_namespaces;
   definition.program = service.program;
   return definition;
 }
 
 }  // namespace
+
+void UseServiceNamespaces(bool available) { service_namespaces = available; }
 
 std::string DescribeWaitStatus(int status) {
   if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));

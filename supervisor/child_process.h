@@ -91,6 +91,9 @@ class ChildProcess {
   std::map<uint64_t, Connection> connections_;
 };
 
+// Whether children put their service in its own namespaces (decided once, at start).
+void UseServiceNamespaces(bool available);
+
 // "exit 1", "signal Killed": a wait status for the log.
 std::string DescribeWaitStatus(int status);
 
