@@ -30,6 +30,7 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
       base_, std::move(control), kMaxQueuedReports,
       [this](WireMessage& message) { OnMessage(message); },
       [this](const std::string& reason) { OnChannelClosed(reason); });
+  program_stderr_ = std::make_unique<ProgramStderr>(base_, channel_.get());
   sigchld_event_.reset(evsignal_new(base_, SIGCHLD, OnSigchld, this));
   term_fd_ = OpenSupervisorTermFd();
   sigterm_event_.reset(event_new(base_, term_fd_.get(), EV_READ | EV_PERSIST, OnSigterm, this));
@@ -42,6 +43,7 @@ int ChildLoop::Run() {
   channel_->Send(MessageType::kReady, "");
   link_state_ = LinkStateAfter(MessageType::kReady, link_state_);
   event_base_dispatch(base_);
+  program_stderr_->DrainAll();
   channel_->FlushFor(kFinalFlushSeconds);  // the last exit reports, if the supervisor was slow
   return exit_code_;
 }
@@ -84,15 +86,41 @@ void ChildLoop::StartConnection(WireMessage& message) {
                    EncodePayload(ProgramFailed{connection.id, "service is shutting down"}));
     return;
   }
+  if (waiting_.empty() && Launch(connection, message.fd)) return;
+  waiting_.push_back(Waiting{connection, std::move(message.fd)});
+  channel_->PauseReading();
+}
+
+bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
   Running running{connection.id, MonotonicSeconds()};
-  pid_t pid = StartProgram(service_, connection, message.fd.get(), &error);
-  message.fd.reset();  // the program has its own copy now
+  UniqueFd stderr_read;
+  std::string error;
+  pid_t pid = StartProgram(service_, connection, fd.get(), &stderr_read, &error);
+  if (pid == kNoFdForStderr) return false;
+  fd.reset();  // the program has its own copy now
   if (pid < 0) {
     channel_->Send(MessageType::kProgramFailed, EncodePayload(ProgramFailed{connection.id, error}));
-    return;
+    return true;
   }
   running_[pid] = running;
+  program_stderr_->Watch(pid, std::move(stderr_read));
   channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection.id, pid}));
+  return true;
+}
+
+void ChildLoop::LaunchWaiting() {
+  while (!waiting_.empty() && Launch(waiting_.front().connection, waiting_.front().fd)) {
+    waiting_.pop_front();
+  }
+  if (waiting_.empty()) channel_->ResumeReading();
+}
+
+void ChildLoop::FailWaiting(const std::string& reason) {
+  for (Waiting& waiting : waiting_) {
+    channel_->Send(MessageType::kProgramFailed,
+                   EncodePayload(ProgramFailed{waiting.connection.id, reason}));
+  }
+  waiting_.clear();
 }
 
 void ChildLoop::ReapPrograms() {
@@ -104,13 +132,16 @@ void ChildLoop::ReapPrograms() {
     ProgramExited exited{found->second.connection_id, pid, status,
                          MicrosecondsSince(found->second.started)};
     running_.erase(found);
+    program_stderr_->ProgramExited(pid);  // its last lines before its exit
     channel_->Send(MessageType::kProgramExited, EncodePayload(exited));
   }
+  LaunchWaiting();  // an ended program freed its stderr pipe
   FinishIfIdle();
 }
 
 void ChildLoop::StopAccepting() {
   stopping_ = true;
+  FailWaiting("service is shutting down");
   FinishIfIdle();
 }
 
@@ -139,6 +170,7 @@ void ChildLoop::OnSigterm(evutil_socket_t fd, short, void* self) {
   }
   if (!from_supervisor) return;
   child->stopping_ = true;
+  child->FailWaiting("service is shutting down");
   child->EndPrograms(SIGTERM);
   timeval delay = Seconds(child->service_.program.kill_grace);  // the service's TERM-to-KILL
   event_add(child->kill_timer_.get(), &delay);

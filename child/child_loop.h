@@ -6,10 +6,12 @@
 
 #include <sys/types.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "child/program_stderr.h"
 #include "common/event_loop.h"
 #include "common/message_channel.h"
 #include "common/message_table.h"
@@ -29,10 +31,21 @@ class ChildLoop {
     uint64_t connection_id;
     double started;  // MonotonicSeconds()
   };
+  // A connection received while the child had no fd left for a stderr pipe.
+  struct Waiting {
+    ConnectionInfo connection;
+    UniqueFd fd;
+  };
 
   void OnMessage(WireMessage& message);
   void OnChannelClosed(const std::string& reason);
   void StartConnection(WireMessage& message);
+  // Starts the program (and closes `fd`); false, keeping `fd`, when there is no
+  // fd for its stderr pipe now.
+  bool Launch(const ConnectionInfo& connection, UniqueFd& fd);
+  // Starts what waited for fds, as far as they go now.
+  void LaunchWaiting();
+  void FailWaiting(const std::string& reason);
   void ReapPrograms();
   void StopAccepting();
   void EndPrograms(int signal);
@@ -45,12 +58,16 @@ class ChildLoop {
   event_base* base_;
   ServiceDefinition service_;
   std::unique_ptr<MessageChannel> channel_;
+  std::unique_ptr<ProgramStderr> program_stderr_;
   EventPtr sigchld_event_;
   UniqueFd term_fd_;  // SIGTERM, from the supervisor's side only
   EventPtr sigterm_event_;
   uint64_t refused_terms_ = 0;  // TERMs a program sent us
   EventPtr kill_timer_;
   std::map<pid_t, Running> running_;
+  // While this holds any, the channel is not read: more connections wait in the
+  // socket and the supervisor's queue (back-pressure), none is lost.
+  std::deque<Waiting> waiting_;
   LinkState link_state_ = LinkState::kStarting;  // kReady once Run() has said so
   bool stopping_ = false;
   int exit_code_ = 0;

@@ -87,6 +87,8 @@ struct ServiceConfig {
 
   // What a reload does to the running programs of a changed or removed service.
   ReloadPrograms reload_programs = ReloadPrograms::kKeep;
+  // A child that leaves a connection unreported this long is ended (ChildWatchdog).
+  int child_stall_timeout = 10;
 };
 
 // The range of uids (and gids) gatehouse gives services without a `user`:

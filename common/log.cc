@@ -1,6 +1,7 @@
 #include "common/log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -11,13 +12,46 @@
 #include <map>
 
 #include "common/control_bytes.h"
+#include "common/monotonic_clock.h"
 #include "common/sys_error.h"
+#include "common/unique_fd.h"
 
 namespace gatehouse {
 namespace {
 
+// How often a log file is checked for having been deleted or renamed.
+constexpr double kLogFileCheckSeconds = 1;
+
 LogTarget current;
 bool use_syslog = false;
+UniqueFd log_fd;         // the log file; none when logging to stderr or syslog
+double log_checked = 0;  // MonotonicSeconds() of the last check
+
+bool OpenLogFile(const std::string& path, std::string* error) {
+  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    *error = ErrnoMessage("open", "log_file " + path, errno);
+    return false;
+  }
+  log_fd.reset(fd);
+  log_checked = MonotonicSeconds();
+  return true;
+}
+
+// logrotate without copytruncate, or an admin's rm: the path no longer names
+// the file we write to, so make a new one there.
+void ReopenIfMoved() {
+  double now = MonotonicSeconds();
+  if (!log_fd || now - log_checked < kLogFileCheckSeconds) return;
+  log_checked = now;
+  struct stat open_file {
+  }, named{};
+  if (fstat(log_fd.get(), &open_file) != 0) return;
+  bool moved = open_file.st_nlink == 0 || stat(current.log_file.c_str(), &named) != 0 ||
+               named.st_dev != open_file.st_dev || named.st_ino != open_file.st_ino;
+  std::string ignored;
+  if (moved) OpenLogFile(current.log_file, &ignored);  // on failure, the old file it is
+}
 
 const char* LevelName(int level) {
   static const char* names[] = {"err", "warning", "notice", "info", "debug"};
@@ -54,25 +88,20 @@ int SyslogOptions(const std::string& text) {
 }  // namespace
 
 bool OpenLog(const LogTarget& target, std::string* error) {
+  bool to_file = !target.log_file.empty() && target.log_file != "Sys::Syslog";
+  if (to_file && !OpenLogFile(target.log_file, error)) return false;
+  if (!to_file) log_fd.reset();
   current = target;
   use_syslog = target.log_file == "Sys::Syslog";
   if (use_syslog) {
     // openlog keeps a pointer to the ident: current lives for the whole run.
     openlog(current.syslog_ident.c_str(), SyslogOptions(current.syslog_logopt),
             SyslogFacility(current.syslog_facility));
-    return true;
-  }
-  if (!target.log_file.empty()) {
-    int fd = open(target.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) {
-      *error = ErrnoMessage("open", "log_file " + target.log_file, errno);
-      return false;
-    }
-    dup2(fd, STDERR_FILENO);  // dup2 clears close-on-exec: programs inherit it as stderr
-    close(fd);
   }
   return true;
 }
+
+int LogFileDescriptor() { return log_fd.get(); }
 
 bool LogEnabled(int level) { return level <= current.log_level; }
 
@@ -96,8 +125,9 @@ void Log(int level, const std::string& raw_message) {
   snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", static_cast<long>(now.tv_usec / 1000));
   std::string line = std::string(stamp) + " gatehouse[" + std::to_string(getpid()) + "] " +
                      LevelName(level) + ": " + message + "\n";
+  ReopenIfMoved();
   // One write() per line keeps lines whole when several processes share the file.
-  ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
+  ssize_t ignored = write(log_fd ? log_fd.get() : STDERR_FILENO, line.data(), line.size());
   (void)ignored;
 }
 

@@ -16,9 +16,17 @@ struct LogTarget {
   std::string syslog_logopt = "pid";
 };
 
-// Sets where log lines go. A log file is opened O_APPEND and becomes stderr too,
-// so programs' stderr lands in the same file. False with a message on failure.
+// Sets where log lines go; called again (SIGHUP), it reopens the log file. The
+// file is opened O_APPEND and close-on-exec and held here alone: no other
+// process gets it (programs' stderr reaches it through the supervisor). A log
+// file that was deleted or renamed is reopened at the next line (checked at
+// most once a second). False with a message on failure; the old target stays.
 bool OpenLog(const LogTarget& target, std::string* error);
+
+// The log file's descriptor; -1 when the log is stderr or syslog. Only a
+// gatehouse that replaces this one (SIGUSR2) gets it, as its stderr until it
+// has opened the log itself, so that its early errors are not lost.
+int LogFileDescriptor();
 
 bool LogEnabled(int level);
 // One line per call; control characters in `message` are shown as '?'.

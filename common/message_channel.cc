@@ -98,6 +98,17 @@ void MessageChannel::Close(const std::string& reason) {
   on_closed_(reason);
 }
 
+void MessageChannel::PauseReading() {
+  reading_ = false;
+  if (open_) event_del(read_event_.get());
+}
+
+void MessageChannel::ResumeReading() {
+  if (reading_) return;
+  reading_ = true;
+  if (open_) event_add(read_event_.get(), nullptr);
+}
+
 void MessageChannel::OnWritable(evutil_socket_t, short, void* self) {
   static_cast<MessageChannel*>(self)->Flush();
 }
@@ -110,7 +121,7 @@ void MessageChannel::ReadAvailable() { ReadMessages(SIZE_MAX); }
 
 void MessageChannel::ReadMessages(size_t limit) {
   MessageChannel* channel = this;
-  for (size_t i = 0; i < limit && channel->open_; ++i) {
+  for (size_t i = 0; i < limit && channel->open_ && channel->reading_; ++i) {
     WireMessage message;
     std::string error;
     switch (ReceiveMessage(channel->socket_.get(), &message, &error)) {

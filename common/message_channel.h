@@ -37,6 +37,10 @@ class MessageChannel {
   // calls the closed handler with `reason`. The handler must not destroy the channel.
   void Close(const std::string& reason);
   size_t queued() const { return queue_.size(); }
+  // Stops and restarts taking messages: the peer's messages (and their fds) wait
+  // in the socket, and the peer queues, while this end cannot take more.
+  void PauseReading();
+  void ResumeReading();
 
  private:
   struct Outgoing {
@@ -61,6 +65,7 @@ class MessageChannel {
   EventPtr retry_timer_;
   std::deque<Outgoing> queue_;
   bool open_ = true;
+  bool reading_ = true;  // false while paused
 };
 
 }  // namespace gatehouse

@@ -22,6 +22,7 @@ enum class MessageType : uint16_t {
   kProgramExited = 103,
   kProgramFailed = 104,
   kFatal = 105,
+  kProgramOutput = 106,
 };
 
 enum class Sender : uint8_t { kSupervisor, kChild };
@@ -51,6 +52,8 @@ struct MessageRule {
 inline constexpr size_t kMaxDefinitionPayload = 60 * 1024;
 inline constexpr size_t kMaxConnectionPayload = 4096;
 inline constexpr size_t kMaxReasonPayload = 4 + kMaxWireString;
+// A pid and a batch of whole lines of a program's stderr.
+inline constexpr size_t kMaxOutputPayload = 4 + 4 + kMaxWireString;
 
 // clang-format off
 inline constexpr MessageRule kMessageTable[] = {
@@ -80,6 +83,9 @@ inline constexpr MessageRule kMessageTable[] = {
   {MessageType::kFatal, "Fatal", Sender::kChild, 0,
      kMaxReasonPayload,
      LinkState::kStarting | LinkState::kReady, LinkState::kFatal},
+  {MessageType::kProgramOutput, "ProgramOutput", Sender::kChild, 0,
+     kMaxOutputPayload,
+     In(LinkState::kReady), std::nullopt},
 };
 // clang-format on
 

@@ -246,4 +246,23 @@ bool DecodePayload(const std::string& payload, FatalError* v, std::string* error
   return r.Finish(error);
 }
 
+std::string EncodePayload(const ProgramOutput& v) {
+  Writer w;
+  w.U32(static_cast<uint32_t>(v.pid));
+  w.Str(v.text);
+  return w.Take();
+}
+
+bool DecodePayload(const std::string& payload, ProgramOutput* v, std::string* error) {
+  Reader r(payload);
+  r.I32("pid", &v->pid);
+  r.Str("text", &v->text);
+  if (!r.Finish(error)) return false;
+  if (v->pid <= 1) {
+    *error = "pid: out of range";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace gatehouse

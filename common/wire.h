@@ -59,6 +59,12 @@ struct FatalError {
   std::string reason;
 };
 
+// Lines a program wrote to its stderr, each ending in '\n' (NUL bytes shown as '?').
+struct ProgramOutput {
+  int32_t pid = 0;
+  std::string text;
+};
+
 // Encoding: each returns the payload for its type.
 std::string EncodePayload(const ServiceDefinition& value);
 std::string EncodePayload(const ConnectionInfo& value);
@@ -66,6 +72,7 @@ std::string EncodePayload(const ProgramStarted& value);
 std::string EncodePayload(const ProgramExited& value);
 std::string EncodePayload(const ProgramFailed& value);
 std::string EncodePayload(const FatalError& value);
+std::string EncodePayload(const ProgramOutput& value);
 
 // Decoding: false with a message when the payload is malformed or out of range.
 bool DecodePayload(const std::string& payload, ServiceDefinition* value, std::string* error);
@@ -74,5 +81,6 @@ bool DecodePayload(const std::string& payload, ProgramStarted* value, std::strin
 bool DecodePayload(const std::string& payload, ProgramExited* value, std::string* error);
 bool DecodePayload(const std::string& payload, ProgramFailed* value, std::string* error);
 bool DecodePayload(const std::string& payload, FatalError* value, std::string* error);
+bool DecodePayload(const std::string& payload, ProgramOutput* value, std::string* error);
 
 }  // namespace gatehouse

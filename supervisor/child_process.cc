@@ -6,8 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <boost/process.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "common/log.h"
 #include "common/monotonic_clock.h"
@@ -18,10 +22,20 @@ namespace {
 
 // Connections queued for a child that is behind before new ones are refused.
 constexpr size_t kMaxQueuedConnections = 4096;
+// Connections a child may hold unreported before it is ended. A child that is
+// only slow stops reading, and its connections wait in our queue (refused past
+// kMaxQueuedConnections) plus the socket's few hundred; a child that reads them
+// all and answers for none passes this bound. Below the queue's bound it would
+// end healthy children in a burst, such as the backlog accepted at once when a
+// restarted child becomes ready.
+constexpr size_t kMaxUnreportedConnections = 8192;
+static_assert(kMaxUnreportedConnections >= 2 * kMaxQueuedConnections,
+              "a slow child's queue alone must never reach the bound");
 constexpr double kMaxRestartDelay = 30;
 // A child that ran this long before dying is restarted at the shortest delay.
 constexpr double kStableSeconds = 30;
-
+// What is read of a dead child's stderr: a full pipe's worth.
+constexpr size_t kLastWordsBytes = 64 * 1024;
 
 // Set once at start from what the kernel allows (supervisor/isolation_check.h).
 bool service_namespaces = false;
@@ -33,6 +47,33 @@ ServiceDefinition DefinitionFor(const ServiceConfig& service) {
   definition.jail.namespaces = service_namespaces;
   definition.program = service.program;
   return definition;
+}
+
+// The parent of `pid` as /proc/PID/status says ("PPid:"); 0 when that cannot be
+// read: there is no such process (any more), or we are out of fds.
+pid_t ParentOf(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/status";
+  std::unique_ptr<FILE, int (*)(FILE*)> status(fopen(path.c_str(), "re"), fclose);
+  if (!status) return 0;
+  char line[256];
+  while (fgets(line, sizeof line, status.get()) != nullptr) {
+    if (strncmp(line, "PPid:", 5) == 0) return static_cast<pid_t>(strtol(line + 5, nullptr, 10));
+  }
+  return 0;
+}
+
+// Whether `pid`, reported by `child` as a program it started, can be one of its
+// programs: they are its direct children, so /proc/PID/status must say "PPid:
+// child" (an ended program not yet reaped still does; once the child is dead,
+// its programs are ours, the subreaper's). Any other parent — the supervisor
+// itself, another service's child — is proof of a lie. A pid that cannot be
+// looked up passes: the program may have ended and been reaped before its report
+// was read, or the supervisor is out of fds under load, which must not end an
+// honest child; nothing is signalled on a child's word alone (EndChild looks again).
+// MERGE: with programs in a PID namespace the report carries a pidfd; check that here.
+bool CouldBeProgramOf(pid_t pid, pid_t child, bool child_reaped) {
+  pid_t parent = ParentOf(pid);
+  return parent == 0 || parent == (child_reaped ? getpid() : child);
 }
 
 }  // namespace
@@ -66,8 +107,12 @@ ChildProcess::ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig
       service_(std::move(service)),
       child_program_(std::move(child_program)),
       counters_(counters),
-      on_state_change_(std::move(on_state_change)) {
+      on_state_change_(std::move(on_state_change)),
+      report_watchdog_(base_, service_->child_stall_timeout, kMaxUnreportedConnections,
+                       "connection", "not reported started",
+                       [this](const std::string& why) { EndChild("child stalled: " + why); }) {
   restart_timer_.reset(evtimer_new(base_, OnRestartTimer, this));
+  output_log_ = std::make_unique<ProgramOutputLog>(base_, service_->name);
 }
 
 ChildProcess::~ChildProcess() = default;
@@ -103,6 +148,15 @@ bool ChildProcess::Start() {
     return false;
   }
   UniqueFd ours(pair[0]), theirs(pair[1]);
+  // The child's stdout and stderr are a pipe we read and log, never the log file
+  // itself: a child (or what runs as its user) could truncate or forge it.
+  int output[2];
+  if (pipe2(output, O_CLOEXEC) != 0) {
+    Log(kLogErr, service_->name + ": " + ErrnoMessage("pipe2", "child stderr", errno));
+    ScheduleRestart();
+    return false;
+  }
+  UniqueFd output_read(output[0]), output_write(output[1]);
   std::error_code error;
   // The child gets 0-2 and the control socket on 3. Every other fd of ours is
   // close-on-exec (main() marks inherited ones so at start), and the child closes
@@ -110,8 +164,9 @@ bool ChildProcess::Start() {
   // minimal systems and containers may lack, and then fails half-way.
   // clang-format off
   bp::child child(bp::exe = child_program_, bp::args = {service_->name},
-                  bp::posix::fd.bind(3, theirs.get()),
-                  bp::std_in < bp::null, bp::std_out > stderr, bp::std_err > stderr,
+                  bp::posix::fd.bind(3, theirs.get()), bp::std_in < bp::null,
+                  bp::posix::fd.bind(1, output_write.get()),
+                  bp::posix::fd.bind(2, output_write.get()),
                   bp::env["NOTIFY_SOCKET"] = boost::none,  // only the supervisor speaks to systemd
                   error);
   // clang-format on
@@ -121,7 +176,11 @@ bool ChildProcess::Start() {
     return false;
   }
   pid_ = child.id();
+  reaped_ = false;
   child.detach();  // reaped by the supervisor's SIGCHLD handler
+  child_stderr_ = std::make_unique<OutputPipe>(
+      base_, std::move(output_read),
+      [this](std::vector<std::string>& lines) { output_log_->ChildLines(lines); });
   started_ = MonotonicSeconds();
   SetState(State::kStarting);
   link_state_ = LinkState::kStarting;
@@ -152,6 +211,7 @@ bool ChildProcess::Dispatch(UniqueFd connection, const ConnectionInfo& info,
   }
   connections_[info.id] = Connection{peer, 0};
   ++counters_->served;
+  report_watchdog_.Expect(info.id);  // past the bound this ends the child now
   return true;
 }
 
@@ -164,21 +224,30 @@ void ChildProcess::Drain(bool end_programs) {
 }
 
 void ChildProcess::Signal(int signal) {
-  if (pid_ > 0) kill(pid_, signal);
+  if (pid_ > 0 && !reaped_) kill(pid_, signal);
 }
 
 void ChildProcess::OnExit(int wait_status) {
   double uptime = MonotonicSeconds() - started_;
   bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
+  reaped_ = true;  // its pid may name another process from now on: never signal it
   if (channel_) {
     channel_->ReadAvailable();  // its last reports
     channel_->Close("child exited");
+  }
+  if (child_stderr_) {
+    // Its last words, an unfinished line too. (Only a process it started
+    // itself could still hold the pipe; programs get pipes of their own.)
+    child_stderr_->ReadAvailable(kLastWordsBytes);
+    child_stderr_->Close();
+    child_stderr_.reset();
   }
   if (!connections_.empty()) {
     Log(kLogWarning, service_->name + ": child ended with " + std::to_string(connections_.size()) +
                          " connections still open; their programs run on unreported");
     connections_.clear();
   }
+  report_watchdog_.Clear();
   pid_ = 0;
   if (state_ == State::kDraining) {
     Log(clean ? kLogDebug : kLogWarning,
@@ -187,7 +256,8 @@ void ChildProcess::OnExit(int wait_status) {
     return;
   }
   if (uptime >= kStableSeconds) restart_delay_ = 1;
-  Log(kLogErr, service_->name + ": child ended unexpectedly (" + DescribeWaitStatus(wait_status) + ")");
+  Log(kLogErr,
+      service_->name + ": child ended unexpectedly (" + DescribeWaitStatus(wait_status) + ")");
   ScheduleRestart();
 }
 
@@ -207,16 +277,33 @@ void ChildProcess::OnRestartTimer(evutil_socket_t, short, void* self) {
 }
 
 void ChildProcess::ProtocolViolation(const std::string& what) {
-  Log(kLogErr, service_->name + ": child broke the protocol (" + what + "); ending it");
+  EndChild("child broke the protocol (" + what + ")");
+}
+
+void ChildProcess::EndChild(const std::string& why) {
+  Log(kLogErr, service_->name + ": " + why + "; ending the child");
+  if (pid_ <= 0 || reaped_) return;  // already gone: OnExit forgets the rest
+  // Killed, the child could not end its programs itself; checked again, since a
+  // pid that has since ended may name another process by now.
+  for (const auto& [id, connection] : connections_) {
+    pid_t program = connection.program;
+    if (program > 1 && ParentOf(program) == pid_) {
+      kill(-program, SIGTERM);  // it leads its own process group
+      kill(program, SIGTERM);
+    }
+  }
   Signal(SIGKILL);
-  if (channel_) channel_->Close("protocol violation");
+  connections_.clear();
+  report_watchdog_.Clear();
+  if (channel_) channel_->Close("child ended");
+  // Until it is reaped and restarted, clients wait in the backlog rather than
+  // being accepted and refused.
+  if (state_ == State::kStarting || state_ == State::kReady) SetState(State::kRestarting);
 }
 
 void ChildProcess::OnChannelClosed(const std::string& reason) {
-  if (!reason.empty() && reason != "child exited" && reason != "protocol violation") {
-    Log(kLogErr, service_->name + ": child channel: " + reason + "; ending the child");
-    Signal(SIGKILL);
-  }
+  if (reason.empty() || reason == "child exited" || reason == "child ended") return;
+  EndChild("child channel: " + reason);
 }
 
 void ChildProcess::OnMessage(WireMessage& message) {
@@ -237,7 +324,12 @@ void ChildProcess::OnMessage(WireMessage& message) {
       if (found == connections_.end() || found->second.program != 0) {
         return ProtocolViolation("ProgramStarted for unknown connection");
       }
+      if (!CouldBeProgramOf(started.pid, pid_, reaped_)) {
+        return ProtocolViolation("ProgramStarted names pid " + std::to_string(started.pid) +
+                                 ", which is not its program");
+      }
       found->second.program = started.pid;
+      report_watchdog_.Heard(started.connection_id);
       if (LogEnabled(kLogInfo)) {
         Log(kLogInfo, service_->name + ": start " + found->second.peer + " pid " +
                           std::to_string(started.pid));
@@ -256,8 +348,8 @@ void ChildProcess::OnMessage(WireMessage& message) {
         snprintf(duration, sizeof duration, "%.3f s",
                  static_cast<double>(exited.duration_us) / 1e6);
         Log(kLogInfo, service_->name + ": exit " + found->second.peer + " pid " +
-                          std::to_string(exited.pid) + " " + DescribeWaitStatus(exited.wait_status) +
-                          " after " + duration);
+                          std::to_string(exited.pid) + " " +
+                          DescribeWaitStatus(exited.wait_status) + " after " + duration);
       }
       if (exited.wait_status != 0) ++counters_->exit_nonzero;
       connections_.erase(found);
@@ -273,7 +365,14 @@ void ChildProcess::OnMessage(WireMessage& message) {
       Log(kLogErr,
           service_->name + ": " + found->second.peer + ": cannot run program: " + failed.reason);
       ++counters_->failed;
+      report_watchdog_.Heard(failed.connection_id);
       connections_.erase(found);
+      return;
+    }
+    case MessageType::kProgramOutput: {
+      ProgramOutput output;
+      if (!DecodePayload(message.payload, &output, &error)) return ProtocolViolation(error);
+      output_log_->ProgramText(output.pid, output.text);
       return;
     }
     case MessageType::kFatal: {

@@ -1,6 +1,8 @@
 // ChildProcess: the supervisor's handle on one gatehouse-child of a service. It
 // spawns the child (Boost.Process), sends the service definition, hands over
 // connections, checks and logs every report, and restarts a child that died. A
+// child it cannot trust (a report out of turn, a pid not its own, connections it
+// leaves unreported: ChildWatchdog) is ended with its programs and restarted. A
 // reload or a stop makes it drain: no new connections, and the child exits when
 // its programs have ended.
 #pragma once
@@ -17,16 +19,19 @@
 #include "common/event_loop.h"
 #include "common/message_channel.h"
 #include "common/message_table.h"
+#include "common/output_pipe.h"
 #include "common/wire.h"
+#include "supervisor/child_watchdog.h"
+#include "supervisor/program_output_log.h"
 
 namespace gatehouse {
 
 // Totals of one service since gatehouse started; reloads keep them (USR1 shows them).
 struct ServiceCounters {
-  uint64_t served = 0;         // connections handed to a child
-  uint64_t denied = 0;         // refused by the access rules
-  uint64_t failed = 0;         // refused for want of a child, or the program could not start
-  uint64_t exit_nonzero = 0;   // programs that ended with a non-zero status or a signal
+  uint64_t served = 0;        // connections handed to a child
+  uint64_t denied = 0;        // refused by the access rules
+  uint64_t failed = 0;        // refused for want of a child, or the program could not start
+  uint64_t exit_nonzero = 0;  // programs that ended with a non-zero status or a signal
 };
 
 class ChildProcess {
@@ -70,6 +75,10 @@ class ChildProcess {
   void OnMessage(WireMessage& message);
   void OnChannelClosed(const std::string& reason);
   void ProtocolViolation(const std::string& what);
+  // Ends a child that can no longer be trusted, saying `why`: TERM to the programs
+  // it reported (still its own), KILL to the child, its connections forgotten.
+  // It is then reaped and restarted as after a crash.
+  void EndChild(const std::string& why);
   // Arms the restart timer with the current back-off (1 s, doubling to 30 s).
   void ScheduleRestart();
   static void OnRestartTimer(evutil_socket_t, short, void* self);
@@ -83,12 +92,17 @@ class ChildProcess {
   std::function<void()> on_state_change_;
   State state_ = State::kStarting;
   std::unique_ptr<MessageChannel> channel_;
+  std::unique_ptr<ProgramOutputLog> output_log_;  // its programs' stderr and its own
+  std::unique_ptr<OutputPipe> child_stderr_;      // the child's stdout and stderr
   EventPtr restart_timer_;
   pid_t pid_ = 0;
+  bool reaped_ = false;  // pid_ has exited and been reaped (its last reports are being read)
   LinkState link_state_ = LinkState::kStarting;  // what the child may say next (message table)
   double restart_delay_ = 1;
   double started_ = 0;  // MonotonicSeconds() at the last start
   std::map<uint64_t, Connection> connections_;
+  // Connections handed over and not yet reported started (or failed).
+  ChildWatchdog report_watchdog_;
 };
 
 // Whether children put their service in its own namespaces (decided once, at start).

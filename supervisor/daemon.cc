@@ -12,7 +12,7 @@
 
 namespace gatehouse {
 
-bool Daemonize(bool background, bool setsid, bool stderr_is_log, std::string* error) {
+bool Daemonize(bool background, bool setsid, std::string* error) {
   if (!background && !setsid) return true;
   pid_t pid = fork();
   if (pid < 0) {
@@ -31,7 +31,7 @@ bool Daemonize(bool background, bool setsid, bool stderr_is_log, std::string* er
   }
   dup2(null.get(), STDIN_FILENO);
   dup2(null.get(), STDOUT_FILENO);
-  if (setsid && !stderr_is_log) dup2(null.get(), STDERR_FILENO);
+  if (setsid) dup2(null.get(), STDERR_FILENO);
   return true;
 }
 

@@ -9,8 +9,9 @@ namespace gatehouse {
 
 // Forks when background or setsid is set; the parent exits 0 at once. With setsid
 // the child starts a new session. Standard input and output go to /dev/null; so
-// does stderr when it is not already a log file and the terminal is left behind.
-bool Daemonize(bool background, bool setsid, bool stderr_is_log, std::string* error);
+// does stderr when the terminal is left behind (setsid). A log file is never
+// stderr: the log keeps its own descriptor.
+bool Daemonize(bool background, bool setsid, std::string* error);
 
 // Writes our pid. Refuses when the file names a process that is still running,
 // unless that is `replacing` (the process a binary upgrade takes over from).

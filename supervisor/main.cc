@@ -130,9 +130,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  bool stderr_is_log = !global.log_file.empty() && global.log_file != "Sys::Syslog";
-  if ((replacing == 0 &&
-       !Daemonize(global.background, global.setsid, stderr_is_log, &error)) ||
+  if ((replacing == 0 && !Daemonize(global.background, global.setsid, &error)) ||
       !WritePidFile(global.pid_file, replacing, &error)) {
     Log(kLogErr, error);
     return 1;

@@ -373,7 +373,7 @@ void Supervisor::OnSuccessorReport(evutil_socket_t fd, short, void* self) {
   supervisor->successor_event_.reset();
   supervisor->successor_.ready.reset();
   if (n <= 0 || std::string(buffer, static_cast<size_t>(n)).rfind("ready", 0) != 0) {
-    // Its reason is in the log (its stderr is ours); the exit status follows when reaped.
+    // Its reason is in the log (its stderr is our log or our stderr); the exit status follows.
     Log(kLogErr, "upgrade: successor pid " + std::to_string(pid) +
                      " failed before it served; this process keeps serving");
     return;

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/log.h"
 #include "common/sys_error.h"
 
 extern char** environ;
@@ -76,6 +77,7 @@ bool StartSuccessor(const ProcessImage& image,
   std::vector<int> inherit;
   for (const auto& [fd, key] : listeners) inherit.push_back(fd);
   inherit.push_back(write_end.get());
+  int log_file = LogFileDescriptor();
 
   pid_t pid = fork();
   if (pid < 0) {
@@ -88,6 +90,7 @@ bool StartSuccessor(const ProcessImage& image,
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int fd : inherit) fcntl(fd, F_SETFD, 0);
+    if (log_file >= 0) dup2(log_file, STDERR_FILENO);  // its errors before it opens the log
     execve(image.path.c_str(), argv.data(), envp.data());
     _exit(127);
   }

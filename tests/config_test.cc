@@ -470,6 +470,37 @@ TEST(Config, ReloadProgramsAndKillGraceParseStrictly) {
       << Load(main).AllErrors();
 }
 
+TEST(Config, ChildStallTimeoutDefaultsFileCommandLineAndBounds) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "[defaults]\nchild_stall_timeout = 30\n",
+      {{"a.conf", kEcho},
+       {"b.conf", "[b]\nport = 127.0.0.1:7008\nexec = /bin/cat\nchild_stall_timeout = 1\n"}});
+  Loaded file = Load(main);
+  ASSERT_TRUE(file.ok) << file.AllErrors();
+  EXPECT_EQ(file.Service("echo")->child_stall_timeout, 30);  // from [defaults]
+  EXPECT_EQ(file.Service("b")->child_stall_timeout, 1);      // its own
+  std::string shown = DescribeConfig(file.config);
+  EXPECT_NE(shown.find("  child_stall_timeout 30\n"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("  child_stall_timeout 1\n"), std::string::npos) << shown;
+  Loaded cli = Load(main, {"--child-stall-timeout=3600"});
+  ASSERT_TRUE(cli.ok) << cli.AllErrors();
+  for (const ServiceConfig& s : cli.config.services) EXPECT_EQ(s.child_stall_timeout, 3600);
+  Loaded plain = Load(testing::WriteConfig(dir, "", {{"a.conf", kEcho}, {"b.conf", ""}}));
+  ASSERT_TRUE(plain.ok) << plain.AllErrors();
+  EXPECT_EQ(plain.config.services[0].child_stall_timeout, 10);
+
+  for (const std::string value : {"0", "3601", "-1", "1.5", "10s", ""}) {
+    std::string line = "child_stall_timeout = " + value;
+    Loaded loaded = Load(testing::WriteConfig(dir, "", {{"a.conf", kEcho + line + "\n"}}));
+    EXPECT_NE(loaded.AllErrors().find("a.conf:4: child_stall_timeout: \"" + value +
+                                      "\" is not a number from 1 to 3600"),
+              std::string::npos)
+        << line << "\n"
+        << loaded.AllErrors();
+  }
+}
+
 TEST(Config, EveryTableKeyIsKnownInItsScopeAndOnTheCommandLine) {
   TempDir dir;
   for (const ConfigKey& key : ConfigKeys()) {
@@ -539,6 +570,7 @@ TEST(SameService, IgnoresWhereAndSeesEveryFieldThatMatters) {
       {"env", [](ServiceConfig* s) { s->program.env[0] = "A=2"; }},
       {"reload_programs", [](ServiceConfig* s) { s->reload_programs = ReloadPrograms::kEnd; }},
       {"kill_grace", [](ServiceConfig* s) { s->program.kill_grace = 3; }},
+      {"child_stall_timeout", [](ServiceConfig* s) { s->child_stall_timeout = 1; }},
   };
   for (const auto& [what, change] : changes) {
     ServiceConfig changed = b;

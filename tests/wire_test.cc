@@ -251,6 +251,7 @@ TEST(Wire, RandomPayloadsAreRejectedOrRoundTrip) {
   CheckRandomPayloads(ProgramExited{7, 4242, 0, 1000}, 4);
   CheckRandomPayloads(ProgramFailed{7, "no such file"}, 5);
   CheckRandomPayloads(FatalError{"drop failed"}, 6);
+  CheckRandomPayloads(ProgramOutput{4242, "a line\n"}, 7);
 }
 
 TEST(Wire, RandomPacketsAreRejectedWithoutLeakingFds) {
@@ -404,6 +405,7 @@ TEST(MessageTable, EachTypeIsAllowedOnlyFromItsSenderInItsStates) {
       {MessageType::kProgramExited, Sender::kChild, {S::kReady}},
       {MessageType::kProgramFailed, Sender::kChild, {S::kReady}},
       {MessageType::kFatal, Sender::kChild, {S::kStarting, S::kReady}},  // nothing after it
+      {MessageType::kProgramOutput, Sender::kChild, {S::kReady}},
   };
   ASSERT_EQ(std::size(rules), std::size(kMessageTable));
   for (const Rule& rule : rules) {
@@ -518,6 +520,9 @@ TEST(MessageTable, BoundsHoldTheLargestLegitimatePayloads) {
             RowOf(MessageType::kProgramFailed).max_payload);
   EXPECT_LE(EncodePayload(FatalError{longest_reason}).size(),
             RowOf(MessageType::kFatal).max_payload);
+  // The child sends at most kMaxWireString bytes of lines per message.
+  EXPECT_EQ(EncodePayload(ProgramOutput{2, std::string(kMaxWireString, 'o')}).size(),
+            RowOf(MessageType::kProgramOutput).max_payload);
 
   // A definition with a dozen long arguments and a long environment.
   ServiceDefinition definition;

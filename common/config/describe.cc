@@ -52,6 +52,7 @@ std::string DescribeConfig(const Config& config) {
     out << "  reload_programs " << (s.reload_programs == ReloadPrograms::kEnd ? "end" : "keep")
         << "\n";
     out << "  kill_grace " << s.program.kill_grace << "\n";
+    out << "  child_stall_timeout " << s.child_stall_timeout << "\n";
   }
   return out.str();
 }

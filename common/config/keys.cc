@@ -190,6 +190,10 @@ bool ParseKillGrace(const std::string& value, const KeyTarget& target, std::stri
   return true;
 }
 
+bool ParseChildStallTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseNumber<1, 3600>(value, &target.service->child_stall_timeout, error);
+}
+
 }  // namespace
 
 const std::vector<ConfigKey>& ConfigKeys() {
@@ -241,6 +245,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "on reload, a changed or removed service's running programs: keep (run on) or end"},
       {"kill_grace", kService, kScalar, ParseKillGrace,
        "seconds from TERM to KILL when the service's programs are ended (0-3600)"},
+      {"child_stall_timeout", kService, kScalar, ParseChildStallTimeout,
+       "seconds a child may leave a connection unreported before it is ended (1-3600)"},
   };
   return keys;
 }

@@ -122,10 +122,15 @@ TEST_F(EchoTest, ProgramStderrGoesToTheLogFile) {
       "[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'echo oops-from-program >&2'\n",
       "log_level = 3\nlog_file = " + log_file + "\n"));
   RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse_->Port("echo"))}, "x\n");
+  // It arrives through gatehouse, as its line labelled with the service and pid.
   EXPECT_TRUE(WaitUntil([&] {
-    return ReadFile(log_file).find("oops-from-program") != std::string::npos;
+    return ReadFile(log_file).find("]: oops-from-program\n") != std::string::npos;
   })) << ReadFile(log_file);
-  EXPECT_NE(ReadFile(log_file).find("echo: ready"), std::string::npos);
+  std::string log = ReadFile(log_file);
+  size_t line = log.rfind('\n', log.find("oops-from-program")) + 1;
+  EXPECT_EQ(log.compare(line + 24, 11, " gatehouse["), 0) << log.substr(line);
+  EXPECT_NE(log.find(" notice: echo[", line), std::string::npos) << log.substr(line);
+  EXPECT_NE(log.find("echo: ready"), std::string::npos);
 }
 
 }  // namespace

@@ -2,10 +2,17 @@
 // trusts nothing a child says. For services named after a misbehaviour it
 // misbehaves; for any other service it execs the real child
 // (gatehouse-child.real beside it), keeping the control socket on fd 3.
+//   silent*     says Ready, then takes every connection, closes it, never reports
+//   foreignpid  says Ready, then reports its parent (the supervisor) as the program
+//               of the first connection
+//   oneprogram  says Ready, starts `sleep 60` for the first connection and reports
+//               it honestly, then is silent
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <string>
 
@@ -14,6 +21,49 @@
 #include "common/wire.h"
 
 using namespace gatehouse;
+
+namespace {
+
+// Takes messages until the channel ends or the supervisor ends us. Each
+// connection's fd is closed as it arrives (WireMessage owns it); the first one's
+// id goes to `on_connection`, if given.
+void TakeConnections(int control, void (*on_connection)(int control, uint64_t id)) {
+  bool first = true;
+  for (;;) {
+    WireMessage message;
+    std::string error;
+    // ReceiveMessage never blocks. The supervisor sends nothing invalid: anything
+    // but a message is the end.
+    pollfd readable{control, POLLIN, 0};
+    if (poll(&readable, 1, -1) < 0 && errno != EINTR) return;
+    ReceiveStatus status = ReceiveMessage(control, &message, &error);
+    if (status == ReceiveStatus::kWouldBlock) continue;
+    if (status != ReceiveStatus::kMessage) return;
+    if (message.type != MessageType::kConnection) continue;
+    ConnectionInfo info;
+    if (first && on_connection != nullptr && DecodePayload(message.payload, &info, &error)) {
+      on_connection(control, info.id);
+    }
+    first = false;
+  }
+}
+
+void ReportParentAsProgram(int control, uint64_t id) {
+  SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, getppid()}));
+}
+
+void StartSleepAndReport(int control, uint64_t id) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();  // as gatehouse-child starts programs
+    execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  if (pid > 0)
+    SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, pid}));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string name = argc > 1 ? argv[1] : "";
@@ -44,6 +94,18 @@ int main(int argc, char** argv) {
   } else if (name == "twiceready") {
     SendMessage(control, MessageType::kReady, "");
     SendMessage(control, MessageType::kReady, "");
+  } else if (name.rfind("silent", 0) == 0) {
+    SendMessage(control, MessageType::kReady, "");
+    TakeConnections(control, nullptr);
+    return 0;
+  } else if (name == "oneprogram") {
+    SendMessage(control, MessageType::kReady, "");
+    TakeConnections(control, StartSleepAndReport);
+    return 0;
+  } else if (name == "foreignpid") {
+    SendMessage(control, MessageType::kReady, "");
+    TakeConnections(control, ReportParentAsProgram);
+    return 0;
   } else {
     std::string self = argv[0];
     std::string real = self.substr(0, self.rfind('/') + 1) + "gatehouse-child.real";

@@ -1,0 +1,46 @@
+// ProgramOutputLog: where one service child's programs' stderr (ProgramOutput
+// messages) and the child's own stderr meet the log. Every line is logged at
+// notice as "SERVICE[PID]: text" or "SERVICE child: text", bounded to
+// kMaxOutputLine bytes and sanitised by Log(); at most kOutputLinesPerSecond
+// per service child (a burst of as many), the rest counted and reported once a
+// second. The limit is kept here, not in the child, because the child is not
+// trusted to keep it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/event_loop.h"
+
+namespace gatehouse {
+
+inline constexpr double kOutputLinesPerSecond = 100;
+
+class ProgramOutputLog {
+ public:
+  ProgramOutputLog(event_base* base, std::string service);
+  ProgramOutputLog(const ProgramOutputLog&) = delete;
+  ProgramOutputLog& operator=(const ProgramOutputLog&) = delete;
+  ~ProgramOutputLog();  // reports what was dropped and not yet reported
+
+  // `text` from a ProgramOutput message: lines, each ending in '\n'.
+  void ProgramText(pid_t pid, const std::string& text);
+  // Lines the child itself wrote to its stderr.
+  void ChildLines(const std::vector<std::string>& lines);
+
+ private:
+  void LogLine(const std::string& label, const std::string& line);
+  void ReportDropped();
+  static void OnReportTimer(evutil_socket_t, short, void* self);
+
+  std::string service_;
+  EventPtr report_timer_;
+  double tokens_ = kOutputLinesPerSecond;  // lines that may be logged now
+  double refilled_ = 0;                    // MonotonicSeconds() of the last refill
+  uint64_t dropped_ = 0;                   // since the last report
+};
+
+}  // namespace gatehouse

@@ -1,0 +1,305 @@
+// Programs' stderr reaches the log only through the supervisor, as labelled,
+// bounded, rate-limited lines; no program ever holds the log file itself. The
+// log file is reopened when it was deleted or renamed, and with syslog program
+// lines go to syslog like every other line.
+#include <gtest/gtest.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <sstream>
+
+#include "tests/integration/harness.h"
+
+namespace gatehouse::testing {
+namespace {
+
+constexpr const char* kForged = "2026-01-01T00:00:00.000Z gatehouse[1] notice: forged";
+
+std::string Link(const std::string& path) {
+  char target[PATH_MAX] = {};
+  ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
+  return n > 0 ? std::string(target, static_cast<size_t>(n)) : "";
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+size_t CountLinesWith(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  for (const std::string& line : Lines(text)) count += line.find(needle) != std::string::npos;
+  return count;
+}
+
+// The number N in "SERVICE: N lines of program output dropped", summed over the text.
+long DroppedLines(const std::string& text, const std::string& service) {
+  const std::string tail = " lines of program output dropped";
+  long dropped = 0;
+  for (const std::string& line : Lines(text)) {
+    size_t at = line.find(" " + service + ": ");
+    size_t end = line.find(tail);
+    if (at == std::string::npos || end == std::string::npos) continue;
+    dropped += std::atol(line.c_str() + at + service.size() + 3);
+  }
+  return dropped;
+}
+
+class LogTest : public GatehouseTest {
+ protected:
+  // Starts gatehouse with log_file = log_file_ (also the harness's log, so that
+  // readiness is seen there) and one service.
+  ::testing::AssertionResult StartLogging(const std::string& service, int log_level = 2) {
+    log_path_ = log_file_;
+    return Start("log_level = " + std::to_string(log_level) + "\nlog_file = " + log_file_ + "\n",
+                 {{"service.conf", service}});
+  }
+  std::string log_file_ = dir_.path() + "/gatehouse.log";
+};
+
+TEST_F(LogTest, AHostileProgramCannotTruncateOrForgeTheLog) {
+  if (!IsRoot()) GTEST_SKIP() << "the log is root's and the program nobody's only as root";
+  // The program says its pid, then waits for "go" and attacks its stderr: reopens
+  // it truncating, truncates it by path and by fd, clears O_APPEND, seeks to the
+  // start and writes a line that looks like gatehouse's own.
+  TempDir readable("/tmp");  // nobody cannot reach into $TEST_TMPDIR under /root
+  std::string script = readable.Write(
+      "hostile.sh",
+      "echo $$\n"
+      "echo before-attack >&2\n"
+      "read go\n"
+      "( : > /dev/stderr )\n"
+      "truncate -s 0 /proc/self/fd/2\n"
+      "perl -MFcntl -e 'truncate(STDERR, 0); fcntl(STDERR, F_SETFL, 0); sysseek(STDERR, 0, 0);"
+      " syswrite(STDERR, \"" +
+          std::string(kForged) +
+          "\\n\")'\n"
+          "echo done\n");
+  chmod(script.c_str(), 0755);
+  ASSERT_TRUE(
+      StartLogging("[hostile]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = " + script + "\n"));
+  int connection = ConnectTcp("127.0.0.1", Port("hostile"));
+  ASSERT_GE(connection, 0);
+  std::string pid_line = ReadUntil(connection, "\n");
+  pid_t program = std::atoi(pid_line.c_str());
+  ASSERT_GT(program, 1) << pid_line << ReadFile(log_file_);
+  std::string label = "hostile[" + std::to_string(program) + "]: ";
+  ASSERT_TRUE(WaitUntil([&] {
+    return ReadFile(log_file_).find(label + "before-attack") != std::string::npos;
+  })) << ReadFile(log_file_);
+
+  // The running program's stderr is a pipe, not the log file.
+  std::string fd = "/proc/" + std::to_string(program) + "/fd/";
+  EXPECT_EQ(Link(fd + "2").rfind("pipe:[", 0), 0u) << Link(fd + "2");
+  for (const char* n : {"0", "1", "2"}) EXPECT_NE(Link(fd + n), log_file_) << n;
+  std::string fdinfo = ReadFile("/proc/" + std::to_string(program) + "/fdinfo/2");
+  EXPECT_NE(fdinfo.find("flags:"), std::string::npos) << fdinfo;
+
+  std::string before = ReadFile(log_file_);
+  ASSERT_EQ(write(connection, "go\n", 3), 3);
+  EXPECT_NE(ReadUntil(connection, "done\n").find("done\n"), std::string::npos);
+  close(connection);
+  ASSERT_TRUE(WaitUntil([&] {
+    return ReadFile(log_file_).find(std::string(label) + kForged) != std::string::npos;
+  })) << ReadFile(log_file_);
+
+  // Everything logged before the attack is still there, in place; the forged text
+  // is only inside the program's labelled line, and gatehouse still appends.
+  std::string after = ReadFile(log_file_);
+  EXPECT_EQ(after.substr(0, before.size()), before);
+  for (const std::string& line : Lines(after)) {
+    size_t at = line.find("forged");
+    if (at == std::string::npos) continue;
+    EXPECT_NE(line.find(" notice: " + label + kForged), std::string::npos) << line;
+    EXPECT_NE(line.rfind(kForged, 0), 0u) << line;
+  }
+  EXPECT_EQ(CountLinesWith(after, "forged"), 1u) << after;
+  LogMark mark = gatehouse_->MarkLog();
+  gatehouse_->Stop(SIGTERM);
+  EXPECT_NE(gatehouse_->Log(mark).find("] notice: stopped"), std::string::npos)
+      << ReadFile(log_file_);
+  EXPECT_EQ(ReadFile(log_file_).substr(0, after.size()), after);
+}
+
+TEST_F(LogTest, ProgramStderrLinesAreLabelledWithTheProgramPid) {
+  // A whole line, control bytes, and a last line without its newline.
+  ASSERT_TRUE(StartLogging(
+      "[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\n"
+      "args = -c 'echo $$; echo hello from $$ >&2; printf \"bell\\a esc\\033[31m\\n\" >&2; "
+      "printf no-newline-$$ >&2'\n",
+      3));
+  CommandResult result = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(Port("echo"))});
+  pid_t program = std::atoi(result.out.c_str());
+  ASSERT_GT(program, 1) << result.out << result.err;
+  std::string pid = std::to_string(program);
+  ASSERT_TRUE(gatehouse_->WaitForLog(" exit 127.0.0.1:")) << gatehouse_->Log();
+  ASSERT_TRUE(gatehouse_->WaitForLog("no-newline-" + pid)) << gatehouse_->Log();
+  std::string log = gatehouse_->Log();
+  // The label's pid is the one the start line names, and the program's own $$.
+  EXPECT_NE(log.find(" pid " + pid), std::string::npos) << log;
+  EXPECT_NE(log.find("] notice: echo[" + pid + "]: hello from " + pid + "\n"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("] notice: echo[" + pid + "]: bell? esc?[31m\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("] notice: echo[" + pid + "]: no-newline-" + pid + "\n"), std::string::npos)
+      << log;
+  EXPECT_EQ(log.find('\033'), std::string::npos);
+  // Every line in the file is gatehouse's own: none is raw program output.
+  for (const std::string& line : Lines(log)) {
+    EXPECT_NE(line.find(" gatehouse["), std::string::npos) << line;
+  }
+}
+
+TEST_F(LogTest, ALongLineIsCutAndMarked) {
+  ASSERT_TRUE(
+      StartLogging("[long]\nport = 127.0.0.1:0\nexec = /bin/sh\n"
+                   "args = -c 'head -c 5000 /dev/zero | tr \"\\0\" x >&2; echo \" tail\" >&2; echo "
+                   "next >&2'\n"));
+  RunCommand({"nc", "-N", "127.0.0.1", std::to_string(Port("long"))});
+  ASSERT_TRUE(gatehouse_->WaitForLog("]: next\n")) << gatehouse_->Log();
+  std::string log = gatehouse_->Log();
+  EXPECT_NE(log.find("]: " + std::string(1024, 'x') + " [cut]\n"), std::string::npos) << log;
+  EXPECT_EQ(log.find("tail"), std::string::npos);  // the rest of the cut line is gone
+}
+
+TEST_F(LogTest, AFloodingProgramIsRateLimitedAndTheDropsAreCounted) {
+  ASSERT_TRUE(StartLogging(
+      "[flood]\nport = 127.0.0.1:0\nexec = /bin/sh\n"
+      "args = -c 'timeout 1 yes flooding >&2; sleep 1.5; echo after the flood >&2'\n"));
+  size_t size_before = ReadFile(log_file_).size();
+  CommandResult result = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(Port("flood"))});
+  // The flood ends in a second; the report of what was dropped follows within one.
+  // (yes may be killed in the middle of a line, which the next one then ends.)
+  ASSERT_TRUE(gatehouse_->WaitForLog("after the flood\n")) << result.err << [&] {
+    std::string log = gatehouse_->Log();
+    return log.substr(log.size() > 2000 ? log.size() - 2000 : 0);
+  }();
+  ASSERT_TRUE(gatehouse_->WaitForLog(" lines of program output dropped"));
+  std::string log = gatehouse_->Log();
+  size_t logged = CountLinesWith(log, "]: flooding");
+  long dropped = DroppedLines(log, "flood");
+  // yes writes millions of lines a second; at most a burst (100) and 100 a second
+  // for the few seconds the flood and its draining take get through.
+  EXPECT_GE(logged, 50u);
+  EXPECT_LE(logged, 500u);
+  EXPECT_GT(dropped, 10000) << log.substr(log.size() > 2000 ? log.size() - 2000 : 0);
+  EXPECT_LT(ReadFile(log_file_).size() - size_before, 100u * 1024);
+}
+
+TEST_F(LogTest, ADeletedOrRenamedLogFileIsMadeAgain) {
+  ASSERT_TRUE(StartLogging("[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n", 3));
+  int port = Port("echo");
+  std::string rotated = log_file_ + ".1";
+  // Each connection logs a "start" line; the check runs at most once a second.
+  auto logs_again_into = [&](const std::string& marker) {
+    return WaitUntil(
+        [&] {
+          RunCommand({"nc", "-N", "127.0.0.1", std::to_string(port)}, marker + "\n");
+          return ReadFile(log_file_).find("echo: start 127.0.0.1:") != std::string::npos;
+        },
+        10);
+  };
+
+  ASSERT_EQ(rename(log_file_.c_str(), rotated.c_str()), 0);  // logrotate's way
+  EXPECT_TRUE(logs_again_into("after rename")) << ReadFile(rotated);
+  EXPECT_NE(ReadFile(rotated).find("echo: ready"), std::string::npos);  // the old lines stay
+  EXPECT_EQ(ReadFile(log_file_).find("echo: ready"), std::string::npos);
+  struct stat info {};
+  ASSERT_EQ(stat(log_file_.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0640u);
+
+  ASSERT_EQ(unlink(log_file_.c_str()), 0);  // an administrator's rm
+  EXPECT_TRUE(logs_again_into("after rm"));
+}
+
+// The service child's own stderr is a pipe too, read and labelled by the
+// supervisor: here a stand-in child (a script beside gatehouse) that writes to
+// stderr, says what its fd 2 is, and dies.
+TEST(LogFromChild, TheChildsOwnStderrIsLabelledAndNotTheLogFile) {
+  TempDir dir;
+  CopyExecutable(Runfile("supervisor/gatehouse"), dir.path() + "/gatehouse");
+  std::string child = dir.Write("gatehouse-child",
+                                "#!/bin/sh\n"
+                                "echo \"fd 2 is $(readlink /proc/self/fd/2)\" >&2\n"
+                                "printf \"last words\" >&2\n"
+                                "exec sleep 30\n");
+  chmod(child.c_str(), 0755);
+  std::string log_file = dir.path() + "/gatehouse.log";
+  std::string config =
+      WriteConfig(dir, "log_file = " + log_file + "\n",
+                  {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
+  GatehouseProcess::Launch launch;
+  launch.binary = dir.path() + "/gatehouse";
+  launch.ready_file = log_file;
+  GatehouseProcess gatehouse({"--config", config}, dir.path() + "/stderr.log", launch);
+  ASSERT_TRUE(gatehouse.started()) << ReadFile(log_file) << ReadFile(dir.path() + "/stderr.log");
+  ASSERT_TRUE(WaitUntil([&] {
+    return ReadFile(log_file).find("notice: echo child: fd 2 is pipe:[") != std::string::npos;
+  })) << ReadFile(log_file);
+  // The partial last line comes when the child has gone.
+  for (pid_t pid : ChildPids(gatehouse.pid())) kill(pid, SIGKILL);
+  EXPECT_TRUE(WaitUntil([&] {
+    return ReadFile(log_file).find("notice: echo child: last words\n") != std::string::npos;
+  })) << ReadFile(log_file);
+  EXPECT_EQ(ReadFile(dir.path() + "/stderr.log"), "");  // gatehouse's own stderr: nothing
+}
+
+constexpr const char* kPrivateDevLog =
+    "set -e; t=\"$1\"; shift; mkdir -p \"$t/realdev\"; mount --rbind /dev \"$t/realdev\"; "
+    "mount -t tmpfs tmpfs /dev; "
+    "for n in null zero urandom; do touch /dev/$n; mount --bind \"$t/realdev/$n\" /dev/$n; done; "
+    "timeout 120 socat -u UNIX-RECV:/dev/log OPEN:\"$t/syslog.txt\",creat,append & "
+    "while [ ! -S /dev/log ]; do sleep 0.02; done; exec \"$@\"";
+
+TEST(LogToSyslog, ProgramStderrGoesToSyslog) {
+  if (!IsRoot()) GTEST_SKIP() << "mount namespaces need root";
+  TempDir dir;
+  std::string config = WriteConfig(
+      dir, "log_file = Sys::Syslog\nsyslog_ident = ghlog\nsyslog_facility = local3\n",
+      {{"echo.conf",
+        "[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'echo $$; echo to syslog >&2'\n"}});
+  std::string syslog = dir.path() + "/syslog.txt";
+  std::string stderr_log = dir.path() + "/stderr.log";
+  GatehouseProcess::Launch launch;
+  launch.wrapper = {"unshare", "--mount", "--", "sh", "-c", kPrivateDevLog, "sh", dir.path()};
+  launch.ready_file = syslog;
+  GatehouseProcess gatehouse({"--config", config}, stderr_log, launch);
+  ASSERT_TRUE(gatehouse.started()) << ReadFile(syslog) << ReadFile(stderr_log);
+  ASSERT_TRUE(WaitUntil([&] { return ReadFile(syslog).find("echo: ready") != std::string::npos; }))
+      << ReadFile(syslog);
+  std::string text = ReadFile(syslog);
+  size_t at = text.find("echo: listening on 127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << text;
+  int port = std::atoi(text.c_str() + at + 29);
+  CommandResult result = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(port)});
+  pid_t program = std::atoi(result.out.c_str());
+  ASSERT_GT(program, 1) << result.out;
+  // local3 (19) * 8 + notice (5) = 157, from gatehouse's own ident and pid.
+  std::string line = "ghlog[" + std::to_string(gatehouse.pid()) + "]: echo[" +
+                     std::to_string(program) + "]: to syslog";
+  EXPECT_TRUE(WaitUntil([&] {
+    std::string now = ReadFile(syslog);
+    size_t found = now.find(line);
+    size_t priority = found == std::string::npos ? found : now.rfind('<', found);
+    return priority != std::string::npos && now.compare(priority, 5, "<157>") == 0;
+  })) << ReadFile(syslog);
+  EXPECT_EQ(ReadFile(stderr_log).find("to syslog"), std::string::npos) << ReadFile(stderr_log);
+
+  std::vector<pid_t> syslogd;
+  for (pid_t pid : ChildPids(gatehouse.pid())) {
+    if (ReadFile("/proc/" + std::to_string(pid) + "/comm").rfind("timeout", 0) == 0) {
+      syslogd.push_back(pid);
+    }
+  }
+  EXPECT_EQ(gatehouse.Stop(SIGTERM, 20), 0);
+  for (pid_t pid : syslogd) kill(pid, SIGTERM);
+}
+
+}  // namespace
+}  // namespace gatehouse::testing
