@@ -5,27 +5,24 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <cstring>
+#include <memory>
 #include <string>
 
 namespace gatehouse {
-namespace {
 
 pid_t ParentOf(pid_t pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  size_t close = stat.rfind(')');  // the command name may hold spaces and parentheses
-  if (close == std::string::npos || close + 2 >= stat.size()) return 0;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string state;
-  pid_t parent = 0;
-  fields >> state >> parent;
-  return parent;
+  std::string path = "/proc/" + std::to_string(pid) + "/status";
+  std::unique_ptr<FILE, int (*)(FILE*)> status(fopen(path.c_str(), "re"), fclose);
+  if (!status) return 0;
+  char line[256];
+  while (fgets(line, sizeof line, status.get()) != nullptr) {
+    if (strncmp(line, "PPid:", 5) == 0) return static_cast<pid_t>(strtol(line + 5, nullptr, 10));
+  }
+  return 0;
 }
-
-}  // namespace
 
 std::vector<pid_t> OwnChildren() {
   std::vector<pid_t> children;

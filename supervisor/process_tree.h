@@ -10,7 +10,12 @@
 
 namespace gatehouse {
 
-// Pids whose parent is this process (read from /proc/PID/stat).
+// The parent of `pid` as /proc/PID/status says ("PPid:"); 0 when that cannot be
+// read: there is no such process (any more), or we are out of fds. (C stdio, not
+// iostreams: libstdc++ throws from a read that fails as the process vanishes.)
+pid_t ParentOf(pid_t pid);
+
+// Pids whose parent is this process.
 std::vector<pid_t> OwnChildren();
 
 // Sends `signal` to every child of ours not in `spare`, and to its process group
