@@ -8,6 +8,8 @@
 #include "child/program_runner.h"
 #include "child/supervisor_term.h"
 #include "common/monotonic_clock.h"
+#include "common/pidfd.h"
+#include "common/sys_error.h"
 
 namespace gatehouse {
 namespace {
@@ -40,7 +42,7 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
 }
 
 int ChildLoop::Run() {
-  channel_->Send(MessageType::kReady, "");
+  channel_->Send(MessageType::kReady, "", OpenPidfd(getpid()));
   link_state_ = LinkStateAfter(MessageType::kReady, link_state_);
   event_base_dispatch(base_);
   program_stderr_->DrainAll();
@@ -86,6 +88,11 @@ void ChildLoop::StartConnection(WireMessage& message) {
                    EncodePayload(ProgramFailed{connection.id, "service is shutting down"}));
     return;
   }
+  if (message.fd_lost) {
+    channel_->Send(MessageType::kProgramFailed,
+                   EncodePayload(ProgramFailed{connection.id, "gatehouse-child is out of fds"}));
+    return;
+  }
   if (waiting_.empty() && Launch(connection, message.fd)) return;
   waiting_.push_back(Waiting{connection, std::move(message.fd)});
   channel_->PauseReading();
@@ -102,9 +109,22 @@ bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
     channel_->Send(MessageType::kProgramFailed, EncodePayload(ProgramFailed{connection.id, error}));
     return true;
   }
+  UniqueFd pidfd = OpenPidfd(pid);
+  if (!pidfd) {
+    // Without it the supervisor cannot tell which process this is: not served.
+    int err = errno;
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    channel_->Send(
+        MessageType::kProgramFailed,
+        EncodePayload(ProgramFailed{connection.id, ErrnoMessage("pidfd_open", "", err)}));
+    return true;
+  }
   running_[pid] = running;
   program_stderr_->Watch(pid, std::move(stderr_read));
-  channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection.id, pid}));
+  channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection.id, pid}),
+                 std::move(pidfd));
   return true;
 }
 
@@ -164,7 +184,7 @@ void ChildLoop::OnSigterm(evutil_socket_t fd, short, void* self) {
   auto* child = static_cast<ChildLoop*>(self);
   uint64_t refused_before = child->refused_terms_;
   bool from_supervisor = ReadSupervisorTerm(fd, &child->refused_terms_);
-  if (child->refused_terms_ != refused_before && child->refused_terms_ == 1) {
+  if (refused_before == 0 && child->refused_terms_ > 0) {
     fprintf(stderr, "gatehouse-child[%s]: ignoring SIGTERM from a program\n",
             child->service_.name.c_str());
   }

@@ -4,9 +4,14 @@
 // Process flow:
 //   1. keep fd 3 (control socket) and 0-2, close everything else
 //   2. receive the ServiceDefinition from the supervisor
-//   3. drop privileges: chroot, groups, gid, uid, capabilities, no_new_privs
-//   4. check that the program is there to run, inside the chroot
-//   5. serve: a program per connection fd, reports back, until told to stop
+//   3. enter the service's own PID and mount namespaces (and network, with
+//      private_network): this process stays outside as the holder, its child is
+//      the namespace's init and goes on; init mounts a private /proc
+//   4. drop privileges: chroot, groups, gid, uid, capabilities, no_new_privs
+//      (the holder too, then it only waits); init is sealed (not dumpable, dies
+//      with the holder)
+//   5. check that the program is there to run, inside the chroot
+//   6. serve: a program per connection fd, reports back, until told to stop
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,6 +25,7 @@
 
 #include "child/child_loop.h"
 #include "child/privilege_drop.h"
+#include "child/service_namespaces.h"
 #include "common/message_packet.h"
 #include "common/message_table.h"
 #include "common/sys_error.h"
@@ -95,7 +101,20 @@ int main() {
 
   ServiceDefinition service = ReceiveDefinition();
   std::string error;
+  if (service.jail.namespaces) {
+    pid_t init = 0;
+    if (!EnterServiceNamespaces(service.jail.private_network, &init, &error)) {
+      Fail("namespaces: " + error);
+    }
+    if (init > 0) {
+      close(kControlFd);  // init speaks for the service; the holder only waits
+      if (!DropPrivileges(service.jail, &error)) _exit(1);
+      HoldNamespace(init);
+    }
+    if (!MountPrivateProc(service.jail.chroot, &error)) Fail("namespaces: " + error);
+  }
   if (!DropPrivileges(service.jail, &error)) Fail("privilege drop failed: " + error);
+  if (service.jail.namespaces && !SealInit(&error)) Fail("namespaces: " + error);
   CheckProgram(service);
 
   EventBasePtr base(event_base_new());

@@ -85,6 +85,7 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
   for (const ServiceSource& source : sources.services) {
     config->services.push_back(ResolveService(sources, source, &errs));
   }
+  DistinctDynamicUids(&config->services);
   CheckPortsUnique(config->services, &errs);
   WarnDenyOnly(config);
   return errs.None();

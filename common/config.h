@@ -78,6 +78,9 @@ struct ServiceConfig {
   // Where and as whom the programs run, and what runs: passed to the child as is.
   JailSpec jail;
   ProgramSpec program;
+  // True when no `user` was given and gatehouse runs as root: the service gets a
+  // uid (and gid) of its own from the dynamic range (DynamicServiceUid).
+  bool dynamic_user = false;
   // The names `user` and `group` resolved to, for --check and the log only.
   std::string user_name;
   std::string group_name;
@@ -87,6 +90,14 @@ struct ServiceConfig {
   // A child that leaves a connection unreported this long is ended (ChildWatchdog).
   int child_stall_timeout = 10;
 };
+
+// The range of uids (and gids) gatehouse gives services without a `user`:
+// 0x47480000 ("GH") to 0x4748FFFF. No passwd entry is needed or made.
+inline constexpr uint32_t kDynamicUidBase = 0x47480000;
+inline constexpr uint32_t kDynamicUidCount = 0x10000;
+// The preferred uid of a service of that name: a hash of the name into the range,
+// so it is the same on every start, reload and upgrade.
+uint32_t DynamicServiceUid(const std::string& name);
 
 // True when `a` and `b` define the same service as far as its child and its
 // listeners can tell: everything but where it was written (file:line), so that

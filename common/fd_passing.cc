@@ -42,7 +42,8 @@ int SendPacket(int socket, const std::string& packet, const int* fds, size_t fd_
   }
 }
 
-ssize_t ReceivePacket(int socket, char* buffer, size_t capacity, std::vector<UniqueFd>* fds) {
+ssize_t ReceivePacket(int socket, char* buffer, size_t capacity, std::vector<UniqueFd>* fds,
+                      bool* fds_lost) {
   iovec iov{buffer, capacity};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -70,10 +71,14 @@ ssize_t ReceivePacket(int socket, char* buffer, size_t capacity, std::vector<Uni
       fds->emplace_back(fd);
     }
   }
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+  if (msg.msg_flags & MSG_TRUNC) {
     errno = EMSGSIZE;
     return -1;
   }
+  // Our control buffer holds more fds than any row allows, so a cut one means
+  // the fds could not be installed: the receiver is out of fds, or the peer sent
+  // more than any row allows (the fd count check catches that).
+  *fds_lost = (msg.msg_flags & MSG_CTRUNC) != 0;
   return received;
 }
 

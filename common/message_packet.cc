@@ -39,7 +39,8 @@ ReceiveStatus ReceiveMessage(int socket, WireMessage* message, std::string* erro
   // One byte over the largest packet, so that a longer one shows as truncated.
   static thread_local std::vector<char> buffer(kMaxPacket + 1);
   std::vector<UniqueFd> fds;  // closes whatever a refused packet carried
-  ssize_t received = ReceivePacket(socket, buffer.data(), buffer.size(), &fds);
+  bool fds_lost = false;
+  ssize_t received = ReceivePacket(socket, buffer.data(), buffer.size(), &fds, &fds_lost);
   if (received < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return ReceiveStatus::kWouldBlock;
     if (errno == EMSGSIZE) {
@@ -83,7 +84,9 @@ ReceiveStatus ReceiveMessage(int socket, WireMessage* message, std::string* erro
              " bytes, at most " + std::to_string(rule->max_payload);
     return ReceiveStatus::kInvalid;
   }
-  if (fds.size() != rule->fds) {
+  // Fewer than the row's fds only when the kernel says it could not install them.
+  bool lost = fds_lost && fds.size() < rule->fds;
+  if (fds.size() != rule->fds && !lost) {
     *error = std::string(rule->name) + " carried " + std::to_string(fds.size()) +
              " fds, expected " + std::to_string(rule->fds);
     return ReceiveStatus::kInvalid;
@@ -91,6 +94,7 @@ ReceiveStatus ReceiveMessage(int socket, WireMessage* message, std::string* erro
   message->type = rule->type;
   message->payload.assign(buffer.data() + sizeof header, payload_size);
   message->fd = fds.empty() ? UniqueFd() : std::move(fds[0]);
+  message->fd_lost = lost;
   return ReceiveStatus::kMessage;
 }
 

@@ -23,6 +23,9 @@ struct WireMessage {
   MessageType type{};
   std::string payload;
   UniqueFd fd;
+  // The row's fd was attached but could not be given to us (we were out of fds):
+  // the receiver decides what the message is worth without it.
+  bool fd_lost = false;
 };
 
 // The header and payload as one packet, unchecked (SendMessage's framing; tests

@@ -68,10 +68,13 @@ inline constexpr MessageRule kMessageTable[] = {
   {MessageType::kShutdown, "Shutdown", Sender::kSupervisor, 0,
      0,
      In(LinkState::kReady), std::nullopt},
-  {MessageType::kReady, "Ready", Sender::kChild, 0,
+  // Ready and ProgramStarted carry a pidfd (of the serving process, of the
+  // program): inside a PID namespace the pids in payloads are the namespace's,
+  // and the pidfd tells the supervisor which process it really is.
+  {MessageType::kReady, "Ready", Sender::kChild, 1,
      0,
      In(LinkState::kStarting), LinkState::kReady},
-  {MessageType::kProgramStarted, "ProgramStarted", Sender::kChild, 0,
+  {MessageType::kProgramStarted, "ProgramStarted", Sender::kChild, 1,
      8 + 4,
      In(LinkState::kReady), std::nullopt},
   {MessageType::kProgramExited, "ProgramExited", Sender::kChild, 0,

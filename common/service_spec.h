@@ -18,6 +18,13 @@ struct JailSpec {
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::vector<uint32_t> groups;  // supplementary groups, set before gid and uid
+  // The service's own PID and mount namespace with a private /proc (see
+  // docs/architecture.md, Isolation). Not a config key: the supervisor sets it
+  // when the kernel and gatehouse's privileges allow it.
+  bool namespaces = false;
+  // An empty network namespace for the programs (private_network = yes): the
+  // connection they were handed works, nothing else does.
+  bool private_network = false;
 };
 
 // The longest kill_grace the config accepts and the child believes: an hour.

@@ -92,6 +92,8 @@ std::string EncodePayload(const ServiceDefinition& v) {
   w.U32(static_cast<uint32_t>(v.jail.groups.size()));
   for (uint32_t g : v.jail.groups) w.U32(g);
   w.U32(v.program.kill_grace);
+  w.U8(v.jail.namespaces ? 1 : 0);
+  w.U8(v.jail.private_network ? 1 : 0);
   return w.Take();
 }
 
@@ -115,10 +117,19 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   v->jail.groups.resize(group_count);
   for (uint32_t& g : v->jail.groups) r.U32("groups", &g);
   r.U32("kill_grace", &v->program.kill_grace);
+  uint8_t namespaces = 0, private_network = 0;
+  r.U8("namespaces", &namespaces);
+  r.U8("private_network", &private_network);
   if (!r.Finish(error)) return false;
   v->jail.change_identity = change == 1;
+  v->jail.namespaces = namespaces == 1;
+  v->jail.private_network = private_network == 1;
   if (change > 1)
     *error = "change_identity: not a boolean";
+  else if (namespaces > 1 || private_network > 1)
+    *error = "namespaces, private_network: not a boolean";
+  else if (v->jail.private_network && !v->jail.namespaces)
+    *error = "private_network: needs namespaces";
   else if (v->program.exec.empty() || v->program.exec[0] != '/')
     *error = "exec: not an absolute path";
   else if (v->program.argv.empty())

@@ -1,12 +1,11 @@
 #include "supervisor/child_process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fcntl.h>
 
 #include <boost/process.hpp>
 #include <cstdio>
@@ -15,7 +14,9 @@
 
 #include "common/log.h"
 #include "common/monotonic_clock.h"
+#include "common/pidfd.h"
 #include "common/sys_error.h"
+#include "supervisor/process_tree.h"
 
 namespace gatehouse {
 namespace {
@@ -37,25 +38,16 @@ constexpr double kStableSeconds = 30;
 // What is read of a dead child's stderr: a full pipe's worth.
 constexpr size_t kLastWordsBytes = 64 * 1024;
 
+// Set once at start from what the kernel allows (supervisor/isolation_check.h).
+bool service_namespaces = false;
+
 ServiceDefinition DefinitionFor(const ServiceConfig& service) {
   ServiceDefinition definition;
   definition.name = service.name;
   definition.jail = service.jail;
+  definition.jail.namespaces = service_namespaces;
   definition.program = service.program;
   return definition;
-}
-
-// The parent of `pid` as /proc/PID/status says ("PPid:"); 0 when that cannot be
-// read: there is no such process (any more), or we are out of fds.
-pid_t ParentOf(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/status";
-  std::unique_ptr<FILE, int (*)(FILE*)> status(fopen(path.c_str(), "re"), fclose);
-  if (!status) return 0;
-  char line[256];
-  while (fgets(line, sizeof line, status.get()) != nullptr) {
-    if (strncmp(line, "PPid:", 5) == 0) return static_cast<pid_t>(strtol(line + 5, nullptr, 10));
-  }
-  return 0;
 }
 
 // Whether `pid`, reported by `child` as a program it started, can be one of its
@@ -66,13 +58,23 @@ pid_t ParentOf(pid_t pid) {
 // looked up passes: the program may have ended and been reaped before its report
 // was read, or the supervisor is out of fds under load, which must not end an
 // honest child; nothing is signalled on a child's word alone (EndChild looks again).
-// MERGE: with programs in a PID namespace the report carries a pidfd; check that here.
-bool CouldBeProgramOf(pid_t pid, pid_t child, bool child_reaped) {
+// `pid` is read from the pidfd that came with the report, so it is the process
+// the child really meant, as we see it; `serving` is the child's serving process
+// (the namespace's init, or the child itself without namespaces).
+bool CouldBeProgramOf(pid_t pid, pid_t serving, bool child_reaped) {
   pid_t parent = ParentOf(pid);
-  return parent == 0 || parent == (child_reaped ? getpid() : child);
+  return parent == 0 || parent == (child_reaped ? getpid() : serving);
+}
+
+// Whether `serving`, from Ready's pidfd, is the child itself or, in a namespace,
+// the init it forked.
+bool IsServingProcessOf(pid_t serving, pid_t child) {
+  return serving > 0 && (serving == child || ParentOf(serving) == child);
 }
 
 }  // namespace
+
+void UseServiceNamespaces(bool available) { service_namespaces = available; }
 
 std::string DescribeWaitStatus(int status) {
   if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
@@ -240,6 +242,7 @@ void ChildProcess::OnExit(int wait_status) {
     Log(kLogWarning, service_->name + ": child ended with " + std::to_string(connections_.size()) +
                          " connections still open; their programs run on unreported");
     connections_.clear();
+    host_pid_of_.clear();
   }
   report_watchdog_.Clear();
   pid_ = 0;
@@ -280,14 +283,15 @@ void ChildProcess::EndChild(const std::string& why) {
   // Killed, the child could not end its programs itself; checked again, since a
   // pid that has since ended may name another process by now.
   for (const auto& [id, connection] : connections_) {
-    pid_t program = connection.program;
-    if (program > 1 && ParentOf(program) == pid_) {
+    pid_t program = connection.host_pid;
+    if (program > 1 && ParentOf(program) == serving_pid_) {
       kill(-program, SIGTERM);  // it leads its own process group
       kill(program, SIGTERM);
     }
   }
   Signal(SIGKILL);
   connections_.clear();
+  host_pid_of_.clear();
   report_watchdog_.Clear();
   if (channel_) channel_->Close("child ended");
   // Until it is reaped and restarted, clients wait in the backlog rather than
@@ -308,6 +312,16 @@ void ChildProcess::OnMessage(WireMessage& message) {
   link_state_ = LinkStateAfter(message.type, link_state_);
   switch (message.type) {
     case MessageType::kReady:
+      // Out of fds ourselves, we take the child's word until it restarts (in a
+      // namespace its init stays unknown: 0).
+      if (message.fd_lost) {
+        serving_pid_ = service_namespaces ? 0 : pid_;
+      } else {
+        serving_pid_ = PidOfPidfd(message.fd.get());
+        if (!IsServingProcessOf(serving_pid_, pid_)) {
+          return ProtocolViolation("Ready's pidfd is not the child's own process");
+        }
+      }
       if (state_ == State::kStarting) SetState(State::kReady);
       Log(kLogNotice, service_->name + ": ready (child pid " + std::to_string(pid_) + ")");
       return;
@@ -318,15 +332,22 @@ void ChildProcess::OnMessage(WireMessage& message) {
       if (found == connections_.end() || found->second.program != 0) {
         return ProtocolViolation("ProgramStarted for unknown connection");
       }
-      if (!CouldBeProgramOf(started.pid, pid_, reaped_)) {
+      // 0: it has ended already. Its pidfd lost (we are out of fds): the pid the
+      // child names is ours only without namespaces; else it stays unknown.
+      pid_t host_pid = !message.fd_lost     ? PidOfPidfd(message.fd.get())
+                       : service_namespaces ? 0
+                                            : started.pid;
+      if (host_pid < 0 || (host_pid > 0 && !CouldBeProgramOf(host_pid, serving_pid_, reaped_))) {
         return ProtocolViolation("ProgramStarted names pid " + std::to_string(started.pid) +
                                  ", which is not its program");
       }
       found->second.program = started.pid;
+      found->second.host_pid = host_pid;
+      host_pid_of_[started.pid] = host_pid > 0 ? host_pid : started.pid;
       report_watchdog_.Heard(started.connection_id);
       if (LogEnabled(kLogInfo)) {
         Log(kLogInfo, service_->name + ": start " + found->second.peer + " pid " +
-                          std::to_string(started.pid));
+                          std::to_string(host_pid_of_[started.pid]));
       }
       return;
     }
@@ -341,11 +362,13 @@ void ChildProcess::OnMessage(WireMessage& message) {
         char duration[32];
         snprintf(duration, sizeof duration, "%.3f s",
                  static_cast<double>(exited.duration_us) / 1e6);
-        Log(kLogInfo, service_->name + ": exit " + found->second.peer + " pid " +
-                          std::to_string(exited.pid) + " " +
-                          DescribeWaitStatus(exited.wait_status) + " after " + duration);
+        Log(kLogInfo,
+            service_->name + ": exit " + found->second.peer + " pid " +
+                std::to_string(found->second.host_pid > 0 ? found->second.host_pid : exited.pid) +
+                " " + DescribeWaitStatus(exited.wait_status) + " after " + duration);
       }
       if (exited.wait_status != 0) ++counters_->exit_nonzero;
+      host_pid_of_.erase(exited.pid);
       connections_.erase(found);
       return;
     }
@@ -366,7 +389,8 @@ void ChildProcess::OnMessage(WireMessage& message) {
     case MessageType::kProgramOutput: {
       ProgramOutput output;
       if (!DecodePayload(message.payload, &output, &error)) return ProtocolViolation(error);
-      output_log_->ProgramText(output.pid, output.text);
+      auto host = host_pid_of_.find(output.pid);
+      output_log_->ProgramText(host == host_pid_of_.end() ? output.pid : host->second, output.text);
       return;
     }
     case MessageType::kFatal: {

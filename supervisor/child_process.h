@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "common/config.h"
 #include "common/event_loop.h"
@@ -69,7 +70,8 @@ class ChildProcess {
  private:
   struct Connection {
     std::string peer;
-    pid_t program = 0;
+    pid_t program = 0;   // as the child names it (its namespace's pid)
+    pid_t host_pid = 0;  // as we see it, from the pidfd (0: ended before we looked)
   };
 
   void OnMessage(WireMessage& message);
@@ -96,6 +98,8 @@ class ChildProcess {
   std::unique_ptr<OutputPipe> child_stderr_;      // the child's stdout and stderr
   EventPtr restart_timer_;
   pid_t pid_ = 0;
+  pid_t serving_pid_ = 0;  // the child's serving process (namespace init), from Ready's pidfd
+  std::unordered_map<pid_t, pid_t> host_pid_of_;  // program: child's pid -> ours
   bool reaped_ = false;  // pid_ has exited and been reaped (its last reports are being read)
   LinkState link_state_ = LinkState::kStarting;  // what the child may say next (message table)
   double restart_delay_ = 1;
@@ -104,6 +108,9 @@ class ChildProcess {
   // Connections handed over and not yet reported started (or failed).
   ChildWatchdog report_watchdog_;
 };
+
+// Whether children put their service in its own namespaces (decided once, at start).
+void UseServiceNamespaces(bool available);
 
 // "exit 1", "signal Killed": a wait status for the log.
 std::string DescribeWaitStatus(int status);

@@ -10,7 +10,9 @@
 
 namespace gatehouse {
 
-bool ServiceNamespacesAvailable(std::string* why_not) {
+namespace {
+
+bool Probe(std::string* why_not) {
   if (geteuid() != 0) {
     *why_not = "gatehouse is not root";
     return false;
@@ -36,6 +38,35 @@ bool ServiceNamespacesAvailable(std::string* why_not) {
   if (probe > 0) waitpid(probe, nullptr, 0);
   if (err != 0) *why_not = std::string("unshare: ") + std::strerror(err);
   return err == 0;
+}
+
+}  // namespace
+
+bool ServiceNamespacesAvailable(std::string* why_not) {
+  // Probed once (the kernel and our privileges do not change while we run).
+  static std::string reason;
+  static const bool available = Probe(&reason);
+  *why_not = reason;
+  return available;
+}
+
+std::string DescribeIsolation(bool available, const std::string& why_not) {
+  if (available) {
+    return "isolation: each service in its own PID and mount namespace, with a private /proc";
+  }
+  return "isolation: no namespaces (" + why_not +
+         "): services are apart only by their uid, and programs can see other processes in /proc";
+}
+
+void CheckPrivateNetwork(const Config& config, bool available, const std::string& why_not,
+                         std::vector<std::string>* errors) {
+  if (available) return;
+  for (const ServiceConfig& service : config.services) {
+    if (service.jail.private_network) {
+      errors->push_back(service.where + ": private_network: needs network namespaces, which " +
+                        "are not available (" + why_not + ")");
+    }
+  }
 }
 
 }  // namespace gatehouse

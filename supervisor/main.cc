@@ -24,6 +24,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "supervisor/daemon.h"
+#include "supervisor/isolation_check.h"
 #include "supervisor/listener.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/upgrade.h"
@@ -88,8 +89,13 @@ int main(int argc, char** argv) {
     return PrintErrors(
         {"gatehouse-child not found: " + child_program + " (it belongs beside gatehouse)"});
   }
+  std::string no_namespaces;
+  bool namespaces = ServiceNamespacesAvailable(&no_namespaces);
+  CheckPrivateNetwork(config, namespaces, no_namespaces, &errors);
+  if (!errors.empty()) return PrintErrors(errors);
   if (command_line.check) {
-    std::cout << DescribeConfig(config) << "\nchild program: " << child_program << "\n";
+    std::cout << DescribeConfig(config) << "\nchild program: " << child_program << "\n"
+              << DescribeIsolation(namespaces, no_namespaces) << "\n";
     for (const std::string& warning : config.warnings) std::cout << "warning: " << warning << "\n";
     std::cout << "config OK\n";
     return 0;
@@ -100,6 +106,8 @@ int main(int argc, char** argv) {
                        global.syslog_facility, global.syslog_logopt};
   if (!OpenLog(log_target, &error)) return PrintErrors({error});
   for (const std::string& warning : config.warnings) Log(kLogWarning, warning);
+  Log(namespaces ? kLogInfo : kLogWarning, DescribeIsolation(namespaces, no_namespaces));
+  UseServiceNamespaces(namespaces);
   if (config.builtin_default) {
     Log(kLogNotice, std::string("no config file (no --config, no ") + kDefaultConfigPath +
                         "): serving the built-in echo service (/bin/cat)");

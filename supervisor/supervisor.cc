@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/monotonic_clock.h"
+#include "supervisor/isolation_check.h"
 #include "supervisor/process_tree.h"
 #include "supervisor/systemd_notify.h"
 
@@ -223,7 +224,10 @@ void Supervisor::Reload() {
   Config next;
   std::vector<std::string> errors, warnings;
   ListenerMap fresh;
+  std::string no_namespaces;
+  bool namespaces = ServiceNamespacesAvailable(&no_namespaces);
   if (!LoadConfig(command_line_, &next, &errors) ||
+      (CheckPrivateNetwork(next, namespaces, no_namespaces, &errors), !errors.empty()) ||
       !BindListeners(next, ListenerKeys(), &fresh, &errors, &warnings)) {
     for (const std::string& e : errors) Log(kLogErr, "reload: " + e);
     Log(kLogErr, "reload refused (" + std::to_string(errors.size()) +

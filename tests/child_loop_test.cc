@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/message_packet.h"
+#include "common/pidfd.h"
 #include "common/wire.h"
 #include "tests/integration/harness.h"
 
@@ -69,6 +70,9 @@ class ChildUnderTest {
   std::string stderr_path_;
   UniqueFd control_;
   pid_t pid_ = -1;
+
+ public:
+  pid_t pid() const { return pid_; }
   bool reaped_ = false;
 };
 
@@ -88,6 +92,8 @@ void SendDefinitionAndAwaitReady(ChildUnderTest& child) {
   std::string error;
   ASSERT_EQ(child.Receive(&message, &error), ReceiveStatus::kMessage) << error << child.Stderr();
   ASSERT_EQ(message.type, MessageType::kReady);
+  // Ready carries a pidfd of the serving process: here, without namespaces, the child.
+  EXPECT_EQ(PidOfPidfd(message.fd.get()), child.pid());
 }
 
 TEST(ChildLoop, ServesAConnectionAndShutsDownWhenAsked) {
@@ -109,6 +115,11 @@ TEST(ChildLoop, ServesAConnectionAndShutsDownWhenAsked) {
   std::string error;
   ASSERT_EQ(child.Receive(&message, &error), ReceiveStatus::kMessage) << error;
   ASSERT_EQ(message.type, MessageType::kProgramStarted) << child.Stderr();
+  // ... and ProgramStarted a pidfd of the program: a process of the child's.
+  ProgramStarted started;
+  ASSERT_TRUE(DecodePayload(message.payload, &started, &error)) << error;
+  EXPECT_EQ(PidOfPidfd(message.fd.get()), started.pid);
+  EXPECT_EQ(ParentPid(started.pid), child.pid());
   ASSERT_EQ(write(client.get(), "hello\n", 6), 6);
   shutdown(client.get(), SHUT_WR);
   EXPECT_EQ(ReadUntil(client.get(), "\n"), "hello\n");
@@ -160,7 +171,8 @@ TEST(ChildLoop, AChildsOwnMessageFromTheSupervisorEndsTheChild) {
   TempDir dir;
   ChildUnderTest child(dir);
   SendDefinitionAndAwaitReady(child);
-  ASSERT_EQ(SendMessage(child.control(), MessageType::kReady, ""), 0);
+  UniqueFd self = OpenPidfd(getpid());  // Ready's row wants one fd
+  ASSERT_EQ(SendMessage(child.control(), MessageType::kReady, "", self.get()), 0);
   WireMessage message;
   std::string error;
   EXPECT_EQ(child.Receive(&message, &error), ReceiveStatus::kClosed) << error;

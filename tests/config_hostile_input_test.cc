@@ -274,8 +274,8 @@ TEST(Identity, RootWrittenOutAndTheLargestIdsAreAccepted) {
            {"user = root\n", 0, 0},  // group defaults to root's primary group: fine
            {"user = 0\n", 0, 0},
            {"user = root\ngroup = nogroup\n", 0, 65534},
-           {"group = 0\n", 65534, 0},
-           {"group = root\n", 65534, 0},
+           {"group = 0\n", DynamicServiceUid("a"), 0},
+           {"group = root\n", DynamicServiceUid("a"), 0},
            {"user = 4294967294\ngroup = 4294967294\n", 4294967294u, 4294967294u},
        }) {
     Loaded loaded = Load(IdentityConfig(dir, c.lines));

@@ -218,15 +218,16 @@ TEST(Config, ExecMustBeExecutableByTheServiceUser) {
   if (geteuid() != 0) GTEST_SKIP() << "identities are changed as root only";
   TempDir dir;
   std::string program = dir.Write("root-only.sh", "#!/bin/sh\necho hi\n");
-  chmod(program.c_str(), 0700);  // root may run it; nobody may not
+  chmod(program.c_str(), 0700);  // root may run it; the service's own uid may not
   std::string main =
       testing::WriteConfig(dir, "",
                            {{"a.conf", "[a]\nport = 7001\nexec = " + program + "\n"},
                             {"b.conf", "[b]\nport = 7002\nexec = " + program + "\nuser = root\n"}});
   Loaded loaded = Load(main);
   ASSERT_EQ(loaded.errors.size(), 1u) << loaded.AllErrors();
-  EXPECT_NE(loaded.errors[0].find("a.conf:3: exec: \"" + program +
-                                  "\" is not executable by uid 65534 gid 65534 (mode 0700)"),
+  std::string uid = std::to_string(DynamicServiceUid("a"));
+  EXPECT_NE(loaded.errors[0].find("a.conf:3: exec: \"" + program + "\" is not executable by uid " +
+                                  uid + " gid " + uid + " (mode 0700)"),
             std::string::npos)
       << loaded.errors[0];
 }
@@ -308,21 +309,60 @@ TEST(Config, NotYetSupportedDatagramsAreClearErrors) {
             std::string::npos);
 }
 
-TEST(Config, IdentityDefaultsAsNetServer) {
+// Names whose hashes collide: the later one (name order) takes the next uid.
+TEST(Config, DynamicUidsNeverCollide) {
+  if (geteuid() != 0) GTEST_SKIP() << "identities are changed as root only";
+  std::map<uint32_t, std::string> seen;
+  std::string first, second;
+  for (int i = 0; i < 200000 && second.empty(); ++i) {
+    std::string name = "s" + std::to_string(i);
+    auto [it, fresh] = seen.emplace(DynamicServiceUid(name), name);
+    if (!fresh) first = it->second, second = name;
+  }
+  ASSERT_FALSE(second.empty());
   TempDir dir;
-  std::string main =
-      testing::WriteConfig(dir, "",
-                           {{"a.conf", "[a]\nport = 7001\nexec = /bin/cat\n"},
-                            {"b.conf", "[b]\nport = 7002\nexec = /bin/cat\nuser = root\n"}});
+  std::string main = testing::WriteConfig(
+      dir, "",
+      {{"a.conf", "[" + first + "]\nport = 7001\nexec = /bin/cat\n"},
+       {"b.conf", "[" + second + "]\nport = 7002\nexec = /bin/cat\n"}});
+  Loaded loaded = Load(main);
+  ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
+  const std::string& earlier = std::min(first, second);
+  const std::string& later = std::max(first, second);
+  EXPECT_EQ(loaded.Service(earlier)->jail.uid, DynamicServiceUid(earlier));
+  EXPECT_EQ(loaded.Service(later)->jail.uid, DynamicServiceUid(later) + 1);
+  EXPECT_EQ(loaded.Service(later)->jail.gid, DynamicServiceUid(later) + 1);
+}
+
+TEST(Config, IdentityDefaultsToAUidOfTheServicesOwn) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "",
+      {{"a.conf", "[a]\nport = 7001\nexec = /bin/cat\n"},
+       {"b.conf", "[b]\nport = 7002\nexec = /bin/cat\nuser = root\n"},
+       {"c.conf", "[c]\nport = 7003\nexec = /bin/cat\n"},
+       {"d.conf", "[d]\nport = 7004\nexec = /bin/cat\nuser = nobody\n"}});
   Loaded loaded = Load(main);
   if (geteuid() == 0) {
     ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
     const ServiceConfig* a = loaded.Service("a");
     EXPECT_TRUE(a->jail.change_identity);
-    EXPECT_EQ(a->user_name, "nobody");
-    EXPECT_EQ(a->jail.uid, 65534u);
-    EXPECT_EQ(a->jail.gid, 65534u);  // nogroup
+    EXPECT_EQ(a->user_name, "dynamic");
+    EXPECT_EQ(a->jail.uid, DynamicServiceUid("a"));
+    EXPECT_EQ(a->jail.gid, a->jail.uid);  // a group of its own too
+    EXPECT_EQ(a->jail.groups, std::vector<uint32_t>{a->jail.uid});
+    EXPECT_GE(a->jail.uid, kDynamicUidBase);
+    EXPECT_LT(a->jail.uid, kDynamicUidBase + kDynamicUidCount);
+    // Another service never shares it; a named user is used as named.
+    EXPECT_NE(loaded.Service("c")->jail.uid, a->jail.uid);
+    EXPECT_EQ(loaded.Service("d")->jail.uid, 65534u);
     EXPECT_EQ(loaded.Service("b")->jail.uid, 0u);
+    // The same name gets the same uid on every load (reload, upgrade).
+    EXPECT_EQ(Load(main).Service("a")->jail.uid, a->jail.uid);
+    EXPECT_NE(DescribeConfig(loaded.config)
+                  .find("user     dynamic (uid " + std::to_string(a->jail.uid) + ")"),
+              std::string::npos)
+        << DescribeConfig(loaded.config);
   } else {
     // Not root: services run as us, and asking for another user is an error.
     EXPECT_NE(

@@ -4,6 +4,7 @@
 #include "common/wire.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -119,16 +120,52 @@ TEST(Wire, FdOnAReportIsRejectedAndClosed) {
   Pair pair;
   int before = OpenFds();
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  EXPECT_EQ(SendMessage(pair.a.get(), MessageType::kReady, "", devnull), EINVAL);
-  ASSERT_EQ(SendRaw(pair.a.get(), MessageType::kReady, "", {devnull}), 0);
+  std::string exited = EncodePayload(ProgramExited{1, 2, 0, 0});
+  EXPECT_EQ(SendMessage(pair.a.get(), MessageType::kProgramExited, exited, devnull), EINVAL);
+  ASSERT_EQ(SendRaw(pair.a.get(), MessageType::kProgramExited, exited, {devnull}), 0);
   close(devnull);
   {
     WireMessage message;
     std::string error;
     EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
-    EXPECT_EQ(error, "Ready carried 1 fds, expected 0");
+    EXPECT_EQ(error, "ProgramExited carried 1 fds, expected 0");
   }
   EXPECT_EQ(OpenFds(), before);
+}
+
+// A receiver at its fd limit gets the packet whole but not its fd: the message
+// arrives marked, for the receiver to judge; a missing fd is refused otherwise.
+TEST(Wire, AnFdTheReceiverHasNoRoomForIsMarkedLost) {
+  Pair pair;
+  int pidfd_source = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kReady, "", pidfd_source), 0);
+  close(pidfd_source);
+  rlimit saved{};
+  getrlimit(RLIMIT_NOFILE, &saved);
+  // Use up every fd below a limit just above what is open now.
+  std::vector<UniqueFd> filler;
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(OpenFds() + 8);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  while (true) {
+    UniqueFd fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!fd) break;
+    filler.push_back(std::move(fd));
+  }
+  WireMessage message;
+  std::string error;
+  ReceiveStatus status = ReceiveMessage(pair.b.get(), &message, &error);
+  filler.clear();
+  setrlimit(RLIMIT_NOFILE, &saved);
+  ASSERT_EQ(status, ReceiveStatus::kMessage) << error;
+  EXPECT_EQ(message.type, MessageType::kReady);
+  EXPECT_TRUE(message.fd_lost);
+  EXPECT_FALSE(message.fd);
+
+  // Sent without its fd on purpose, the same row is refused.
+  ASSERT_EQ(SendRaw(pair.a.get(), MessageType::kReady, "", {}), 0);
+  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+  EXPECT_EQ(error, "Ready carried 0 fds, expected 1");
 }
 
 TEST(Wire, GarbageIsRejected) {
@@ -350,7 +387,8 @@ TEST(Wire, OversizedPacketsAndFdFloodsAreRefusedWithoutLeakingFds) {
     WireMessage message;
     std::string error;
     EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
-    EXPECT_EQ(error, "message truncated");
+    // More fds than our buffer holds (8 of 12 arrive): refused by the row's count.
+    EXPECT_EQ(error, "Connection carried 8 fds, expected 1");
   }
   EXPECT_EQ(OpenFds(), before);
 }

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <set>
 #include <vector>
 
 #include "common/config/resolve.h"
@@ -196,6 +198,34 @@ bool ResolveGroup(const ConfigEntry* group, const ConfigEntry* user, const UserE
 
 }  // namespace
 
+void DistinctDynamicUids(std::vector<ServiceConfig>* services) {
+  std::vector<ServiceConfig*> dynamic;
+  for (ServiceConfig& service : *services) {
+    if (service.dynamic_user) dynamic.push_back(&service);
+  }
+  std::sort(dynamic.begin(), dynamic.end(),
+            [](const ServiceConfig* a, const ServiceConfig* b) { return a->name < b->name; });
+  std::set<uint32_t> taken;
+  for (ServiceConfig* service : dynamic) {
+    uint32_t uid = service->jail.uid;
+    while (taken.count(uid) > 0 || getpwuid(uid) != nullptr) {
+      uid = kDynamicUidBase + (uid - kDynamicUidBase + 1) % kDynamicUidCount;
+    }
+    taken.insert(uid);
+    if (service->group_name == "dynamic" && service->jail.gid == service->jail.uid) {
+      service->jail.gid = uid;
+      service->jail.groups = {uid};
+    }
+    service->jail.uid = uid;
+  }
+}
+
+uint32_t DynamicServiceUid(const std::string& name) {
+  uint32_t hash = 2166136261u;  // FNV-1a
+  for (unsigned char c : name) hash = (hash ^ c) * 16777619u;
+  return kDynamicUidBase + hash % kDynamicUidCount;
+}
+
 // user/group/chroot: Net::Server's defaults (nobody/nogroup) when gatehouse is
 // root; as another user, a service runs as that user and may not ask for more.
 void ResolveIdentity(const Settings& settings, const std::string& where, ServiceConfig* service,
@@ -228,10 +258,25 @@ void ResolveIdentity(const Settings& settings, const std::string& where, Service
   }
 
   service->jail.change_identity = true;
+  if (user == nullptr) {
+    // A uid of its own: no other service's program can signal, trace or read it
+    // (DistinctDynamicUids settles a collision of two names).
+    service->dynamic_user = true;
+    service->jail.uid = DynamicServiceUid(service->name);
+    service->user_name = "dynamic";
+    if (group == nullptr) {
+      service->jail.gid = service->jail.uid;
+      service->group_name = "dynamic";
+      service->jail.groups = {service->jail.gid};
+      return;
+    }
+  }
   UserEntry found_user;
-  if (!ResolveUser(user, where, &found_user, errors)) return;
-  service->jail.uid = found_user.uid;
-  service->user_name = found_user.name;
+  if (!service->dynamic_user) {
+    if (!ResolveUser(user, where, &found_user, errors)) return;
+    service->jail.uid = found_user.uid;
+    service->user_name = found_user.name;
+  }
   if (!ResolveGroup(group, user, found_user, where, service, errors)) return;
 
   // No supplementary groups beyond `group` (as Net::Server, and xinetd's

@@ -130,6 +130,10 @@ bool ParseReverseLookups(const std::string& value, const KeyTarget& target, std:
   return ParseBool(value, &target.service->reverse_lookups, error);
 }
 
+bool ParsePrivateNetwork(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseBool(value, &target.service->jail.private_network, error);
+}
+
 template <typename Item, bool (*kParse)(const std::string&, Item*, std::string*),
           std::vector<Item> AccessRules::*kList>
 bool ParseAccessRule(const std::string& value, const KeyTarget& target, std::string* error) {
@@ -235,6 +239,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"exec", kService, kScalar, nullptr, "absolute path of the program"},
       {"args", kService, kScalar, nullptr, "its arguments, split as a shell would"},
       {"env", kService, kList, ParseEnv, "NAME=value added to the program's environment"},
+      {"private_network", kService, kScalar, ParsePrivateNetwork,
+       "programs get an empty network namespace (only their connection works)"},
       {"reload_programs", kService, kScalar, ParseReloadPrograms,
        "on reload, a changed or removed service's running programs: keep (run on) or end"},
       {"kill_grace", kService, kScalar, ParseKillGrace,

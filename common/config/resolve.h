@@ -15,6 +15,10 @@ void ResolveNetwork(const Settings& settings, const std::string& where, ServiceC
                     ConfigErrors* errors);
 
 // user, group and chroot: who the programs run as, and where.
+// Two services whose names hash to one dynamic uid: the later one (in name
+// order) takes the next free uid of the range, skipping uids in /etc/passwd.
+void DistinctDynamicUids(std::vector<ServiceConfig>* services);
+
 void ResolveIdentity(const Settings& settings, const std::string& where, ServiceConfig* service,
                      ConfigErrors* errors);
 

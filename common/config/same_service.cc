@@ -22,7 +22,8 @@ std::vector<std::string> AccessTexts(const ServiceConfig& s) {
 }
 
 auto Jail(const JailSpec& j) {
-  return std::make_tuple(j.chroot, j.change_identity, j.uid, j.gid, j.groups);
+  return std::make_tuple(j.chroot, j.change_identity, j.uid, j.gid, j.groups, j.namespaces,
+                         j.private_network);
 }
 
 auto Program(const ProgramSpec& p) { return std::make_tuple(p.exec, p.argv, p.env, p.kill_grace); }

@@ -308,6 +308,15 @@ std::string ProcStatusField(pid_t pid, const std::string& field) {
   return "";
 }
 
+pid_t FirstProgramPid(const std::string& log, const std::string& service) {
+  size_t at = log.find(service + ": start ");
+  if (at == std::string::npos) return 0;
+  size_t pid = log.find(" pid ", at);
+  size_t end = log.find('\n', at);
+  if (pid == std::string::npos || pid > end) return 0;
+  return static_cast<pid_t>(std::atol(log.c_str() + pid + 5));
+}
+
 pid_t ProgramPid(const GatehouseProcess& gatehouse, int connection, const std::string& service) {
   sockaddr_storage local{};
   socklen_t length = sizeof local;

@@ -128,6 +128,9 @@ int ConnectTcp(const std::string& ip, int port, const std::string& source = "");
 // the pid as the host sees it, also when the program runs in a PID namespace.
 // 0 when the line does not come within 10 s.
 pid_t ProgramPid(const GatehouseProcess& gatehouse, int connection, const std::string& service);
+// The pid in the first "SERVICE: start PEER pid N" line of `log` (log_level 3):
+// the program as the host sees it. 0 when there is none.
+pid_t FirstProgramPid(const std::string& log, const std::string& service);
 // Reads until `stop` has been seen (or EOF, or the timeout); returns what came.
 std::string ReadUntil(int fd, const std::string& stop, double timeout_seconds = 10);
 

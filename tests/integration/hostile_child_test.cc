@@ -136,7 +136,8 @@ TEST(HostileChild, ProtocolViolationsEndOnlyThatChild) {
   CopyExecutable(Runfile("tests/programs/hostile_child"), dir.path() + "/gatehouse-child");
   CopyExecutable(Runfile("child/gatehouse-child"), dir.path() + "/gatehouse-child.real");
   std::map<std::string, std::string> services;
-  for (const char* name : {"echo", "garbage", "unknown", "fdreport", "twiceready", "fatalflood"}) {
+  for (const char* name :
+       {"echo", "garbage", "unknown", "fdreport", "twiceready", "fatalflood", "notself"}) {
     services[std::string(name) + ".conf"] =
         std::string("[") + name + "]\nport = 127.0.0.1:0\nexec = /bin/cat\n";
   }
@@ -154,9 +155,12 @@ TEST(HostileChild, ProtocolViolationsEndOnlyThatChild) {
   EXPECT_TRUE(log_has("unknown: child broke the protocol (ProgramStarted for unknown connection)"))
       << ReadFile(log);
   EXPECT_TRUE(
-      log_has("fdreport: child channel: protocol violation: Ready carried 1 fds, expected 0"))
+      log_has("fdreport: child channel: protocol violation: ProgramExited carried 1 fds, expected 0"))
       << ReadFile(log);
   EXPECT_TRUE(log_has("twiceready: child broke the protocol (unexpected Ready)")) << ReadFile(log);
+  EXPECT_TRUE(log_has(
+      "notself: child broke the protocol (Ready's pidfd is not the child's own process)"))
+      << ReadFile(log);
   EXPECT_TRUE(log_has("fatalflood: child broke the protocol (a message after Fatal)"))
       << ReadFile(log);
   EXPECT_TRUE(log_has("garbage: starting a new child in 1 s")) << ReadFile(log);

@@ -37,33 +37,44 @@ bool Healthy(pid_t pid) {
 }
 
 class IsolationTest : public GatehouseTest {
- protected:
+ public:
   void SetUp() override {
     if (!IsRoot()) GTEST_SKIP() << "isolation needs root (namespaces, a uid per service)";
   }
+  ::testing::AssertionResult Begin(const std::map<std::string, std::string>& services) {
+    return Start("log_level = 3\n", services);
+  }
+  GatehouseProcess& gatehouse() { return *gatehouse_; }
+  int PortOf(const std::string& service) { return Port(service); }
 };
 
-TEST_F(IsolationTest, AHostileProgramReachesNothingOutsideItsService) {
-  // The attacker runs chrooted, with a /proc directory in its jail (so it gets a
-  // private proc there); the victim is an ordinary service holding a connection.
-  std::string jail = dir_.path() + "/jail";
-  mkdir(jail.c_str(), 0755);
-  mkdir((jail + "/proc").c_str(), 0555);
-  CopyExecutable(Runfile("tests/programs/attacker"), jail + "/attacker");
-  char real[PATH_MAX];
-  ASSERT_NE(realpath(jail.c_str(), real), nullptr);
-  ASSERT_TRUE(Start("log_level = 3\n",
-                    {{"attack.conf", "[attack]\nport = 127.0.0.1:0\nchroot = " +
-                                         std::string(real) + "\nexec = /attacker\n"},
-                     {"victim.conf", "[victim]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}}));
-  pid_t supervisor = gatehouse_->pid();
+// Starts [attack] (chrooted when `chrooted`, with a /proc directory in its jail so
+// that it gets a private proc there; else in the host's filesystem) and [victim],
+// an ordinary service holding a connection; runs the attack; checks the result.
+void AttackAndCheck(IsolationTest* test, bool chrooted) {
+  TempDir world("/tmp");  // readable by the services' own uids
+  std::string attack;
+  if (chrooted) {
+    std::string jail = world.path() + "/jail";
+    mkdir(jail.c_str(), 0755);
+    mkdir((jail + "/proc").c_str(), 0555);
+    CopyExecutable(Runfile("tests/programs/attacker"), jail + "/attacker");
+    attack = "chroot = " + jail + "\nexec = /attacker\n";
+  } else {
+    CopyExecutable(Runfile("tests/programs/attacker"), world.path() + "/attacker");
+    attack = "exec = " + world.path() + "/attacker\n";
+  }
+  ASSERT_TRUE(test->Begin({{"attack.conf", "[attack]\nport = 127.0.0.1:0\n" + attack},
+                           {"victim.conf", "[victim]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}}));
+  GatehouseProcess& gatehouse = test->gatehouse();
+  pid_t supervisor = gatehouse.pid();
 
-  int victim = ConnectTcp("127.0.0.1", Port("victim"));
+  int victim = ConnectTcp("127.0.0.1", test->PortOf("victim"));
   ASSERT_GE(victim, 0);
   ASSERT_EQ(write(victim, "before\n", 7), 7);
   ASSERT_EQ(ReadUntil(victim, "before\n"), "before\n");
-  pid_t victim_program = ProgramPid(*gatehouse_, victim, "victim");
-  ASSERT_GT(victim_program, 0) << gatehouse_->Log();
+  pid_t victim_program = ProgramPid(gatehouse, victim, "victim");
+  ASSERT_GT(victim_program, 0) << gatehouse.Log();
 
   std::vector<pid_t> victim_children = ChildrenNamed(supervisor, "victim");
   std::vector<pid_t> attack_children = ChildrenNamed(supervisor, "attack");
@@ -74,12 +85,12 @@ TEST_F(IsolationTest, AHostileProgramReachesNothingOutsideItsService) {
   ASSERT_EQ(victim_inits.size(), 1u) << "no namespace init below the victim's child";
   ASSERT_EQ(attack_inits.size(), 1u) << "no namespace init below the attacker's child";
 
-  std::vector<pid_t> targets = {supervisor,         victim_children[0], victim_inits[0],
-                                victim_program,     attack_children[0], attack_inits[0]};
+  std::vector<pid_t> targets = {supervisor,     victim_children[0], victim_inits[0],
+                                victim_program, attack_children[0], attack_inits[0]};
   std::ostringstream line;
   for (pid_t pid : targets) line << pid << " ";
   line << "\n";
-  int attacker = ConnectTcp("127.0.0.1", Port("attack"));
+  int attacker = ConnectTcp("127.0.0.1", test->PortOf("attack"));
   ASSERT_GE(attacker, 0);
   ASSERT_EQ(write(attacker, line.str().data(), line.str().size()),
             static_cast<ssize_t>(line.str().size()));
@@ -105,14 +116,22 @@ TEST_F(IsolationTest, AHostileProgramReachesNothingOutsideItsService) {
   for (pid_t pid : targets) EXPECT_TRUE(Healthy(pid)) << "pid " << pid << "\n" << results;
   ASSERT_EQ(write(victim, "after\n", 6), 6);
   EXPECT_EQ(ReadUntil(victim, "after\n"), "after\n");
-  int again = ConnectTcp("127.0.0.1", Port("attack"));
+  int again = ConnectTcp("127.0.0.1", test->PortOf("attack"));
   ASSERT_GE(again, 0);
   ASSERT_EQ(write(again, "\n", 1), 1);
   EXPECT_NE(ReadUntil(again, "done\n").find("done\n"), std::string::npos);
-  EXPECT_TRUE(gatehouse_->WaitForLog("ignoring SIGTERM from a program")) << gatehouse_->Log();
+  EXPECT_TRUE(gatehouse.WaitForLog("ignoring SIGTERM from a program")) << gatehouse.Log();
   close(again);
   close(attacker);
   close(victim);
+}
+
+TEST_F(IsolationTest, AChrootedHostileProgramReachesNothingOutsideItsService) {
+  AttackAndCheck(this, true);
+}
+
+TEST_F(IsolationTest, AHostileProgramWithoutChrootReachesNothingOutsideItsService) {
+  AttackAndCheck(this, false);
 }
 
 }  // namespace

@@ -84,11 +84,12 @@ TEST_F(LogTest, AHostileProgramCannotTruncateOrForgeTheLog) {
           "echo done\n");
   chmod(script.c_str(), 0755);
   ASSERT_TRUE(
-      StartLogging("[hostile]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = " + script + "\n"));
+      StartLogging("[hostile]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = " + script + "\n", 3));
   int connection = ConnectTcp("127.0.0.1", Port("hostile"));
   ASSERT_GE(connection, 0);
   std::string pid_line = ReadUntil(connection, "\n");
-  pid_t program = std::atoi(pid_line.c_str());
+  // Its pid as we see it (in its own PID namespace it says another).
+  pid_t program = ProgramPid(*gatehouse_, connection, "hostile");
   ASSERT_GT(program, 1) << pid_line << ReadFile(log_file_);
   std::string label = "hostile[" + std::to_string(program) + "]: ";
   ASSERT_TRUE(WaitUntil([&] {
@@ -136,18 +137,20 @@ TEST_F(LogTest, ProgramStderrLinesAreLabelledWithTheProgramPid) {
       "printf no-newline-$$ >&2'\n",
       3));
   CommandResult result = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(Port("echo"))});
-  pid_t program = std::atoi(result.out.c_str());
-  ASSERT_GT(program, 1) << result.out << result.err;
-  std::string pid = std::to_string(program);
+  pid_t own = std::atoi(result.out.c_str());  // its $$, in its PID namespace
+  ASSERT_GT(own, 1) << result.out << result.err;
+  std::string self = std::to_string(own);
   ASSERT_TRUE(gatehouse_->WaitForLog(" exit 127.0.0.1:")) << gatehouse_->Log();
-  ASSERT_TRUE(gatehouse_->WaitForLog("no-newline-" + pid)) << gatehouse_->Log();
+  ASSERT_TRUE(gatehouse_->WaitForLog("no-newline-" + self)) << gatehouse_->Log();
   std::string log = gatehouse_->Log();
-  // The label's pid is the one the start line names, and the program's own $$.
-  EXPECT_NE(log.find(" pid " + pid), std::string::npos) << log;
-  EXPECT_NE(log.find("] notice: echo[" + pid + "]: hello from " + pid + "\n"), std::string::npos)
+  // The label's pid is the one the start line names: the host's, not the $$ the
+  // program sees in its namespace.
+  std::string pid = std::to_string(FirstProgramPid(log, "echo"));
+  ASSERT_NE(pid, "0") << log;
+  EXPECT_NE(log.find("] notice: echo[" + pid + "]: hello from " + self + "\n"), std::string::npos)
       << log;
   EXPECT_NE(log.find("] notice: echo[" + pid + "]: bell? esc?[31m\n"), std::string::npos) << log;
-  EXPECT_NE(log.find("] notice: echo[" + pid + "]: no-newline-" + pid + "\n"), std::string::npos)
+  EXPECT_NE(log.find("] notice: echo[" + pid + "]: no-newline-" + self + "\n"), std::string::npos)
       << log;
   EXPECT_EQ(log.find('\033'), std::string::npos);
   // Every line in the file is gatehouse's own: none is raw program output.
@@ -261,7 +264,8 @@ TEST(LogToSyslog, ProgramStderrGoesToSyslog) {
   if (!IsRoot()) GTEST_SKIP() << "mount namespaces need root";
   TempDir dir;
   std::string config = WriteConfig(
-      dir, "log_file = Sys::Syslog\nsyslog_ident = ghlog\nsyslog_facility = local3\n",
+      dir,
+      "log_file = Sys::Syslog\nsyslog_ident = ghlog\nsyslog_facility = local3\nlog_level = 3\n",
       {{"echo.conf",
         "[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'echo $$; echo to syslog >&2'\n"}});
   std::string syslog = dir.path() + "/syslog.txt";
@@ -278,8 +282,10 @@ TEST(LogToSyslog, ProgramStderrGoesToSyslog) {
   ASSERT_NE(at, std::string::npos) << text;
   int port = std::atoi(text.c_str() + at + 29);
   CommandResult result = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(port)});
-  pid_t program = std::atoi(result.out.c_str());
-  ASSERT_GT(program, 1) << result.out;
+  ASSERT_GT(std::atoi(result.out.c_str()), 1) << result.out;
+  ASSERT_TRUE(WaitUntil([&] { return FirstProgramPid(ReadFile(syslog), "echo") > 1; }))
+      << ReadFile(syslog);
+  pid_t program = FirstProgramPid(ReadFile(syslog), "echo");  // as the host sees it
   // local3 (19) * 8 + notice (5) = 157, from gatehouse's own ident and pid.
   std::string line = "ghlog[" + std::to_string(gatehouse.pid()) + "]: echo[" +
                      std::to_string(program) + "]: to syslog";

@@ -52,13 +52,23 @@ class PrivilegeTest : public GatehouseTest {
   void SetUp() override {
     if (!IsRoot()) GTEST_SKIP() << "privilege drops need root";
   }
-  // Connects, returns the program's pid from its "pid N" line; keeps the connection.
-  pid_t ConnectAndGetProgramPid(int port) {
+  // Connects and returns the program's pid as this test sees it (from the
+  // supervisor's "start" line, log_level 3); keeps the connection. The program's
+  // own "pid N" line, its pid in its namespace, goes to `own_view`.
+  pid_t ConnectAndGetProgramPid(int port, pid_t* own_view = nullptr) {
     connection_ = ConnectTcp("127.0.0.1", port);
     EXPECT_GE(connection_, 0);
     std::string line = ReadUntil(connection_, "\n");
     EXPECT_EQ(line.rfind("pid ", 0), 0u) << line;
-    return line.size() > 4 ? std::atoi(line.c_str() + 4) : -1;
+    if (own_view != nullptr) *own_view = line.size() > 4 ? std::atoi(line.c_str() + 4) : -1;
+    return ProgramPid(*gatehouse_, connection_, "probe");
+  }
+  // The uid --check says a service runs as ("user     dynamic (uid N)").
+  std::string CheckedUid(const std::string& config) {
+    std::string out =
+        RunCommand({Runfile("supervisor/gatehouse"), "--check", "--config", config}).out;
+    size_t at = out.find("(uid ");
+    return at == std::string::npos ? "" : out.substr(at + 5, out.find(')', at) - at - 5);
   }
   void CloseConnection() {
     if (connection_ >= 0) close(connection_);
@@ -68,7 +78,7 @@ class PrivilegeTest : public GatehouseTest {
   int connection_ = -1;
 };
 
-TEST_F(PrivilegeTest, ChrootedNobodyWithNoCapabilitiesAndOnlyThreeFds) {
+TEST_F(PrivilegeTest, ChrootedInItsOwnUidAndNamespaceWithNoCapabilitiesAndOnlyThreeFds) {
   std::string jail = MakeJail(dir_);
   // gatehouse starts with a stray inherited fd (as from a careless shell); it must
   // not reach the program.
@@ -83,11 +93,22 @@ TEST_F(PrivilegeTest, ChrootedNobodyWithNoCapabilitiesAndOnlyThreeFds) {
   close(stray);
   ASSERT_TRUE(started);
 
-  pid_t program = ConnectAndGetProgramPid(Port("probe"));
+  pid_t own_view = 0;
+  pid_t program = ConnectAndGetProgramPid(Port("probe"), &own_view);
   ASSERT_GT(program, 1) << gatehouse_->Log();
-  EXPECT_EQ(ProcStatusField(program, "Uid"), "65534\t65534\t65534\t65534");
-  EXPECT_EQ(ProcStatusField(program, "Gid"), "65534\t65534\t65534\t65534");
-  EXPECT_EQ(ProcStatusField(program, "Groups"), "65534");
+  // A uid and gid of the service's own (not nobody), the one --check names.
+  std::string uid = CheckedUid(config_);
+  ASSERT_FALSE(uid.empty());
+  EXPECT_GE(std::stoul(uid), 0x47480000ul);
+  EXPECT_LE(std::stoul(uid), 0x4748FFFFul);
+  std::string ids = uid + "\t" + uid + "\t" + uid + "\t" + uid;
+  EXPECT_EQ(ProcStatusField(program, "Uid"), ids);
+  EXPECT_EQ(ProcStatusField(program, "Gid"), ids);
+  EXPECT_EQ(ProcStatusField(program, "Groups"), uid);
+  // In the service's own PID namespace it is one of the first processes.
+  EXPECT_GE(own_view, 2);
+  EXPECT_LT(own_view, 10);
+  EXPECT_NE(own_view, program);
   for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
     EXPECT_EQ(ProcStatusField(program, caps), kNoCapabilities) << caps;
   }
@@ -98,13 +119,17 @@ TEST_F(PrivilegeTest, ChrootedNobodyWithNoCapabilitiesAndOnlyThreeFds) {
   EXPECT_EQ(Link("/proc/" + std::to_string(program) + "/fd/1"),
             Link("/proc/" + std::to_string(program) + "/fd/0"));
 
-  // The service's gatehouse-child itself runs dropped too.
-  pid_t child = ParentPid(program);
-  EXPECT_NE(child, gatehouse_->pid());
-  EXPECT_EQ(ProcStatusField(child, "Uid"), "65534\t65534\t65534\t65534");
-  EXPECT_EQ(ProcStatusField(child, "CapEff"), kNoCapabilities);
-  EXPECT_EQ(ProcStatusField(child, "CapBnd"), kNoCapabilities);
-  EXPECT_EQ(Link("/proc/" + std::to_string(child) + "/root"), jail);
+  // The service's gatehouse-child itself runs dropped too: the namespace's init
+  // (the program's parent) and the holder outside it (init's parent, ours).
+  pid_t init = ParentPid(program);
+  pid_t holder = ParentPid(init);
+  EXPECT_EQ(ParentPid(holder), gatehouse_->pid());
+  for (pid_t child : {init, holder}) {
+    EXPECT_EQ(ProcStatusField(child, "Uid"), ids) << child;
+    EXPECT_EQ(ProcStatusField(child, "CapEff"), kNoCapabilities) << child;
+    EXPECT_EQ(ProcStatusField(child, "CapBnd"), kNoCapabilities) << child;
+    EXPECT_EQ(Link("/proc/" + std::to_string(child) + "/root"), jail) << child;
+  }
 
   // The connection works end to end.
   ASSERT_EQ(write(connection_, "ping\n", 5), 5);
@@ -114,8 +139,9 @@ TEST_F(PrivilegeTest, ChrootedNobodyWithNoCapabilitiesAndOnlyThreeFds) {
 
 TEST_F(PrivilegeTest, ExplicitRootKeepsUidButNoCapabilities) {
   ASSERT_TRUE(
-      Start("", {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = root\ngroup = root\nexec = " +
-                                    Runfile("tests/programs/probe") + "\n"}}));
+      Start("log_level = 3\n",
+            {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = root\ngroup = root\nexec = " +
+                                Runfile("tests/programs/probe") + "\n"}}));
   pid_t program = ConnectAndGetProgramPid(Port("probe"));
   ASSERT_GT(program, 1);
   EXPECT_EQ(ProcStatusField(program, "Uid"), "0\t0\t0\t0");
@@ -128,8 +154,9 @@ TEST_F(PrivilegeTest, ExplicitRootKeepsUidButNoCapabilities) {
 
 TEST_F(PrivilegeTest, NamedUserGetsItsOwnPrimaryGroup) {
   // Debian's "daemon" user: uid 1, gid 1.
-  ASSERT_TRUE(Start("", {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = daemon\nchroot = " +
-                                            MakeJail(dir_) + "\nexec = /probe\n"}}));
+  ASSERT_TRUE(Start("log_level = 3\n",
+                    {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nuser = daemon\nchroot = " +
+                                        MakeJail(dir_) + "\nexec = /probe\n"}}));
   pid_t program = ConnectAndGetProgramPid(Port("probe"));
   ASSERT_GT(program, 1);
   EXPECT_EQ(ProcStatusField(program, "Uid"), "1\t1\t1\t1");
@@ -145,7 +172,7 @@ TEST_F(PrivilegeTest, AsAnOrdinaryUserServicesRunAsThatUser) {
   CopyExecutable(Runfile("child/gatehouse-child"), world.path() + "/gatehouse-child");
   CopyExecutable(Runfile("tests/programs/probe"), world.path() + "/probe");
   std::string config = WriteConfig(
-      world, "",
+      world, "log_level = 3\n",
       {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nexec = " + world.path() + "/probe\n"}});
   log_path_ = world.path() + "/gatehouse.log";
   std::vector<std::string> as_nobody = {"setpriv", "--reuid=65534", "--regid=65534",

@@ -7,6 +7,7 @@
 //               of the first connection
 //   oneprogram  says Ready, starts `sleep 60` for the first connection and reports
 //               it honestly, then is silent
+//   notself     says Ready with a pidfd of another process (its parent)
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,6 +19,7 @@
 
 #include "common/fd_passing.h"
 #include "common/message_packet.h"
+#include "common/pidfd.h"
 #include "common/wire.h"
 
 using namespace gatehouse;
@@ -48,8 +50,18 @@ void TakeConnections(int control, void (*on_connection)(int control, uint64_t id
   }
 }
 
+// Ready carries a pidfd of the serving process, as gatehouse-child's does.
+void SayReady(int control) {
+  UniqueFd self = OpenPidfd(getpid());
+  SendMessage(control, MessageType::kReady, "", self.get());
+}
+
+// With a pidfd of the supervisor itself: the pidfd cannot lie, so the check must
+// look at what process it names.
 void ReportParentAsProgram(int control, uint64_t id) {
-  SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, getppid()}));
+  UniqueFd parent = OpenPidfd(getppid());
+  SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, getppid()}),
+              parent.get());
 }
 
 void StartSleepAndReport(int control, uint64_t id) {
@@ -59,8 +71,11 @@ void StartSleepAndReport(int control, uint64_t id) {
     execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
     _exit(127);
   }
-  if (pid > 0)
-    SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, pid}));
+  if (pid > 0) {
+    UniqueFd program = OpenPidfd(pid);
+    SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, pid}),
+                program.get());
+  }
 }
 
 }  // namespace
@@ -72,18 +87,24 @@ int main(int argc, char** argv) {
     ssize_t ignored = write(control, "this is not a message", 21);
     (void)ignored;
   } else if (name == "unknown") {
-    SendMessage(control, MessageType::kReady, "");
-    SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{999, 4242}));
+    SayReady(control);
+    UniqueFd self = OpenPidfd(getpid());
+    SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{999, 4242}),
+                self.get());
   } else if (name == "fdreport") {
     // SendMessage itself refuses an fd its row forbids: frame the packet by hand.
+    SayReady(control);
     int devnull = open("/dev/null", O_RDONLY);
-    SendPacket(control, FramePacket(static_cast<uint16_t>(MessageType::kReady), ""), &devnull, 1);
+    SendPacket(control,
+               FramePacket(static_cast<uint16_t>(MessageType::kProgramExited),
+                           EncodePayload(ProgramExited{1, 4242, 0, 0})),
+               &devnull, 1);
   } else if (name == "emptypacket") {
     // Looks like a closed channel to a reader that does not check.
     ssize_t ignored = send(control, "", 0, 0);
     (void)ignored;
   } else if (name == "overbound") {
-    SendMessage(control, MessageType::kReady, "");
+    SayReady(control);
     std::string report = EncodePayload(ProgramStarted{1, 4242});
     SendPacket(control,
                FramePacket(static_cast<uint16_t>(MessageType::kProgramStarted), report + "x"));
@@ -92,18 +113,21 @@ int main(int argc, char** argv) {
       SendMessage(control, MessageType::kFatal, EncodePayload(FatalError{"flood"}));
     }
   } else if (name == "twiceready") {
-    SendMessage(control, MessageType::kReady, "");
-    SendMessage(control, MessageType::kReady, "");
+    SayReady(control);
+    SayReady(control);
+  } else if (name == "notself") {
+    UniqueFd parent = OpenPidfd(getppid());
+    SendMessage(control, MessageType::kReady, "", parent.get());
   } else if (name.rfind("silent", 0) == 0) {
-    SendMessage(control, MessageType::kReady, "");
+    SayReady(control);
     TakeConnections(control, nullptr);
     return 0;
   } else if (name == "oneprogram") {
-    SendMessage(control, MessageType::kReady, "");
+    SayReady(control);
     TakeConnections(control, StartSleepAndReport);
     return 0;
   } else if (name == "foreignpid") {
-    SendMessage(control, MessageType::kReady, "");
+    SayReady(control);
     TakeConnections(control, ReportParentAsProgram);
     return 0;
   } else {
