@@ -134,5 +134,40 @@ TEST_F(IsolationTest, AHostileProgramWithoutChrootReachesNothingOutsideItsServic
   AttackAndCheck(this, false);
 }
 
+// private_network = yes: the program's connection works, nothing else does, and
+// the host's connections are not in its /proc/net/tcp. The same program without
+// it reaches the other service and sees them.
+TEST_F(IsolationTest, PrivateNetworkLeavesOnlyTheConnection) {
+  std::string probe =
+      "exec = /bin/sh\nargs = -c 'echo sockets $(($(wc -l < /proc/net/tcp) - 1)); "
+      "if nc -z -w 2 127.0.0.1 $TARGET; then echo reached; else echo unreachable; fi; exec cat'\n";
+  ASSERT_TRUE(Begin({{"target.conf", "[target]\nport = 127.0.0.1:0\nexec = /bin/cat\n"},
+                     {"closed.conf", "[closed]\nport = 127.0.0.1:0\nprivate_network = yes\n" +
+                                         probe + "env = TARGET=@\n"},
+                     {"open.conf", "[open]\nport = 127.0.0.1:0\n" + probe + "env = TARGET=@\n"}}));
+  // The target's port is known only now: give it to both through a reload.
+  std::string target = std::to_string(PortOf("target"));
+  for (const char* name : {"closed", "open"}) {
+    std::string conf = ReadFile(dir_.path() + "/services.d/" + name + ".conf");
+    conf.replace(conf.find("TARGET=@"), 8, "TARGET=" + target);
+    dir_.Write(std::string("services.d/") + name + ".conf", conf);
+  }
+  LogMark mark = gatehouse().MarkLog();
+  kill(gatehouse().pid(), SIGHUP);
+  ASSERT_TRUE(gatehouse().WaitForLog("reloaded:", mark)) << gatehouse().Log();
+  ASSERT_TRUE(gatehouse().WaitForLog("closed: ready", mark)) << gatehouse().Log();
+  ASSERT_TRUE(gatehouse().WaitForLog("open: ready", mark)) << gatehouse().Log();
+
+  std::string closed = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(PortOf("closed"))},
+                                  "still echoes\n", 15)
+                           .out;
+  EXPECT_EQ(closed, "sockets 0\nunreachable\nstill echoes\n") << gatehouse().Log();
+  std::string open = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(PortOf("open"))},
+                                "still echoes\n", 15)
+                         .out;
+  EXPECT_NE(open.find("reached\nstill echoes\n"), std::string::npos) << open;
+  EXPECT_EQ(open.find("sockets 0\n"), std::string::npos) << open;
+}
+
 }  // namespace
 }  // namespace gatehouse::testing
