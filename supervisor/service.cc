@@ -94,6 +94,15 @@ bool Service::running() const {
                      [](const std::unique_ptr<ChildProcess>& child) { return child->running(); });
 }
 
+bool Service::HasProgramsAs(uint32_t uid) const {
+  auto holds = [uid](const ChildProcess& child) {
+    return child.config().jail.uid == uid && child.connections() > 0;
+  };
+  if (current_ && holds(*current_)) return true;
+  return std::any_of(draining_.begin(), draining_.end(),
+                     [&](const std::unique_ptr<ChildProcess>& child) { return holds(*child); });
+}
+
 size_t Service::programs() const {
   size_t count = current_ ? current_->connections() : 0;
   for (const auto& child : draining_) count += child->connections();

@@ -54,6 +54,9 @@ class Service {
   bool OnReaped(pid_t pid, int wait_status);
   void Signal(int signal);
   bool running() const;
+  // Whether programs of this service (of the current child or a draining one)
+  // run as `uid` now.
+  bool HasProgramsAs(uint32_t uid) const;
   size_t programs() const;
   // The USR1 status line: "echo: mode fork, listeners ..., child 812 ready, ...".
   std::string Status(const std::string& listeners) const;

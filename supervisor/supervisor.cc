@@ -213,6 +213,22 @@ void Supervisor::OnStartupTimeout(evutil_socket_t, short, void* self) {
                 "\nSTATUS=" + supervisor->StatusSummary());
 }
 
+// A service's own uid is never another's while a program of the other runs with
+// it (a draining child of a removed service, say): such a reload waits.
+bool Supervisor::DynamicUidsFree(const Config& next, std::vector<std::string>* errors) const {
+  for (const ServiceConfig& config : next.services) {
+    if (!config.dynamic_user) continue;
+    for (const auto& [name, service] : services_) {
+      if (name != config.name && service->HasProgramsAs(config.jail.uid)) {
+        errors->push_back(config.where + ": [" + config.name + "] would get uid " +
+                          std::to_string(config.jail.uid) + ", which service " + name +
+                          " still runs programs as; reload again once they have ended");
+      }
+    }
+  }
+  return errors->empty();
+}
+
 void Supervisor::Reload() {
   double started = MonotonicSeconds();
   NotifySystemd(ReloadingState());
@@ -235,6 +251,12 @@ void Supervisor::Reload() {
     NotifySystemd("READY=1\nSTATUS=reload refused (" + std::to_string(errors.size()) +
                   " errors, see the log); " + StatusSummary());
     return;  // what was bound for it closes with `fresh`
+  }
+  if (!DynamicUidsFree(next, &errors)) {
+    for (const std::string& e : errors) Log(kLogErr, "reload: " + e);
+    Log(kLogErr, "reload refused; the running configuration stays");
+    NotifySystemd("READY=1\nSTATUS=reload refused (a uid still in use); " + StatusSummary());
+    return;
   }
   for (const std::string& warning : next.warnings) Log(kLogWarning, warning);
   for (const std::string& warning : warnings) Log(kLogWarning, warning);

@@ -40,6 +40,7 @@ class Supervisor {
  private:
   // Re-reads every file; on any error the running config stays, unchanged.
   void Reload();
+  bool DynamicUidsFree(const Config& next, std::vector<std::string>* errors) const;
   // Lets each listener accept exactly while its service has a ready child.
   void UpdateAccepting();
   void BeginShutdown(double grace_seconds, const char* why);

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/config.h"
 #include "gtest/gtest.h"
 #include "tests/integration/harness.h"
 
@@ -247,6 +248,49 @@ TEST_F(ReloadTest, ClientsWaitInTheBacklogWhileACrashedChildRestarts) {
   std::string log = gatehouse_->Log();
   EXPECT_EQ(log.find("refused"), std::string::npos) << log;
   EXPECT_LT(log.find("starting a new child"), log.rfind("keep: ready")) << log;
+}
+
+// Two names whose uids collide: the one that takes a removed service's uid must
+// wait until no program of the removed one runs with it.
+TEST_F(ReloadTest, ADynamicUidIsNotReusedWhileAProgramHoldsIt) {
+  if (!IsRoot()) GTEST_SKIP() << "services get uids of their own as root";
+  std::map<uint32_t, std::string> seen;
+  std::string first, second;
+  for (int i = 0; i < 200000 && second.empty(); ++i) {
+    std::string name = "s" + std::to_string(i);
+    auto [it, fresh] = seen.emplace(DynamicServiceUid(name), name);
+    if (!fresh) first = it->second, second = name;
+  }
+  ASSERT_FALSE(second.empty());
+  std::string main = WriteConfig(
+      dir_, "", {{"a.conf", "[" + first + "]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
+  gatehouse_ = std::make_unique<GatehouseProcess>(
+      std::vector<std::string>{"--config", main}, dir_.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
+  int held = ConnectTcp("127.0.0.1", gatehouse_->Port(first));
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(write(held, "x\n", 2), 2);
+  ASSERT_EQ(ReadUntil(held, "x\n"), "x\n");
+
+  unlink((dir_.path() + "/services.d/a.conf").c_str());
+  dir_.Write("services.d/b.conf", "[" + second + "]\nport = 127.0.0.1:0\nexec = /bin/cat\n");
+  int verdicts = 0;
+  ASSERT_TRUE(Hup(&verdicts, "reload refused")) << gatehouse_->Log();
+  EXPECT_NE(gatehouse_->Log().find("which service " + first + " still runs programs as"),
+            std::string::npos)
+      << gatehouse_->Log();
+  // The held connection is undisturbed; once it ends, the same reload goes through.
+  ASSERT_EQ(write(held, "y\n", 2), 2);
+  EXPECT_EQ(ReadUntil(held, "y\n"), "y\n");
+  close(held);
+  ASSERT_TRUE(WaitUntil([&] {
+    kill(gatehouse_->pid(), SIGHUP);
+    ++verdicts;
+    return WaitUntil([&] {
+      std::string log = gatehouse_->Log();
+      return static_cast<int>(Count(log, "reloaded: ") + Count(log, "reload refused")) >= verdicts;
+    }) && Count(gatehouse_->Log(), "reloaded: ") > 0;
+  }, 10)) << gatehouse_->Log();
 }
 
 }  // namespace
