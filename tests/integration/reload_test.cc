@@ -73,9 +73,11 @@ class ReloadTest : public ::testing::Test {
     ++*verdicts;
     int wanted = *verdicts;
     return WaitUntil([&] {
-      std::string log = gatehouse_->Log();
-      return static_cast<int>(Count(log, "reloaded: ") + Count(log, "reload refused")) >= wanted;
-    }) && Count(gatehouse_->Log(), expected) > 0;
+             std::string log = gatehouse_->Log();
+             return static_cast<int>(Count(log, "reloaded: ") + Count(log, "reload refused")) >=
+                    wanted;
+           }) &&
+           Count(gatehouse_->Log(), expected) > 0;
   }
 
   TempDir dir_;
@@ -85,8 +87,8 @@ class ReloadTest : public ::testing::Test {
 TEST_F(ReloadTest, TwentyHupsUnderLoadDropNothing) {
   WriteServices(1, false);
   std::string main = WriteConfig(dir_, "log_level = 3\n", {});
-  gatehouse_ = std::make_unique<GatehouseProcess>(
-      std::vector<std::string>{"--config", main}, dir_.path() + "/gatehouse.log");
+  gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", main},
+                                                  dir_.path() + "/gatehouse.log");
   ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
   int keep_port = gatehouse_->Port("keep");
   int change_port = gatehouse_->Port("change");
@@ -115,8 +117,8 @@ TEST_F(ReloadTest, TwentyHupsUnderLoadDropNothing) {
       // Bounded: at most 300 requests per client, and only while the storm lasts.
       for (int i = 0; i < 300 && !storm_over; ++i) {
         bool to_keep = (i + t) % 2 == 0;
-        std::string request = "client " + std::to_string(t) + " request " + std::to_string(i) +
-                              "\n";
+        std::string request =
+            "client " + std::to_string(t) + " request " + std::to_string(i) + "\n";
         std::string reply;
         bool ok = Exchange(to_keep ? keep_port : change_port, request, &reply);
         if (to_keep) {
@@ -129,8 +131,7 @@ TEST_F(ReloadTest, TwentyHupsUnderLoadDropNothing) {
         if (!ok) {
           ++failed;
           std::lock_guard<std::mutex> lock(failures_mutex);
-          failures.push_back((to_keep ? "keep: " : "change: ") + request + " -> \"" + reply +
-                             "\"");
+          failures.push_back((to_keep ? "keep: " : "change: ") + request + " -> \"" + reply + "\"");
         }
       }
     });
@@ -186,8 +187,8 @@ TEST_F(ReloadTest, TwentyHupsUnderLoadDropNothing) {
 TEST_F(ReloadTest, BadConfigKeepsEverythingAndSaysWhy) {
   WriteServices(1, false);
   std::string main = WriteConfig(dir_, "", {});
-  gatehouse_ = std::make_unique<GatehouseProcess>(
-      std::vector<std::string>{"--config", main}, dir_.path() + "/gatehouse.log");
+  gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", main},
+                                                  dir_.path() + "/gatehouse.log");
   ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
   int port = gatehouse_->Port("change");
   dir_.Write("services.d/change.conf",
@@ -205,8 +206,8 @@ TEST_F(ReloadTest, BadConfigKeepsEverythingAndSaysWhy) {
 TEST_F(ReloadTest, AddedServiceServesAndRemovedServiceClosesItsPort) {
   WriteServices(1, false);
   std::string main = WriteConfig(dir_, "", {});
-  gatehouse_ = std::make_unique<GatehouseProcess>(
-      std::vector<std::string>{"--config", main}, dir_.path() + "/gatehouse.log");
+  gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", main},
+                                                  dir_.path() + "/gatehouse.log");
   ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
   int verdicts = 0;
   WriteServices(1, true);
@@ -227,8 +228,8 @@ TEST_F(ReloadTest, AddedServiceServesAndRemovedServiceClosesItsPort) {
 TEST_F(ReloadTest, ClientsWaitInTheBacklogWhileACrashedChildRestarts) {
   WriteServices(1, false);
   std::string main = WriteConfig(dir_, "", {});
-  gatehouse_ = std::make_unique<GatehouseProcess>(
-      std::vector<std::string>{"--config", main}, dir_.path() + "/gatehouse.log");
+  gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", main},
+                                                  dir_.path() + "/gatehouse.log");
   ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
   ASSERT_TRUE(gatehouse_->WaitForLog("keep: ready"));
   int port = gatehouse_->Port("keep");
@@ -250,6 +251,42 @@ TEST_F(ReloadTest, ClientsWaitInTheBacklogWhileACrashedChildRestarts) {
   EXPECT_LT(log.find("starting a new child"), log.rfind("keep: ready")) << log;
 }
 
+// HUP applies the services and the log keys; keys that need a restart are named
+// and ignored. The log file is reopened even when the reload is refused, so
+// logrotate can move it away and HUP.
+TEST_F(ReloadTest, RestartOnlyKeysAreNamedAndTheLogIsReopenedEvenWhenRefused) {
+  WriteServices(1, false);
+  std::string log = dir_.path() + "/gatehouse.log";
+  std::string main =
+      WriteConfig(dir_, "log_file = " + log + "\npid_file = " + dir_.path() + "/a.pid\n", {});
+  gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", main}, log);
+  ASSERT_TRUE(gatehouse_->started()) << ReadFile(log);
+  int port = gatehouse_->Port("keep");
+
+  // logrotate: the file is moved away, a bad config arrives, HUP.
+  ASSERT_EQ(rename(log.c_str(), (log + ".1").c_str()), 0);
+  dir_.Write("services.d/keep.conf", "[keep]\nport = 127.0.0.1:0\nexec = relative\n");
+  kill(gatehouse_->pid(), SIGHUP);
+  ASSERT_TRUE(WaitUntil([&] { return ReadFile(log).find("reload refused") != std::string::npos; }))
+      << ReadFile(log + ".1");
+  EXPECT_EQ(ReadFile(log + ".1").find("reload refused"), std::string::npos);
+  std::string reply;
+  ASSERT_TRUE(Exchange(port, "still\n", &reply));
+  EXPECT_EQ(reply, "still\n");
+
+  // A good config that also moves pid_file: applied, pid_file named and kept.
+  WriteServices(1, false);
+  dir_.Write("gatehouse.conf", "log_file = " + log + "\npid_file = " + dir_.path() + "/b.pid\n");
+  kill(gatehouse_->pid(), SIGHUP);
+  ASSERT_TRUE(WaitUntil([&] { return ReadFile(log).find("reloaded:") != std::string::npos; }))
+      << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("reload: pid_file changed; it takes effect only after a restart"),
+            std::string::npos)
+      << ReadFile(log);
+  EXPECT_FALSE(ReadFile(dir_.path() + "/a.pid").empty());
+  EXPECT_TRUE(ReadFile(dir_.path() + "/b.pid").empty());
+}
+
 // Two names whose uids collide: the one that takes a removed service's uid must
 // wait until no program of the removed one runs with it.
 TEST_F(ReloadTest, ADynamicUidIsNotReusedWhileAProgramHoldsIt) {
@@ -262,10 +299,10 @@ TEST_F(ReloadTest, ADynamicUidIsNotReusedWhileAProgramHoldsIt) {
     if (!fresh) first = it->second, second = name;
   }
   ASSERT_FALSE(second.empty());
-  std::string main = WriteConfig(
-      dir_, "", {{"a.conf", "[" + first + "]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
-  gatehouse_ = std::make_unique<GatehouseProcess>(
-      std::vector<std::string>{"--config", main}, dir_.path() + "/gatehouse.log");
+  std::string main =
+      WriteConfig(dir_, "", {{"a.conf", "[" + first + "]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
+  gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", main},
+                                                  dir_.path() + "/gatehouse.log");
   ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
   int held = ConnectTcp("127.0.0.1", gatehouse_->Port(first));
   ASSERT_GE(held, 0);
@@ -283,14 +320,19 @@ TEST_F(ReloadTest, ADynamicUidIsNotReusedWhileAProgramHoldsIt) {
   ASSERT_EQ(write(held, "y\n", 2), 2);
   EXPECT_EQ(ReadUntil(held, "y\n"), "y\n");
   close(held);
-  ASSERT_TRUE(WaitUntil([&] {
-    kill(gatehouse_->pid(), SIGHUP);
-    ++verdicts;
-    return WaitUntil([&] {
-      std::string log = gatehouse_->Log();
-      return static_cast<int>(Count(log, "reloaded: ") + Count(log, "reload refused")) >= verdicts;
-    }) && Count(gatehouse_->Log(), "reloaded: ") > 0;
-  }, 10)) << gatehouse_->Log();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        kill(gatehouse_->pid(), SIGHUP);
+        ++verdicts;
+        return WaitUntil([&] {
+                 std::string log = gatehouse_->Log();
+                 return static_cast<int>(Count(log, "reloaded: ") + Count(log, "reload refused")) >=
+                        verdicts;
+               }) &&
+               Count(gatehouse_->Log(), "reloaded: ") > 0;
+      },
+      10))
+      << gatehouse_->Log();
 }
 
 }  // namespace
