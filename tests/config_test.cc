@@ -312,19 +312,13 @@ TEST(Config, NotYetSupportedDatagramsAreClearErrors) {
 // Names whose hashes collide: the later one (name order) takes the next uid.
 TEST(Config, DynamicUidsNeverCollide) {
   if (geteuid() != 0) GTEST_SKIP() << "identities are changed as root only";
-  std::map<uint32_t, std::string> seen;
-  std::string first, second;
-  for (int i = 0; i < 200000 && second.empty(); ++i) {
-    std::string name = "s" + std::to_string(i);
-    auto [it, fresh] = seen.emplace(DynamicServiceUid(name), name);
-    if (!fresh) first = it->second, second = name;
-  }
+  auto [first, second] = testing::CollidingServiceNames();
   ASSERT_FALSE(second.empty());
   TempDir dir;
-  std::string main = testing::WriteConfig(
-      dir, "",
-      {{"a.conf", "[" + first + "]\nport = 7001\nexec = /bin/cat\n"},
-       {"b.conf", "[" + second + "]\nport = 7002\nexec = /bin/cat\n"}});
+  std::string main =
+      testing::WriteConfig(dir, "",
+                           {{"a.conf", "[" + first + "]\nport = 7001\nexec = /bin/cat\n"},
+                            {"b.conf", "[" + second + "]\nport = 7002\nexec = /bin/cat\n"}});
   Loaded loaded = Load(main);
   ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
   const std::string& earlier = std::min(first, second);
@@ -336,12 +330,12 @@ TEST(Config, DynamicUidsNeverCollide) {
 
 TEST(Config, IdentityDefaultsToAUidOfTheServicesOwn) {
   TempDir dir;
-  std::string main = testing::WriteConfig(
-      dir, "",
-      {{"a.conf", "[a]\nport = 7001\nexec = /bin/cat\n"},
-       {"b.conf", "[b]\nport = 7002\nexec = /bin/cat\nuser = root\n"},
-       {"c.conf", "[c]\nport = 7003\nexec = /bin/cat\n"},
-       {"d.conf", "[d]\nport = 7004\nexec = /bin/cat\nuser = nobody\n"}});
+  std::string main =
+      testing::WriteConfig(dir, "",
+                           {{"a.conf", "[a]\nport = 7001\nexec = /bin/cat\n"},
+                            {"b.conf", "[b]\nport = 7002\nexec = /bin/cat\nuser = root\n"},
+                            {"c.conf", "[c]\nport = 7003\nexec = /bin/cat\n"},
+                            {"d.conf", "[d]\nport = 7004\nexec = /bin/cat\nuser = nobody\n"}});
   Loaded loaded = Load(main);
   if (geteuid() == 0) {
     ASSERT_TRUE(loaded.ok) << loaded.AllErrors();

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/config.h"
 #include "common/monotonic_clock.h"
 
 namespace gatehouse::testing {
@@ -306,6 +307,26 @@ std::string ProcStatusField(pid_t pid, const std::string& field) {
     }
   }
   return "";
+}
+
+std::vector<std::string> PrivateDevLogWrapper(const std::string& dir) {
+  static const char* script =
+      "set -e; t=\"$1\"; shift; mkdir -p \"$t/realdev\"; mount --rbind /dev \"$t/realdev\"; "
+      "mount -t tmpfs tmpfs /dev; "
+      "for n in null zero urandom; do touch /dev/$n; mount --bind \"$t/realdev/$n\" /dev/$n; done; "
+      "timeout 120 socat -u UNIX-RECV:/dev/log OPEN:\"$t/syslog.txt\",creat,append & "
+      "while [ ! -S /dev/log ]; do sleep 0.02; done; exec \"$@\"";
+  return {"unshare", "--mount", "--", "sh", "-c", script, "sh", dir};
+}
+
+std::pair<std::string, std::string> CollidingServiceNames() {
+  std::map<uint32_t, std::string> seen;
+  for (int i = 0; i < 1000000; ++i) {
+    std::string name = "s" + std::to_string(i);
+    auto [it, fresh] = seen.emplace(DynamicServiceUid(name), name);
+    if (!fresh) return {it->second, name};
+  }
+  return {};
 }
 
 pid_t FirstProgramPid(const std::string& log, const std::string& service) {

@@ -128,6 +128,13 @@ int ConnectTcp(const std::string& ip, int port, const std::string& source = "");
 // the pid as the host sees it, also when the program runs in a PID namespace.
 // 0 when the line does not come within 10 s.
 pid_t ProgramPid(const GatehouseProcess& gatehouse, int connection, const std::string& service);
+// A Launch.wrapper that runs gatehouse in a private mount namespace whose
+// /dev/log is a socket of the test's: every syslog line lands in DIR/syslog.txt.
+std::vector<std::string> PrivateDevLogWrapper(const std::string& dir);
+
+// Two service names whose dynamic uids (DynamicServiceUid) collide.
+std::pair<std::string, std::string> CollidingServiceNames();
+
 // The pid in the first "SERVICE: start PEER pid N" line of `log` (log_level 3):
 // the program as the host sees it. 0 when there is none.
 pid_t FirstProgramPid(const std::string& log, const std::string& service);

@@ -158,13 +158,13 @@ TEST_F(IsolationTest, PrivateNetworkLeavesOnlyTheConnection) {
   ASSERT_TRUE(gatehouse().WaitForLog("closed: ready", mark)) << gatehouse().Log();
   ASSERT_TRUE(gatehouse().WaitForLog("open: ready", mark)) << gatehouse().Log();
 
-  std::string closed = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(PortOf("closed"))},
-                                  "still echoes\n", 15)
-                           .out;
+  std::string closed =
+      RunCommand({"nc", "-N", "127.0.0.1", std::to_string(PortOf("closed"))}, "still echoes\n", 15)
+          .out;
   EXPECT_EQ(closed, "sockets 0\nunreachable\nstill echoes\n") << gatehouse().Log();
-  std::string open = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(PortOf("open"))},
-                                "still echoes\n", 15)
-                         .out;
+  std::string open =
+      RunCommand({"nc", "-N", "127.0.0.1", std::to_string(PortOf("open"))}, "still echoes\n", 15)
+          .out;
   EXPECT_NE(open.find("reached\nstill echoes\n"), std::string::npos) << open;
   EXPECT_EQ(open.find("sockets 0\n"), std::string::npos) << open;
 }

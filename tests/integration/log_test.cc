@@ -253,13 +253,6 @@ TEST(LogFromChild, TheChildsOwnStderrIsLabelledAndNotTheLogFile) {
   EXPECT_EQ(ReadFile(dir.path() + "/stderr.log"), "");  // gatehouse's own stderr: nothing
 }
 
-constexpr const char* kPrivateDevLog =
-    "set -e; t=\"$1\"; shift; mkdir -p \"$t/realdev\"; mount --rbind /dev \"$t/realdev\"; "
-    "mount -t tmpfs tmpfs /dev; "
-    "for n in null zero urandom; do touch /dev/$n; mount --bind \"$t/realdev/$n\" /dev/$n; done; "
-    "timeout 120 socat -u UNIX-RECV:/dev/log OPEN:\"$t/syslog.txt\",creat,append & "
-    "while [ ! -S /dev/log ]; do sleep 0.02; done; exec \"$@\"";
-
 TEST(LogToSyslog, ProgramStderrGoesToSyslog) {
   if (!IsRoot()) GTEST_SKIP() << "mount namespaces need root";
   TempDir dir;
@@ -271,7 +264,7 @@ TEST(LogToSyslog, ProgramStderrGoesToSyslog) {
   std::string syslog = dir.path() + "/syslog.txt";
   std::string stderr_log = dir.path() + "/stderr.log";
   GatehouseProcess::Launch launch;
-  launch.wrapper = {"unshare", "--mount", "--", "sh", "-c", kPrivateDevLog, "sh", dir.path()};
+  launch.wrapper = PrivateDevLogWrapper(dir.path());
   launch.ready_file = syslog;
   GatehouseProcess gatehouse({"--config", config}, stderr_log, launch);
   ASSERT_TRUE(gatehouse.started()) << ReadFile(syslog) << ReadFile(stderr_log);

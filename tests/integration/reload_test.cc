@@ -67,6 +67,13 @@ class ReloadTest : public ::testing::Test {
       unlink(extra.c_str());
     }
   }
+  // Starts gatehouse on `main` (logging to gatehouse.log) and waits until it is ready.
+  ::testing::AssertionResult Launch(const std::string& main) {
+    gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", main},
+                                                    dir_.path() + "/gatehouse.log");
+    if (gatehouse_->started()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "gatehouse did not start:\n" << gatehouse_->Log();
+  }
   // Sends HUP and waits for the verdict line number `reloads` (reloaded or refused).
   bool Hup(int* verdicts, const std::string& expected) {
     kill(gatehouse_->pid(), SIGHUP);
@@ -87,9 +94,7 @@ class ReloadTest : public ::testing::Test {
 TEST_F(ReloadTest, TwentyHupsUnderLoadDropNothing) {
   WriteServices(1, false);
   std::string main = WriteConfig(dir_, "log_level = 3\n", {});
-  gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", main},
-                                                  dir_.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
+  ASSERT_TRUE(Launch(main));
   int keep_port = gatehouse_->Port("keep");
   int change_port = gatehouse_->Port("change");
   ASSERT_GT(keep_port, 0);
@@ -187,9 +192,7 @@ TEST_F(ReloadTest, TwentyHupsUnderLoadDropNothing) {
 TEST_F(ReloadTest, BadConfigKeepsEverythingAndSaysWhy) {
   WriteServices(1, false);
   std::string main = WriteConfig(dir_, "", {});
-  gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", main},
-                                                  dir_.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
+  ASSERT_TRUE(Launch(main));
   int port = gatehouse_->Port("change");
   dir_.Write("services.d/change.conf",
              "[change]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'echo v2; exec cat'\n"
@@ -206,9 +209,7 @@ TEST_F(ReloadTest, BadConfigKeepsEverythingAndSaysWhy) {
 TEST_F(ReloadTest, AddedServiceServesAndRemovedServiceClosesItsPort) {
   WriteServices(1, false);
   std::string main = WriteConfig(dir_, "", {});
-  gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", main},
-                                                  dir_.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
+  ASSERT_TRUE(Launch(main));
   int verdicts = 0;
   WriteServices(1, true);
   ASSERT_TRUE(Hup(&verdicts, "reloaded: 3 services")) << gatehouse_->Log();
@@ -228,9 +229,7 @@ TEST_F(ReloadTest, AddedServiceServesAndRemovedServiceClosesItsPort) {
 TEST_F(ReloadTest, ClientsWaitInTheBacklogWhileACrashedChildRestarts) {
   WriteServices(1, false);
   std::string main = WriteConfig(dir_, "", {});
-  gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", main},
-                                                  dir_.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
+  ASSERT_TRUE(Launch(main));
   ASSERT_TRUE(gatehouse_->WaitForLog("keep: ready"));
   int port = gatehouse_->Port("keep");
   std::string keep_child = gatehouse_->Log();
@@ -291,19 +290,11 @@ TEST_F(ReloadTest, RestartOnlyKeysAreNamedAndTheLogIsReopenedEvenWhenRefused) {
 // wait until no program of the removed one runs with it.
 TEST_F(ReloadTest, ADynamicUidIsNotReusedWhileAProgramHoldsIt) {
   if (!IsRoot()) GTEST_SKIP() << "services get uids of their own as root";
-  std::map<uint32_t, std::string> seen;
-  std::string first, second;
-  for (int i = 0; i < 200000 && second.empty(); ++i) {
-    std::string name = "s" + std::to_string(i);
-    auto [it, fresh] = seen.emplace(DynamicServiceUid(name), name);
-    if (!fresh) first = it->second, second = name;
-  }
+  auto [first, second] = CollidingServiceNames();
   ASSERT_FALSE(second.empty());
   std::string main =
       WriteConfig(dir_, "", {{"a.conf", "[" + first + "]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
-  gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", main},
-                                                  dir_.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
+  ASSERT_TRUE(Launch(main));
   int held = ConnectTcp("127.0.0.1", gatehouse_->Port(first));
   ASSERT_GE(held, 0);
   ASSERT_EQ(write(held, "x\n", 2), 2);

@@ -35,7 +35,8 @@ class Shutdown : public GatehouseTest {
     EXPECT_TRUE(WaitUntil([&] {
       programs = ChildPids(parent);
       return programs.size() == 20;
-    })) << programs.size() << " programs\n"
+    })) << programs.size()
+        << " programs\n"
         << gatehouse_->Log();
     return programs;
   }

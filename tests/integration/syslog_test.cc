@@ -12,13 +12,6 @@
 namespace gatehouse::testing {
 namespace {
 
-constexpr const char* kPrivateDevLog =
-    "set -e; t=\"$1\"; shift; mkdir -p \"$t/realdev\"; mount --rbind /dev \"$t/realdev\"; "
-    "mount -t tmpfs tmpfs /dev; "
-    "for n in null zero urandom; do touch /dev/$n; mount --bind \"$t/realdev/$n\" /dev/$n; done; "
-    "timeout 120 socat -u UNIX-RECV:/dev/log OPEN:\"$t/syslog.txt\",creat,append & "
-    "while [ ! -S /dev/log ]; do sleep 0.02; done; exec \"$@\"";
-
 TEST(Syslog, LinesGoToSyslogWithIdentAndFacility) {
   if (!IsRoot()) GTEST_SKIP() << "mount namespaces need root";
   TempDir dir;
@@ -30,7 +23,7 @@ TEST(Syslog, LinesGoToSyslogWithIdentAndFacility) {
   std::string syslog = dir.path() + "/syslog.txt";
   std::string stderr_log = dir.path() + "/stderr.log";
   GatehouseProcess::Launch launch;
-  launch.wrapper = {"unshare", "--mount", "--", "sh", "-c", kPrivateDevLog, "sh", dir.path()};
+  launch.wrapper = PrivateDevLogWrapper(dir.path());
   launch.ready_file = syslog;  // stderr stays empty with syslog
   GatehouseProcess gatehouse({"--config", config}, stderr_log, launch);
   ASSERT_TRUE(gatehouse.started()) << ReadFile(syslog) << ReadFile(stderr_log);

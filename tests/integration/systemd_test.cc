@@ -54,9 +54,10 @@ TEST(Systemd, ReadyReloadingStoppingAndFailuresInStatus) {
   std::string hidden = dir.path() + "/hidden";
   mkdir(hidden.c_str(), 0700);
   CopyExecutable("/bin/cat", hidden + "/cat");
-  std::string config = WriteConfig(
-      dir, "", {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"},
-                {"broken.conf", "[broken]\nport = 127.0.0.1:0\nexec = " + hidden + "/cat\n"}});
+  std::string config =
+      WriteConfig(dir, "",
+                  {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"},
+                   {"broken.conf", "[broken]\nport = 127.0.0.1:0\nexec = " + hidden + "/cat\n"}});
   GatehouseProcess::Launch launch;
   launch.wrapper = {"env", "NOTIFY_SOCKET=" + short_dir.path() + "/notify"};
   GatehouseProcess gatehouse({"--config", config}, dir.path() + "/gatehouse.log", launch);
