@@ -14,6 +14,12 @@ struct LogTarget {
   std::string syslog_ident = "gatehouse";
   std::string syslog_facility = "daemon";
   std::string syslog_logopt = "pid";
+
+  bool operator==(const LogTarget& other) const {
+    return log_file == other.log_file && log_level == other.log_level &&
+           syslog_ident == other.syslog_ident && syslog_facility == other.syslog_facility &&
+           syslog_logopt == other.syslog_logopt;
+  }
 };
 
 // Sets where log lines go; called again (SIGHUP), it reopens the log file. The

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/config/paths.h"
 #include "common/log.h"
 #include "common/monotonic_clock.h"
 #include "supervisor/isolation_check.h"
@@ -33,7 +34,6 @@ std::vector<std::string> RestartOnlyChanges(const GlobalConfig& now, const Globa
   if (now.pid_file != next.pid_file) changed.push_back("pid_file");
   if (now.background != next.background) changed.push_back("background");
   if (now.setsid != next.setsid) changed.push_back("setsid");
-  if (now.services_dir != next.services_dir) changed.push_back("services_dir");
   return changed;
 }
 
@@ -229,6 +229,26 @@ bool Supervisor::DynamicUidsFree(const Config& next, std::vector<std::string>* e
   return errors->empty();
 }
 
+// Everything a reload needs, checked before anything changes: the files (read
+// with the running services_dir, which needs a restart), what the kernel must
+// provide, the uids, and the new listeners, bound last so a refusal binds nothing.
+bool Supervisor::PrepareReload(Config* next, ListenerMap* fresh, std::vector<std::string>* errors,
+                               std::vector<std::string>* warnings) const {
+  CommandLine command_line = command_line_;
+  if (!LoadConfig(command_line, next, errors)) return false;
+  if (next->global.services_dir != global_.services_dir) {
+    warnings->push_back("reload: services_dir changed; it takes effect only after a restart");
+    command_line.overrides.push_back(
+        ConfigEntry{"services_dir", AbsolutePath(global_.services_dir), "running configuration"});
+    if (!LoadConfig(command_line, next, errors)) return false;
+  }
+  std::string no_namespaces;
+  bool namespaces = ServiceNamespacesAvailable(&no_namespaces);
+  CheckPrivateNetwork(*next, namespaces, no_namespaces, errors);
+  return errors->empty() && DynamicUidsFree(*next, errors) &&
+         BindListeners(*next, ListenerKeys(), fresh, errors, warnings);
+}
+
 void Supervisor::Reload() {
   double started = MonotonicSeconds();
   NotifySystemd(ReloadingState());
@@ -239,50 +259,31 @@ void Supervisor::Reload() {
 
   Config next;
   std::vector<std::string> errors, warnings;
-  ListenerMap fresh;
-  std::string no_namespaces;
-  bool namespaces = ServiceNamespacesAvailable(&no_namespaces);
-  if (!LoadConfig(command_line_, &next, &errors) ||
-      (CheckPrivateNetwork(next, namespaces, no_namespaces, &errors), !errors.empty()) ||
-      !BindListeners(next, ListenerKeys(), &fresh, &errors, &warnings)) {
+  ListenerMap fresh;  // what was bound for a refused reload closes with it
+  if (PrepareReload(&next, &fresh, &errors, &warnings)) {
+    // The other keys that need a restart keep their running values.
+    for (const std::string& key : RestartOnlyChanges(global_, next.global)) {
+      warnings.push_back("reload: " + key + " changed; it takes effect only after a restart");
+    }
+    next.global.pid_file = global_.pid_file;
+    next.global.background = global_.background;
+    next.global.setsid = global_.setsid;
+    if (!(LogTargetOf(next.global) == LogTargetOf(global_)) &&
+        !OpenLog(LogTargetOf(next.global), &error)) {
+      errors.push_back(error);
+      OpenLog(LogTargetOf(global_), &error);
+    }
+  }
+  if (!errors.empty()) {
     for (const std::string& e : errors) Log(kLogErr, "reload: " + e);
     Log(kLogErr, "reload refused (" + std::to_string(errors.size()) +
                      " errors); the running configuration stays");
     NotifySystemd("READY=1\nSTATUS=reload refused (" + std::to_string(errors.size()) +
                   " errors, see the log); " + StatusSummary());
-    return;  // what was bound for it closes with `fresh`
-  }
-  if (!DynamicUidsFree(next, &errors)) {
-    for (const std::string& e : errors) Log(kLogErr, "reload: " + e);
-    Log(kLogErr, "reload refused; the running configuration stays");
-    NotifySystemd("READY=1\nSTATUS=reload refused (a uid still in use); " + StatusSummary());
     return;
   }
   for (const std::string& warning : next.warnings) Log(kLogWarning, warning);
   for (const std::string& warning : warnings) Log(kLogWarning, warning);
-  std::vector<std::string> ignored = RestartOnlyChanges(global_, next.global);
-  GlobalConfig kept = global_;
-  for (const std::string& key : ignored) {
-    Log(kLogWarning, "reload: " + key + " changed; it takes effect only after a restart");
-  }
-  // Keys that need a restart keep their running values.
-  next.global.pid_file = kept.pid_file;
-  next.global.background = kept.background;
-  next.global.setsid = kept.setsid;
-  next.global.services_dir = kept.services_dir;
-
-  LogTarget target = LogTargetOf(next.global);
-  if (target.log_file != global_.log_file || target.log_level != global_.log_level ||
-      target.syslog_ident != global_.syslog_ident ||
-      target.syslog_facility != global_.syslog_facility ||
-      target.syslog_logopt != global_.syslog_logopt) {
-    if (!OpenLog(target, &error)) {
-      Log(kLogErr, "reload: " + error + "; the running configuration stays");
-      OpenLog(LogTargetOf(global_), &error);
-      NotifySystemd("READY=1\nSTATUS=reload refused (log_file); " + StatusSummary());
-      return;
-    }
-  }
   Apply(next, std::move(fresh));
   char took[32];
   snprintf(took, sizeof took, "%.1f ms", (MonotonicSeconds() - started) * 1000);

@@ -40,6 +40,8 @@ class Supervisor {
  private:
   // Re-reads every file; on any error the running config stays, unchanged.
   void Reload();
+  bool PrepareReload(Config* next, ListenerMap* fresh, std::vector<std::string>* errors,
+                     std::vector<std::string>* warnings) const;
   bool DynamicUidsFree(const Config& next, std::vector<std::string>* errors) const;
   // Lets each listener accept exactly while its service has a ready child.
   void UpdateAccepting();

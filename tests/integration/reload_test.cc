@@ -284,6 +284,21 @@ TEST_F(ReloadTest, RestartOnlyKeysAreNamedAndTheLogIsReopenedEvenWhenRefused) {
       << ReadFile(log);
   EXPECT_FALSE(ReadFile(dir_.path() + "/a.pid").empty());
   EXPECT_TRUE(ReadFile(dir_.path() + "/b.pid").empty());
+
+  // services_dir too: the services are read from the running folder.
+  dir_.Write("other.d/other.conf", "[other]\nport = 127.0.0.1:0\nexec = /bin/cat\n");
+  dir_.Write("gatehouse.conf", "log_file = " + log + "\npid_file = " + dir_.path() +
+                                   "/a.pid\nservices_dir = other.d\n");
+  size_t before = Count(ReadFile(log), "reloaded:");
+  kill(gatehouse_->pid(), SIGHUP);
+  ASSERT_TRUE(WaitUntil([&] { return Count(ReadFile(log), "reloaded:") > before; }))
+      << ReadFile(log);
+  EXPECT_NE(
+      ReadFile(log).find("reload: services_dir changed; it takes effect only after a restart"),
+      std::string::npos)
+      << ReadFile(log);
+  EXPECT_EQ(ReadFile(log).find("other: listening"), std::string::npos) << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("reloaded: 2 services"), std::string::npos) << ReadFile(log);
 }
 
 // Two names whose uids collide: the one that takes a removed service's uid must
