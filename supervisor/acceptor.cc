@@ -33,9 +33,11 @@ Acceptor::Acceptor(event_base* base, Listener listener, ReverseResolver* resolve
 
 Acceptor::~Acceptor() = default;
 
-void Acceptor::Attach(std::shared_ptr<const ServiceConfig> service, Dispatch dispatch) {
+void Acceptor::Attach(std::shared_ptr<const ServiceConfig> service, Dispatch dispatch,
+                      std::function<void()> on_denied) {
   service_ = std::move(service);
   dispatch_ = std::move(dispatch);
+  on_denied_ = std::move(on_denied);
   SetBacklog(*listener_, service_->listen);
 }
 
@@ -118,8 +120,7 @@ void Acceptor::Admit(UniqueFd connection, const SocketAddress& peer) {
       // Fail closed: the name might have matched a deny rule.
       std::string why = " (lookup failed: " + found.reason + ")";
       if (service_->access.HasRegexRules()) {
-        Log(kLogNotice,
-            service_->name + ": denied " + peer.ToString() + " on " + listener_->Describe() + why);
+        Deny(peer.ToString() + " on " + listener_->Describe() + why);
         return;  // closed by UniqueFd
       }
       Log(kLogInfo, service_->name + ": " + peer.ToString() + " goes on without a name" + why);
@@ -130,6 +131,11 @@ void Acceptor::Admit(UniqueFd connection, const SocketAddress& peer) {
   });
 }
 
+void Acceptor::Deny(const std::string& what) {
+  Log(kLogNotice, service_->name + ": denied " + what);
+  if (on_denied_) on_denied_();
+}
+
 void Acceptor::Decide(UniqueFd connection, const SocketAddress& peer,
                       const std::optional<std::string>& host) {
   bool unix_socket = listener_->spec.protocol == Protocol::kUnix;
@@ -137,7 +143,7 @@ void Acceptor::Decide(UniqueFd connection, const SocketAddress& peer,
   if (host) shown += " (" + *host + ")";
 
   if (!service_->access.Admits(peer, host)) {
-    Log(kLogNotice, service_->name + ": denied " + shown + " on " + listener_->Describe());
+    Deny(shown + " on " + listener_->Describe());
     return;  // closed by UniqueFd
   }
   ConnectionInfo info;

@@ -31,7 +31,9 @@ class Acceptor {
   ~Acceptor();
 
   // The service this listener now serves: its rules and where connections go.
-  void Attach(std::shared_ptr<const ServiceConfig> service, Dispatch dispatch);
+  // `on_denied` counts each peer the rules refuse.
+  void Attach(std::shared_ptr<const ServiceConfig> service, Dispatch dispatch,
+              std::function<void()> on_denied);
   // Accept (true) or leave clients in the backlog (false).
   void SetAccepting(bool accepting);
   const Listener& listener() const { return *listener_; }
@@ -44,6 +46,8 @@ class Acceptor {
   static void OnResume(evutil_socket_t fd, short what, void* self);
   void AcceptBatch();
   void Admit(UniqueFd connection, const SocketAddress& peer);
+  // Logs the refusal ("SERVICE: denied WHAT") and counts it.
+  void Deny(const std::string& what);
   void Decide(UniqueFd connection, const SocketAddress& peer,
               const std::optional<std::string>& host);
 
@@ -51,6 +55,7 @@ class Acceptor {
   std::shared_ptr<const ServiceConfig> service_;
   ReverseResolver* resolver_;
   Dispatch dispatch_;
+  std::function<void()> on_denied_;
   // Lookups answered after this acceptor is gone find it expired and drop the fd.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   EventPtr accept_event_;

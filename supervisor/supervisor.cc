@@ -130,6 +130,9 @@ void Supervisor::Apply(const Config& next, ListenerMap fresh) {
                            if (auto target = weak.lock()) {
                              target->Dispatch(std::move(connection), info, peer);
                            }
+                         },
+                         [weak] {
+                           if (auto target = weak.lock()) target->CountDenied();
                          });
         if (announce) {
           Log(kLogNotice, config.name + ": listening on " + acceptor->listener().Describe());

@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include "tests/integration/harness.h"
 
 namespace gatehouse::testing {
@@ -55,6 +57,10 @@ TEST_F(AccessTest, DenyRegexRefusesThatAddress) {
   EXPECT_EQ(NcFrom("127.0.0.1").out, "knock knock\n");
   EXPECT_EQ(NcFrom("127.0.0.3").out, "knock knock\n");
   EXPECT_EQ(gatehouse_->Log().find("denied 127.0.0.3"), std::string::npos);
+  // USR1 counts them: one denied, two served.
+  kill(gatehouse_->pid(), SIGUSR1);
+  EXPECT_TRUE(gatehouse_->WaitForLog(", served 2, denied 1, failed 0"))
+      << gatehouse_->Log();
 }
 
 TEST_F(AccessTest, CidrDenyWinsOverAllow) {
