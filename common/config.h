@@ -57,6 +57,13 @@ struct GlobalConfig {
   int shutdown_timeout = 10;  // seconds running programs get after TERM/INT
 };
 
+// How a service runs its programs (issue: more modes to come).
+enum class ServiceMode {
+  kFork,    // a program per connection (Net::Server Fork + INET; inetd nowait)
+  kSingle,  // one connection at a time; the others wait in the backlog (Net::Server Single)
+};
+const char* ServiceModeName(ServiceMode mode);
+
 enum class ReloadPrograms {
   kKeep,  // they run on, served by the old child until they end
   kEnd,   // TERM, then KILL after kill_grace
@@ -89,6 +96,10 @@ struct ServiceConfig {
   ReloadPrograms reload_programs = ReloadPrograms::kKeep;
   // A child that leaves a connection unreported this long is ended (ChildWatchdog).
   int child_stall_timeout = 10;
+  ServiceMode mode = ServiceMode::kFork;
+  // Programs running at once (all of the service's children together, a reload's
+  // draining ones included); beyond it clients wait in the listen backlog.
+  int max_servers = 256;
 };
 
 // The range of uids (and gids) gatehouse gives services without a `user`:

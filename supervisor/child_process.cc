@@ -129,6 +129,11 @@ const char* ChildProcess::StateName(State state) {
   return "?";
 }
 
+// A limit (max_servers) may have been reached or left: the service looks again.
+void ChildProcess::ProgramsChanged() {
+  if (on_state_change_) on_state_change_();
+}
+
 void ChildProcess::SetState(State state) {
   if (state_ == state) return;
   state_ = state;
@@ -206,6 +211,7 @@ bool ChildProcess::Dispatch(UniqueFd connection, const ConnectionInfo& info,
     return false;
   }
   connections_[info.id] = Connection{peer, 0};
+  ProgramsChanged();
   ++counters_->served;
   report_watchdog_.Expect(info.id);  // past the bound this ends the child now
   return true;
@@ -370,6 +376,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
       if (exited.wait_status != 0) ++counters_->exit_nonzero;
       host_pid_of_.erase(exited.pid);
       connections_.erase(found);
+      ProgramsChanged();
       return;
     }
     case MessageType::kProgramFailed: {
@@ -384,6 +391,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
       ++counters_->failed;
       report_watchdog_.Heard(failed.connection_id);
       connections_.erase(found);
+      ProgramsChanged();
       return;
     }
     case MessageType::kProgramOutput: {

@@ -40,7 +40,8 @@ class ChildProcess {
   enum class State { kStarting, kReady, kRestarting, kDraining, kEnded };
 
   // `counters` belongs to the service and outlives the child; `on_state_change`
-  // runs whenever state() changes (the service then starts or stops accepting).
+  // runs whenever state() or connections() changes (the service then starts or
+  // stops accepting).
   ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig> service,
                std::string child_program, ServiceCounters* counters,
                std::function<void()> on_state_change);
@@ -86,6 +87,7 @@ class ChildProcess {
   static void OnRestartTimer(evutil_socket_t, short, void* self);
 
   void SetState(State state);
+  void ProgramsChanged();
 
   event_base* base_;
   std::shared_ptr<const ServiceConfig> service_;

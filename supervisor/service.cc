@@ -54,8 +54,11 @@ void Service::Dispatch(UniqueFd connection, const ConnectionInfo& info, const st
   current_->Dispatch(std::move(connection), info, peer);
 }
 
+// A ready child, and fewer programs than max_servers across all the service's
+// children (a reload's draining ones too, so that a reload cannot double it).
 bool Service::accepting() const {
-  return current_ != nullptr && current_->state() == ChildProcess::State::kReady;
+  return current_ != nullptr && current_->state() == ChildProcess::State::kReady &&
+         programs() < static_cast<size_t>(config_->max_servers);
 }
 
 bool Service::settled() const {
@@ -110,7 +113,9 @@ size_t Service::programs() const {
 }
 
 std::string Service::Status(const std::string& listeners) const {
-  std::string line = name_ + ": mode fork, listeners " + (listeners.empty() ? "none" : listeners);
+  std::string line = name_ + ": mode " +
+                     (config_ ? ServiceModeName(config_->mode) : "(removed)") + ", listeners " +
+                     (listeners.empty() ? "none" : listeners);
   if (current_) {
     line += ", child " + std::to_string(current_->pid()) + " " +
             ChildProcess::StateName(current_->state());
@@ -121,7 +126,8 @@ std::string Service::Status(const std::string& listeners) const {
     line += ", child " + std::to_string(child->pid()) + " draining (" +
             std::to_string(child->connections()) + " programs)";
   }
-  line += ", programs " + std::to_string(programs()) + ", served " +
+  line += ", programs " + std::to_string(programs()) +
+          (config_ ? " of " + std::to_string(config_->max_servers) : "") + ", served " +
           std::to_string(counters_.served) + ", denied " + std::to_string(counters_.denied) +
           ", failed " + std::to_string(counters_.failed) + ", exit_nonzero " +
           std::to_string(counters_.exit_nonzero);

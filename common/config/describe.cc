@@ -53,6 +53,7 @@ std::string DescribeConfig(const Config& config) {
         << "\n";
     out << "  kill_grace " << s.program.kill_grace << "\n";
     out << "  child_stall_timeout " << s.child_stall_timeout << "\n";
+    out << "  mode     " << ServiceModeName(s.mode) << "  max_servers " << s.max_servers << "\n";
   }
   return out.str();
 }

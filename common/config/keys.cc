@@ -190,6 +190,25 @@ bool ParseKillGrace(const std::string& value, const KeyTarget& target, std::stri
   return true;
 }
 
+bool ParseMode(const std::string& value, const KeyTarget& target, std::string* error) {
+  if (value == "fork") {
+    target.service->mode = ServiceMode::kFork;
+  } else if (value == "single") {
+    target.service->mode = ServiceMode::kSingle;
+  } else if (value == "wait" || value == "datagram" || value == "builtin") {
+    *error = Quoted(value) + ": this mode is not available yet (fork and single are)";
+    return false;
+  } else {
+    *error = Quoted(value) + " is not a mode (fork, single)";
+    return false;
+  }
+  return true;
+}
+
+bool ParseMaxServers(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseNumber<1, 65535>(value, &target.service->max_servers, error);
+}
+
 bool ParseChildStallTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
   return ParseNumber<1, 3600>(value, &target.service->child_stall_timeout, error);
 }
@@ -247,6 +266,10 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "seconds from TERM to KILL when the service's programs are ended (0-3600)"},
       {"child_stall_timeout", kService, kScalar, ParseChildStallTimeout,
        "seconds a child may leave a connection unreported before it is ended (1-3600)"},
+      {"mode", kService, kScalar, ParseMode,
+       "fork: a program per connection; single: one connection at a time"},
+      {"max_servers", kService, kScalar, ParseMaxServers,
+       "programs running at once (1-65535); beyond it clients wait in the backlog"},
   };
   return keys;
 }

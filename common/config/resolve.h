@@ -19,6 +19,9 @@ void ResolveNetwork(const Settings& settings, const std::string& where, ServiceC
 // order) takes the next free uid of the range, skipping uids in /etc/passwd.
 void DistinctDynamicUids(std::vector<ServiceConfig>* services);
 
+// mode = single is max_servers = 1; another max_servers beside it is an error.
+void ResolveMode(const Settings& settings, ServiceConfig* service, ConfigErrors* errors);
+
 void ResolveIdentity(const Settings& settings, const std::string& where, ServiceConfig* service,
                      ConfigErrors* errors);
 

@@ -196,7 +196,10 @@ TEST(HostileChild, SilentChildUnderAStormCannotGrowTheSupervisor) {
   constexpr long kAllowedGrowthKb = 8 * 1024;
   TempDir dir;
   auto gatehouse = StartWithHostileChild(
-      dir, "log_level = 2\n", {{"silent.conf", Service("silent")}, {"echo.conf", Service("echo")}});
+      dir, "log_level = 2\n",
+      // No max_servers bound in the way: the watchdog's own bound is under test.
+      {{"silent.conf", Service("silent", "max_servers = 65535\n")},
+       {"echo.conf", Service("echo")}});
   ASSERT_TRUE(gatehouse->started()) << gatehouse->Log();
   ASSERT_TRUE(gatehouse->WaitForLog("silent: ready (child pid ")) << gatehouse->Log();
   int port = gatehouse->Port("silent");
@@ -247,7 +250,8 @@ TEST(HostileChild, HealthyChildSurvivesABacklogAcceptedAtOnce) {
   files.rlim_cur = files.rlim_max;  // for us and the gatehouse we start
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &files), 0);
   TempDir dir;
-  auto gatehouse = StartWithHostileChild(dir, "log_level = 2\n", {{"echo.conf", Service("echo")}});
+  auto gatehouse = StartWithHostileChild(dir, "log_level = 2\n",
+                                         {{"echo.conf", Service("echo", "max_servers = 65535\n")}});
   ASSERT_TRUE(gatehouse->started()) << gatehouse->Log();
   ASSERT_TRUE(gatehouse->WaitForLog("echo: ready (child pid ")) << gatehouse->Log();
   std::vector<pid_t> children = ChildPids(gatehouse->pid());
@@ -275,10 +279,11 @@ TEST(HostileChild, HealthyChildSurvivesABacklogAcceptedAtOnce) {
   WaitUntil(
       [&] {
         status = StatusLine(*gatehouse, "echo");
-        return status.find(", programs " + std::to_string(kConnections) + ",") != std::string::npos;
+        return status.find(", programs " + std::to_string(kConnections) + " of 65535,") !=
+               std::string::npos;
       },
       30);
-  EXPECT_NE(status.find(", programs " + std::to_string(kConnections) + ", served " +
+  EXPECT_NE(status.find(", programs " + std::to_string(kConnections) + " of 65535, served " +
                         std::to_string(kConnections) + ", denied 0, failed 0,"),
             std::string::npos)
       << status;
@@ -311,7 +316,7 @@ TEST(HostileChild, UnreportedConnectionsEndTheChildAfterChildStallTimeout) {
   EXPECT_GE(waited, 0.9) << "ended before child_stall_timeout";
   EXPECT_TRUE(gatehouse->WaitForLog("silent: starting a new child in 1 s")) << gatehouse->Log();
   std::string status = StatusLine(*gatehouse, "silent");
-  EXPECT_NE(status.find(", programs 0, served " + std::to_string(kConnections) + ","),
+  EXPECT_NE(status.find(", programs 0 of 256, served " + std::to_string(kConnections) + ","),
             std::string::npos)
       << status;
   for (int fd : held) close(fd);

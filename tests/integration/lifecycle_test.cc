@@ -165,7 +165,7 @@ TEST_F(RunningEcho, Usr1LogsStatusAndHupKeepsServing) {
   ASSERT_EQ(children.size(), 1u);
   EXPECT_TRUE(gatehouse_->WaitForLog(
       "status: echo: mode fork, listeners 127.0.0.1:" + std::to_string(port_) + "/tcp, child " +
-      std::to_string(children[0]) + " ready, programs 1, served 1, denied 0, failed 0"))
+      std::to_string(children[0]) + " ready, programs 1 of 256, served 1, denied 0, failed 0"))
       << gatehouse_->Log();
   kill(gatehouse_->pid(), SIGHUP);
   EXPECT_TRUE(gatehouse_->WaitForLog("reloaded: 1 services on 1 listeners")) << gatehouse_->Log();

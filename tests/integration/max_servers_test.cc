@@ -1,0 +1,105 @@
+// max_servers and mode = single: beyond the limit clients wait in the listen
+// backlog (never accepted and closed), and are served as programs end — also
+// across a reload, whose draining child's programs still count.
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "gtest/gtest.h"
+#include "tests/integration/harness.h"
+
+namespace gatehouse::testing {
+namespace {
+
+// A program that says its connection's number and then echoes until EOF.
+constexpr const char* kHold = "exec = /bin/sh\nargs = -c 'echo started; exec cat'\n";
+
+class MaxServersTest : public GatehouseTest {
+ protected:
+  // Connects and says hello; the program answers "started" once it runs.
+  int Open(const std::string& service) {
+    int fd = ConnectTcp("127.0.0.1", Port(service));
+    EXPECT_GE(fd, 0);
+    return fd;
+  }
+  // Whether the program of `fd` has started within `seconds` (its first line
+  // begins with "started").
+  static bool Started(int fd, double seconds) {
+    return ReadUntil(fd, "\n", seconds).rfind("started", 0) == 0;
+  }
+  void TearDown() override {
+    for (int fd : open_) close(fd);
+  }
+  std::vector<int> open_;
+};
+
+TEST_F(MaxServersTest, SingleServesOneClientAfterTheOther) {
+  ASSERT_TRUE(Start("log_level = 3\n", {{"one.conf", "[one]\nport = 127.0.0.1:0\nmode = single\n" +
+                                                         std::string(kHold)}}));
+  int first = Open("one");
+  ASSERT_TRUE(Started(first, 10));
+  int second = Open("one");  // the kernel completes the handshake: it waits in the backlog
+  EXPECT_FALSE(Started(second, 1.5)) << "two programs at once in mode single";
+  close(first);  // the first program ends: the second is served
+  EXPECT_TRUE(Started(second, 10)) << gatehouse_->Log();
+  ASSERT_EQ(write(second, "x\n", 2), 2);
+  EXPECT_EQ(ReadUntil(second, "x\n"), "x\n");
+  close(second);
+  EXPECT_EQ(gatehouse_->Log().find("refused"), std::string::npos) << gatehouse_->Log();
+}
+
+TEST_F(MaxServersTest, BeyondMaxServersClientsWaitAndAreServedInTurn) {
+  ASSERT_TRUE(
+      Start("log_level = 3\n",
+            {{"two.conf", "[two]\nport = 127.0.0.1:0\nmax_servers = 2\n" + std::string(kHold)}}));
+  std::vector<int> fds;
+  for (int i = 0; i < 5; ++i) fds.push_back(Open("two"));
+  std::set<int> running;
+  for (int fd : fds) {
+    if (Started(fd, running.size() < 2 ? 10 : 1)) running.insert(fd);
+  }
+  EXPECT_EQ(running.size(), 2u) << gatehouse_->Log();
+  kill(gatehouse_->pid(), SIGUSR1);
+  EXPECT_TRUE(gatehouse_->WaitForLog(", programs 2 of 2, served 2,")) << gatehouse_->Log();
+  // Each one that ends lets one more in, until all five have been served.
+  size_t served = running.size();
+  for (int round = 0; round < 5 && served < fds.size(); ++round) {
+    int done = *running.begin();
+    running.erase(running.begin());
+    close(done);
+    for (int fd : fds) {
+      if (fd != done && running.count(fd) == 0 && fd >= 0 && Started(fd, 0.3)) {
+        running.insert(fd);
+        ++served;
+      }
+    }
+  }
+  EXPECT_EQ(served, fds.size()) << gatehouse_->Log();
+  for (int fd : running) close(fd);
+  EXPECT_EQ(gatehouse_->Log().find("refused"), std::string::npos) << gatehouse_->Log();
+}
+
+TEST_F(MaxServersTest, AReloadCannotDoubleSingle) {
+  ASSERT_TRUE(Start("log_level = 3\n", {{"one.conf", "[one]\nport = 127.0.0.1:0\nmode = single\n" +
+                                                         std::string(kHold)}}));
+  int first = Open("one");
+  ASSERT_TRUE(Started(first, 10));
+  // A changed program: a new child, while the old one's program still runs.
+  dir_.Write("services.d/one.conf",
+             "[one]\nport = 127.0.0.1:0\nmode = single\nexec = /bin/sh\n"
+             "args = -c 'echo started v2; exec cat'\n");
+  LogMark mark = gatehouse_->MarkLog();
+  kill(gatehouse_->pid(), SIGHUP);
+  ASSERT_TRUE(gatehouse_->WaitForLog("reloaded:", mark)) << gatehouse_->Log();
+  ASSERT_TRUE(gatehouse_->WaitForLog("one: ready", mark)) << gatehouse_->Log();
+  int second = Open("one");
+  EXPECT_FALSE(Started(second, 1.5)) << "the new child ran a program beside the old one's";
+  close(first);
+  EXPECT_EQ(ReadUntil(second, "\n", 10), "started v2\n") << gatehouse_->Log();
+  close(second);
+}
+
+}  // namespace
+}  // namespace gatehouse::testing
