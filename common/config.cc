@@ -86,6 +86,7 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
     config->services.push_back(ResolveService(sources, source, &errs));
   }
   DistinctDynamicUids(&config->services);
+  for (ServiceConfig& service : config->services) ResolveLoginEnvironment(&service);
   CheckPortsUnique(config->services, &errs);
   WarnDenyOnly(config);
   return errs.None();

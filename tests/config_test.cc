@@ -115,8 +115,12 @@ TEST(Config, DefaultsAreInheritedAndOverridden) {
   EXPECT_EQ(b->ports[0].spec.ToString(), "127.0.0.8:7002/tcp");
   EXPECT_EQ(a->access.cidr_allow.size(), 1u);
   EXPECT_EQ(b->access.cidr_allow.size(), 1u);
-  EXPECT_EQ(a->program.env, std::vector<std::string>{"A=1"});
-  EXPECT_EQ(b->program.env, (std::vector<std::string>{"B=2", "C=3"}));  // a list key replaces
+  // env= entries come first (USER, LOGNAME, HOME and SHELL follow).
+  EXPECT_EQ(a->program.env.at(0), "A=1");
+  EXPECT_EQ(a->program.env.at(1).rfind("USER=", 0), 0u) << a->program.env.at(1);
+  EXPECT_EQ(b->program.env.at(0), "B=2");  // a list key replaces
+  EXPECT_EQ(b->program.env.at(1), "C=3");
+  EXPECT_EQ(b->program.env.at(2).rfind("USER=", 0), 0u) << b->program.env.at(2);
 }
 
 TEST(Config, ErrorNamesFileLineAndKey) {
