@@ -1,5 +1,8 @@
 #include "common/config.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <map>
 
 #include "common/config/keys.h"
@@ -70,9 +73,46 @@ void WarnDenyOnly(Config* config) {
   }
 }
 
+// Where an error points: the rank of its file among `files` (1 for the first
+// read; 0 for none) and its line (0 for the file as a whole).
+std::pair<size_t, uint64_t> ErrorPlace(const std::vector<std::string>& files,
+                                       const std::string& error) {
+  std::pair<size_t, uint64_t> place{0, 0};
+  size_t matched = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string prefix = EscapeControlBytes(files[i]) + ":";
+    if (prefix.size() <= matched || error.compare(0, prefix.size(), prefix) != 0) continue;
+    matched = prefix.size();
+    uint64_t line = 0;
+    size_t at = prefix.size();
+    while (at < error.size() && at - prefix.size() < 18 &&
+           std::isdigit(static_cast<unsigned char>(error[at]))) {
+      line = line * 10 + static_cast<uint64_t>(error[at++] - '0');
+    }
+    place = {i + 1, at < error.size() && error[at] == ':' ? line : 0};
+  }
+  return place;
+}
+
+// Errors are found concern by concern (keys, values, then each Resolve step);
+// a reader fixes them top to bottom, so they are shown by file (in the order
+// read) and line. Errors that name no file line (the command line, a folder)
+// come first, in the order found.
+void SortByPlace(const std::vector<std::string>& files, std::vector<std::string>* errors,
+                 size_t first) {
+  std::vector<std::pair<std::pair<size_t, uint64_t>, std::string>> placed;
+  for (size_t i = first; i < errors->size(); ++i) {
+    placed.emplace_back(ErrorPlace(files, (*errors)[i]), std::move((*errors)[i]));
+  }
+  std::stable_sort(placed.begin(), placed.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < placed.size(); ++i) (*errors)[first + i] = std::move(placed[i].second);
+}
+
 }  // namespace
 
 bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std::string>* errors) {
+  size_t first_error = errors->size();
   ConfigErrors errs(errors);
   *config = Config{};
   ConfigSources sources;
@@ -87,8 +127,10 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
     config->services.push_back(ResolveService(sources, source, &errs));
   }
   DistinctDynamicUids(&config->services);
+  for (ServiceConfig& service : config->services) ResolveLoginEnvironment(&service);
   CheckPortsUnique(config->services, &errs);
   WarnDenyOnly(config);
+  SortByPlace(sources.files, errors, first_error);
   return errs.None();
 }
 

@@ -364,11 +364,14 @@ void ChildProcess::OnMessage(WireMessage& message) {
       if (found == connections_.end() || found->second.program != exited.pid) {
         return ProtocolViolation("ProgramExited for unknown program");
       }
-      if (LogEnabled(kLogInfo)) {
+      // A failed connection must leave a trace at the default log_level (notice);
+      // a clean exit is routine and stays at info.
+      int level = exited.wait_status == 0 ? kLogInfo : kLogNotice;
+      if (LogEnabled(level)) {
         char duration[32];
         snprintf(duration, sizeof duration, "%.3f s",
                  static_cast<double>(exited.duration_us) / 1e6);
-        Log(kLogInfo,
+        Log(level,
             service_->name + ": exit " + found->second.peer + " pid " +
                 std::to_string(found->second.host_pid > 0 ? found->second.host_pid : exited.pid) +
                 " " + DescribeWaitStatus(exited.wait_status) + " after " + duration);

@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <functional>
+#include <regex>
 
 #include "common/config/keys.h"
 #include "common/shell_words.h"
@@ -115,8 +116,12 @@ TEST(Config, DefaultsAreInheritedAndOverridden) {
   EXPECT_EQ(b->ports[0].spec.ToString(), "127.0.0.8:7002/tcp");
   EXPECT_EQ(a->access.cidr_allow.size(), 1u);
   EXPECT_EQ(b->access.cidr_allow.size(), 1u);
-  EXPECT_EQ(a->program.env, std::vector<std::string>{"A=1"});
-  EXPECT_EQ(b->program.env, (std::vector<std::string>{"B=2", "C=3"}));  // a list key replaces
+  // env= entries come first (USER, LOGNAME, HOME and SHELL follow).
+  EXPECT_EQ(a->program.env.at(0), "A=1");
+  EXPECT_EQ(a->program.env.at(1).rfind("USER=", 0), 0u) << a->program.env.at(1);
+  EXPECT_EQ(b->program.env.at(0), "B=2");  // a list key replaces
+  EXPECT_EQ(b->program.env.at(1), "C=3");
+  EXPECT_EQ(b->program.env.at(2).rfind("USER=", 0), 0u) << b->program.env.at(2);
 }
 
 TEST(Config, ErrorNamesFileLineAndKey) {
@@ -128,6 +133,85 @@ TEST(Config, ErrorNamesFileLineAndKey) {
   ASSERT_EQ(loaded.errors.size(), 1u) << loaded.AllErrors();
   EXPECT_EQ(loaded.errors[0],
             dir.path() + "/services.d/echo.conf:4: port: \"70000\" is not a port (0-65535)");
+}
+
+// "name.conf:LINE" of each error, in the order given.
+std::vector<std::string> ErrorPlaces(const std::vector<std::string>& errors) {
+  std::vector<std::string> places;
+  std::regex place(R"(([^/]+\.conf):(\d+): )");
+  for (const std::string& error : errors) {
+    std::smatch match;
+    places.push_back(std::regex_search(error, match, place) ? match[1].str() + ":" + match[2].str()
+                                                            : error);
+  }
+  return places;
+}
+
+TEST(Config, ErrorsOfEveryKindComeInFileAndLineOrder) {
+  TempDir dir;
+  // Each kind is found at a different step: unknown keys when the files are
+  // read, bad values by the key table, port/user/exec by the Resolve steps.
+  std::string main = testing::WriteConfig(
+      dir, "log_level = 9\nonly_from = 10.0.0.0/8\n",
+      {{"a.conf", "[a]\nport = 70000\nserver_args = -x\nlisten = 0\nwait = yes\n"},
+       {"b.conf",
+        "[b]\nsocket_type = stream\nuser = no-such-user-here\nexec = relative\n"
+        "server = /usr/sbin/in.x\nport = 7001\n"}});
+  Loaded loaded = Load(main);
+  EXPECT_FALSE(loaded.ok);
+  EXPECT_EQ(ErrorPlaces(loaded.errors),
+            (std::vector<std::string>{"gatehouse.conf:1", "gatehouse.conf:2", "a.conf:1",
+                                      "a.conf:2", "a.conf:3", "a.conf:4", "a.conf:5", "b.conf:2",
+                                      "b.conf:3", "b.conf:4", "b.conf:5"}))
+      << loaded.AllErrors();
+}
+
+TEST(Config, KeysOfXinetdGetAHint) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "",
+      {{"ftp.conf",
+        "[ftp]\nport = 7001\nexec = /bin/cat\n"
+        "server = /usr/sbin/in.ftpd\nserver_args = -l\nonly_from = 10.0.0.0/8\n"
+        "no_access = 10.1.0.0/16\nwait = yes\nsocket_type = stream\ninstances = 30\n"
+        "per_source = 5\ncps = 50 10\ndisable = no\nbind = 127.0.0.1\nflags = REUSE\n"
+        "log_on_success = PID HOST\nlog_on_failure = HOST\ntype = INTERNAL\n"
+        "passenv = PATH\nbogus_key = 1\n"},
+       {"tftp.conf", "[tftp]\nport = 7002\nexec = /bin/cat\nwait = no\nsocket_type = dgram\n"}});
+  Loaded loaded = Load(main);
+  EXPECT_FALSE(loaded.ok);
+  std::string all = loaded.AllErrors();
+  for (const char* hint : {
+           "ftp.conf:4: server: unknown key in [ftp]; xinetd's; use exec",
+           "ftp.conf:5: server_args: unknown key in [ftp]; xinetd's; use args (without argv[0]",
+           "ftp.conf:6: only_from: unknown key in [ftp]; xinetd's; use cidr_allow",
+           "ftp.conf:7: no_access: unknown key in [ftp]; xinetd's; use cidr_deny",
+           "ftp.conf:8: wait: unknown key in [ftp]; xinetd's; wait = yes is gatehouse's mode = "
+           "wait (not yet available)",
+           "ftp.conf:9: socket_type: unknown key in [ftp]; xinetd's; use port = HOST:PORT/tcp or "
+           "PATH|unix, or proto",
+           "ftp.conf:10: instances: unknown key in [ftp]; xinetd's; use max_servers (not yet "
+           "available)",
+           "ftp.conf:11: per_source: unknown key in [ftp]; xinetd's; a limit per client address "
+           "is not yet available",
+           "ftp.conf:12: cps: unknown key in [ftp]; xinetd's; a limit on connections per second "
+           "is not yet available",
+           "ftp.conf:13: disable: unknown key in [ftp]; xinetd's; remove the file or comment the "
+           "section out",
+           "ftp.conf:14: bind: unknown key in [ftp]; xinetd's; use host",
+           "ftp.conf:15: flags: unknown key in [ftp]; xinetd's; no equivalent",
+           "ftp.conf:16: log_on_success: unknown key in [ftp]; xinetd's; no equivalent",
+           "ftp.conf:17: log_on_failure: unknown key in [ftp]; xinetd's; no equivalent",
+           "ftp.conf:18: type: unknown key in [ftp]; xinetd's; type = INTERNAL is gatehouse's "
+           "mode = builtin (not yet available)",
+           "ftp.conf:19: passenv: unknown key in [ftp]; xinetd's; nothing is inherited",
+           "tftp.conf:4: wait: unknown key in [tftp]; xinetd's; wait = no is what gatehouse does",
+           "tftp.conf:5: socket_type: unknown key in [tftp]; xinetd's; datagram services",
+       }) {
+    EXPECT_NE(all.find(hint), std::string::npos) << hint << "\n" << all;
+  }
+  // A key nobody has stays a bare unknown key.
+  EXPECT_NE(all.find("ftp.conf:20: bogus_key: unknown key in [ftp]\n"), std::string::npos) << all;
 }
 
 TEST(Config, RelativeConfigPathGivesRelativeNames) {

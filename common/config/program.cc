@@ -1,10 +1,16 @@
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 
 #include "common/config/resolve.h"
+#include "common/exec_interpreter.h"
 #include "common/shell_words.h"
+#include "common/unique_fd.h"
 
 namespace gatehouse {
 namespace {
@@ -22,6 +28,46 @@ bool ExecutableBy(const struct stat& info, const JailSpec& jail) {
   if (info.st_uid == jail.uid) return (info.st_mode & S_IXUSR) != 0;
   if (info.st_gid == jail.gid) return (info.st_mode & S_IXGRP) != 0;
   return (info.st_mode & S_IXOTH) != 0;
+}
+
+// `path` opened as a process chrooted to `root` would find it: an absolute
+// symbolic link inside the jail (/lib64/ld-linux-x86-64.so.2 is one) must
+// resolve inside the jail, not on the host.
+UniqueFd OpenInsideRoot(const std::string& root, const std::string& path) {
+  UniqueFd dir(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return UniqueFd();
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  long fd = syscall(SYS_openat2, dir.get(), path.c_str(), &how, sizeof how);
+  if (fd < 0 && errno == ENOSYS) {
+    // Before Linux 5.6: the host's view, right unless the jail has absolute links.
+    fd = open((root + "/" + path).c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  return UniqueFd(static_cast<int>(fd));
+}
+
+// The kernel needs a program's ELF interpreter (or a script's, and that one's
+// loader in turn) inside the chroot: without it exec fails with ENOENT about a
+// file that exists. Follows at most the kernel's own four levels. False with an
+// error when something is missing.
+bool CheckRunsInsideChroot(const ConfigEntry& exec, const std::string& chroot,
+                           ConfigErrors* errors) {
+  std::string file = exec.value;
+  for (int depth = 0; depth < 5; ++depth) {
+    UniqueFd fd = OpenInsideRoot(chroot, file);
+    if (!fd) return true;  // unreadable here: the checks above have spoken for exec itself
+    ExecInterpreter needs = ReadExecInterpreter(fd.get());
+    if (needs.kind == ExecInterpreter::Kind::kNone) return true;
+    if (!OpenInsideRoot(chroot, needs.path)) {
+      std::string who =
+          file == exec.value ? file : file + " (the interpreter of " + exec.value + ")";
+      errors->Add(exec, who + " needs " + needs.path + ", which is not inside chroot " + chroot);
+      return false;
+    }
+    file = needs.path;
+  }
+  return true;
 }
 
 }  // namespace
@@ -51,6 +97,9 @@ void ResolveProgram(const Settings& settings, const std::string& where, ServiceC
                            std::to_string(service->jail.gid) + " (mode " + OctalMode(info.st_mode) +
                            ")");
     return;
+  }
+  if (!service->jail.chroot.empty()) {
+    if (!CheckRunsInsideChroot(*exec, service->jail.chroot, errors)) return;
   }
   service->program.exec = exec->value;
   std::string base = exec->value.substr(exec->value.rfind('/') + 1);

@@ -29,4 +29,8 @@ void ResolveIdentity(const Settings& settings, const std::string& where, Service
 void ResolveProgram(const Settings& settings, const std::string& where, ServiceConfig* service,
                     ConfigErrors* errors);
 
+// USER, LOGNAME, HOME and SHELL for the program, as systemd gives a User=
+// service, from the final uid (run after DistinctDynamicUids), unless env= set them.
+void ResolveLoginEnvironment(ServiceConfig* service);
+
 }  // namespace gatehouse

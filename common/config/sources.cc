@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/config/foreign_keys.h"
 #include "common/config/keys.h"
 #include "common/config/paths.h"
 #include "common/ini_file.h"
@@ -21,7 +22,8 @@ void Collect(const std::vector<ConfigEntry>& entries, KeyScope scope, const std:
   for (const ConfigEntry& entry : entries) {
     const ConfigKey* key = FindConfigKey(entry.key);
     if (key == nullptr) {
-      errors->Add(entry, "unknown key in " + scope_name);
+      std::string hint = ForeignKeyHint(entry.key, entry.value);
+      errors->Add(entry, "unknown key in " + scope_name + (hint.empty() ? "" : "; " + hint));
       continue;
     }
     if (key->scope != scope) {
@@ -129,6 +131,7 @@ bool ReadMainFile(const CommandLine& command_line, ConfigSources* sources, Confi
     sources->services.push_back(BuiltinEcho());
     return true;
   }
+  sources->files.push_back(path);
   std::vector<IniSection> sections;
   if (!ReadIniFile(path, path, &sections, errors->list()) && sections.empty()) return false;
   AddSections(sections, true, sources, errors);
@@ -158,6 +161,7 @@ void LayerCommandLine(const CommandLine& command_line, ConfigSources* sources,
 void ReadServicesDir(const std::string& dir, ConfigSources* sources, ConfigErrors* errors) {
   for (const std::string& file : ServiceFileNames(dir, errors)) {
     std::string shown = JoinPath(dir, file);
+    sources->files.push_back(shown);
     std::vector<IniSection> sections;
     ReadIniFile(shown, shown, &sections, errors->list());
     AddSections(sections, false, sources, errors);

@@ -22,7 +22,8 @@ struct ConfigSources {
   Settings global;        // global keys, the command line's already over the file's
   Settings defaults;      // [defaults]
   std::vector<ServiceSource> services;
-  Settings service_overrides;  // service keys from the command line
+  Settings service_overrides;      // service keys from the command line
+  std::vector<std::string> files;  // as errors name them, in the order read
 };
 
 // Reads the main file: --config, else kDefaultConfigPath if it exists; with

@@ -1,8 +1,14 @@
 // The first end-to-end path: a real client connects, the supervisor accepts and
 // hands the fd to the child, the child runs /bin/cat on it.
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <unistd.h>
 
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "common/config.h"
 #include "tests/integration/harness.h"
 
 namespace gatehouse::testing {
@@ -77,6 +83,15 @@ TEST_F(EchoTest, UnixPeersGetTheirCredentialsInTheEnvironment) {
   StopAndExpectSocketGone(path);
 }
 
+// The names of `env`'s output, one NAME=value a line.
+std::set<std::string> EnvNames(const std::string& env) {
+  std::set<std::string> names;
+  std::istringstream lines(env);
+  std::string line;
+  while (std::getline(lines, line)) names.insert(line.substr(0, line.find('=')));
+  return names;
+}
+
 TEST_F(EchoTest, ProgramsGetTheUcspiEnvironmentAndNothingElse) {
   ASSERT_TRUE(
       StartWith("[echo]\nport = 127.0.0.1:0\nexec = /usr/bin/env\nenv = GREETING=hello world\n"));
@@ -93,8 +108,45 @@ TEST_F(EchoTest, ProgramsGetTheUcspiEnvironmentAndNothingElse) {
   EXPECT_NE(env.find("REMOTE_HOST=127.0.0.1\n"), std::string::npos) << env;
   EXPECT_NE(env.find("GREETING=hello world\n"), std::string::npos) << env;
   EXPECT_NE(env.find("PATH=/usr/local/bin:/usr/bin:/bin\n"), std::string::npos) << env;
-  // Nothing of gatehouse's own environment leaks through.
-  EXPECT_EQ(env.find("TEST_TMPDIR"), std::string::npos) << env;
+  // The login variables of the user the program runs as: as root a service
+  // without `user` has a uid of its own and no passwd entry, so the number, HOME
+  // /, and no SHELL; otherwise gatehouse's own user.
+  std::string user = std::to_string(IsRoot() ? DynamicServiceUid("echo") : geteuid());
+  std::string home = "/";
+  std::set<std::string> expected = {"PROTO",        "TCPREMOTEIP", "TCPREMOTEPORT", "TCPLOCALIP",
+                                    "TCPLOCALPORT", "REMOTE_HOST", "GREETING",      "PATH",
+                                    "USER",         "LOGNAME",     "HOME"};
+  if (!IsRoot()) {
+    if (passwd* self = getpwuid(geteuid())) {
+      user = self->pw_name;
+      home = *self->pw_dir ? self->pw_dir : "/";
+      if (*self->pw_shell) expected.insert("SHELL");
+    }
+  }
+  EXPECT_NE(env.find("USER=" + user + "\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("LOGNAME=" + user + "\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("HOME=" + home + "\n"), std::string::npos) << env;
+  // Nothing else, and nothing of gatehouse's own environment (TEST_TMPDIR, ...).
+  EXPECT_EQ(EnvNames(env), expected) << env;
+}
+
+TEST_F(EchoTest, ANamedUserGetsItsPasswdEntryAndEnvOverridesIt) {
+  if (!IsRoot()) GTEST_SKIP() << "user = nobody needs root";
+  passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  ASSERT_NE(*nobody->pw_shell, '\0');
+  std::string shell = nobody->pw_shell;
+  ASSERT_TRUE(StartWith(
+      "[echo]\nport = 127.0.0.1:0\nexec = /usr/bin/env\nuser = nobody\nenv = HOME=/srv/mine\n"));
+  CommandResult result =
+      RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse_->Port("echo"))});
+  const std::string& env = result.out;
+  EXPECT_NE(env.find("USER=nobody\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("LOGNAME=nobody\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("SHELL=" + shell + "\n"), std::string::npos) << env;
+  // env= wins over passwd's /nonexistent, and HOME is there once.
+  EXPECT_NE(env.find("HOME=/srv/mine\n"), std::string::npos) << env;
+  EXPECT_EQ(env.find("HOME="), env.rfind("HOME=")) << env;
 }
 
 TEST_F(EchoTest, ReverseLookupSetsTcpRemoteHost) {
@@ -112,7 +164,29 @@ TEST_F(EchoTest, OneLogLinePerStartAndExit) {
   ASSERT_TRUE(gatehouse_->WaitForLog(" exit 3 after ")) << gatehouse_->Log();
   std::string log = gatehouse_->Log();
   EXPECT_NE(log.find("info: echo: start 127.0.0.1:"), std::string::npos) << log;
-  EXPECT_NE(log.find("info: echo: exit 127.0.0.1:"), std::string::npos) << log;
+  EXPECT_NE(log.find("notice: echo: exit 127.0.0.1:"), std::string::npos) << log;
+}
+
+TEST_F(EchoTest, AFailedProgramIsOneNoticeLineAtTheDefaultLevel) {
+  // The client says which status its program exits with: first 0, then 3.
+  ASSERT_TRUE(StartWith(
+      "[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'read code; exit $code'\n", ""));
+  std::string port = std::to_string(gatehouse_->Port("echo"));
+  CommandResult clean = RunCommand({"nc", "-N", "127.0.0.1", port}, "0\n");
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  RunCommand({"nc", "-N", "127.0.0.1", port}, "3\n");
+  ASSERT_TRUE(gatehouse_->WaitForLog(" exit 3 after ")) << gatehouse_->Log();
+  std::string log = gatehouse_->Log();
+  // Service, peer, pid, status and duration on one notice line.
+  std::smatch line;
+  ASSERT_TRUE(std::regex_search(
+      log, line,
+      std::regex(R"( notice: echo: exit 127\.0\.0\.1:\d+ pid \d+ exit 3 after \d+\.\d{3} s\n)")))
+      << log;
+  // The clean exit (which came first) left no line at this level, nor did the starts.
+  EXPECT_EQ(log.find("echo: exit"), static_cast<size_t>(line.position(0)) + 9) << log;
+  EXPECT_EQ(log.find(" exit 0 after "), std::string::npos) << log;
+  EXPECT_EQ(log.find("echo: start"), std::string::npos) << log;
 }
 
 TEST_F(EchoTest, ProgramStderrGoesToTheLogFile) {

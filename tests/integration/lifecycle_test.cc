@@ -1,5 +1,6 @@
 // The supervisor's life: --check, refusing a bad config, graceful and forced
 // stops, pid_file and background, the built-in default, and a child restart.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include <regex>
 #include <sstream>
 
+#include "common/exec_interpreter.h"
 #include "tests/integration/harness.h"
 
 namespace gatehouse::testing {
@@ -252,28 +254,123 @@ TEST(Children, ACrashedChildIsRestarted) {
       "back\n");
 }
 
+// The host's dynamic loader as /bin/cat names it (PT_INTERP), e.g.
+// /lib64/ld-linux-x86-64.so.2, and the file it leads to.
+struct Loader {
+  std::string path;
+  std::string real_path;
+};
+Loader HostLoader() {
+  int fd = open("/bin/cat", O_RDONLY | O_CLOEXEC);
+  ExecInterpreter cat = ReadExecInterpreter(fd);
+  close(fd);
+  char* real = realpath(cat.path.c_str(), nullptr);
+  Loader loader{cat.path, real ? real : cat.path};
+  free(real);
+  return loader;
+}
+
+void MakeDirs(const std::string& path) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    mkdir(path.substr(0, slash).c_str(), 0755);
+  }
+  mkdir(path.c_str(), 0755);
+}
+
+std::string Dir(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+// A jail holding a copy of /bin/cat and nothing it needs.
+std::string CatJail(const TempDir& dir) {
+  std::string jail = dir.path() + "/jail";
+  MakeDirs(jail + "/bin");
+  CopyExecutable("/bin/cat", jail + "/bin/cat");
+  return jail;
+}
+
+CommandResult Check(const TempDir& dir, const std::string& jail, const std::string& exec) {
+  std::string config = WriteConfig(
+      dir, "",
+      {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nchroot = " + jail + "\nexec = " + exec + "\n"}});
+  return RunCommand({Gatehouse(), "--config", config, "--check"});
+}
+
+TEST(Children, ProgramWhoseLoaderIsNotInsideTheChrootIsAConfigError) {
+  if (!IsRoot()) GTEST_SKIP() << "chroot needs root";
+  TempDir dir;
+  std::string jail = CatJail(dir);
+  Loader loader = HostLoader();
+  ASSERT_EQ(loader.path.rfind("/lib", 0), 0u) << loader.path;
+  std::string expected = "services.d/echo.conf:4: exec: /bin/cat needs " + loader.path +
+                         ", which is not inside chroot " + jail + "\n";
+  CommandResult check = Check(dir, jail, "/bin/cat");
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_NE(check.err.find(expected), std::string::npos) << check.err;
+  // Nothing starts.
+  std::string config = dir.path() + "/gatehouse.conf";
+  CommandResult run = RunCommand({Gatehouse(), "--config", config}, "", 10);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find(expected), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("listening"), std::string::npos) << run.err;
+
+  // The loader's name as an absolute link, as Debian lays it out, pointing to a
+  // file the host has but the jail does not: it is read inside the jail.
+  if (loader.real_path != loader.path) {
+    MakeDirs(jail + Dir(loader.path));
+    ASSERT_EQ(symlink(loader.real_path.c_str(), (jail + loader.path).c_str()), 0);
+    check = Check(dir, jail, "/bin/cat");
+    EXPECT_NE(check.err.find(expected), std::string::npos) << check.err;
+  }
+}
+
+TEST(Children, AScriptNeedsItsInterpreterAndItsLoaderInsideTheChroot) {
+  if (!IsRoot()) GTEST_SKIP() << "chroot needs root";
+  TempDir dir;
+  std::string jail = CatJail(dir);
+  dir.Write("jail/run.sh", "#!/bin/sh\nexec cat\n");
+  chmod((jail + "/run.sh").c_str(), 0755);
+  CommandResult check = Check(dir, jail, "/run.sh");
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_NE(
+      check.err.find("exec: /run.sh needs /bin/sh, which is not inside chroot " + jail + "\n"),
+      std::string::npos)
+      << check.err;
+  // /bin/sh there (Debian's dash is dynamic), its loader not.
+  CopyExecutable("/bin/sh", jail + "/bin/sh");
+  check = Check(dir, jail, "/run.sh");
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_NE(check.err.find("exec: /bin/sh (the interpreter of /run.sh) needs " + HostLoader().path +
+                           ", which is not inside chroot " + jail + "\n"),
+            std::string::npos)
+      << check.err;
+}
+
 TEST(Children, ProgramThatCannotRunInsideTheChrootIsLogged) {
   if (!IsRoot()) GTEST_SKIP() << "chroot needs root";
   TempDir dir;
-  std::string jail = dir.path() + "/jail";
-  mkdir(jail.c_str(), 0755);
-  mkdir((jail + "/bin").c_str(), 0755);
-  // Present for --check (a file), but a dynamic binary: no libc inside the jail.
-  std::ifstream in("/bin/cat", std::ios::binary);
-  std::ofstream(jail + "/bin/cat", std::ios::binary) << in.rdbuf();
-  chmod((jail + "/bin/cat").c_str(), 0755);
-  std::string config = WriteConfig(
-      dir, "",
-      {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nchroot = " + jail + "\nexec = /bin/cat\n"}});
-  GatehouseProcess gatehouse({"--config", config}, dir.path() + "/gatehouse.log");
-  ASSERT_TRUE(gatehouse.started());
+  // The loader is inside the jail (behind Debian's absolute link), so --check
+  // passes; the C library is not, and the loader says so when a client comes.
+  std::string jail = CatJail(dir);
+  Loader loader = HostLoader();
+  MakeDirs(jail + Dir(loader.real_path));
+  CopyExecutable(loader.real_path, jail + loader.real_path);
+  if (loader.real_path != loader.path) {
+    MakeDirs(jail + Dir(loader.path));
+    ASSERT_EQ(symlink(loader.real_path.c_str(), (jail + loader.path).c_str()), 0);
+  }
+  CommandResult check = Check(dir, jail, "/bin/cat");
+  ASSERT_EQ(check.exit_code, 0) << check.err;
+  GatehouseProcess gatehouse({"--config", dir.path() + "/gatehouse.conf"},
+                             dir.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
   CommandResult client =
       RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse.Port("echo"))}, "x\n");
   EXPECT_EQ(client.out, "");  // closed at once, not left hanging
-  // The kernel finds no ELF interpreter (ld.so) in the jail: exec fails with ENOENT.
-  EXPECT_TRUE(gatehouse.WaitForLog("err: echo: 127.0.0.1:", 10)) << gatehouse.Log();
-  EXPECT_NE(gatehouse.Log().find("cannot run program: /bin/cat: No such file or directory"),
-            std::string::npos)
+  // The loader's own words, labelled, and the failed exit at the default log_level.
+  EXPECT_TRUE(gatehouse.WaitForLog("error while loading shared libraries: libc.so.6", 10))
+      << gatehouse.Log();
+  EXPECT_TRUE(gatehouse.WaitForLog(" exit 127 after ", 10)) << gatehouse.Log();
+  EXPECT_NE(gatehouse.Log().find("notice: echo: exit 127.0.0.1:"), std::string::npos)
       << gatehouse.Log();
   EXPECT_TRUE(gatehouse.Running());
 }

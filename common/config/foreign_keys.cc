@@ -1,0 +1,79 @@
+#include "common/config/foreign_keys.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace gatehouse {
+namespace {
+
+struct ForeignKey {
+  const char* name;
+  const char* hint;
+};
+
+// xinetd's keys, one line each; the ones that depend on their value are below.
+constexpr ForeignKey kForeignKeys[] = {
+    {"server", "xinetd's; use exec (an absolute path)"},
+    {"server_args", "xinetd's; use args (without argv[0]: gatehouse passes exec's base name)"},
+    {"only_from", "xinetd's; use cidr_allow (or allow, a regex, for host names)"},
+    {"no_access", "xinetd's; use cidr_deny (or deny, a regex, for host names)"},
+    {"bind", "xinetd's; use host"},
+    {"interface", "xinetd's; use host"},
+    {"protocol", "xinetd's; use proto, or /tcp in port"},
+    {"instances", "xinetd's; use max_servers (not yet available)"},
+    {"per_source", "xinetd's; a limit per client address is not yet available"},
+    {"cps", "xinetd's; a limit on connections per second is not yet available"},
+    {"disable", "xinetd's; remove the file or comment the section out"},
+    {"id", "xinetd's; the [section] name names the service"},
+    {"passenv", "xinetd's; nothing is inherited: set each variable with env = NAME=value"},
+    {"groups", "xinetd's; a program gets group alone, no supplementary groups"},
+    {"flags", "xinetd's; no equivalent"},
+    {"log_type", "xinetd's; use log_file (a path or Sys::Syslog) in the main file"},
+    {"log_on_success",
+     "xinetd's; no equivalent: log_level = 3 logs every start and exit, with pid and duration"},
+    {"log_on_failure",
+     "xinetd's; no equivalent: denied peers and failed programs are logged at notice"},
+    {"rpc_version", "xinetd's; RPC services have no equivalent"},
+    {"rpc_number", "xinetd's; RPC services have no equivalent"},
+    {"redirect", "xinetd's; no equivalent"},
+    {"banner", "xinetd's; no equivalent"},
+    {"access_times", "xinetd's; no equivalent"},
+    {"umask", "xinetd's; no equivalent: the program sets its own"},
+    {"nice", "xinetd's; not yet available"},
+    {"max_load", "xinetd's; no equivalent"},
+};
+
+std::string Lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+}  // namespace
+
+std::string ForeignKeyHint(const std::string& key, const std::string& value) {
+  std::string given = Lower(value);
+  if (key == "wait") {
+    return given == "yes" ? "xinetd's; wait = yes is gatehouse's mode = wait (not yet available)"
+                          : "xinetd's; wait = no is what gatehouse does: remove the line";
+  }
+  if (key == "socket_type") {
+    if (given == "dgram")
+      return "xinetd's; datagram services (mode = datagram) are not yet available";
+    return "xinetd's; use port = HOST:PORT/tcp or PATH|unix, or proto (stream is the default)";
+  }
+  if (key == "type") {
+    if (given.find("internal") != std::string::npos) {
+      return "xinetd's; type = INTERNAL is gatehouse's mode = builtin (not yet available)";
+    }
+    return "xinetd's; no equivalent: name the port with port";
+  }
+  if (key.compare(0, 7, "rlimit_") == 0) return "xinetd's; resource limits are not yet available";
+  for (const ForeignKey& foreign : kForeignKeys) {
+    if (key == foreign.name) return foreign.hint;
+  }
+  return "";
+}
+
+}  // namespace gatehouse
