@@ -100,6 +100,10 @@ struct ServiceConfig {
   // Programs running at once (all of the service's children together, a reload's
   // draining ones included); beyond it clients wait in the listen backlog.
   int max_servers = 256;
+  // cps = RATE WAIT (xinetd's): more than RATE new connections in one second
+  // pause the service for WAIT seconds (clients wait in the backlog). 0: off.
+  int cps_rate = 0;
+  int cps_wait = 0;
 };
 
 // The range of uids (and gids) gatehouse gives services without a `user`:

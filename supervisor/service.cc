@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/monotonic_clock.h"
 
 namespace gatehouse {
 
@@ -11,7 +12,8 @@ Service::Service(event_base* base, std::string name, std::string child_program,
     : base_(base),
       name_(std::move(name)),
       child_program_(std::move(child_program)),
-      on_change_(std::move(on_change)) {}
+      on_change_(std::move(on_change)),
+      pause_timer_(evtimer_new(base, OnPauseOver, this)) {}
 
 bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
   if (config_ && SameService(*config_, *config)) return false;
@@ -52,12 +54,37 @@ void Service::Dispatch(UniqueFd connection, const ConnectionInfo& info, const st
     return;
   }
   current_->Dispatch(std::move(connection), info, peer);
+  if (config_->cps_rate > 0) CountForRate();
+}
+
+void Service::CountForRate() {
+  double now = MonotonicSeconds();
+  if (now - second_started_ >= 1) {
+    second_started_ = now;
+    in_this_second_ = 0;
+  }
+  if (++in_this_second_ <= config_->cps_rate || paused_) return;
+  paused_ = true;
+  Log(kLogNotice, name_ + ": more than " + std::to_string(config_->cps_rate) +
+                      " connections in a second; pausing for " +
+                      std::to_string(config_->cps_wait) + " s (cps)");
+  timeval wait = Seconds(config_->cps_wait);
+  event_add(pause_timer_.get(), &wait);
+  on_change_();
+}
+
+void Service::OnPauseOver(evutil_socket_t, short, void* self) {
+  auto* service = static_cast<Service*>(self);
+  service->paused_ = false;
+  service->second_started_ = MonotonicSeconds();
+  service->in_this_second_ = 0;
+  service->on_change_();
 }
 
 // A ready child, and fewer programs than max_servers across all the service's
 // children (a reload's draining ones too, so that a reload cannot double it).
 bool Service::accepting() const {
-  return current_ != nullptr && current_->state() == ChildProcess::State::kReady &&
+  return current_ != nullptr && current_->state() == ChildProcess::State::kReady && !paused_ &&
          programs() < static_cast<size_t>(config_->max_servers);
 }
 
@@ -122,6 +149,7 @@ std::string Service::Status(const std::string& listeners) const {
   } else {
     line += ", removed";
   }
+  if (paused_) line += ", paused (cps)";
   for (const auto& child : draining_) {
     line += ", child " + std::to_string(child->pid()) + " draining (" +
             std::to_string(child->connections()) + " programs)";

@@ -63,6 +63,9 @@ class Service {
 
  private:
   void DrainCurrent(bool end_programs);
+  // cps: counts this connection in the current second; over the rate, pauses.
+  void CountForRate();
+  static void OnPauseOver(evutil_socket_t, short, void* self);
 
   event_base* base_;
   std::string name_;
@@ -72,6 +75,10 @@ class Service {
   ServiceCounters counters_;
   std::unique_ptr<ChildProcess> current_;
   std::vector<std::unique_ptr<ChildProcess>> draining_;
+  EventPtr pause_timer_;  // cps: the service accepts again when it fires
+  bool paused_ = false;
+  double second_started_ = 0;  // MonotonicSeconds() of the counted second
+  int in_this_second_ = 0;
 };
 
 }  // namespace gatehouse

@@ -209,6 +209,17 @@ bool ParseMaxServers(const std::string& value, const KeyTarget& target, std::str
   return ParseNumber<1, 65535>(value, &target.service->max_servers, error);
 }
 
+bool ParseCps(const std::string& value, const KeyTarget& target, std::string* error) {
+  size_t space = value.find_first_of(" \t");
+  size_t second = space == std::string::npos ? space : value.find_first_not_of(" \t", space);
+  if (second == std::string::npos) {
+    *error = Quoted(value) + " is not RATE WAIT (connections per second, seconds to pause)";
+    return false;
+  }
+  return ParseNumber<1, 1000000>(value.substr(0, space), &target.service->cps_rate, error) &&
+         ParseNumber<1, 3600>(value.substr(second), &target.service->cps_wait, error);
+}
+
 bool ParseChildStallTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
   return ParseNumber<1, 3600>(value, &target.service->child_stall_timeout, error);
 }
@@ -270,6 +281,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "fork: a program per connection; single: one connection at a time"},
       {"max_servers", kService, kScalar, ParseMaxServers,
        "programs running at once (1-65535); beyond it clients wait in the backlog"},
+      {"cps", kService, kScalar, ParseCps,
+       "RATE WAIT: over RATE connections in a second pause the service WAIT seconds"},
   };
   return keys;
 }

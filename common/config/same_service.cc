@@ -32,7 +32,8 @@ auto Program(const ProgramSpec& p) { return std::make_tuple(p.exec, p.argv, p.en
 auto Definition(const ServiceConfig& s) {
   return std::make_tuple(s.name, PortTexts(s), s.listen, AccessTexts(s), s.reverse_lookups,
                          Jail(s.jail), Program(s.program), s.user_name, s.group_name,
-                         s.reload_programs, s.child_stall_timeout, s.mode, s.max_servers);
+                         s.reload_programs, s.child_stall_timeout, s.mode, s.max_servers,
+                         s.cps_rate, s.cps_wait);
 }
 
 }  // namespace

@@ -101,5 +101,32 @@ TEST_F(MaxServersTest, AReloadCannotDoubleSingle) {
   close(second);
 }
 
+// cps = 3 2: the fourth connection within a second pauses the service for 2 s;
+// the clients after it wait in the backlog, none is refused, counts stay exact.
+TEST_F(MaxServersTest, CpsPausesTheServiceAndClientsWait) {
+  ASSERT_TRUE(Start("log_level = 3\n", {{"rate.conf", "[rate]\nport = 127.0.0.1:0\ncps = 3 2\n" +
+                                                          std::string(kHold)}}));
+  std::vector<int> fds;
+  for (int i = 0; i < 6; ++i) fds.push_back(Open("rate"));
+  int at_once = 0;
+  for (int fd : fds) {
+    if (Started(fd, at_once < 4 ? 10 : 0.5)) ++at_once;
+  }
+  EXPECT_EQ(at_once, 4) << gatehouse_->Log();
+  EXPECT_TRUE(gatehouse_->WaitForLog("rate: more than 3 connections in a second; pausing for 2 s"))
+      << gatehouse_->Log();
+  kill(gatehouse_->pid(), SIGUSR1);
+  EXPECT_TRUE(gatehouse_->WaitForLog("ready, paused (cps), programs 4 of 256, served 4,"))
+      << gatehouse_->Log();
+  // After the pause the other two are served.
+  int later = 0;
+  for (size_t i = 4; i < fds.size(); ++i) {
+    if (Started(fds[i], 5)) ++later;
+  }
+  EXPECT_EQ(later, 2) << gatehouse_->Log();
+  for (int fd : fds) close(fd);
+  EXPECT_EQ(gatehouse_->Log().find("refused"), std::string::npos) << gatehouse_->Log();
+}
+
 }  // namespace
 }  // namespace gatehouse::testing
