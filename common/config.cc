@@ -42,6 +42,7 @@ ServiceConfig ResolveService(const ConfigSources& sources, const ServiceSource& 
   ResolveNetwork(settings, source.where, &service, errors);
   ResolveIdentity(settings, source.where, &service, errors);
   ResolveProgram(settings, source.where, &service, errors);
+  ResolveWorkingDirectory(settings, &service, errors);
   return service;
 }
 

@@ -495,6 +495,62 @@ TEST(Config, ChildStallTimeoutDefaultsFileCommandLineAndBounds) {
   }
 }
 
+TEST(Config, ChdirAndStderrDefaultsValuesAndErrors) {
+  TempDir dir;
+  std::string www = dir.path() + "/www";
+  ASSERT_EQ(mkdir(www.c_str(), 0755), 0);
+  Loaded loaded = Load(testing::WriteConfig(
+      dir, "",
+      {{"a.conf", kEcho},
+       {"b.conf",
+        "[b]\nport = 127.0.0.1:7008\nexec = /bin/cat\nchdir = " + www + "\nstderr = client\n"},
+       {"c.conf", "[c]\nport = 127.0.0.1:7009\nexec = /bin/cat\nstderr = null\n"}}));
+  ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
+  EXPECT_EQ(loaded.Service("echo")->program.working_directory, "/");  // xinetd's, not ours
+  EXPECT_EQ(loaded.Service("echo")->program.stderr_target, StderrTarget::kLog);
+  EXPECT_EQ(loaded.Service("b")->program.working_directory, www);
+  EXPECT_EQ(loaded.Service("b")->program.stderr_target, StderrTarget::kClient);
+  EXPECT_EQ(loaded.Service("c")->program.stderr_target, StderrTarget::kNull);
+  std::string shown = DescribeConfig(loaded.config);
+  EXPECT_NE(shown.find("  chdir    /\n  stderr   log\n"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("  chdir    " + www + "\n  stderr   client\n"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("  stderr   null\n"), std::string::npos) << shown;
+
+  std::string file = dir.Write("file", "x");
+  for (const auto& [line, error] : std::vector<std::pair<std::string, std::string>>{
+           {"chdir = srv", "chdir: \"srv\" is not an absolute path"},
+           {"chdir = ", "chdir: \"\" is not an absolute path"},
+           {"chdir = " + www + "/missing", "chdir: \"" + www + "/missing\" does not exist"},
+           {"chdir = " + file, "chdir: \"" + file + "\" is not a directory"},
+           {"stderr = syslog", "stderr: \"syslog\" is not log, client or null"},
+           {"stderr = Log", "stderr: \"Log\" is not log, client or null"},
+       }) {
+    Loaded bad = Load(testing::WriteConfig(dir, "", {{"a.conf", kEcho + line + "\n"}}));
+    EXPECT_FALSE(bad.ok) << line;
+    EXPECT_NE(bad.AllErrors().find("a.conf:4: " + error), std::string::npos) << line << "\n"
+                                                                             << bad.AllErrors();
+  }
+}
+
+TEST(Config, ChdirIsCheckedInsideTheChroot) {
+  if (geteuid() != 0) GTEST_SKIP() << "chroot needs root";
+  TempDir dir;
+  std::string jail = dir.path() + "/jail";
+  ASSERT_EQ(mkdir(jail.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((jail + "/bin").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((jail + "/srv").c_str(), 0755), 0);
+  testing::CopyExecutable("/bin/cat", jail + "/bin/cat");
+  std::string service = "[echo]\nport = 127.0.0.1:7007\nexec = /bin/cat\nchroot = " + jail + "\n";
+  Loaded inside = Load(testing::WriteConfig(dir, "", {{"a.conf", service + "chdir = /srv\n"}}));
+  ASSERT_TRUE(inside.ok) << inside.AllErrors();
+  EXPECT_EQ(inside.config.services[0].program.working_directory, "/srv");
+  // /tmp exists on the host, not in the jail.
+  Loaded outside = Load(testing::WriteConfig(dir, "", {{"a.conf", service + "chdir = /tmp\n"}}));
+  EXPECT_NE(outside.AllErrors().find("a.conf:5: chdir: \"" + jail + "/tmp\" does not exist"),
+            std::string::npos)
+      << outside.AllErrors();
+}
+
 TEST(Config, EveryTableKeyIsKnownInItsScopeAndOnTheCommandLine) {
   TempDir dir;
   for (const ConfigKey& key : ConfigKeys()) {
@@ -562,6 +618,8 @@ TEST(SameService, IgnoresWhereAndSeesEveryFieldThatMatters) {
       {"exec", [](ServiceConfig* s) { s->program.exec = "/bin/dash"; }},
       {"argv", [](ServiceConfig* s) { s->program.argv.back() = "exec tac"; }},
       {"env", [](ServiceConfig* s) { s->program.env[0] = "A=2"; }},
+      {"chdir", [](ServiceConfig* s) { s->program.working_directory = "/srv"; }},
+      {"stderr", [](ServiceConfig* s) { s->program.stderr_target = StderrTarget::kClient; }},
       {"reload_programs", [](ServiceConfig* s) { s->reload_programs = ReloadPrograms::kEnd; }},
       {"kill_grace", [](ServiceConfig* s) { s->program.kill_grace = 3; }},
       {"child_stall_timeout", [](ServiceConfig* s) { s->child_stall_timeout = 1; }},

@@ -26,4 +26,9 @@ void ResolveIdentity(const Settings& settings, const std::string& where, Service
 void ResolveProgram(const Settings& settings, const std::string& where, ServiceConfig* service,
                     ConfigErrors* errors);
 
+// chdir, checked against the chroot (resolve identity first): an absolute path
+// that, as far as gatehouse can see, is a directory inside the chroot.
+void ResolveWorkingDirectory(const Settings& settings, ServiceConfig* service,
+                             ConfigErrors* errors);
+
 }  // namespace gatehouse
