@@ -26,8 +26,9 @@ uint64_t MicrosecondsSince(double start) {
 
 }  // namespace
 
-ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition service)
-    : base_(base), service_(std::move(service)) {
+ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition service,
+                     UniqueFd null_fd)
+    : base_(base), service_(std::move(service)), null_fd_(std::move(null_fd)) {
   channel_ = std::make_unique<MessageChannel>(
       base_, std::move(control), kMaxQueuedReports,
       [this](WireMessage& message) { OnMessage(message); },
@@ -102,7 +103,7 @@ bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
   Running running{connection.id, MonotonicSeconds()};
   UniqueFd stderr_read;
   std::string error;
-  pid_t pid = StartProgram(service_, connection, fd.get(), &stderr_read, &error);
+  pid_t pid = StartProgram(service_, connection, fd.get(), null_fd_.get(), &stderr_read, &error);
   if (pid == kNoFdForStderr) return false;
   fd.reset();  // the program has its own copy now
   if (pid < 0) {
@@ -122,7 +123,7 @@ bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
     return true;
   }
   running_[pid] = running;
-  program_stderr_->Watch(pid, std::move(stderr_read));
+  if (stderr_read) program_stderr_->Watch(pid, std::move(stderr_read));
   channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection.id, pid}),
                  std::move(pidfd));
   return true;

@@ -21,7 +21,8 @@ namespace gatehouse {
 
 class ChildLoop {
  public:
-  ChildLoop(event_base* base, UniqueFd control, ServiceDefinition service);
+  // `null_fd`: /dev/null for stderr = null (opened before the chroot), else empty.
+  ChildLoop(event_base* base, UniqueFd control, ServiceDefinition service, UniqueFd null_fd);
   // Serves until told to stop (Shutdown, TERM, or the supervisor gone) and every
   // program has ended. Returns the process exit code.
   int Run();
@@ -57,6 +58,7 @@ class ChildLoop {
 
   event_base* base_;
   ServiceDefinition service_;
+  UniqueFd null_fd_;
   std::unique_ptr<MessageChannel> channel_;
   std::unique_ptr<ProgramStderr> program_stderr_;
   EventPtr sigchld_event_;

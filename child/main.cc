@@ -7,11 +7,12 @@
 //   3. enter the service's own PID and mount namespaces (and network, with
 //      private_network): this process stays outside as the holder, its child is
 //      the namespace's init and goes on; init mounts a private /proc
-//   4. drop privileges: chroot, groups, gid, uid, capabilities, no_new_privs
+//   4. open /dev/null for stderr = null (a chroot may have none)
+//   5. drop privileges: chroot, groups, gid, uid, capabilities, no_new_privs
 //      (the holder too, then it only waits); init is sealed (not dumpable, dies
 //      with the holder)
-//   5. check that the program is there to run, inside the chroot
-//   6. serve: a program per connection fd, reports back, until told to stop
+//   6. check that the program and its working directory are there, inside the chroot
+//   7. serve: a program per connection fd, reports back, until told to stop
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -77,6 +78,19 @@ void CheckProgram(const ServiceDefinition& service) {
   if (access(exec.c_str(), X_OK) != 0) {
     Fail(ErrnoMessage("access", exec + " as uid " + std::to_string(getuid()), errno));
   }
+  // Each program enters it; a missing one would fail every connection.
+  const std::string& dir = service.program.working_directory;
+  int err = stat(dir.c_str(), &info) != 0 ? errno : !S_ISDIR(info.st_mode) ? ENOTDIR : 0;
+  if (err == 0 && access(dir.c_str(), X_OK) != 0) err = errno;
+  if (err != 0)
+    Fail(ErrnoMessage("chdir", dir + (chroot.empty() ? "" : " in chroot " + chroot), err));
+}
+
+UniqueFd OpenNullIfWanted(const ServiceDefinition& service) {
+  if (service.program.stderr_target != StderrTarget::kNull) return UniqueFd();
+  UniqueFd null(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null) Fail(ErrnoMessage("open", "/dev/null for stderr = null", errno));
+  return null;
 }
 
 }  // namespace
@@ -113,12 +127,13 @@ int main() {
     }
     if (!MountPrivateProc(service.jail.chroot, &error)) Fail("namespaces: " + error);
   }
+  UniqueFd null_fd = OpenNullIfWanted(service);
   if (!DropPrivileges(service.jail, &error)) Fail("privilege drop failed: " + error);
   if (service.jail.namespaces && !SealInit(&error)) Fail("namespaces: " + error);
   CheckProgram(service);
 
   EventBasePtr base(event_base_new());
   if (!base) Fail("event_base_new failed");
-  ChildLoop child(base.get(), UniqueFd(kControlFd), std::move(service));
+  ChildLoop child(base.get(), UniqueFd(kControlFd), std::move(service), std::move(null_fd));
   return child.Run();
 }

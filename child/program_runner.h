@@ -1,7 +1,9 @@
-// Starts a service's program for one connection: the connection on stdin and
-// stdout, stderr a pipe of its own that the child reads (never the log file),
-// its own session (so a timeout can end its whole process group), default
-// signal dispositions, a fresh environment.
+// Starts a service's program for one connection through the exec stage
+// (child/exec_stage.h): the connection on stdin and stdout; stderr, as the
+// service says, a pipe of its own that the child reads (never the log file),
+// the connection, or /dev/null; its own session (so a timeout can end its whole
+// process group), default signal dispositions, a fresh environment, the
+// service's working directory.
 #pragma once
 
 #include <sys/types.h>
@@ -17,9 +19,11 @@ namespace gatehouse {
 // (EMFILE, ENFILE): the connection can wait until a program has ended.
 inline constexpr pid_t kNoFdForStderr = -2;
 
-// Returns the pid and, in `stderr_read`, the read end of the program's stderr;
-// kNoFdForStderr; or -1 with a message ("/bin/cat: No such file or directory").
+// Returns the pid and, with stderr = log, in `stderr_read` the read end of the
+// program's stderr (left empty otherwise); kNoFdForStderr; or -1 with a message
+// ("/bin/cat: No such file or directory"). `null_fd` is /dev/null, opened
+// before the chroot, for stderr = null.
 pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
-                   int connection_fd, UniqueFd* stderr_read, std::string* error);
+                   int connection_fd, int null_fd, UniqueFd* stderr_read, std::string* error);
 
 }  // namespace gatehouse

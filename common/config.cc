@@ -46,6 +46,7 @@ ServiceConfig ResolveService(const ConfigSources& sources, const ServiceSource& 
   ResolveIdentity(settings, source.where, &service, errors);
   ResolveProgram(settings, source.where, &service, errors);
   ResolveMode(settings, &service, errors);
+  ResolveWorkingDirectory(settings, &service, errors);
   return service;
 }
 

@@ -30,11 +30,32 @@ struct JailSpec {
 // The longest kill_grace the config accepts and the child believes: an hour.
 inline constexpr uint32_t kMaxKillGrace = 3600;
 
+// Where a program's stderr goes (stderr = log | client | null).
+enum class StderrTarget : uint8_t {
+  kLog,     // a pipe its service child reads: labelled lines in gatehouse's log
+  kClient,  // the connection, as stdout (xinetd's behaviour)
+  kNull,    // /dev/null
+};
+
+// The key's word for `target`: "log", "client" or "null".
+inline const char* StderrTargetName(StderrTarget target) {
+  switch (target) {
+    case StderrTarget::kClient:
+      return "client";
+    case StderrTarget::kNull:
+      return "null";
+    default:
+      return "log";
+  }
+}
+
 // What runs for each connection, and how it is ended.
 struct ProgramSpec {
-  std::string exec;               // absolute path inside the chroot (posix_spawn takes no PATH)
+  std::string exec;               // absolute path inside the chroot (no PATH search)
   std::vector<std::string> argv;  // argv[0] is exec's base name, then the words of `args`
   std::vector<std::string> env;   // NAME=value from env= keys, before gatehouse's own variables
+  std::string working_directory = "/";  // chdir: absolute, inside the chroot
+  StderrTarget stderr_target = StderrTarget::kLog;
   // Seconds from TERM to KILL whenever the programs are ended (shutdown,
   // reload_programs = end): the one grace every end of a program honours.
   uint32_t kill_grace = 2;

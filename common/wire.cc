@@ -94,6 +94,8 @@ std::string EncodePayload(const ServiceDefinition& v) {
   w.U32(v.program.kill_grace);
   w.U8(v.jail.namespaces ? 1 : 0);
   w.U8(v.jail.private_network ? 1 : 0);
+  w.Str(v.program.working_directory);
+  w.U8(static_cast<uint8_t>(v.program.stderr_target));
   return w.Take();
 }
 
@@ -120,7 +122,11 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   uint8_t namespaces = 0, private_network = 0;
   r.U8("namespaces", &namespaces);
   r.U8("private_network", &private_network);
+  r.Str("working_directory", &v->program.working_directory);
+  uint8_t stderr_target = 0;
+  r.U8("stderr_target", &stderr_target);
   if (!r.Finish(error)) return false;
+  v->program.stderr_target = static_cast<StderrTarget>(stderr_target);
   v->jail.change_identity = change == 1;
   v->jail.namespaces = namespaces == 1;
   v->jail.private_network = private_network == 1;
@@ -136,6 +142,10 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
     *error = "argv: empty";
   else if (!v->jail.chroot.empty() && v->jail.chroot[0] != '/')
     *error = "chroot: not an absolute path";
+  else if (v->program.working_directory.empty() || v->program.working_directory[0] != '/')
+    *error = "working_directory: not an absolute path";
+  else if (stderr_target > static_cast<uint8_t>(StderrTarget::kNull))
+    *error = "stderr_target: not log, client or null";
   else if (v->program.kill_grace > kMaxKillGrace)
     *error = "kill_grace: more than " + std::to_string(kMaxKillGrace) + " seconds";
   else

@@ -2,6 +2,7 @@
 // errors that name file, line and key.
 #include "common/config.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <regex>
 
 #include "common/config/keys.h"
+#include "common/exec_interpreter.h"
 #include "common/shell_words.h"
 #include "tests/integration/harness.h"
 
@@ -174,7 +176,7 @@ TEST(Config, KeysOfXinetdGetAHint) {
         "[ftp]\nport = 7001\nexec = /bin/cat\n"
         "server = /usr/sbin/in.ftpd\nserver_args = -l\nonly_from = 10.0.0.0/8\n"
         "no_access = 10.1.0.0/16\nwait = yes\nsocket_type = stream\ninstances = 30\n"
-        "per_source = 5\ncps = 50 10\ndisable = no\nbind = 127.0.0.1\nflags = REUSE\n"
+        "per_source = 5\ncps = 50\ndisable = no\nbind = 127.0.0.1\nflags = REUSE\n"
         "log_on_success = PID HOST\nlog_on_failure = HOST\ntype = INTERNAL\n"
         "passenv = PATH\nbogus_key = 1\n"},
        {"tftp.conf", "[tftp]\nport = 7002\nexec = /bin/cat\nwait = no\nsocket_type = dgram\n"}});
@@ -190,12 +192,11 @@ TEST(Config, KeysOfXinetdGetAHint) {
            "wait (not yet available)",
            "ftp.conf:9: socket_type: unknown key in [ftp]; xinetd's; use port = HOST:PORT/tcp or "
            "PATH|unix, or proto",
-           "ftp.conf:10: instances: unknown key in [ftp]; xinetd's; use max_servers (not yet "
-           "available)",
+           "ftp.conf:10: instances: unknown key in [ftp]; xinetd's; use max_servers",
            "ftp.conf:11: per_source: unknown key in [ftp]; xinetd's; a limit per client address "
            "is not yet available",
-           "ftp.conf:12: cps: unknown key in [ftp]; xinetd's; a limit on connections per second "
-           "is not yet available",
+           // cps is gatehouse's own key (xinetd's meaning): a value error, not a hint.
+           "ftp.conf:12: cps: \"50\" is not RATE WAIT",
            "ftp.conf:13: disable: unknown key in [ftp]; xinetd's; remove the file or comment the "
            "section out",
            "ftp.conf:14: bind: unknown key in [ftp]; xinetd's; use host",
@@ -579,6 +580,74 @@ TEST(Config, ChildStallTimeoutDefaultsFileCommandLineAndBounds) {
   }
 }
 
+TEST(Config, ChdirAndStderrDefaultsValuesAndErrors) {
+  TempDir dir;
+  std::string www = dir.path() + "/www";
+  ASSERT_EQ(mkdir(www.c_str(), 0755), 0);
+  Loaded loaded = Load(testing::WriteConfig(
+      dir, "",
+      {{"a.conf", kEcho},
+       {"b.conf",
+        "[b]\nport = 127.0.0.1:7008\nexec = /bin/cat\nchdir = " + www + "\nstderr = client\n"},
+       {"c.conf", "[c]\nport = 127.0.0.1:7009\nexec = /bin/cat\nstderr = null\n"}}));
+  ASSERT_TRUE(loaded.ok) << loaded.AllErrors();
+  EXPECT_EQ(loaded.Service("echo")->program.working_directory, "/");  // xinetd's, not ours
+  EXPECT_EQ(loaded.Service("echo")->program.stderr_target, StderrTarget::kLog);
+  EXPECT_EQ(loaded.Service("b")->program.working_directory, www);
+  EXPECT_EQ(loaded.Service("b")->program.stderr_target, StderrTarget::kClient);
+  EXPECT_EQ(loaded.Service("c")->program.stderr_target, StderrTarget::kNull);
+  std::string shown = DescribeConfig(loaded.config);
+  EXPECT_NE(shown.find("  chdir    /\n  stderr   log\n"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("  chdir    " + www + "\n  stderr   client\n"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("  stderr   null\n"), std::string::npos) << shown;
+
+  std::string file = dir.Write("file", "x");
+  for (const auto& [line, error] : std::vector<std::pair<std::string, std::string>>{
+           {"chdir = srv", "chdir: \"srv\" is not an absolute path"},
+           {"chdir = ", "chdir: \"\" is not an absolute path"},
+           {"chdir = " + www + "/missing", "chdir: \"" + www + "/missing\" does not exist"},
+           {"chdir = " + file, "chdir: \"" + file + "\" is not a directory"},
+           {"stderr = syslog", "stderr: \"syslog\" is not log, client or null"},
+           {"stderr = Log", "stderr: \"Log\" is not log, client or null"},
+       }) {
+    Loaded bad = Load(testing::WriteConfig(dir, "", {{"a.conf", kEcho + line + "\n"}}));
+    EXPECT_FALSE(bad.ok) << line;
+    EXPECT_NE(bad.AllErrors().find("a.conf:4: " + error), std::string::npos) << line << "\n"
+                                                                             << bad.AllErrors();
+  }
+}
+
+TEST(Config, ChdirIsCheckedInsideTheChroot) {
+  if (geteuid() != 0) GTEST_SKIP() << "chroot needs root";
+  TempDir dir;
+  std::string jail = dir.path() + "/jail";
+  ASSERT_EQ(mkdir(jail.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((jail + "/bin").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((jail + "/srv").c_str(), 0755), 0);
+  testing::CopyExecutable("/bin/cat", jail + "/bin/cat");
+  // Its loader too, or --check refuses the jail for that first.
+  int cat = open("/bin/cat", O_RDONLY | O_CLOEXEC);
+  ExecInterpreter loader = ReadExecInterpreter(cat);
+  close(cat);
+  if (loader.kind == ExecInterpreter::Kind::kElf) {
+    std::string copy = jail + loader.path;
+    for (size_t slash = copy.find('/', jail.size() + 1); slash != std::string::npos;
+         slash = copy.find('/', slash + 1)) {
+      mkdir(copy.substr(0, slash).c_str(), 0755);
+    }
+    testing::CopyExecutable(loader.path, copy);
+  }
+  std::string service = "[echo]\nport = 127.0.0.1:7007\nexec = /bin/cat\nchroot = " + jail + "\n";
+  Loaded inside = Load(testing::WriteConfig(dir, "", {{"a.conf", service + "chdir = /srv\n"}}));
+  ASSERT_TRUE(inside.ok) << inside.AllErrors();
+  EXPECT_EQ(inside.config.services[0].program.working_directory, "/srv");
+  // /tmp exists on the host, not in the jail.
+  Loaded outside = Load(testing::WriteConfig(dir, "", {{"a.conf", service + "chdir = /tmp\n"}}));
+  EXPECT_NE(outside.AllErrors().find("a.conf:5: chdir: \"" + jail + "/tmp\" does not exist"),
+            std::string::npos)
+      << outside.AllErrors();
+}
+
 TEST(Config, EveryTableKeyIsKnownInItsScopeAndOnTheCommandLine) {
   TempDir dir;
   for (const ConfigKey& key : ConfigKeys()) {
@@ -646,6 +715,8 @@ TEST(SameService, IgnoresWhereAndSeesEveryFieldThatMatters) {
       {"exec", [](ServiceConfig* s) { s->program.exec = "/bin/dash"; }},
       {"argv", [](ServiceConfig* s) { s->program.argv.back() = "exec tac"; }},
       {"env", [](ServiceConfig* s) { s->program.env[0] = "A=2"; }},
+      {"chdir", [](ServiceConfig* s) { s->program.working_directory = "/srv"; }},
+      {"stderr", [](ServiceConfig* s) { s->program.stderr_target = StderrTarget::kClient; }},
       {"reload_programs", [](ServiceConfig* s) { s->reload_programs = ReloadPrograms::kEnd; }},
       {"kill_grace", [](ServiceConfig* s) { s->program.kill_grace = 3; }},
       {"child_stall_timeout", [](ServiceConfig* s) { s->child_stall_timeout = 1; }},

@@ -4,8 +4,8 @@
 #include "common/wire.h"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,6 +38,8 @@ TEST(Wire, ServiceDefinitionRoundTrip) {
   sent.program.argv = {"cat", "-u"};
   sent.program.env = {"A=1"};
   sent.program.kill_grace = 7;
+  sent.program.working_directory = "/srv/www";
+  sent.program.stderr_target = StderrTarget::kNull;
   sent.jail.chroot = "/srv/jail";
   sent.jail.change_identity = true;
   sent.jail.uid = 65534;
@@ -55,6 +57,8 @@ TEST(Wire, ServiceDefinitionRoundTrip) {
   EXPECT_EQ(got.program.argv, sent.program.argv);
   EXPECT_EQ(got.program.env, sent.program.env);
   EXPECT_EQ(got.program.kill_grace, 7u);
+  EXPECT_EQ(got.program.working_directory, "/srv/www");
+  EXPECT_EQ(got.program.stderr_target, StderrTarget::kNull);
   EXPECT_EQ(got.jail.chroot, "/srv/jail");
   EXPECT_TRUE(got.jail.change_identity);
   EXPECT_EQ(got.jail.uid, 65534u);
@@ -226,11 +230,20 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   EXPECT_EQ(error, "kill_grace: more than 3600 seconds");
   definition.program.kill_grace = 3600;
   EXPECT_TRUE(DecodePayload(EncodePayload(definition), &definition, &error)) << error;
-  // A sender from before kill_grace (one field short) is refused, not misread.
-  std::string without_grace = EncodePayload(definition);
-  without_grace.resize(without_grace.size() - 4);
-  EXPECT_FALSE(DecodePayload(without_grace, &definition, &error));
-  EXPECT_EQ(error, "kill_grace: truncated");
+  // The working directory is absolute, the stderr target one of the three.
+  definition.program.working_directory = "srv";
+  EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
+  EXPECT_EQ(error, "working_directory: not an absolute path");
+  definition.program.working_directory = "/";
+  std::string bad_target = EncodePayload(definition);
+  bad_target.back() = 3;
+  EXPECT_FALSE(DecodePayload(bad_target, &definition, &error));
+  EXPECT_EQ(error, "stderr_target: not log, client or null");
+  // A sender from before stderr_target (one field short) is refused, not misread.
+  std::string without_target = EncodePayload(definition);
+  without_target.resize(without_target.size() - 1);
+  EXPECT_FALSE(DecodePayload(without_target, &definition, &error));
+  EXPECT_EQ(error, "stderr_target: truncated");
 
   // A string length pointing past the end.
   std::string payload(4, '\xff');

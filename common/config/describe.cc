@@ -41,6 +41,8 @@ std::string DescribeConfig(const Config& config) {
       out << "  user     unchanged (uid " << s.jail.uid << ", gid " << s.jail.gid << ")\n";
     }
     out << "  chroot   " << (s.jail.chroot.empty() ? "(none)" : Shown(s.jail.chroot)) << "\n";
+    out << "  chdir    " << Shown(s.program.working_directory) << "\n";
+    out << "  stderr   " << StderrTargetName(s.program.stderr_target) << "\n";
     if (s.jail.private_network) out << "  private_network yes\n";
     out << "  listen   " << s.listen << "\n";
     for (const std::string& env : s.program.env) out << "  env      " << Shown(env) << "\n";

@@ -171,6 +171,17 @@ bool ParseEnv(const std::string& value, const KeyTarget& target, std::string* er
   return true;
 }
 
+bool ParseStderr(const std::string& value, const KeyTarget& target, std::string* error) {
+  for (StderrTarget choice : {StderrTarget::kLog, StderrTarget::kClient, StderrTarget::kNull}) {
+    if (value == StderrTargetName(choice)) {
+      target.service->program.stderr_target = choice;
+      return true;
+    }
+  }
+  *error = Quoted(value) + " is not log, client or null";
+  return false;
+}
+
 bool ParseReloadPrograms(const std::string& value, const KeyTarget& target, std::string* error) {
   if (value == "keep") {
     target.service->reload_programs = ReloadPrograms::kKeep;
@@ -269,6 +280,10 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"exec", kService, kScalar, nullptr, "absolute path of the program"},
       {"args", kService, kScalar, nullptr, "its arguments, split as a shell would"},
       {"env", kService, kList, ParseEnv, "NAME=value added to the program's environment"},
+      {"chdir", kService, kScalar, nullptr,
+       "the program's working directory (absolute, inside the chroot); default /"},
+      {"stderr", kService, kScalar, ParseStderr,
+       "where the program's stderr goes: log (default), client (the connection) or null"},
       {"private_network", kService, kScalar, ParsePrivateNetwork,
        "programs get an empty network namespace (only their connection works)"},
       {"reload_programs", kService, kScalar, ParseReloadPrograms,

@@ -33,4 +33,9 @@ void ResolveProgram(const Settings& settings, const std::string& where, ServiceC
 // service, from the final uid (run after DistinctDynamicUids), unless env= set them.
 void ResolveLoginEnvironment(ServiceConfig* service);
 
+// chdir, checked against the chroot (resolve identity first): an absolute path
+// that, as far as gatehouse can see, is a directory inside the chroot.
+void ResolveWorkingDirectory(const Settings& settings, ServiceConfig* service,
+                             ConfigErrors* errors);
+
 }  // namespace gatehouse

@@ -26,7 +26,9 @@ auto Jail(const JailSpec& j) {
                          j.private_network);
 }
 
-auto Program(const ProgramSpec& p) { return std::make_tuple(p.exec, p.argv, p.env, p.kill_grace); }
+auto Program(const ProgramSpec& p) {
+  return std::make_tuple(p.exec, p.argv, p.env, p.working_directory, p.stderr_target, p.kill_grace);
+}
 
 // Every field but `where` (of the service and of its ports).
 auto Definition(const ServiceConfig& s) {

@@ -375,5 +375,27 @@ TEST(Children, ProgramThatCannotRunInsideTheChrootIsLogged) {
   EXPECT_TRUE(gatehouse.Running());
 }
 
+TEST(Children, AWorkingDirectoryGoneAtRunTimeFailsTheConnectionWithItsReason) {
+  TempDir dir;
+  TempDir world("/tmp");  // the service's uid can reach it (Bazel's tree is root's)
+  std::string work = world.path() + "/work";
+  ASSERT_EQ(mkdir(work.c_str(), 0755), 0);
+  std::string config = WriteConfig(
+      dir, "",
+      {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\nchdir = " + work + "\n"}});
+  GatehouseProcess gatehouse({"--config", config}, dir.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse.started());
+  std::string port = std::to_string(gatehouse.Port("echo"));
+  EXPECT_EQ(RunCommand({"nc", "-N", "127.0.0.1", port}, "x\n").out, "x\n");
+  // Checked when the child started; gone now: the exec stage says which step failed.
+  ASSERT_EQ(rmdir(work.c_str()), 0);
+  LogMark mark = gatehouse.MarkLog();
+  EXPECT_EQ(RunCommand({"nc", "-N", "127.0.0.1", port}, "x\n").out, "");
+  EXPECT_TRUE(gatehouse.WaitForLog(
+      "cannot run program: chdir " + work + ": No such file or directory", mark, 10))
+      << gatehouse.Log();
+  EXPECT_TRUE(gatehouse.Running());
+}
+
 }  // namespace
 }  // namespace gatehouse::testing

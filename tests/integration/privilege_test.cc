@@ -1,5 +1,6 @@
-// Every privilege drop, read from /proc/PID of the running service program:
-// uid/gid, capabilities, no_new_privs, its root (the chroot), and its fds.
+// Every privilege drop and what the exec stage prepares, read from /proc/PID of
+// the running service program: uid/gid, capabilities, no_new_privs, its root
+// (the chroot), its working directory, its signal dispositions and mask, its fds.
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
 #include <set>
 
 #include "tests/integration/harness.h"
@@ -84,8 +86,15 @@ class PrivilegeTest : public GatehouseTest {
     if (connection_ >= 0) close(connection_);
     connection_ = -1;
   }
+  // The probe where a service's own uid can run it (Bazel's tree is root's).
+  std::string WorldProbe() {
+    world_ = std::make_unique<TempDir>("/tmp");
+    CopyExecutable(Runfile("tests/programs/probe"), world_->path() + "/probe");
+    return world_->path() + "/probe";
+  }
   void TearDown() override { CloseConnection(); }
   int connection_ = -1;
+  std::unique_ptr<TempDir> world_;
 };
 
 TEST_F(PrivilegeTest, ChrootedInItsOwnUidAndNamespaceWithNoCapabilitiesAndOnlyThreeFds) {
@@ -145,6 +154,67 @@ TEST_F(PrivilegeTest, ChrootedInItsOwnUidAndNamespaceWithNoCapabilitiesAndOnlyTh
   ASSERT_EQ(write(connection_, "ping\n", 5), 5);
   EXPECT_EQ(ReadUntil(connection_, "ping\n"), "ping\n");
   CloseConnection();  // before gatehouse stops: its TERM lets programs finish first
+}
+
+TEST_F(PrivilegeTest, DefaultSignalsEmptyMaskRootDirectoryAndStderrOnAPipe) {
+  ASSERT_TRUE(
+      Start("log_level = 3\n",
+            {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nexec = " + WorldProbe() + "\n"}}));
+  pid_t program = ConnectAndGetProgramPid(Port("probe"));
+  ASSERT_GT(program, 1) << gatehouse_->Log();
+  std::string proc = "/proc/" + std::to_string(program);
+  // Nothing ignored, real-time signals included (glibc's posix_spawn left 32 and
+  // 33 ignored: SigIgn 0000000180000000), and nothing blocked.
+  EXPECT_EQ(ProcStatusField(program, "SigIgn"), "0000000000000000");
+  EXPECT_EQ(ProcStatusField(program, "SigBlk"), "0000000000000000");
+  // chdir's default, not gatehouse's own working directory (the test's runfiles).
+  EXPECT_EQ(Link(proc + "/cwd"), "/");
+  EXPECT_EQ(OpenFds(program), (std::set<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(Link(proc + "/fd/0").rfind("socket:[", 0), 0u);
+  EXPECT_EQ(Link(proc + "/fd/2").rfind("pipe:[", 0), 0u) << Link(proc + "/fd/2");
+  CloseConnection();
+}
+
+TEST_F(PrivilegeTest, ChdirIsInsideTheChrootAndStderrNullNeedsNoDevThere) {
+  std::string jail = MakeJail(dir_);
+  ASSERT_EQ(mkdir((jail + "/srv").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((jail + "/srv/www").c_str(), 0755), 0);
+  struct stat dev {};
+  ASSERT_NE(stat((jail + "/dev").c_str(), &dev), 0);  // no /dev/null inside
+  ASSERT_TRUE(Start("log_level = 3\n",
+                    {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nchroot = " + jail +
+                                        "\nexec = /probe\nchdir = /srv/www\nstderr = null\n"}}));
+  pid_t program = ConnectAndGetProgramPid(Port("probe"));
+  ASSERT_GT(program, 1) << gatehouse_->Log();
+  std::string proc = "/proc/" + std::to_string(program);
+  EXPECT_EQ(Link(proc + "/cwd"), jail + "/srv/www");
+  EXPECT_EQ(OpenFds(program), (std::set<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(Link(proc + "/fd/1"), Link(proc + "/fd/0"));
+  EXPECT_EQ(Link(proc + "/fd/2"), "/dev/null");
+  ASSERT_EQ(write(connection_, "ping\n", 5), 5);
+  EXPECT_EQ(ReadUntil(connection_, "ping\n"), "ping\n");
+  CloseConnection();
+}
+
+TEST_F(PrivilegeTest, StderrClientIsTheConnection) {
+  ASSERT_TRUE(Start("log_level = 3\n",
+                    {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nstderr = client\nexec = " +
+                                        WorldProbe() + "\n"},
+                     {"talker.conf",
+                      "[talker]\nport = 127.0.0.1:0\nstderr = client\nexec = /bin/sh\n"
+                      "args = -c 'echo to-stderr >&2; echo to-stdout'\n"}}));
+  pid_t program = ConnectAndGetProgramPid(Port("probe"));
+  ASSERT_GT(program, 1) << gatehouse_->Log();
+  std::string proc = "/proc/" + std::to_string(program);
+  EXPECT_EQ(OpenFds(program), (std::set<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(Link(proc + "/fd/0").rfind("socket:[", 0), 0u);
+  EXPECT_EQ(Link(proc + "/fd/2"), Link(proc + "/fd/0"));
+  CloseConnection();
+
+  // What a program writes to stderr arrives at the client, not in the log.
+  CommandResult client = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(Port("talker"))});
+  EXPECT_EQ(client.out, "to-stderr\nto-stdout\n");
+  EXPECT_EQ(gatehouse_->Log().find("to-stderr"), std::string::npos) << gatehouse_->Log();
 }
 
 TEST_F(PrivilegeTest, ExplicitRootKeepsUidButNoCapabilities) {
