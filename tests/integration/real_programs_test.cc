@@ -31,8 +31,8 @@ std::string Trim(std::string text) {
   return text;
 }
 
-// Bytes a text comparison would hide a mistake in: every byte value, a CRLF, no
-// trailing newline.
+// Pseudo-random bytes, NULs and CRs included: what a text-mode or truncating copy
+// would corrupt.
 std::string BinaryContent(size_t size, unsigned seed) {
   std::string bytes(size, '\0');
   for (size_t i = 0; i < size; ++i) {
@@ -57,10 +57,10 @@ class RealProgramsTest : public GatehouseTest {
   // gatehouse's working directory, and the test's (Bazel's runfiles under /root)
   // is closed to a service's uid; git refuses to run there.
   ::testing::AssertionResult StartService(const std::string& name, const std::string& body) {
-    GatehouseProcess::Launch from_root;
-    from_root.wrapper = {"sh", "-c", "cd / && exec \"$@\"", "sh"};
+    GatehouseProcess::Launch in_root_dir;
+    in_root_dir.wrapper = {"sh", "-c", "cd / && exec \"$@\"", "sh"};
     return Start("log_level = 3\n",
-                 {{name + ".conf", "[" + name + "]\nport = 127.0.0.1:0\n" + body}}, from_root);
+                 {{name + ".conf", "[" + name + "]\nport = 127.0.0.1:0\n" + body}}, in_root_dir);
   }
   std::string Url(const std::string& scheme, const std::string& service) const {
     return scheme + "://127.0.0.1:" + std::to_string(Port(service));
