@@ -1,0 +1,285 @@
+// Real inetd programs from Debian behind gatehouse, driven by their real clients,
+// configured as docs/migrating.md's recipes say: git daemon + git clone, rsync
+// --daemon + rsync -a, busybox httpd in a chroot + curl. Each asserts what the
+// user would check (same commit, same checksums, same bytes), with bounded clients.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "tests/integration/harness.h"
+
+namespace gatehouse::testing {
+namespace {
+
+constexpr double kClientTimeout = 30;  // seconds; the clients' own timeouts are shorter
+
+// Runs `argv` and fails the test (with its output) unless it exits 0; returns stdout.
+std::string MustRun(const std::vector<std::string>& argv, const std::string& input = "") {
+  CommandResult result = RunCommand(argv, input, kClientTimeout);
+  std::string command;
+  for (const std::string& word : argv) command += word + " ";
+  EXPECT_EQ(result.exit_code, 0) << command << "\n" << result.out << result.err;
+  return result.out;
+}
+
+std::string Trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+// Pseudo-random bytes, NULs and CRs included: what a text-mode or truncating copy
+// would corrupt.
+std::string BinaryContent(size_t size, unsigned seed) {
+  std::string bytes(size, '\0');
+  for (size_t i = 0; i < size; ++i) {
+    seed = seed * 1103515245 + 12345;
+    bytes[i] = static_cast<char>(seed >> 16);
+  }
+  return bytes;
+}
+
+// "HASH  ./relative/path" for every file under `dir`, sorted by path: what a user
+// compares after a copy.
+std::string TreeChecksums(const std::string& dir) {
+  return MustRun({"sh", "-c",
+                  "cd \"$1\" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum",
+                  "sh", dir});
+}
+
+class RealProgramsTest : public GatehouseTest {
+ protected:
+  // log_level 3: the start and exit lines, as a user migrating would watch them.
+  // Started in /, as systemd starts it: a program without a chroot inherits
+  // gatehouse's working directory, and the test's (Bazel's runfiles under /root)
+  // is closed to a service's uid; git refuses to run there.
+  ::testing::AssertionResult StartService(const std::string& name, const std::string& body) {
+    GatehouseProcess::Launch in_root_dir;
+    in_root_dir.wrapper = {"sh", "-c", "cd / && exec \"$@\"", "sh"};
+    return Start("log_level = 3\n",
+                 {{name + ".conf", "[" + name + "]\nport = 127.0.0.1:0\n" + body}}, in_root_dir);
+  }
+  std::string Url(const std::string& scheme, const std::string& service) const {
+    return scheme + "://127.0.0.1:" + std::to_string(Port(service));
+  }
+};
+
+// ---- git daemon --inetd ------------------------------------------------------
+
+class GitDaemonTest : public RealProgramsTest {
+ protected:
+  void SetUp() override {
+    // The service reads the repository as its own uid: Bazel's tree under /root is
+    // closed to it, /tmp is not.
+    std::string work = served_.path() + "/work";
+    MustRun({"git", "init", "-q", "--initial-branch=main", work});
+    served_.Write("work/README", "served by git daemon behind gatehouse\n");
+    served_.Write("work/data.bin", BinaryContent(70000, 9));
+    Commit(work, "first");
+    served_.Write("work/README", "second version\n");
+    Commit(work, "second");
+    MustRun({"git", "clone", "-q", "--bare", work, repo_});
+    source_head_ = Trim(MustRun({"git", "--git-dir=" + repo_, "rev-parse", "HEAD"}));
+    ASSERT_EQ(source_head_.size(), 40u) << source_head_;
+  }
+
+  void Commit(const std::string& work, const std::string& message) {
+    MustRun({"git", "-C", work, "add", "-A"});
+    MustRun({"git", "-C", work, "-c", "user.name=gatehouse test", "-c",
+             "user.email=test@gatehouse.invalid", "commit", "-q", "-m", message});
+  }
+
+  // The recipe's args, after any `git` options in `git_options`.
+  std::string DaemonArgs(const std::string& git_options) const {
+    return "args = " + git_options +
+           "daemon --inetd --export-all --log-destination=stderr --base-path=" + served_.path() +
+           "\n";
+  }
+
+  CommandResult Clone() {
+    return RunCommand({"git", "clone", "-q", Url("git", "git") + "/repo.git", clone_}, "",
+                      kClientTimeout);
+  }
+
+  TempDir served_{"/tmp"};
+  std::string repo_ = served_.path() + "/repo.git";  // owned by root, as the test made it
+  std::string source_head_;
+  std::string clone_ = dir_.path() + "/clone";
+};
+
+// A service's own uid owns nothing: git's ownership check would refuse the
+// repository, so the recipe trusts it with `-c safe.directory=*` (honoured from
+// the command line, which the repository cannot change).
+TEST_F(GitDaemonTest, CloneFromTheServicesOwnUidWithSafeDirectory) {
+  ASSERT_TRUE(StartService("git", "exec = /usr/bin/git\n" + DaemonArgs("-c safe.directory=* ")));
+  CommandResult clone = Clone();
+  ASSERT_EQ(clone.exit_code, 0) << clone.err << gatehouse_->Log();
+  EXPECT_EQ(Trim(MustRun({"git", "-C", clone_, "rev-parse", "HEAD"})), source_head_);
+  EXPECT_EQ(ReadFile(clone_ + "/README"), "second version\n");
+  EXPECT_TRUE(ReadFile(clone_ + "/data.bin") == BinaryContent(70000, 9));
+  EXPECT_TRUE(gatehouse_->WaitForLog("git: exit 127.0.0.1:")) << gatehouse_->Log();
+  EXPECT_EQ(gatehouse_->Log().find("exit 128"), std::string::npos) << gatehouse_->Log();
+}
+
+// The other recipe: the service runs as the user that owns the repositories.
+TEST_F(GitDaemonTest, CloneAsTheRepositorysOwner) {
+  MustRun({"chown", "-R", "nobody:nogroup", repo_});
+  ASSERT_TRUE(StartService("git", "user = nobody\nexec = /usr/bin/git\n" + DaemonArgs("")));
+  CommandResult clone = Clone();
+  ASSERT_EQ(clone.exit_code, 0) << clone.err << gatehouse_->Log();
+  EXPECT_EQ(Trim(MustRun({"git", "-C", clone_, "rev-parse", "HEAD"})), source_head_);
+}
+
+// Neither: the clone fails, and with --log-destination=stderr the log says why
+// (git daemon in inetd mode would otherwise tell only syslog).
+TEST_F(GitDaemonTest, WithoutEitherTheLogShowsGitsOwnershipCheck) {
+  ASSERT_TRUE(StartService("git", "exec = /usr/bin/git\n" + DaemonArgs("")));
+  CommandResult clone = Clone();
+  EXPECT_NE(clone.exit_code, 0) << clone.out;
+  EXPECT_FALSE(clone.timed_out);
+  EXPECT_TRUE(gatehouse_->WaitForLog("detected dubious ownership in repository at '" + repo_))
+      << gatehouse_->Log();
+  EXPECT_TRUE(gatehouse_->WaitForLog("git: exit 127.0.0.1:")) << gatehouse_->Log();
+}
+
+// ---- rsync --daemon ------------------------------------------------------------
+
+class RsyncDaemonTest : public RealProgramsTest {
+ protected:
+  void SetUp() override {
+    served_.Write("tree/README", "served by rsync behind gatehouse\n");
+    served_.Write("tree/empty", "");
+    served_.Write("tree/deep/er/random.bin", BinaryContent(300000, 1));
+    served_.Write("tree/deep/with space.txt", "a name with a space\r\nand CRLF");
+    // Modes travel with -a: an executable stays one.
+    chmod(served_.Write("tree/tool.sh", "#!/bin/sh\necho tool\n").c_str(), 0755);
+  }
+
+  // rsyncd.conf as in docs/migrating.md: no chroot (it needs root), read only.
+  std::string WriteRsyncdConf(const std::string& module_path, bool use_chroot = false) {
+    return served_.Write("rsyncd.conf", std::string("use chroot = ") + (use_chroot ? "yes" : "no") +
+                                            "\n[data]\n    path = " + module_path +
+                                            "\n    comment = test tree\n    read only = yes\n");
+  }
+
+  CommandResult Rsync(const std::vector<std::string>& more) {
+    std::vector<std::string> argv = {"rsync", "--contimeout=10", "--timeout=20"};
+    argv.insert(argv.end(), more.begin(), more.end());
+    return RunCommand(argv, "", kClientTimeout);
+  }
+
+  TempDir served_{"/tmp"};
+  std::string dest_ = dir_.path() + "/dest";
+};
+
+TEST_F(RsyncDaemonTest, CopiesATreeWithEqualChecksums) {
+  std::string conf = WriteRsyncdConf(served_.path() + "/tree");
+  ASSERT_TRUE(
+      StartService("rsync", "exec = /usr/bin/rsync\nargs = --daemon --config=" + conf + "\n"));
+  // The module list first, as a user finds out what a server offers.
+  CommandResult list = Rsync({Url("rsync", "rsync") + "/"});
+  EXPECT_EQ(list.exit_code, 0) << list.err << gatehouse_->Log();
+  EXPECT_NE(list.out.find("data"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("test tree"), std::string::npos) << list.out;
+
+  CommandResult copy = Rsync({"-a", Url("rsync", "rsync") + "/data/", dest_ + "/"});
+  ASSERT_EQ(copy.exit_code, 0) << copy.err << gatehouse_->Log();
+  std::string source = TreeChecksums(served_.path() + "/tree");
+  EXPECT_EQ(std::count(source.begin(), source.end(), '\n'), 5) << source;
+  EXPECT_EQ(TreeChecksums(dest_), source);
+  struct stat tool {};
+  ASSERT_EQ(stat((dest_ + "/tool.sh").c_str(), &tool), 0);
+  EXPECT_EQ(tool.st_mode & 07777, 0755u);
+  EXPECT_TRUE(gatehouse_->WaitForLog("rsync: exit 127.0.0.1:")) << gatehouse_->Log();
+}
+
+// rsyncd's default `use chroot = yes` needs root; the service's own uid gets the
+// error on the connection, where the user sees it.
+TEST_F(RsyncDaemonTest, DefaultChrootNeedsRootAndTheClientIsToldSo) {
+  std::string conf = WriteRsyncdConf(served_.path() + "/tree", /*use_chroot=*/true);
+  ASSERT_TRUE(
+      StartService("rsync", "exec = /usr/bin/rsync\nargs = --daemon --config=" + conf + "\n"));
+  CommandResult copy = Rsync({"-a", Url("rsync", "rsync") + "/data/", dest_ + "/"});
+  EXPECT_NE(copy.exit_code, 0) << copy.out;
+  EXPECT_FALSE(copy.timed_out);
+  EXPECT_NE(copy.err.find("chroot"), std::string::npos) << copy.err;
+  EXPECT_NE(access(dest_.c_str(), F_OK), 0);
+}
+
+// ---- busybox httpd -i in a chroot ----------------------------------------------
+
+class BusyboxHttpdTest : public RealProgramsTest {
+ protected:
+  // A jail of static files only: Debian's busybox-static is the web server and the
+  // CGI's shell, so nothing else (no loader, no libraries) is needed inside.
+  void SetUp() override {
+    ASSERT_EQ(mkdir((jail_.path() + "/bin").c_str(), 0755), 0);
+    CopyExecutable("/bin/busybox", jail_.path() + "/bin/busybox");
+    ASSERT_EQ(symlink("busybox", (jail_.path() + "/bin/sh").c_str()), 0);
+    jail_.Write("www/index.html", index_html_);
+    jail_.Write("www/blob.bin", blob_);
+    std::string cgi = jail_.Write("www/cgi-bin/env.sh",
+                                  "#!/bin/sh\n"
+                                  "printf 'Content-Type: text/plain\\r\\n\\r\\n'\n"
+                                  "env | sort\n"
+                                  "echo \"uid=$(id -u)\"\n"
+                                  "echo 'root:' /*\n");
+    chmod(cgi.c_str(), 0755);
+  }
+
+  ::testing::AssertionResult StartHttpd() {
+    return StartService(
+        "httpd", "chroot = " + jail_.path() + "\nexec = /bin/busybox\nargs = httpd -i -h /www\n");
+  }
+
+  TempDir jail_{"/tmp"};
+  std::string index_html_ = "<!doctype html>\n<title>jail</title>\n<p>busybox httpd, chrooted\n";
+  std::string blob_ = BinaryContent(200000, 5);
+};
+
+TEST_F(BusyboxHttpdTest, StaticFilesAreByteIdentical) {
+  ASSERT_TRUE(StartHttpd());
+  std::string fetched = dir_.path() + "/fetched";
+  for (const auto& [path, content] :
+       std::vector<std::pair<std::string, std::string>>{{"/", index_html_}, {"/blob.bin", blob_}}) {
+    CommandResult curl = RunCommand({"curl", "-sS", "-m", "10", "-o", fetched, "-w", "%{http_code}",
+                                     Url("http", "httpd") + path},
+                                    "", kClientTimeout);
+    EXPECT_EQ(curl.exit_code, 0) << curl.err << gatehouse_->Log();
+    EXPECT_EQ(curl.out, "200") << path;
+    EXPECT_TRUE(ReadFile(fetched) == content)
+        << path << ": " << ReadFile(fetched).size() << " bytes, expected " << content.size();
+  }
+  CommandResult missing = RunCommand({"curl", "-sS", "-m", "10", "-o", "/dev/null", "-w",
+                                      "%{http_code}", Url("http", "httpd") + "/nothing-here"},
+                                     "", kClientTimeout);
+  EXPECT_EQ(missing.out, "404") << missing.err;
+}
+
+// The CGI sees the client as curl does (address and port) in both the CGI and
+// the UCSPI variables, runs as the service's own uid, and sees only the jail.
+TEST_F(BusyboxHttpdTest, CgiSeesTheClientAndOnlyTheJail) {
+  ASSERT_TRUE(StartHttpd());
+  // The body, then curl's own end of the connection on the last line.
+  CommandResult curl = RunCommand({"curl", "-sS", "-m", "10", "-w", "\nlocal_port=%{local_port}",
+                                   Url("http", "httpd") + "/cgi-bin/env.sh"},
+                                  "", kClientTimeout);
+  ASSERT_EQ(curl.exit_code, 0) << curl.err << gatehouse_->Log();
+  std::string local_port = curl.out.substr(curl.out.rfind("local_port=") + 11);
+  ASSERT_FALSE(local_port.empty()) << curl.out;
+  const std::string server_port = std::to_string(Port("httpd"));
+  for (const std::string& line : std::vector<std::string>{
+           "REMOTE_ADDR=127.0.0.1", "REMOTE_PORT=" + local_port, "TCPREMOTEIP=127.0.0.1",
+           "TCPREMOTEPORT=" + local_port, "TCPLOCALPORT=" + server_port, "PROTO=TCP",
+           "REQUEST_METHOD=GET", "SCRIPT_NAME=/cgi-bin/env.sh", "root: /bin /www"}) {
+    EXPECT_NE(curl.out.find("\n" + line + "\n"), std::string::npos) << line << "\n" << curl.out;
+  }
+  EXPECT_EQ(curl.out.find("\nuid=0\n"), std::string::npos) << curl.out;
+  EXPECT_NE(curl.out.find("\nuid="), std::string::npos) << curl.out;
+}
+
+}  // namespace
+}  // namespace gatehouse::testing
