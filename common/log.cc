@@ -109,8 +109,13 @@ void Log(int level, const std::string& raw_message) {
   if (!LogEnabled(level)) return;
   // Text from children, peers and host names must not forge log lines.
   std::string message = raw_message;
+  // A tab is harmless in a line (git's advice starts with one): a space.
   for (char& c : message) {
-    if (IsControlByte(c)) c = '?';
+    if (c == '\t') {
+      c = ' ';
+    } else if (IsControlByte(c)) {
+      c = '?';
+    }
   }
   if (use_syslog) {
     syslog(SyslogPriority(level), "%s", message.c_str());

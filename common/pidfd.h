@@ -14,7 +14,8 @@ namespace gatehouse {
 UniqueFd OpenPidfd(pid_t pid);
 
 // The pid of a pidfd's process in our namespace (from /proc/self/fdinfo): 0 when
-// it has ended, -1 when `fd` is not a pidfd.
+// it has ended or cannot be read now (we are out of fds), -1 when `fd` is not a
+// pidfd.
 pid_t PidOfPidfd(int fd);
 
 }  // namespace gatehouse

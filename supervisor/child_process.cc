@@ -68,6 +68,10 @@ bool CouldBeProgramOf(pid_t pid, pid_t serving, bool child_reaped) {
 
 // Whether `serving`, from Ready's pidfd, is the child itself or, in a namespace,
 // the init it forked.
+// A program's pid for the log: ours, or "?" for one in a namespace that ended
+// before its pidfd was read (its pid inside the namespace would mislead).
+std::string ShownPid(pid_t host_pid) { return host_pid > 0 ? std::to_string(host_pid) : "?"; }
+
 bool IsServingProcessOf(pid_t serving, pid_t child) {
   return serving > 0 && (serving == child || ParentOf(serving) == child);
 }
@@ -348,12 +352,14 @@ void ChildProcess::OnMessage(WireMessage& message) {
                                  ", which is not its program");
       }
       found->second.program = started.pid;
+      // Unknown (0) only in a namespace, where the child's pid means nothing here.
+      if (host_pid == 0 && !service_namespaces) host_pid = started.pid;
       found->second.host_pid = host_pid;
-      host_pid_of_[started.pid] = host_pid > 0 ? host_pid : started.pid;
+      host_pid_of_[started.pid] = host_pid;
       report_watchdog_.Heard(started.connection_id);
       if (LogEnabled(kLogInfo)) {
         Log(kLogInfo, service_->name + ": start " + found->second.peer + " pid " +
-                          std::to_string(host_pid_of_[started.pid]));
+                          ShownPid(host_pid));
       }
       return;
     }
@@ -373,7 +379,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
                  static_cast<double>(exited.duration_us) / 1e6);
         Log(level,
             service_->name + ": exit " + found->second.peer + " pid " +
-                std::to_string(found->second.host_pid > 0 ? found->second.host_pid : exited.pid) +
+                ShownPid(found->second.host_pid) +
                 " " + DescribeWaitStatus(exited.wait_status) + " after " + duration);
       }
       if (exited.wait_status != 0) ++counters_->exit_nonzero;

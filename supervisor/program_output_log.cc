@@ -25,7 +25,8 @@ void ProgramOutputLog::ProgramText(pid_t pid, const std::string& text) {
   std::vector<std::string> lines;
   splitter.Feed(text.data(), text.size(), &lines);
   splitter.Finish(&lines);
-  std::string label = service_ + "[" + std::to_string(pid) + "]: ";
+  // 0: a program in a namespace that ended before its pid could be read.
+  std::string label = service_ + "[" + (pid > 0 ? std::to_string(pid) : "?") + "]: ";
   for (const std::string& line : lines) LogLine(label, line);
 }
 
