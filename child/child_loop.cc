@@ -43,7 +43,8 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
 }
 
 int ChildLoop::Run() {
-  channel_->Send(MessageType::kReady, "", OpenPidfd(getpid()));
+  channel_->Send(MessageType::kReady, "",
+                 service_.jail.namespaces ? OpenPidfd(getpid()) : UniqueFd());
   link_state_ = LinkStateAfter(MessageType::kReady, link_state_);
   event_base_dispatch(base_);
   program_stderr_->DrainAll();
@@ -110,8 +111,9 @@ bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
     channel_->Send(MessageType::kProgramFailed, EncodePayload(ProgramFailed{connection.id, error}));
     return true;
   }
-  UniqueFd pidfd = OpenPidfd(pid);
-  if (!pidfd) {
+  UniqueFd pidfd;
+  if (service_.jail.namespaces) pidfd = OpenPidfd(pid);
+  if (service_.jail.namespaces && !pidfd) {
     // Without it the supervisor cannot tell which process this is: not served.
     int err = errno;
     kill(-pid, SIGKILL);

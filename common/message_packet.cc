@@ -28,7 +28,8 @@ std::string FramePacket(uint16_t type, const std::string& payload) {
 
 int SendMessage(int socket, MessageType type, const std::string& payload, int fd) {
   const MessageRule* rule = FindMessageRule(static_cast<uint16_t>(type));
-  if (rule == nullptr || rule->fds != (fd >= 0 ? 1u : 0u)) return EINVAL;
+  size_t fds = fd >= 0 ? 1u : 0u;
+  if (rule == nullptr || (rule->fds != fds && !(rule->fd_optional && fds == 0))) return EINVAL;
   if (payload.size() > rule->max_payload) return EMSGSIZE;
   return SendPacket(socket, FramePacket(static_cast<uint16_t>(type), payload), &fd,
                     fd >= 0 ? 1 : 0);
@@ -86,7 +87,8 @@ ReceiveStatus ReceiveMessage(int socket, WireMessage* message, std::string* erro
   }
   // Fewer than the row's fds only when the kernel says it could not install them.
   bool lost = fds_lost && fds.size() < rule->fds;
-  if (fds.size() != rule->fds && !lost) {
+  bool left_out = rule->fd_optional && fds.empty();
+  if (fds.size() != rule->fds && !lost && !left_out) {
     *error = std::string(rule->name) + " carried " + std::to_string(fds.size()) +
              " fds, expected " + std::to_string(rule->fds);
     return ReceiveStatus::kInvalid;

@@ -44,6 +44,9 @@ struct MessageRule {
   size_t max_payload;                   // bytes after the header
   LinkStates allowed_in;                // states in which it may arrive
   std::optional<LinkState> moves_link;  // the state its arrival moves the link to
+  // The fd may be left out (then the message carries none): pidfds, which the
+  // child sends only when its programs are in a PID namespace.
+  bool fd_optional = false;
 };
 
 // Payload bounds, each the largest legitimate payload of its type. A
@@ -69,14 +72,15 @@ inline constexpr MessageRule kMessageTable[] = {
      0,
      In(LinkState::kReady), std::nullopt},
   // Ready and ProgramStarted carry a pidfd (of the serving process, of the
-  // program): inside a PID namespace the pids in payloads are the namespace's,
-  // and the pidfd tells the supervisor which process it really is.
+  // program) when the service has its own PID namespace: the pids in payloads
+  // are then the namespace's, and the pidfd tells the supervisor which process
+  // it really is. Without one the pid is ours already (and checked by PPid).
   {MessageType::kReady, "Ready", Sender::kChild, 1,
      0,
-     In(LinkState::kStarting), LinkState::kReady},
+     In(LinkState::kStarting), LinkState::kReady, true},
   {MessageType::kProgramStarted, "ProgramStarted", Sender::kChild, 1,
      8 + 4,
-     In(LinkState::kReady), std::nullopt},
+     In(LinkState::kReady), std::nullopt, true},
   {MessageType::kProgramExited, "ProgramExited", Sender::kChild, 0,
      8 + 4 + 4 + 8,
      In(LinkState::kReady), std::nullopt},

@@ -324,7 +324,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
     case MessageType::kReady:
       // Out of fds ourselves, we take the child's word until it restarts (in a
       // namespace its init stays unknown: 0).
-      if (message.fd_lost) {
+      if (!message.fd) {  // left out (no namespace) or lost (we are out of fds)
         serving_pid_ = service_namespaces ? 0 : pid_;
       } else {
         serving_pid_ = PidOfPidfd(message.fd.get());
@@ -342,9 +342,9 @@ void ChildProcess::OnMessage(WireMessage& message) {
       if (found == connections_.end() || found->second.program != 0) {
         return ProtocolViolation("ProgramStarted for unknown connection");
       }
-      // 0: it has ended already. Its pidfd lost (we are out of fds): the pid the
+      // 0: it has ended already. No pidfd (no namespace, or lost to our fd limit): the pid the
       // child names is ours only without namespaces; else it stays unknown.
-      pid_t host_pid = !message.fd_lost     ? PidOfPidfd(message.fd.get())
+      pid_t host_pid = message.fd           ? PidOfPidfd(message.fd.get())
                        : service_namespaces ? 0
                                             : started.pid;
       if (host_pid < 0 || (host_pid > 0 && !CouldBeProgramOf(host_pid, serving_pid_, reaped_))) {
@@ -358,8 +358,8 @@ void ChildProcess::OnMessage(WireMessage& message) {
       host_pid_of_[started.pid] = host_pid;
       report_watchdog_.Heard(started.connection_id);
       if (LogEnabled(kLogInfo)) {
-        Log(kLogInfo, service_->name + ": start " + found->second.peer + " pid " +
-                          ShownPid(host_pid));
+        Log(kLogInfo,
+            service_->name + ": start " + found->second.peer + " pid " + ShownPid(host_pid));
       }
       return;
     }
@@ -377,10 +377,9 @@ void ChildProcess::OnMessage(WireMessage& message) {
         char duration[32];
         snprintf(duration, sizeof duration, "%.3f s",
                  static_cast<double>(exited.duration_us) / 1e6);
-        Log(level,
-            service_->name + ": exit " + found->second.peer + " pid " +
-                ShownPid(found->second.host_pid) +
-                " " + DescribeWaitStatus(exited.wait_status) + " after " + duration);
+        Log(level, service_->name + ": exit " + found->second.peer + " pid " +
+                       ShownPid(found->second.host_pid) + " " +
+                       DescribeWaitStatus(exited.wait_status) + " after " + duration);
       }
       if (exited.wait_status != 0) ++counters_->exit_nonzero;
       host_pid_of_.erase(exited.pid);

@@ -141,9 +141,13 @@ TEST(Wire, FdOnAReportIsRejectedAndClosed) {
 // arrives marked, for the receiver to judge; a missing fd is refused otherwise.
 TEST(Wire, AnFdTheReceiverHasNoRoomForIsMarkedLost) {
   Pair pair;
-  int pidfd_source = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kReady, "", pidfd_source), 0);
-  close(pidfd_source);
+  int connection = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ConnectionInfo info;
+  info.id = 1;
+  info.proto = "TCP";
+  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kConnection, EncodePayload(info), connection),
+            0);
+  close(connection);
   rlimit saved{};
   getrlimit(RLIMIT_NOFILE, &saved);
   // Use up every fd below a limit just above what is open now.
@@ -162,14 +166,32 @@ TEST(Wire, AnFdTheReceiverHasNoRoomForIsMarkedLost) {
   filler.clear();
   setrlimit(RLIMIT_NOFILE, &saved);
   ASSERT_EQ(status, ReceiveStatus::kMessage) << error;
-  EXPECT_EQ(message.type, MessageType::kReady);
+  EXPECT_EQ(message.type, MessageType::kConnection);
   EXPECT_TRUE(message.fd_lost);
   EXPECT_FALSE(message.fd);
 
   // Sent without its fd on purpose, the same row is refused.
-  ASSERT_EQ(SendRaw(pair.a.get(), MessageType::kReady, "", {}), 0);
+  ASSERT_EQ(SendRaw(pair.a.get(), MessageType::kConnection, EncodePayload(info), {}), 0);
   EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
-  EXPECT_EQ(error, "Ready carried 0 fds, expected 1");
+  EXPECT_EQ(error, "Connection carried 0 fds, expected 1");
+}
+
+// A pidfd is left out where the child has no PID namespace: those rows take 0 fds
+// or their one fd, and nothing else.
+TEST(Wire, APidfdMayBeLeftOutButNotMultiplied) {
+  Pair pair;
+  WireMessage message;
+  std::string error;
+  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kReady, ""), 0);
+  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kMessage) << error;
+  EXPECT_FALSE(message.fd);
+  EXPECT_FALSE(message.fd_lost);
+  int a = open("/dev/null", O_RDONLY | O_CLOEXEC), b = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_EQ(SendRaw(pair.a.get(), MessageType::kReady, "", {a, b}), 0);
+  close(a);
+  close(b);
+  EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+  EXPECT_EQ(error, "Ready carried 2 fds, expected 1");
 }
 
 TEST(Wire, GarbageIsRejected) {
@@ -343,7 +365,8 @@ TEST(Wire, RandomFramedPacketsAreJudgedByTheirRow) {
     for (int fd : fds) close(fd);
     WireMessage message;
     std::string error;
-    bool valid = fds.size() == rule.fds && size <= rule.max_payload;
+    bool valid = (fds.size() == rule.fds || (rule.fd_optional && fds.empty())) &&
+                 size <= rule.max_payload;
     EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error),
               valid ? ReceiveStatus::kMessage : ReceiveStatus::kInvalid)
         << rule.name << " with " << size << " bytes and " << fds.size() << " fds: " << error;
@@ -508,7 +531,7 @@ TEST(MessageTable, EveryTypeWithTheWrongFdCountIsRefusedAndItsFdsClosed) {
   int before = OpenFds();
   for (const MessageRule& rule : kMessageTable) {
     for (size_t count = 0; count <= rule.fds + 2; ++count) {
-      if (count == rule.fds) continue;
+      if (count == rule.fds || (rule.fd_optional && count == 0)) continue;
       std::vector<int> fds;
       for (size_t i = 0; i < count; ++i) fds.push_back(open("/dev/null", O_RDONLY | O_CLOEXEC));
       if (count <= 1) {  // SendMessage takes one fd at most, and refuses a wrong count itself
