@@ -53,14 +53,12 @@ std::string TreeChecksums(const std::string& dir) {
 class RealProgramsTest : public GatehouseTest {
  protected:
   // log_level 3: the start and exit lines, as a user migrating would watch them.
-  // Started in /, as systemd starts it: a program without a chroot inherits
-  // gatehouse's working directory, and the test's (Bazel's runfiles under /root)
-  // is closed to a service's uid; git refuses to run there.
+  // gatehouse runs in the test's directory (Bazel's runfiles under /root, closed
+  // to a service's uid): programs start in chdir's / all the same, or git would
+  // refuse to run.
   ::testing::AssertionResult StartService(const std::string& name, const std::string& body) {
-    GatehouseProcess::Launch in_root_dir;
-    in_root_dir.wrapper = {"sh", "-c", "cd / && exec \"$@\"", "sh"};
     return Start("log_level = 3\n",
-                 {{name + ".conf", "[" + name + "]\nport = 127.0.0.1:0\n" + body}}, in_root_dir);
+                 {{name + ".conf", "[" + name + "]\nport = 127.0.0.1:0\n" + body}});
   }
   std::string Url(const std::string& scheme, const std::string& service) const {
     return scheme + "://127.0.0.1:" + std::to_string(Port(service));
