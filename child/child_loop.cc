@@ -38,6 +38,12 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
   term_fd_ = OpenSupervisorTermFd();
   sigterm_event_.reset(event_new(base_, term_fd_.get(), EV_READ | EV_PERSIST, OnSigterm, this));
   kill_timer_.reset(evtimer_new(base_, OnKillTimer, this));
+  deadlines_ = std::make_unique<ProgramDeadlines>(
+      base_, service_.program.timeout, service_.program.kill_grace, service_.name,
+      [this](pid_t pid, uint64_t connection) {
+        auto found = running_.find(pid);
+        return found != running_.end() && found->second.connection_id == connection;
+      });
   event_add(sigchld_event_.get(), nullptr);
   event_add(sigterm_event_.get(), nullptr);
 }
@@ -125,6 +131,7 @@ bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
     return true;
   }
   running_[pid] = running;
+  deadlines_->Started(pid, connection.id);
   if (stderr_read) program_stderr_->Watch(pid, std::move(stderr_read));
   channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection.id, pid}),
                  std::move(pidfd));

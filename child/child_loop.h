@@ -12,6 +12,7 @@
 #include <string>
 
 #include "child/program_stderr.h"
+#include "child/program_deadlines.h"
 #include "common/event_loop.h"
 #include "common/message_channel.h"
 #include "common/message_table.h"
@@ -67,6 +68,7 @@ class ChildLoop {
   uint64_t refused_terms_ = 0;  // TERMs a program sent us
   EventPtr kill_timer_;
   std::map<pid_t, Running> running_;
+  std::unique_ptr<ProgramDeadlines> deadlines_;  // timeout
   // While this holds any, the channel is not read: more connections wait in the
   // socket and the supervisor's queue (back-pressure), none is lost.
   std::deque<Waiting> waiting_;

@@ -59,6 +59,11 @@ struct ProgramSpec {
   // Seconds from TERM to KILL whenever the programs are ended (shutdown,
   // reload_programs = end): the one grace every end of a program honours.
   uint32_t kill_grace = 2;
+  // Wall seconds a program may run (timeout); 0: no limit. Then TERM to its
+  // process group, KILL after kill_grace.
+  uint32_t timeout = 0;
 };
+
+inline constexpr uint32_t kMaxTimeout = 7 * 24 * 3600;
 
 }  // namespace gatehouse

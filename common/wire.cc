@@ -96,6 +96,7 @@ std::string EncodePayload(const ServiceDefinition& v) {
   w.U8(v.jail.private_network ? 1 : 0);
   w.Str(v.program.working_directory);
   w.U8(static_cast<uint8_t>(v.program.stderr_target));
+  w.U32(v.program.timeout);
   return w.Take();
 }
 
@@ -125,6 +126,7 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   r.Str("working_directory", &v->program.working_directory);
   uint8_t stderr_target = 0;
   r.U8("stderr_target", &stderr_target);
+  r.U32("timeout", &v->program.timeout);
   if (!r.Finish(error)) return false;
   v->program.stderr_target = static_cast<StderrTarget>(stderr_target);
   v->jail.change_identity = change == 1;
@@ -148,6 +150,8 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
     *error = "stderr_target: not log, client or null";
   else if (v->program.kill_grace > kMaxKillGrace)
     *error = "kill_grace: more than " + std::to_string(kMaxKillGrace) + " seconds";
+  else if (v->program.timeout > kMaxTimeout)
+    *error = "timeout: more than " + std::to_string(kMaxTimeout) + " seconds";
   else
     return true;
   return false;

@@ -258,14 +258,20 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   EXPECT_EQ(error, "working_directory: not an absolute path");
   definition.program.working_directory = "/";
   std::string bad_target = EncodePayload(definition);
-  bad_target.back() = 3;
+  bad_target[bad_target.size() - 5] = 3;  // the byte before the timeout's u32
   EXPECT_FALSE(DecodePayload(bad_target, &definition, &error));
   EXPECT_EQ(error, "stderr_target: not log, client or null");
-  // A sender from before stderr_target (one field short) is refused, not misread.
-  std::string without_target = EncodePayload(definition);
-  without_target.resize(without_target.size() - 1);
-  EXPECT_FALSE(DecodePayload(without_target, &definition, &error));
-  EXPECT_EQ(error, "stderr_target: truncated");
+  // The timeout is at most a week.
+  definition.program.stderr_target = StderrTarget::kLog;  // the refused decode left 3 there
+  definition.program.timeout = 7 * 24 * 3600 + 1;
+  EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
+  EXPECT_EQ(error, "timeout: more than 604800 seconds");
+  definition.program.timeout = 0;
+  // A sender from before the timeout (one field short) is refused, not misread.
+  std::string without_timeout = EncodePayload(definition);
+  without_timeout.resize(without_timeout.size() - 4);
+  EXPECT_FALSE(DecodePayload(without_timeout, &definition, &error));
+  EXPECT_EQ(error, "timeout: truncated");
 
   // A string length pointing past the end.
   std::string payload(4, '\xff');
@@ -365,8 +371,8 @@ TEST(Wire, RandomFramedPacketsAreJudgedByTheirRow) {
     for (int fd : fds) close(fd);
     WireMessage message;
     std::string error;
-    bool valid = (fds.size() == rule.fds || (rule.fd_optional && fds.empty())) &&
-                 size <= rule.max_payload;
+    bool valid =
+        (fds.size() == rule.fds || (rule.fd_optional && fds.empty())) && size <= rule.max_payload;
     EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error),
               valid ? ReceiveStatus::kMessage : ReceiveStatus::kInvalid)
         << rule.name << " with " << size << " bytes and " << fds.size() << " fds: " << error;

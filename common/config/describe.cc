@@ -57,6 +57,7 @@ std::string DescribeConfig(const Config& config) {
     out << "  child_stall_timeout " << s.child_stall_timeout << "\n";
     out << "  mode     " << ServiceModeName(s.mode) << "  max_servers " << s.max_servers << "\n";
     if (s.cps_rate > 0) out << "  cps      " << s.cps_rate << " " << s.cps_wait << "\n";
+    if (s.program.timeout > 0) out << "  timeout  " << s.program.timeout << "\n";
   }
   return out.str();
 }

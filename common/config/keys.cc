@@ -231,6 +231,13 @@ bool ParseCps(const std::string& value, const KeyTarget& target, std::string* er
          ParseNumber<1, 3600>(value.substr(second), &target.service->cps_wait, error);
 }
 
+bool ParseTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
+  int seconds = 0;
+  if (!ParseNumber<0, static_cast<int>(kMaxTimeout)>(value, &seconds, error)) return false;
+  target.service->program.timeout = static_cast<uint32_t>(seconds);
+  return true;
+}
+
 bool ParseChildStallTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
   return ParseNumber<1, 3600>(value, &target.service->child_stall_timeout, error);
 }
@@ -296,6 +303,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "fork: a program per connection; single: one connection at a time"},
       {"max_servers", kService, kScalar, ParseMaxServers,
        "programs running at once (1-65535); beyond it clients wait in the backlog"},
+      {"timeout", kService, kScalar, ParseTimeout,
+       "wall seconds a program may run (0: no limit); then TERM, KILL after kill_grace"},
       {"cps", kService, kScalar, ParseCps,
        "RATE WAIT: over RATE connections in a second pause the service WAIT seconds"},
   };

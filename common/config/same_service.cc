@@ -27,7 +27,8 @@ auto Jail(const JailSpec& j) {
 }
 
 auto Program(const ProgramSpec& p) {
-  return std::make_tuple(p.exec, p.argv, p.env, p.working_directory, p.stderr_target, p.kill_grace);
+  return std::make_tuple(p.exec, p.argv, p.env, p.working_directory, p.stderr_target, p.kill_grace,
+                         p.timeout);
 }
 
 // Every field but `where` (of the service and of its ports).

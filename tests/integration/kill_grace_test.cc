@@ -152,3 +152,66 @@ TEST_F(KillGraceTest, ReloadProgramsEndEndsHeldConnectionsAndKeepLeavesThem) {
 
 }  // namespace
 }  // namespace gatehouse::testing
+
+namespace gatehouse::testing {
+namespace {
+
+// Programs of a service, found below its namespace's init (holder -> init -> programs).
+std::vector<pid_t> ProgramsOf(pid_t supervisor) {
+  std::vector<pid_t> programs;
+  for (pid_t holder : ChildPids(supervisor)) {
+    for (pid_t init : ChildPids(holder)) {
+      for (pid_t program : ChildPids(init)) programs.push_back(program);
+    }
+  }
+  return programs;
+}
+
+class TimeoutTest : public GatehouseTest {};
+
+// timeout = 1: the program and what it started (its process group) get TERM
+// after a second; one that ignores TERM gets KILL kill_grace later.
+TEST_F(TimeoutTest, AProgramPastItsTimeoutEndsWithWhatItStarted) {
+  if (!IsRoot()) GTEST_SKIP() << "the namespace layout below is root's";
+  ASSERT_TRUE(
+      Start("log_level = 3\n",
+            {{"slow.conf",
+              "[slow]\nport = 127.0.0.1:0\ntimeout = 1\nexec = /bin/sh\n"
+              "args = -c 'sleep 30 & echo started; wait'\n"},
+             {"stubborn.conf",
+              "[stubborn]\nport = 127.0.0.1:0\ntimeout = 1\nkill_grace = 1\nexec = /bin/sh\n"
+              "args = -c 'trap \"\" TERM; sleep 30 & echo started; wait'\n"},
+             {"patient.conf",
+              "[patient]\nport = 127.0.0.1:0\nexec = /bin/sh\n"
+              "args = -c 'echo started; exec sleep 30'\n"}}));
+  int slow = ConnectTcp("127.0.0.1", Port("slow"));
+  int stubborn = ConnectTcp("127.0.0.1", Port("stubborn"));
+  int patient = ConnectTcp("127.0.0.1", Port("patient"));
+  ASSERT_EQ(ReadUntil(slow, "\n"), "started\n");
+  ASSERT_EQ(ReadUntil(stubborn, "\n"), "started\n");
+  ASSERT_EQ(ReadUntil(patient, "\n"), "started\n");
+  auto ends_within = [](int fd, double seconds) {
+    double start = MonotonicSeconds();
+    std::string rest = ReadUntil(fd, "\x01never", seconds);
+    return std::make_pair(rest, MonotonicSeconds() - start);
+  };
+  auto [slow_rest, slow_took] = ends_within(slow, 8);
+  auto [stubborn_rest, stubborn_took] = ends_within(stubborn, 8);
+  EXPECT_EQ(slow_rest, "");
+  EXPECT_LT(slow_took, 5) << "the connection outlived its timeout";
+  EXPECT_LT(stubborn_took, 6) << "TERM-ignoring program not KILLed";
+  EXPECT_TRUE(gatehouse_->WaitForLog("slow child: gatehouse-child[slow]: program"))
+      << gatehouse_->Log();
+  EXPECT_NE(gatehouse_->Log().find("ran past its timeout of 1 s; TERM"), std::string::npos);
+  // Only the service without a timeout has programs left: the background sleeps
+  // of the other two went with their group.
+  EXPECT_TRUE(WaitUntil([&] { return ProgramsOf(gatehouse_->pid()).size() == 1; }, 5))
+      << ProgramsOf(gatehouse_->pid()).size() << " programs left\n"
+      << gatehouse_->Log();
+  close(slow);
+  close(stubborn);
+  close(patient);
+}
+
+}  // namespace
+}  // namespace gatehouse::testing
