@@ -64,6 +64,11 @@ enum class ServiceMode {
 };
 const char* ServiceModeName(ServiceMode mode);
 
+// Whether a service's connections start with a PROXY protocol header (a load
+// balancer naming the real client), and which versions it takes.
+enum class ProxyProtocol { kOff, kV1, kV2, kAny };
+const char* ProxyProtocolName(ProxyProtocol protocol);
+
 enum class ReloadPrograms {
   kKeep,  // they run on, served by the old child until they end
   kEnd,   // TERM, then KILL after kill_grace
@@ -100,6 +105,12 @@ struct ServiceConfig {
   // Programs running at once (all of the service's children together, a reload's
   // draining ones included); beyond it clients wait in the listen backlog.
   int max_servers = 256;
+
+  // PROXY protocol: the header the supervisor reads before anything else, from
+  // peers in proxy_from (any peer when it is empty), within proxy_timeout seconds.
+  ProxyProtocol proxy_protocol = ProxyProtocol::kOff;
+  std::vector<CidrBlock> proxy_from;
+  int proxy_timeout = 3;
 };
 
 // The range of uids (and gids) gatehouse gives services without a `user`:

@@ -54,6 +54,13 @@ std::string DescribeConfig(const Config& config) {
     out << "  kill_grace " << s.program.kill_grace << "\n";
     out << "  child_stall_timeout " << s.child_stall_timeout << "\n";
     out << "  mode     " << ServiceModeName(s.mode) << "  max_servers " << s.max_servers << "\n";
+    if (s.proxy_protocol != ProxyProtocol::kOff) {
+      out << "  proxy_protocol " << ProxyProtocolName(s.proxy_protocol) << "  proxy_timeout "
+          << s.proxy_timeout << "  proxy_from";
+      if (s.proxy_from.empty()) out << " (any peer)";
+      for (const CidrBlock& b : s.proxy_from) out << " " << Shown(b.text);
+      out << "\n";
+    }
   }
   return out.str();
 }
