@@ -163,7 +163,7 @@ void Acceptor::AwaitProxyHeader(UniqueFd connection, const SocketAddress& peer) 
   std::string why;
   std::optional<PendingHeaderSlot> slot = PendingHeaderSlot::Take(peer, &why);
   if (!slot) {
-    DenyThrottled(where + ": " + why);
+    DenyThrottled("over bound", where + ": " + why);
     return;
   }
   uint64_t key = ++next_pending_key_;
@@ -204,6 +204,10 @@ void Acceptor::ContinueHeader(PendingHeader* pending, bool timed_out) {
     return;
   }
   const ProxyHeader& header = done->reader.header();
+  if (outcome == ProxyHeader::kInvalid && done->reader.left_silently()) {
+    DenyThrottled("left silently", where + ": " + header.reason);
+    return;
+  }
   if (outcome == ProxyHeader::kInvalid) {
     Deny(where + ": bad PROXY header: " + header.reason);
     return;
@@ -247,18 +251,19 @@ void Acceptor::Deny(const std::string& what) {
   if (on_denied_) on_denied_();
 }
 
-void Acceptor::DenyThrottled(const std::string& what) {
+void Acceptor::DenyThrottled(const std::string& kind, const std::string& what) {
   if (on_denied_) on_denied_();
-  ++unlogged_denials_;
+  Throttle& throttle = throttles_[kind];
+  ++throttle.unlogged;
   double now = MonotonicSeconds();
-  if (last_throttled_denial_ && now - *last_throttled_denial_ < kThrottledDenialSeconds) return;
+  if (throttle.last_line && now - *throttle.last_line < kThrottledDenialSeconds) return;
   std::string more;
-  if (unlogged_denials_ > 1) {
-    more = " (and " + std::to_string(unlogged_denials_ - 1) + " more like it since the last line)";
+  if (throttle.unlogged > 1) {
+    more = " (and " + std::to_string(throttle.unlogged - 1) + " more like it since the last line)";
   }
   Log(kLogWarning, service_->name + ": denied " + what + more);
-  last_throttled_denial_ = now;
-  unlogged_denials_ = 0;
+  throttle.last_line = now;
+  throttle.unlogged = 0;
 }
 
 void Acceptor::Decide(UniqueFd connection, const ClientEnds& client,

@@ -65,8 +65,9 @@ class Acceptor {
   void LookUpName(UniqueFd connection, const ClientEnds& client);
   // Logs the refusal ("SERVICE: denied WHAT") and counts it.
   void Deny(const std::string& what);
-  // The same for refusals a flood repeats: at most one line per 10 s.
-  void DenyThrottled(const std::string& what);
+  // The same for refusals a flood repeats: at most one line of each `kind` per
+  // 10 s, which says how many it stood for.
+  void DenyThrottled(const std::string& kind, const std::string& what);
   void Decide(UniqueFd connection, const ClientEnds& client,
               const std::optional<std::string>& host);
 
@@ -85,8 +86,11 @@ class Acceptor {
   // Connections whose PROXY header is still coming, by a key of their own.
   std::map<uint64_t, std::unique_ptr<PendingHeader>> pending_headers_;
   uint64_t next_pending_key_ = 0;
-  std::optional<double> last_throttled_denial_;  // MonotonicSeconds()
-  uint64_t unlogged_denials_ = 0;
+  struct Throttle {
+    std::optional<double> last_line;  // MonotonicSeconds()
+    uint64_t unlogged = 0;
+  };
+  std::map<std::string, Throttle> throttles_;  // by kind: a few fixed names
 };
 
 // A process-wide connection counter: the id in every Connection message.

@@ -48,6 +48,7 @@ ProxyHeader::Outcome ProxyHeaderReader::ReadAvailable(int fd) {
     return Fail(&header_, std::string("recv: ") + std::strerror(errno));
   }
   if (peeked == 0) {
+    left_silently_ = have_ == 0;
     return Fail(&header_, have_ == 0 ? "closed before sending a PROXY header"
                                      : "closed in the middle of its PROXY header");
   }

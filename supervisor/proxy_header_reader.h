@@ -27,11 +27,14 @@ class ProxyHeaderReader {
   ProxyHeader::Outcome ReadAvailable(int fd);
   const ProxyHeader& header() const { return header_; }
   size_t bytes_read() const { return have_; }
+  // The client closed without sending a byte: a port scan or a connect flood.
+  bool left_silently() const { return left_silently_; }
 
  private:
   ProxyVersions accepted_;
   std::array<uint8_t, kProxyHeaderMaxBytes> buffer_{};
   size_t have_ = 0;
+  bool left_silently_ = false;
   ProxyHeader header_;
 };
 
