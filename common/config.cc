@@ -47,6 +47,7 @@ ServiceConfig ResolveService(const ConfigSources& sources, const ServiceSource& 
   ResolveProgram(settings, source.where, &service, errors);
   ResolveMode(settings, &service, errors);
   ResolveWorkingDirectory(settings, &service, errors);
+  ResolveProxyProtocol(settings, &service, errors);
   return service;
 }
 
@@ -71,6 +72,18 @@ void WarnDenyOnly(Config* config) {
         service.where + ": [" + service.name +
         "] has deny rules but no allow rules, so it refuses every client (Net::Server's rule); "
         "add allow = .* to admit the rest"));
+  }
+}
+
+// A header from anyone lets any client name any address, and the access rules
+// then judge the address it named.
+void WarnProxyFromAnyone(Config* config) {
+  for (const ServiceConfig& service : config->services) {
+    if (service.proxy_protocol == ProxyProtocol::kOff || !service.proxy_from.empty()) continue;
+    config->warnings.push_back(EscapeControlBytes(
+        service.where + ": [" + service.name +
+        "] takes a PROXY header from any peer, so any client can claim any address; "
+        "add proxy_from = the load balancer's addresses"));
   }
 }
 
@@ -131,6 +144,7 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
   for (ServiceConfig& service : config->services) ResolveLoginEnvironment(&service);
   CheckPortsUnique(config->services, &errs);
   WarnDenyOnly(config);
+  WarnProxyFromAnyone(config);
   SortByPlace(sources.files, errors, first_error);
   return errs.None();
 }

@@ -64,6 +64,11 @@ enum class ServiceMode {
 };
 const char* ServiceModeName(ServiceMode mode);
 
+// Whether a service's connections start with a PROXY protocol header (a load
+// balancer naming the real client), and which versions it takes.
+enum class ProxyProtocol { kOff, kV1, kV2, kAny };
+const char* ProxyProtocolName(ProxyProtocol protocol);
+
 enum class ReloadPrograms {
   kKeep,  // they run on, served by the old child until they end
   kEnd,   // TERM, then KILL after kill_grace
@@ -104,6 +109,12 @@ struct ServiceConfig {
   // pause the service for WAIT seconds (clients wait in the backlog). 0: off.
   int cps_rate = 0;
   int cps_wait = 0;
+
+  // PROXY protocol: the header the supervisor reads before anything else, from
+  // peers in proxy_from (any peer when it is empty), within proxy_timeout seconds.
+  ProxyProtocol proxy_protocol = ProxyProtocol::kOff;
+  std::vector<CidrBlock> proxy_from;
+  int proxy_timeout = 3;
 };
 
 // The range of uids (and gids) gatehouse gives services without a `user`:

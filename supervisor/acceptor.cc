@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/monotonic_clock.h"
 #include "common/sys_error.h"
+#include "supervisor/proxy_header_reader.h"
 
 namespace gatehouse {
 namespace {
@@ -17,8 +18,46 @@ constexpr int kAcceptBatch = 64;
 // Pause after running out of fds or memory, instead of spinning on accept().
 constexpr double kResourcePauseSeconds = 0.1;
 constexpr double kResourceWarningSeconds = 10;
+// At most one line per this many seconds for refusals a flood repeats.
+constexpr double kThrottledDenialSeconds = 10;
+
+ProxyVersions AcceptedVersions(ProxyProtocol protocol) {
+  return ProxyVersions{protocol == ProxyProtocol::kV1 || protocol == ProxyProtocol::kAny,
+                       protocol == ProxyProtocol::kV2 || protocol == ProxyProtocol::kAny};
+}
+
+bool InAnyBlock(const std::vector<CidrBlock>& blocks, const SocketAddress& address) {
+  for (const CidrBlock& block : blocks) {
+    if (block.Contains(address)) return true;
+  }
+  return false;
+}
 
 }  // namespace
+
+// A connection waiting for its PROXY header: its own read event, which also
+// fires at the deadline, and its place under the bounds.
+struct Acceptor::PendingHeader {
+  PendingHeader(Acceptor* owner, uint64_t key, UniqueFd fd, const SocketAddress& peer,
+                PendingHeaderSlot slot, ProxyVersions accepted, double deadline)
+      : owner(owner),
+        key(key),
+        fd(std::move(fd)),
+        peer(peer),
+        slot(std::move(slot)),
+        reader(accepted),
+        deadline(deadline) {}
+
+  Acceptor* owner;
+  uint64_t key;
+  UniqueFd fd;
+  SocketAddress peer;
+  PendingHeaderSlot slot;
+  ProxyHeaderReader reader;
+  double deadline;  // MonotonicSeconds()
+  int timeout_seconds = 0;
+  EventPtr event;
+};
 
 uint64_t NextConnectionId() {
   static uint64_t next = 0;
@@ -108,26 +147,102 @@ void Acceptor::AcceptBatch() {
 
 void Acceptor::Admit(UniqueFd connection, const SocketAddress& peer) {
   bool unix_socket = listener_->spec.protocol == Protocol::kUnix;
+  if (service_->proxy_protocol != ProxyProtocol::kOff && !unix_socket) {
+    AwaitProxyHeader(std::move(connection), peer);
+    return;
+  }
+  LookUpName(std::move(connection), ClientEnds{peer, std::nullopt, ""});
+}
+
+void Acceptor::AwaitProxyHeader(UniqueFd connection, const SocketAddress& peer) {
+  std::string where = peer.ToString() + " on " + listener_->Describe();
+  if (!service_->proxy_from.empty() && !InAnyBlock(service_->proxy_from, peer)) {
+    Deny(where + ": not in proxy_from, so it may not send a PROXY header");
+    return;  // closed by UniqueFd
+  }
+  std::string why;
+  std::optional<PendingHeaderSlot> slot = PendingHeaderSlot::Take(peer, &why);
+  if (!slot) {
+    DenyThrottled("over bound", where + ": " + why);
+    return;
+  }
+  uint64_t key = ++next_pending_key_;
+  auto pending = std::make_unique<PendingHeader>(
+      this, key, std::move(connection), peer, std::move(*slot),
+      AcceptedVersions(service_->proxy_protocol), MonotonicSeconds() + service_->proxy_timeout);
+  pending->timeout_seconds = service_->proxy_timeout;
+  pending->event.reset(event_new(event_get_base(accept_event_.get()), pending->fd.get(), EV_READ,
+                                 OnHeaderEvent, pending.get()));
+  PendingHeader* waiting = pending.get();
+  pending_headers_.emplace(key, std::move(pending));
+  // The header usually comes with the connection: read before waiting.
+  ContinueHeader(waiting, false);
+}
+
+void Acceptor::OnHeaderEvent(evutil_socket_t, short what, void* pending) {
+  auto* waiting = static_cast<PendingHeader*>(pending);
+  waiting->owner->ContinueHeader(waiting, (what & EV_TIMEOUT) != 0);
+}
+
+void Acceptor::ContinueHeader(PendingHeader* pending, bool timed_out) {
+  ProxyHeader::Outcome outcome = ProxyHeader::kNeedMore;
+  if (!timed_out) outcome = pending->reader.ReadAvailable(pending->fd.get());
+  double left = pending->deadline - MonotonicSeconds();
+  if (outcome == ProxyHeader::kNeedMore && left > 0) {
+    timeval wait = Seconds(left);
+    event_add(pending->event.get(), &wait);
+    return;
+  }
+  // A verdict: the wait ends here, and the event with it (after this call).
+  auto found = pending_headers_.find(pending->key);
+  std::unique_ptr<PendingHeader> done = std::move(found->second);
+  pending_headers_.erase(found);
+  std::string where = done->peer.ToString() + " on " + listener_->Describe();
+  if (outcome == ProxyHeader::kNeedMore) {
+    Deny(where + ": no complete PROXY header within " + std::to_string(done->timeout_seconds) +
+         " s (" + std::to_string(done->reader.bytes_read()) + " bytes came)");
+    return;
+  }
+  const ProxyHeader& header = done->reader.header();
+  if (outcome == ProxyHeader::kInvalid && done->reader.left_silently()) {
+    DenyThrottled("left silently", where + ": " + header.reason);
+    return;
+  }
+  if (outcome == ProxyHeader::kInvalid) {
+    Deny(where + ": bad PROXY header: " + header.reason);
+    return;
+  }
+  // UNKNOWN and LOCAL: the proxy speaks for itself; the socket's own ends stand.
+  ClientEnds client{done->peer, std::nullopt, ""};
+  if (header.has_addresses) {
+    client = ClientEnds{header.source, header.destination, done->peer.ToString()};
+  }
+  LookUpName(std::move(done->fd), client);
+}
+
+void Acceptor::LookUpName(UniqueFd connection, const ClientEnds& client) {
+  bool unix_socket = listener_->spec.protocol == Protocol::kUnix;
   if (!service_->reverse_lookups || unix_socket) {
-    Decide(std::move(connection), peer, std::nullopt);
+    Decide(std::move(connection), client, std::nullopt);
     return;
   }
   auto pending = std::make_shared<UniqueFd>(std::move(connection));
   std::weak_ptr<bool> alive = alive_;
-  resolver_->Lookup(peer, [this, alive, pending, peer](const PeerName& found) {
+  resolver_->Lookup(client.peer, [this, alive, pending, client](const PeerName& found) {
     if (alive.expired()) return;
     if (found.outcome == PeerName::kFailed) {
       // Fail closed: the name might have matched a deny rule.
       std::string why = " (lookup failed: " + found.reason + ")";
       if (service_->access.HasRegexRules()) {
-        Deny(peer.ToString() + " on " + listener_->Describe() + why);
+        Deny(client.peer.ToString() + " on " + listener_->Describe() + why);
         return;  // closed by UniqueFd
       }
-      Log(kLogInfo, service_->name + ": " + peer.ToString() + " goes on without a name" + why);
+      Log(kLogInfo,
+          service_->name + ": " + client.peer.ToString() + " goes on without a name" + why);
     }
     std::optional<std::string> host;
     if (found.outcome == PeerName::kName) host = found.name;
-    Decide(std::move(*pending), peer, host);
+    Decide(std::move(*pending), client, host);
   });
 }
 
@@ -136,11 +251,28 @@ void Acceptor::Deny(const std::string& what) {
   if (on_denied_) on_denied_();
 }
 
-void Acceptor::Decide(UniqueFd connection, const SocketAddress& peer,
+void Acceptor::DenyThrottled(const std::string& kind, const std::string& what) {
+  if (on_denied_) on_denied_();
+  Throttle& throttle = throttles_[kind];
+  ++throttle.unlogged;
+  double now = MonotonicSeconds();
+  if (throttle.last_line && now - *throttle.last_line < kThrottledDenialSeconds) return;
+  std::string more;
+  if (throttle.unlogged > 1) {
+    more = " (and " + std::to_string(throttle.unlogged - 1) + " more like it since the last line)";
+  }
+  Log(kLogWarning, service_->name + ": denied " + what + more);
+  throttle.last_line = now;
+  throttle.unlogged = 0;
+}
+
+void Acceptor::Decide(UniqueFd connection, const ClientEnds& client,
                       const std::optional<std::string>& host) {
   bool unix_socket = listener_->spec.protocol == Protocol::kUnix;
+  const SocketAddress& peer = client.peer;
   std::string shown = unix_socket ? listener_->spec.path : peer.ToString();
   if (host) shown += " (" + *host + ")";
+  if (!client.via.empty()) shown += " via " + client.via;
 
   if (!service_->access.Admits(peer, host)) {
     Deny(shown + " on " + listener_->Describe());
@@ -160,7 +292,7 @@ void Acceptor::Decide(UniqueFd connection, const SocketAddress& peer,
                std::to_string(credentials.uid) + ")";
     }
   } else {
-    SocketAddress local = SocketAddress::Local(connection.get());
+    SocketAddress local = client.local ? *client.local : SocketAddress::Local(connection.get());
     info.proto = "TCP";
     info.peer_ip = peer.Ip();
     info.peer_port = peer.Port();

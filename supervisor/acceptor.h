@@ -1,4 +1,5 @@
-// Acceptor: owns one listener and accepts on it in batches, applies its service's
+// Acceptor: owns one listener and accepts on it in batches, reads a PROXY header
+// when the service expects one (bounded, without blocking), applies its service's
 // access rules (with a reverse lookup when asked), and hands admitted connections
 // on. A reload re-attaches it to the service's new config without closing the
 // socket; while the service cannot take connections it stops accepting, and
@@ -7,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,13 +44,31 @@ class Acceptor {
   const std::string& service_name() const { return service_->name; }
 
  private:
+  // Who a connection is from and to: its socket's ends, or what its PROXY header
+  // named (then `via` is the proxy's address, for log lines).
+  struct ClientEnds {
+    SocketAddress peer;
+    std::optional<SocketAddress> local;  // nullopt: the socket's own
+    std::string via;
+  };
+  struct PendingHeader;
+
   static void OnReadable(evutil_socket_t fd, short what, void* self);
   static void OnResume(evutil_socket_t fd, short what, void* self);
+  static void OnHeaderEvent(evutil_socket_t fd, short what, void* pending);
   void AcceptBatch();
   void Admit(UniqueFd connection, const SocketAddress& peer);
+  // proxy_from, the bounds on pending headers, then the first read.
+  void AwaitProxyHeader(UniqueFd connection, const SocketAddress& peer);
+  // Reads what has come of a pending header; on a verdict, ends its wait.
+  void ContinueHeader(PendingHeader* pending, bool timed_out);
+  void LookUpName(UniqueFd connection, const ClientEnds& client);
   // Logs the refusal ("SERVICE: denied WHAT") and counts it.
   void Deny(const std::string& what);
-  void Decide(UniqueFd connection, const SocketAddress& peer,
+  // The same for refusals a flood repeats: at most one line of each `kind` per
+  // 10 s, which says how many it stood for.
+  void DenyThrottled(const std::string& kind, const std::string& what);
+  void Decide(UniqueFd connection, const ClientEnds& client,
               const std::optional<std::string>& host);
 
   std::unique_ptr<Listener> listener_;
@@ -63,6 +83,14 @@ class Acceptor {
   bool accepting_ = false;
   uint64_t resource_pauses_ = 0;
   double last_resource_warning_ = 0;  // MonotonicSeconds()
+  // Connections whose PROXY header is still coming, by a key of their own.
+  std::map<uint64_t, std::unique_ptr<PendingHeader>> pending_headers_;
+  uint64_t next_pending_key_ = 0;
+  struct Throttle {
+    std::optional<double> last_line;  // MonotonicSeconds()
+    uint64_t unlogged = 0;
+  };
+  std::map<std::string, Throttle> throttles_;  // by kind: a few fixed names
 };
 
 // A process-wide connection counter: the id in every Connection message.

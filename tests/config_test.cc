@@ -648,6 +648,76 @@ TEST(Config, ChdirIsCheckedInsideTheChroot) {
       << outside.AllErrors();
 }
 
+TEST(Config, ProxyProtocolKeysDefaultsFileAndCheckOutput) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "[defaults]\nproxy_timeout = 5\n",
+      {{"a.conf", kEcho},
+       {"b.conf",
+        "[b]\nport = 127.0.0.1:7008\nexec = /bin/cat\nproxy_protocol = any\n"
+        "proxy_from = 10.0.0.0/8\nproxy_from = 2001:db8::/32\n"},
+       {"c.conf", "[c]\nport = 127.0.0.1:7009\nexec = /bin/cat\nproxy_protocol = v1\n"}});
+  Loaded file = Load(main);
+  ASSERT_TRUE(file.ok) << file.AllErrors();
+  EXPECT_EQ(file.Service("echo")->proxy_protocol, ProxyProtocol::kOff);  // the default
+  EXPECT_EQ(file.Service("echo")->proxy_timeout, 5);                     // from [defaults]
+  const ServiceConfig& b = *file.Service("b");
+  EXPECT_EQ(b.proxy_protocol, ProxyProtocol::kAny);
+  ASSERT_EQ(b.proxy_from.size(), 2u);
+  EXPECT_EQ(b.proxy_from[1].text, "2001:db8::/32");
+  std::string shown = DescribeConfig(file.config);
+  EXPECT_NE(shown.find("  proxy_protocol any  proxy_timeout 5  proxy_from 10.0.0.0/8 "
+                       "2001:db8::/32\n"),
+            std::string::npos)
+      << shown;
+  EXPECT_NE(shown.find("  proxy_protocol v1  proxy_timeout 5  proxy_from (any peer)\n"),
+            std::string::npos)
+      << shown;
+  // Off: --check says nothing about it.
+  size_t echo = shown.find("[echo]");
+  std::string echo_section = shown.substr(echo, shown.find("\n[", echo) - echo);
+  EXPECT_EQ(echo_section.find("proxy"), std::string::npos) << echo_section;
+  // A header from anyone is worth a warning; only c lacks proxy_from.
+  ASSERT_EQ(file.config.warnings.size(), 1u);
+  EXPECT_NE(file.config.warnings[0].find("c.conf:1: [c] takes a PROXY header from any peer"),
+            std::string::npos)
+      << file.config.warnings[0];
+}
+
+TEST(Config, ProxyProtocolParsesStrictlyAndNotOnUnixSockets) {
+  TempDir dir;
+  for (const auto& [line, error] : std::vector<std::pair<std::string, std::string>>{
+           {"proxy_protocol = v3", "proxy_protocol: \"v3\" is not off, v1, v2 or any"},
+           {"proxy_protocol = V1", "proxy_protocol: \"V1\" is not off, v1, v2 or any"},
+           {"proxy_protocol = ", "proxy_protocol: \"\" is not off, v1, v2 or any"},
+           {"proxy_from = 10.0.0.0/33", "proxy_from: "},
+           {"proxy_from = proxy.example", "proxy_from: "},
+           {"proxy_timeout = 0", "proxy_timeout: \"0\" is not a number from 1 to 3600"},
+           {"proxy_timeout = 3601", "proxy_timeout: \"3601\" is not a number from 1 to 3600"},
+       }) {
+    Loaded loaded = Load(testing::WriteConfig(dir, "", {{"a.conf", kEcho + line + "\n"}}));
+    EXPECT_FALSE(loaded.ok) << line;
+    ASSERT_EQ(loaded.errors.size(), 1u) << line << "\n" << loaded.AllErrors();
+    EXPECT_NE(loaded.errors[0].find("a.conf:4: " + error), std::string::npos) << loaded.errors[0];
+  }
+  std::string unix_service =
+      "[u]\nport = /tmp/gatehouse-proxy-test.sock|unix\nexec = /bin/cat\nproxy_protocol = v2\n";
+  TempDir unix_dir;
+  Loaded loaded = Load(testing::WriteConfig(unix_dir, "", {{"u.conf", unix_service}}));
+  EXPECT_FALSE(loaded.ok);
+  EXPECT_NE(loaded.AllErrors().find("u.conf:4: proxy_protocol: a UNIX socket service takes no "
+                                    "PROXY header (port /tmp/gatehouse-proxy-test.sock|unix at "),
+            std::string::npos)
+      << loaded.AllErrors();
+  // Off is fine there.
+  std::string off =
+      "[u]\nport = /tmp/gatehouse-proxy-test.sock|unix\nexec = /bin/cat\n"
+      "proxy_protocol = off\n";
+  TempDir off_dir;
+  Loaded fine = Load(testing::WriteConfig(off_dir, "", {{"u.conf", off}}));
+  EXPECT_TRUE(fine.ok) << fine.AllErrors();
+}
+
 TEST(Config, EveryTableKeyIsKnownInItsScopeAndOnTheCommandLine) {
   TempDir dir;
   for (const ConfigKey& key : ConfigKeys()) {
@@ -720,6 +790,15 @@ TEST(SameService, IgnoresWhereAndSeesEveryFieldThatMatters) {
       {"reload_programs", [](ServiceConfig* s) { s->reload_programs = ReloadPrograms::kEnd; }},
       {"kill_grace", [](ServiceConfig* s) { s->program.kill_grace = 3; }},
       {"child_stall_timeout", [](ServiceConfig* s) { s->child_stall_timeout = 1; }},
+      {"proxy_protocol", [](ServiceConfig* s) { s->proxy_protocol = ProxyProtocol::kV2; }},
+      {"proxy_timeout", [](ServiceConfig* s) { s->proxy_timeout = 9; }},
+      {"proxy_from",
+       [](ServiceConfig* s) {
+         CidrBlock block;
+         std::string error;
+         ParseCidr("10.0.0.0/8", &block, &error);
+         s->proxy_from.push_back(block);
+       }},
   };
   for (const auto& [what, change] : changes) {
     ServiceConfig changed = b;

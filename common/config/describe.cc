@@ -58,6 +58,13 @@ std::string DescribeConfig(const Config& config) {
     out << "  mode     " << ServiceModeName(s.mode) << "  max_servers " << s.max_servers << "\n";
     if (s.cps_rate > 0) out << "  cps      " << s.cps_rate << " " << s.cps_wait << "\n";
     if (s.program.timeout > 0) out << "  timeout  " << s.program.timeout << "\n";
+    if (s.proxy_protocol != ProxyProtocol::kOff) {
+      out << "  proxy_protocol " << ProxyProtocolName(s.proxy_protocol) << "  proxy_timeout "
+          << s.proxy_timeout << "  proxy_from";
+      if (s.proxy_from.empty()) out << " (any peer)";
+      for (const CidrBlock& b : s.proxy_from) out << " " << Shown(b.text);
+      out << "\n";
+    }
   }
   return out.str();
 }

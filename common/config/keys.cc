@@ -242,6 +242,32 @@ bool ParseChildStallTimeout(const std::string& value, const KeyTarget& target, s
   return ParseNumber<1, 3600>(value, &target.service->child_stall_timeout, error);
 }
 
+bool ParseProxyProtocol(const std::string& value, const KeyTarget& target, std::string* error) {
+  static const std::pair<const char*, ProxyProtocol> kNames[] = {{"off", ProxyProtocol::kOff},
+                                                                 {"v1", ProxyProtocol::kV1},
+                                                                 {"v2", ProxyProtocol::kV2},
+                                                                 {"any", ProxyProtocol::kAny}};
+  for (const auto& [name, protocol] : kNames) {
+    if (value == name) {
+      target.service->proxy_protocol = protocol;
+      return true;
+    }
+  }
+  *error = Quoted(value) + " is not off, v1, v2 or any";
+  return false;
+}
+
+bool ParseProxyFrom(const std::string& value, const KeyTarget& target, std::string* error) {
+  CidrBlock block;
+  if (!ParseCidr(value, &block, error)) return false;
+  target.service->proxy_from.push_back(std::move(block));
+  return true;
+}
+
+bool ParseProxyTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseNumber<1, 3600>(value, &target.service->proxy_timeout, error);
+}
+
 }  // namespace
 
 const std::vector<ConfigKey>& ConfigKeys() {
@@ -307,6 +333,12 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "wall seconds a program may run (0: no limit); then TERM, KILL after kill_grace"},
       {"cps", kService, kScalar, ParseCps,
        "RATE WAIT: over RATE connections in a second pause the service WAIT seconds"},
+      {"proxy_protocol", kService, kScalar, ParseProxyProtocol,
+       "connections start with a PROXY header naming the client: off, v1, v2 or any"},
+      {"proxy_from", kService, kList, ParseProxyFrom,
+       "address block allowed to send a PROXY header (others are refused)"},
+      {"proxy_timeout", kService, kScalar, ParseProxyTimeout,
+       "seconds a client has to send its whole PROXY header (1-3600)"},
   };
   return keys;
 }

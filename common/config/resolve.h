@@ -22,6 +22,9 @@ void DistinctDynamicUids(std::vector<ServiceConfig>* services);
 // mode = single is max_servers = 1; another max_servers beside it is an error.
 void ResolveMode(const Settings& settings, ServiceConfig* service, ConfigErrors* errors);
 
+// proxy_protocol against the service's ports: the header exists only on TCP.
+void ResolveProxyProtocol(const Settings& settings, ServiceConfig* service, ConfigErrors* errors);
+
 void ResolveIdentity(const Settings& settings, const std::string& where, ServiceConfig* service,
                      ConfigErrors* errors);
 

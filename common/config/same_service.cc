@@ -31,12 +31,19 @@ auto Program(const ProgramSpec& p) {
                          p.timeout);
 }
 
+std::vector<std::string> ProxyFromTexts(const ServiceConfig& s) {
+  std::vector<std::string> texts;
+  for (const CidrBlock& b : s.proxy_from) texts.push_back(b.text);
+  return texts;
+}
+
 // Every field but `where` (of the service and of its ports).
 auto Definition(const ServiceConfig& s) {
   return std::make_tuple(s.name, PortTexts(s), s.listen, AccessTexts(s), s.reverse_lookups,
                          Jail(s.jail), Program(s.program), s.user_name, s.group_name,
                          s.reload_programs, s.child_stall_timeout, s.mode, s.max_servers,
-                         s.cps_rate, s.cps_wait);
+                         s.cps_rate, s.cps_wait, s.proxy_protocol, ProxyFromTexts(s),
+                         s.proxy_timeout);
 }
 
 }  // namespace
