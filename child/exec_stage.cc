@@ -1,5 +1,8 @@
 #include "child/exec_stage.h"
 
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -24,7 +27,7 @@ constexpr size_t kStackBytes = 64 * 1024;
 // that reach signals 32 and 33 as well, which glibc's wrappers refuse.
 constexpr size_t kKernelSigsetBytes = (_NSIG - 1) / 8;
 
-enum class Step { kNone, kSession, kFds, kWorkingDirectory, kExec };
+enum class Step { kNone, kSession, kFds, kWorkingDirectory, kLimits, kNice, kExec };
 
 // Shared with the stage (CLONE_VM): it writes here only when a step fails.
 struct Stage {
@@ -84,6 +87,12 @@ int StageMain(void* argument) {
   if (setsid() < 0) Fail(stage, Step::kSession);
   if (!PlaceFds(plan)) Fail(stage, Step::kFds);
   if (chdir(plan.working_directory) != 0) Fail(stage, Step::kWorkingDirectory);
+  for (int i = 0; i < plan.limit_count; ++i) {
+    rlimit limit{plan.limits[i].soft, plan.limits[i].hard};
+    if (setrlimit(plan.limits[i].resource, &limit) != 0) Fail(stage, Step::kLimits);
+  }
+  if (plan.nice != 0 && setpriority(PRIO_PROCESS, 0, plan.nice) != 0) Fail(stage, Step::kNice);
+  umask(plan.umask);
   const unsigned char empty[kKernelSigsetBytes] = {};
   SetKernelMask(empty, nullptr);
   execve(plan.path, plan.argv, plan.envp);
@@ -115,6 +124,10 @@ std::string FailureMessage(const ExecPlan& plan, Step step, int err) {
       return ErrnoMessage("dup2", "stdin, stdout, stderr of " + std::string(plan.path), err);
     case Step::kWorkingDirectory:
       return ErrnoMessage("chdir", plan.working_directory, err);
+    case Step::kLimits:
+      return ErrnoMessage("setrlimit", std::string("rlimit_* of ") + plan.path, err);
+    case Step::kNice:
+      return ErrnoMessage("setpriority", "nice " + std::to_string(plan.nice), err);
     default:
       return std::string(plan.path) + ": " + std::strerror(err);
   }

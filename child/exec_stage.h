@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 
 namespace gatehouse {
@@ -18,6 +19,16 @@ struct ExecPlan {
   char* const* envp = nullptr;          // the whole environment: nothing is inherited
   const char* working_directory = "/";  // inside the chroot, which is already entered
   int fds[3] = {-1, -1, -1};            // become the program's stdin, stdout and stderr
+  // Resource limits to set, count used.
+  struct Limit {
+    int resource;
+    uint64_t soft;
+    uint64_t hard;
+  };
+  Limit limits[8] = {};
+  int limit_count = 0;
+  int nice = 0;     // added with setpriority when not 0
+  unsigned umask = 022;
 };
 
 // Runs the stage and returns the program's pid once it has exec'd. When a step

@@ -1,5 +1,7 @@
 #include "child/program_runner.h"
 
+#include <sys/resource.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -61,6 +63,25 @@ pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& conne
   plan.argv = argv.data();
   plan.envp = envp.data();
   plan.working_directory = program.working_directory.c_str();
+  for (auto [resource, value] : {std::pair<int, uint64_t>{RLIMIT_AS, program.rlimit_as},
+                                 {RLIMIT_CPU, program.rlimit_cpu},
+                                 {RLIMIT_NOFILE, program.rlimit_nofile},
+                                 {RLIMIT_NPROC, program.rlimit_nproc},
+                                 {RLIMIT_FSIZE, program.rlimit_fsize},
+                                 {RLIMIT_CORE, program.rlimit_core}}) {
+    if (value == ProgramSpec::kUnchanged) continue;
+    uint64_t limit = value == ProgramSpec::kUnlimited ? RLIM_INFINITY : value;
+    plan.limits[plan.limit_count++] = {resource, limit, limit};
+  }
+  // Without rlimit_nofile, the soft limit gatehouse was started with (it raised
+  // its own, and so its children's, to the hard limit).
+  if (program.rlimit_nofile == ProgramSpec::kUnchanged && program.start_nofile_soft != 0) {
+    rlimit current{};
+    getrlimit(RLIMIT_NOFILE, &current);
+    plan.limits[plan.limit_count++] = {RLIMIT_NOFILE, program.start_nofile_soft, current.rlim_max};
+  }
+  plan.nice = program.nice;
+  plan.umask = program.umask;
 
   pid_t pid = RunExecStage(plan, error);
   if (pid < 0) stderr_read->reset();

@@ -62,6 +62,21 @@ struct ProgramSpec {
   // Wall seconds a program may run (timeout); 0: no limit. Then TERM to its
   // process group, KILL after kill_grace.
   uint32_t timeout = 0;
+  // Resource limits set (soft and hard) in the exec stage; kUnchanged leaves
+  // the one the child has. kUnlimited is RLIM_INFINITY.
+  static constexpr uint64_t kUnchanged = ~0ull - 1;
+  static constexpr uint64_t kUnlimited = ~0ull;
+  uint64_t rlimit_as = kUnchanged;      // bytes of address space
+  uint64_t rlimit_cpu = kUnchanged;     // CPU seconds
+  uint64_t rlimit_nofile = kUnchanged;  // open files
+  uint64_t rlimit_nproc = kUnchanged;   // processes of its uid
+  uint64_t rlimit_fsize = kUnchanged;   // bytes of a file it writes
+  uint64_t rlimit_core = kUnchanged;    // bytes of a core dump
+  int32_t nice = 0;                     // added to its priority (-20..19; below 0 needs root)
+  // The soft RLIMIT_NOFILE gatehouse was started with (0: unknown): programs get
+  // it back, since gatehouse raises its own to the hard limit. Not a config key.
+  uint64_t start_nofile_soft = 0;
+  uint32_t umask = 022;                 // as systemd's UMask=
 };
 
 inline constexpr uint32_t kMaxTimeout = 7 * 24 * 3600;

@@ -97,6 +97,13 @@ std::string EncodePayload(const ServiceDefinition& v) {
   w.Str(v.program.working_directory);
   w.U8(static_cast<uint8_t>(v.program.stderr_target));
   w.U32(v.program.timeout);
+  for (uint64_t limit : {v.program.rlimit_as, v.program.rlimit_cpu, v.program.rlimit_nofile,
+                         v.program.rlimit_nproc, v.program.rlimit_fsize, v.program.rlimit_core}) {
+    w.U64(limit);
+  }
+  w.U32(static_cast<uint32_t>(v.program.nice));
+  w.U32(v.program.umask);
+  w.U64(v.program.start_nofile_soft);
   return w.Take();
 }
 
@@ -127,6 +134,16 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   uint8_t stderr_target = 0;
   r.U8("stderr_target", &stderr_target);
   r.U32("timeout", &v->program.timeout);
+  for (uint64_t* limit : {&v->program.rlimit_as, &v->program.rlimit_cpu, &v->program.rlimit_nofile,
+                          &v->program.rlimit_nproc, &v->program.rlimit_fsize,
+                          &v->program.rlimit_core}) {
+    r.U64("rlimit", limit);
+  }
+  uint32_t nice = 0;
+  r.U32("nice", &nice);
+  v->program.nice = static_cast<int32_t>(nice);
+  r.U32("umask", &v->program.umask);
+  r.U64("start_nofile_soft", &v->program.start_nofile_soft);
   if (!r.Finish(error)) return false;
   v->program.stderr_target = static_cast<StderrTarget>(stderr_target);
   v->jail.change_identity = change == 1;
@@ -152,6 +169,10 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
     *error = "kill_grace: more than " + std::to_string(kMaxKillGrace) + " seconds";
   else if (v->program.timeout > kMaxTimeout)
     *error = "timeout: more than " + std::to_string(kMaxTimeout) + " seconds";
+  else if (v->program.nice < -20 || v->program.nice > 19)
+    *error = "nice: not from -20 to 19";
+  else if (v->program.umask > 0777)
+    *error = "umask: not from 0000 to 0777";
   else
     return true;
   return false;

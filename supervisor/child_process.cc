@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -40,6 +41,8 @@ constexpr size_t kLastWordsBytes = 64 * 1024;
 
 // Set once at start from what the kernel allows (supervisor/isolation_check.h).
 bool service_namespaces = false;
+// The soft RLIMIT_NOFILE gatehouse was started with, before it raised its own.
+uint64_t start_nofile_soft = 0;
 
 ServiceDefinition DefinitionFor(const ServiceConfig& service) {
   ServiceDefinition definition;
@@ -47,6 +50,7 @@ ServiceDefinition DefinitionFor(const ServiceConfig& service) {
   definition.jail = service.jail;
   definition.jail.namespaces = service_namespaces;
   definition.program = service.program;
+  definition.program.start_nofile_soft = start_nofile_soft;
   return definition;
 }
 
@@ -79,6 +83,14 @@ bool IsServingProcessOf(pid_t serving, pid_t child) {
 }  // namespace
 
 void UseServiceNamespaces(bool available) { service_namespaces = available; }
+
+void RaiseFileLimit() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return;
+  start_nofile_soft = files.rlim_cur;
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+}
 
 std::string DescribeWaitStatus(int status) {
   if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));

@@ -113,6 +113,9 @@ class ChildProcess {
 
 // Whether children put their service in its own namespaces (decided once, at start).
 void UseServiceNamespaces(bool available);
+// Raises gatehouse's soft RLIMIT_NOFILE to the hard limit (its children's too);
+// programs get the soft limit gatehouse was started with back (or rlimit_nofile).
+void RaiseFileLimit();
 
 // "exit 1", "signal Killed": a wait status for the log.
 std::string DescribeWaitStatus(int status);

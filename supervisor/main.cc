@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
   for (const std::string& warning : config.warnings) Log(kLogWarning, warning);
   Log(namespaces ? kLogInfo : kLogWarning, DescribeIsolation(namespaces, no_namespaces));
   UseServiceNamespaces(namespaces);
+  RaiseFileLimit();
   if (config.builtin_default) {
     Log(kLogNotice, std::string("no config file (no --config, no ") + kDefaultConfigPath +
                         "): serving the built-in echo service (/bin/cat)");

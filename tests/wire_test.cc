@@ -258,7 +258,9 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   EXPECT_EQ(error, "working_directory: not an absolute path");
   definition.program.working_directory = "/";
   std::string bad_target = EncodePayload(definition);
-  bad_target[bad_target.size() - 5] = 3;  // the byte before the timeout's u32
+  // The stderr target's byte comes before the timeout (u32), six rlimits (u64),
+  // nice and umask (u32 each) and the start soft file limit (u64).
+  bad_target[bad_target.size() - (4 + 6 * 8 + 4 + 4 + 8) - 1] = 3;
   EXPECT_FALSE(DecodePayload(bad_target, &definition, &error));
   EXPECT_EQ(error, "stderr_target: not log, client or null");
   // The timeout is at most a week.
@@ -267,11 +269,19 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
   EXPECT_EQ(error, "timeout: more than 604800 seconds");
   definition.program.timeout = 0;
-  // A sender from before the timeout (one field short) is refused, not misread.
-  std::string without_timeout = EncodePayload(definition);
-  without_timeout.resize(without_timeout.size() - 4);
-  EXPECT_FALSE(DecodePayload(without_timeout, &definition, &error));
-  EXPECT_EQ(error, "timeout: truncated");
+  definition.program.nice = 20;
+  EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
+  EXPECT_EQ(error, "nice: not from -20 to 19");
+  definition.program.nice = 0;
+  definition.program.umask = 01000;
+  EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
+  EXPECT_EQ(error, "umask: not from 0000 to 0777");
+  definition.program.umask = 022;
+  // A sender from before the last field (one field short) is refused, not misread.
+  std::string short_one = EncodePayload(definition);
+  short_one.resize(short_one.size() - 8);
+  EXPECT_FALSE(DecodePayload(short_one, &definition, &error));
+  EXPECT_EQ(error, "start_nofile_soft: truncated");
 
   // A string length pointing past the end.
   std::string payload(4, '\xff');

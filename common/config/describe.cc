@@ -58,6 +58,21 @@ std::string DescribeConfig(const Config& config) {
     out << "  mode     " << ServiceModeName(s.mode) << "  max_servers " << s.max_servers << "\n";
     if (s.cps_rate > 0) out << "  cps      " << s.cps_rate << " " << s.cps_wait << "\n";
     if (s.program.timeout > 0) out << "  timeout  " << s.program.timeout << "\n";
+    for (auto [name, value] : {std::pair<const char*, uint64_t>{"rlimit_as", s.program.rlimit_as},
+                               {"rlimit_cpu", s.program.rlimit_cpu},
+                               {"rlimit_nofile", s.program.rlimit_nofile},
+                               {"rlimit_nproc", s.program.rlimit_nproc},
+                               {"rlimit_fsize", s.program.rlimit_fsize},
+                               {"rlimit_core", s.program.rlimit_core}}) {
+      if (value == ProgramSpec::kUnchanged) continue;
+      out << "  " << name << " "
+          << (value == ProgramSpec::kUnlimited ? std::string("infinity") : std::to_string(value))
+          << "\n";
+    }
+    if (s.program.nice != 0) out << "  nice     " << s.program.nice << "\n";
+    char umask[8];
+    snprintf(umask, sizeof umask, "%04o", s.program.umask);
+    out << "  umask    " << umask << "\n";
     if (s.proxy_protocol != ProxyProtocol::kOff) {
       out << "  proxy_protocol " << ProxyProtocolName(s.proxy_protocol) << "  proxy_timeout "
           << s.proxy_timeout << "  proxy_from";

@@ -238,6 +238,56 @@ bool ParseTimeout(const std::string& value, const KeyTarget& target, std::string
   return true;
 }
 
+// A resource limit: a number (with an optional K, M or G for byte limits) or
+// "infinity"/"unlimited".
+template <uint64_t ProgramSpec::*kLimit, bool kBytes>
+bool ParseRlimit(const std::string& value, const KeyTarget& target, std::string* error) {
+  if (value == "infinity" || value == "unlimited") {
+    target.service->program.*kLimit = ProgramSpec::kUnlimited;
+    return true;
+  }
+  std::string digits = value;
+  uint64_t unit = 1;
+  if (kBytes && !digits.empty()) {
+    char suffix = digits.back();
+    unit = suffix == 'K' ? 1ull << 10 : suffix == 'M' ? 1ull << 20 : suffix == 'G' ? 1ull << 30 : 1;
+    if (unit != 1) digits.pop_back();
+  }
+  uint64_t number = 0;
+  if (!ParseDecimal(digits, (ProgramSpec::kUnchanged - 1) / unit, &number)) {
+    *error = Quoted(value) + " is not a limit (a number" + (kBytes ? " with K, M or G" : "") +
+             ", or infinity)";
+    return false;
+  }
+  target.service->program.*kLimit = number * unit;
+  return true;
+}
+
+bool ParseNice(const std::string& value, const KeyTarget& target, std::string* error) {
+  bool negative = !value.empty() && value[0] == '-';
+  int magnitude = 0;
+  if (!ParseNumber<0, 20>(negative ? value.substr(1) : value, &magnitude, error) ||
+      (!negative && magnitude > 19)) {
+    *error = Quoted(value) + " is not a nice value from -20 to 19";
+    return false;
+  }
+  target.service->program.nice = negative ? -magnitude : magnitude;
+  return true;
+}
+
+bool ParseUmask(const std::string& value, const KeyTarget& target, std::string* error) {
+  bool octal = !value.empty() && value.size() <= 4 &&
+               value.find_first_not_of("01234567") == std::string::npos;
+  uint32_t mask = 0;
+  for (char digit : octal ? value : std::string()) mask = mask * 8 + static_cast<uint32_t>(digit - '0');
+  if (!octal || mask > 0777) {
+    *error = Quoted(value) + " is not an octal umask from 0000 to 0777";
+    return false;
+  }
+  target.service->program.umask = mask;
+  return true;
+}
+
 bool ParseChildStallTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
   return ParseNumber<1, 3600>(value, &target.service->child_stall_timeout, error);
 }
@@ -329,6 +379,20 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "fork: a program per connection; single: one connection at a time"},
       {"max_servers", kService, kScalar, ParseMaxServers,
        "programs running at once (1-65535); beyond it clients wait in the backlog"},
+      {"rlimit_as", kService, kScalar, ParseRlimit<&ProgramSpec::rlimit_as, true>,
+       "address space of a program (bytes; K, M, G; infinity)"},
+      {"rlimit_cpu", kService, kScalar, ParseRlimit<&ProgramSpec::rlimit_cpu, false>,
+       "CPU seconds of a program"},
+      {"rlimit_nofile", kService, kScalar, ParseRlimit<&ProgramSpec::rlimit_nofile, false>,
+       "open files of a program (default: the limit gatehouse was started with)"},
+      {"rlimit_nproc", kService, kScalar, ParseRlimit<&ProgramSpec::rlimit_nproc, false>,
+       "processes of the program's uid"},
+      {"rlimit_fsize", kService, kScalar, ParseRlimit<&ProgramSpec::rlimit_fsize, true>,
+       "size of a file a program writes (bytes; K, M, G; infinity)"},
+      {"rlimit_core", kService, kScalar, ParseRlimit<&ProgramSpec::rlimit_core, true>,
+       "size of a program's core dump (bytes; K, M, G; infinity)"},
+      {"nice", kService, kScalar, ParseNice, "added to a program's priority (-20 to 19)"},
+      {"umask", kService, kScalar, ParseUmask, "a program's umask, octal (default 022)"},
       {"timeout", kService, kScalar, ParseTimeout,
        "wall seconds a program may run (0: no limit); then TERM, KILL after kill_grace"},
       {"cps", kService, kScalar, ParseCps,

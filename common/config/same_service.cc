@@ -28,7 +28,8 @@ auto Jail(const JailSpec& j) {
 
 auto Program(const ProgramSpec& p) {
   return std::make_tuple(p.exec, p.argv, p.env, p.working_directory, p.stderr_target, p.kill_grace,
-                         p.timeout);
+                         p.timeout, p.rlimit_as, p.rlimit_cpu, p.rlimit_nofile, p.rlimit_nproc,
+                         p.rlimit_fsize, p.rlimit_core, p.nice, p.umask);
 }
 
 std::vector<std::string> ProxyFromTexts(const ServiceConfig& s) {

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <memory>
 #include <set>
+#include <sstream>
 
 #include "tests/integration/harness.h"
 
@@ -38,7 +40,8 @@ std::set<std::string> OpenFds(pid_t pid) {
 // mount namespace the process is in (its /proc/PID/root link text may then name
 // a path from another root, as in a chroot-based test machine).
 bool RootIs(pid_t pid, const std::string& dir) {
-  struct stat root {}, expected {};
+  struct stat root {
+  }, expected{};
   return stat(("/proc/" + std::to_string(pid) + "/root/").c_str(), &root) == 0 &&
          stat(dir.c_str(), &expected) == 0 && root.st_dev == expected.st_dev &&
          root.st_ino == expected.st_ino;
@@ -67,6 +70,12 @@ class PrivilegeTest : public GatehouseTest {
   // Connects and returns the program's pid as this test sees it (from the
   // supervisor's "start" line, log_level 3); keeps the connection. The program's
   // own "pid N" line, its pid in its namespace, goes to `own_view`.
+  pid_t ProgramPidOf(const std::string& service) {
+    connection_ = ConnectTcp("127.0.0.1", Port(service));
+    EXPECT_GE(connection_, 0);
+    ReadUntil(connection_, "\n");
+    return ProgramPid(*gatehouse_, connection_, service);
+  }
   pid_t ConnectAndGetProgramPid(int port, pid_t* own_view = nullptr) {
     connection_ = ConnectTcp("127.0.0.1", port);
     EXPECT_GE(connection_, 0);
@@ -172,6 +181,57 @@ TEST_F(PrivilegeTest, DefaultSignalsEmptyMaskRootDirectoryAndStderrOnAPipe) {
   EXPECT_EQ(OpenFds(program), (std::set<std::string>{"0", "1", "2"}));
   EXPECT_EQ(Link(proc + "/fd/0").rfind("socket:[", 0), 0u);
   EXPECT_EQ(Link(proc + "/fd/2").rfind("pipe:[", 0), 0u) << Link(proc + "/fd/2");
+  CloseConnection();
+}
+
+// The line of /proc/PID/limits for `name` ("Max open files"): soft and hard.
+std::string LimitLine(pid_t pid, const std::string& name) {
+  std::istringstream limits(ReadFile("/proc/" + std::to_string(pid) + "/limits"));
+  std::string line;
+  while (std::getline(limits, line)) {
+    if (line.rfind(name, 0) == 0) {
+      std::istringstream fields(line.substr(name.size()));
+      std::string soft, hard;
+      fields >> soft >> hard;
+      return soft + " " + hard;
+    }
+  }
+  return "";
+}
+
+TEST_F(PrivilegeTest, RlimitsNiceAndUmaskReachTheProgram) {
+  std::string probe = WorldProbe();
+  ASSERT_TRUE(Start("log_level = 3\n",
+                    {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nexec = " + probe +
+                                        "\nrlimit_nofile = 100\nrlimit_cpu = 30\nrlimit_core = 0"
+                                        "\nrlimit_as = 512M\nnice = 5\numask = 027\n"},
+                     {"plain.conf", "[plain]\nport = 127.0.0.1:0\nexec = " + probe + "\n"}}));
+  pid_t program = ConnectAndGetProgramPid(Port("probe"));
+  ASSERT_GT(program, 1) << gatehouse_->Log();
+  EXPECT_EQ(LimitLine(program, "Max open files"), "100 100");
+  EXPECT_EQ(LimitLine(program, "Max cpu time"), "30 30");
+  EXPECT_EQ(LimitLine(program, "Max core file size"), "0 0");
+  EXPECT_EQ(LimitLine(program, "Max address space"), "536870912 536870912");
+  EXPECT_EQ(ProcStatusField(program, "Umask"), "0027");
+  std::string stat = ReadFile("/proc/" + std::to_string(program) + "/stat");
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 19; ++i) fields >> field;  // field 19: nice
+  EXPECT_EQ(field, "5");
+  CloseConnection();
+
+  // Without rlimit_nofile a program gets the soft limit gatehouse started with
+  // (ours), not the hard limit gatehouse raised itself to.
+  rlimit ours{};
+  getrlimit(RLIMIT_NOFILE, &ours);
+  pid_t plain = ProgramPidOf("plain");
+  ASSERT_GT(plain, 1) << gatehouse_->Log();
+  EXPECT_EQ(LimitLine(plain, "Max open files"),
+            std::to_string(ours.rlim_cur) + " " + std::to_string(ours.rlim_max));
+  EXPECT_EQ(ProcStatusField(plain, "Umask"), "0022");  // the default, as systemd's
+  rlimit supervisor{};
+  prlimit(gatehouse_->pid(), RLIMIT_NOFILE, nullptr, &supervisor);
+  EXPECT_EQ(supervisor.rlim_cur, ours.rlim_max) << "gatehouse did not raise its own";
   CloseConnection();
 }
 
