@@ -109,6 +109,10 @@ struct ServiceConfig {
   // pause the service for WAIT seconds (clients wait in the backlog). 0: off.
   int cps_rate = 0;
   int cps_wait = 0;
+  // per_source: connections at once from one client address (IPv6 grouped by
+  // per_source_prefix6 bits); over it the connection is closed. 0: off.
+  int per_source = 0;
+  int per_source_prefix6 = 64;
 
   // PROXY protocol: the header the supervisor reads before anything else, from
   // peers in proxy_from (any peer when it is empty), within proxy_timeout seconds.

@@ -211,7 +211,7 @@ bool ChildProcess::Start() {
 }
 
 bool ChildProcess::Dispatch(UniqueFd connection, const ConnectionInfo& info,
-                            const std::string& peer) {
+                            const std::string& peer, SourceSlots::Slot slot) {
   if (!channel_ || !channel_->open() || state_ == State::kDraining) {
     Log(kLogWarning, service_->name + ": " + peer + " refused: service child not running");
     ++counters_->failed;
@@ -226,7 +226,7 @@ bool ChildProcess::Dispatch(UniqueFd connection, const ConnectionInfo& info,
     ++counters_->failed;
     return false;
   }
-  connections_[info.id] = Connection{peer, 0};
+  connections_[info.id] = Connection{peer, 0, 0, std::move(slot)};
   ProgramsChanged();
   ++counters_->served;
   report_watchdog_.Expect(info.id);  // past the bound this ends the child now

@@ -24,6 +24,7 @@
 #include "common/wire.h"
 #include "supervisor/child_watchdog.h"
 #include "supervisor/program_output_log.h"
+#include "supervisor/source_slots.h"
 
 namespace gatehouse {
 
@@ -52,7 +53,8 @@ class ChildProcess {
   bool Start();
   // Hands a connection to the child. False when the child cannot take it now
   // (not running, or too far behind); the connection is then closed.
-  bool Dispatch(UniqueFd connection, const ConnectionInfo& info, const std::string& peer);
+  bool Dispatch(UniqueFd connection, const ConnectionInfo& info, const std::string& peer,
+                SourceSlots::Slot slot = {});
   // Asks the child to take no more connections and exit once its programs end
   // (with `end_programs`, at once: TERM to the programs, KILL after the grace).
   void Drain(bool end_programs);
@@ -73,6 +75,7 @@ class ChildProcess {
     std::string peer;
     pid_t program = 0;   // as the child names it (its namespace's pid)
     pid_t host_pid = 0;  // as we see it, from the pidfd (0: ended before we looked)
+    SourceSlots::Slot slot;  // its place in per_source, given back with the entry
   };
 
   void OnMessage(WireMessage& message);

@@ -53,7 +53,28 @@ void Service::Dispatch(UniqueFd connection, const ConnectionInfo& info, const st
     ++counters_.failed;
     return;
   }
-  current_->Dispatch(std::move(connection), info, peer);
+  SourceSlots::Slot slot;
+  if (config_->per_source > 0 && !info.peer_ip.empty()) {
+    std::string source = SourceSlots::KeyOf(info.peer_ip, config_->per_source_prefix6);
+    if (sources_.Count(source) >= config_->per_source) {
+      ++counters_.denied;
+      ++per_source_unlogged_;
+      double now = MonotonicSeconds();
+      if (now - last_per_source_log_ >= 10) {
+        Log(kLogNotice, name_ + ": " + peer + " refused: " + source + " has " +
+                            std::to_string(config_->per_source) + " connections (per_source)" +
+                            (per_source_unlogged_ > 1
+                                 ? "; " + std::to_string(per_source_unlogged_ - 1) +
+                                       " more refused since the last such line"
+                                 : ""));
+        last_per_source_log_ = now;
+        per_source_unlogged_ = 0;
+      }
+      return;  // closed by UniqueFd
+    }
+    slot = sources_.Take(source);
+  }
+  current_->Dispatch(std::move(connection), info, peer, std::move(slot));
   if (config_->cps_rate > 0) CountForRate();
 }
 

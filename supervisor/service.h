@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/event_loop.h"
 #include "supervisor/child_process.h"
+#include "supervisor/source_slots.h"
 
 namespace gatehouse {
 
@@ -76,6 +77,9 @@ class Service {
   std::unique_ptr<ChildProcess> current_;
   std::vector<std::unique_ptr<ChildProcess>> draining_;
   EventPtr pause_timer_;  // cps: the service accepts again when it fires
+  SourceSlots sources_;   // per_source
+  double last_per_source_log_ = -1e9;  // MonotonicSeconds(): refusals logged every 10 s
+  uint64_t per_source_unlogged_ = 0;
   bool paused_ = false;
   double second_started_ = 0;  // MonotonicSeconds() of the counted second
   int in_this_second_ = 0;

@@ -57,6 +57,9 @@ std::string DescribeConfig(const Config& config) {
     out << "  child_stall_timeout " << s.child_stall_timeout << "\n";
     out << "  mode     " << ServiceModeName(s.mode) << "  max_servers " << s.max_servers << "\n";
     if (s.cps_rate > 0) out << "  cps      " << s.cps_rate << " " << s.cps_wait << "\n";
+    if (s.per_source > 0) {
+      out << "  per_source " << s.per_source << " (IPv6 /" << s.per_source_prefix6 << ")\n";
+    }
     if (s.program.timeout > 0) out << "  timeout  " << s.program.timeout << "\n";
     for (auto [name, value] : {std::pair<const char*, uint64_t>{"rlimit_as", s.program.rlimit_as},
                                {"rlimit_cpu", s.program.rlimit_cpu},

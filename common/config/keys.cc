@@ -288,6 +288,15 @@ bool ParseUmask(const std::string& value, const KeyTarget& target, std::string* 
   return true;
 }
 
+bool ParsePerSource(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseNumber<0, 65535>(value, &target.service->per_source, error);
+}
+
+bool ParsePerSourcePrefix6(const std::string& value, const KeyTarget& target,
+                           std::string* error) {
+  return ParseNumber<1, 128>(value, &target.service->per_source_prefix6, error);
+}
+
 bool ParseChildStallTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
   return ParseNumber<1, 3600>(value, &target.service->child_stall_timeout, error);
 }
@@ -395,6 +404,10 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"umask", kService, kScalar, ParseUmask, "a program's umask, octal (default 022)"},
       {"timeout", kService, kScalar, ParseTimeout,
        "wall seconds a program may run (0: no limit); then TERM, KILL after kill_grace"},
+      {"per_source", kService, kScalar, ParsePerSource,
+       "connections at once from one client address (0: no limit); more are closed"},
+      {"per_source_prefix6", kService, kScalar, ParsePerSourcePrefix6,
+       "bits of an IPv6 address that make one source for per_source (default 64)"},
       {"cps", kService, kScalar, ParseCps,
        "RATE WAIT: over RATE connections in a second pause the service WAIT seconds"},
       {"proxy_protocol", kService, kScalar, ParseProxyProtocol,

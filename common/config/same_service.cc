@@ -43,7 +43,8 @@ auto Definition(const ServiceConfig& s) {
   return std::make_tuple(s.name, PortTexts(s), s.listen, AccessTexts(s), s.reverse_lookups,
                          Jail(s.jail), Program(s.program), s.user_name, s.group_name,
                          s.reload_programs, s.child_stall_timeout, s.mode, s.max_servers,
-                         s.cps_rate, s.cps_wait, s.proxy_protocol, ProxyFromTexts(s),
+                         s.cps_rate, s.cps_wait, s.per_source, s.per_source_prefix6,
+                         s.proxy_protocol, ProxyFromTexts(s),
                          s.proxy_timeout);
 }
 

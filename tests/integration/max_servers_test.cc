@@ -128,5 +128,49 @@ TEST_F(MaxServersTest, CpsPausesTheServiceAndClientsWait) {
   EXPECT_EQ(gatehouse_->Log().find("refused"), std::string::npos) << gatehouse_->Log();
 }
 
+// per_source = 2: a third connection from one address is closed at once (logged
+// once, counted as denied); other addresses are served; a freed place is reused.
+TEST_F(MaxServersTest, PerSourceLimitsOneAddressOnly) {
+  ASSERT_TRUE(Start("log_level = 3\n", {{"src.conf", "[src]\nport = 127.0.0.1:0\nper_source = 2\n" +
+                                                         std::string(kHold)}}));
+  int port = Port("src");
+  std::vector<int> from2;
+  for (int i = 0; i < 2; ++i) {
+    from2.push_back(ConnectTcp("127.0.0.1", port, "127.0.0.2"));
+    ASSERT_TRUE(Started(from2.back(), 10)) << gatehouse_->Log();
+  }
+  int third = ConnectTcp("127.0.0.1", port, "127.0.0.2");
+  ASSERT_GE(third, 0);
+  EXPECT_EQ(ReadUntil(third, "\n", 10), "") << "a third connection from one address ran";
+  close(third);
+  EXPECT_TRUE(gatehouse_->WaitForLog("refused: 127.0.0.2 has 2 connections (per_source)"))
+      << gatehouse_->Log();
+  int other = ConnectTcp("127.0.0.1", port, "127.0.0.3");
+  EXPECT_TRUE(Started(other, 10)) << "another address must be served";
+  close(other);
+  close(from2[0]);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        int again = ConnectTcp("127.0.0.1", port, "127.0.0.2");
+        bool started = Started(again, 2);
+        if (started)
+          from2[0] = again;
+        else
+          close(again);
+        return started;
+      },
+      10))
+      << "the freed place was not given back";
+  // Counted as denied (the retries above may have been refused too, while the
+  // freed place was still being reported).
+  kill(gatehouse_->pid(), SIGUSR1);
+  ASSERT_TRUE(gatehouse_->WaitForLog("status: src:")) << gatehouse_->Log();
+  std::string log = gatehouse_->Log();
+  size_t denied = log.find(", denied ", log.find("status: src:"));
+  ASSERT_NE(denied, std::string::npos) << log;
+  EXPECT_GE(std::atoi(log.c_str() + denied + 9), 1) << log;
+  for (int fd : from2) close(fd);
+}
+
 }  // namespace
 }  // namespace gatehouse::testing
