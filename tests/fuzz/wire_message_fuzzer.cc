@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "common/fd_passing.h"
@@ -79,8 +80,9 @@ const SocketPair& Sockets() {
   return pair;
 }
 
-// The lowest free fd number: unchanged from one input to the next unless
-// something leaked.
+// The lowest free fd number: where the kernel puts the next fd, so a received fd
+// left open shows as a change across one input. Taken per input, since libFuzzer
+// opens files of its own between inputs.
 int LowestFreeFd() {
   int probe = dup(0);
   FUZZ_CHECK(probe >= 0);
@@ -93,7 +95,7 @@ int LowestFreeFd() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const SocketPair& sockets = Sockets();
-  static const int lowest_free = LowestFreeFd();
+  int lowest_free = LowestFreeFd();
   bool attach_fd = (data[0] & 1) != 0;
   std::string packet(reinterpret_cast<const char*>(data + 1), size - 1);
 
@@ -118,7 +120,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Nothing left in the socket, no received fd left open.
   char leftover;
   FUZZ_CHECK(recv(sockets.receiver, &leftover, 1, MSG_DONTWAIT) < 0);
-  FUZZ_CHECK(LowestFreeFd() == lowest_free);
+  int now_free = LowestFreeFd();
+  if (now_free != lowest_free) {
+    char target[256] = {};
+    std::string link = "/proc/self/fd/" + std::to_string(lowest_free);
+    readlink(link.c_str(), target, sizeof target - 1);
+    std::fprintf(stderr, "lowest free fd %d, was %d; fd %d is %s\n", now_free, lowest_free,
+                 lowest_free, target);
+  }
+  FUZZ_CHECK(now_free == lowest_free);
 
   DecodeAs<gatehouse::ServiceDefinition>(packet);
   DecodeAs<gatehouse::ConnectionInfo>(packet);
