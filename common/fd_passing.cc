@@ -57,11 +57,9 @@ ssize_t ReceivePacket(int socket, char* buffer, size_t capacity, std::vector<Uni
     received = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
   } while (received < 0 && errno == EINTR);
   if (received < 0) return -1;
-  if (received == 0 && !PeerClosed(socket)) {
-    errno = EBADMSG;
-    return -1;
-  }
 
+  // Owned before any other check: the kernel has installed them whatever the
+  // packet turns out to be (an empty packet may carry fds too).
   for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
     if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
     size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -70,6 +68,10 @@ ssize_t ReceivePacket(int socket, char* buffer, size_t capacity, std::vector<Uni
       std::memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
       fds->emplace_back(fd);
     }
+  }
+  if (received == 0 && !PeerClosed(socket)) {
+    errno = EBADMSG;
+    return -1;
   }
   if (msg.msg_flags & MSG_TRUNC) {
     errno = EMSGSIZE;

@@ -24,9 +24,9 @@ int SendPacket(int socket, const std::string& packet, const int* fds = nullptr,
 
 // Receives one packet into `buffer` (`capacity` bytes) and its fds into `fds`,
 // without blocking. Returns the packet's size, 0 when the peer has closed, or -1
-// with errno set: EAGAIN when nothing waits, EMSGSIZE when the packet did not fit
-// (whatever fds did arrive are in `fds`, to be closed), EBADMSG for an empty
-// packet. `fds_lost` says that the kernel could not give us every fd attached
+// with errno set: EAGAIN when nothing waits, EMSGSIZE when the packet did not
+// fit, EBADMSG for an empty packet (in both, whatever fds did arrive are in `fds`,
+// to be closed). `fds_lost` says that the kernel could not give us every fd attached
 // (we are at our own fd limit): the packet itself is whole.
 ssize_t ReceivePacket(int socket, char* buffer, size_t capacity, std::vector<UniqueFd>* fds,
                       bool* fds_lost);

@@ -404,6 +404,25 @@ TEST(Wire, AnEmptyPacketIsRefusedNotTakenForTheEnd) {
   EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kClosed);
 }
 
+// Found by tests/fuzz/wire_message_fuzzer: the fds of an empty packet were
+// installed by recvmsg but never closed, so a hostile child could drain the
+// supervisor's fds one empty packet at a time.
+TEST(Wire, AnEmptyPacketWithFdsIsRefusedAndItsFdsClosed) {
+  Pair pair;
+  int before = OpenFds();
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(devnull, 0);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(SendPacket(pair.a.get(), "", &devnull, 1), 0);
+    WireMessage message;
+    std::string error;
+    EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kInvalid);
+    EXPECT_EQ(error, "empty packet");
+  }
+  close(devnull);
+  EXPECT_EQ(OpenFds(), before);
+}
+
 TEST(Wire, OversizedPacketsAndFdFloodsAreRefusedWithoutLeakingFds) {
   Pair pair;
   int before = OpenFds();
