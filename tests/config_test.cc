@@ -193,8 +193,6 @@ TEST(Config, KeysOfXinetdGetAHint) {
            "ftp.conf:9: socket_type: unknown key in [ftp]; xinetd's; use port = HOST:PORT/tcp or "
            "PATH|unix, or proto",
            "ftp.conf:10: instances: unknown key in [ftp]; xinetd's; use max_servers",
-           "ftp.conf:11: per_source: unknown key in [ftp]; xinetd's; a limit per client address "
-           "is not yet available",
            // cps is gatehouse's own key (xinetd's meaning): a value error, not a hint.
            "ftp.conf:12: cps: \"50\" is not RATE WAIT",
            "ftp.conf:13: disable: unknown key in [ftp]; xinetd's; remove the file or comment the "

@@ -22,7 +22,6 @@ constexpr ForeignKey kForeignKeys[] = {
     {"interface", "xinetd's; use host"},
     {"protocol", "xinetd's; use proto, or /tcp in port"},
     {"instances", "xinetd's; use max_servers"},
-    {"per_source", "xinetd's; a limit per client address is not yet available"},
     {"disable", "xinetd's; remove the file or comment the section out"},
     {"id", "xinetd's; the [section] name names the service"},
     {"passenv", "xinetd's; nothing is inherited: set each variable with env = NAME=value"},
@@ -39,7 +38,6 @@ constexpr ForeignKey kForeignKeys[] = {
     {"banner", "xinetd's; no equivalent"},
     {"access_times", "xinetd's; no equivalent"},
     {"umask", "xinetd's; no equivalent: the program sets its own"},
-    {"nice", "xinetd's; not yet available"},
     {"max_load", "xinetd's; no equivalent"},
 };
 
@@ -68,7 +66,10 @@ std::string ForeignKeyHint(const std::string& key, const std::string& value) {
     }
     return "xinetd's; no equivalent: name the port with port";
   }
-  if (key.compare(0, 7, "rlimit_") == 0) return "xinetd's; resource limits are not yet available";
+  if (key.compare(0, 7, "rlimit_") == 0) {
+    return "gatehouse has rlimit_as, rlimit_cpu, rlimit_nofile, rlimit_nproc, rlimit_fsize and "
+           "rlimit_core";
+  }
   for (const ForeignKey& foreign : kForeignKeys) {
     if (key == foreign.name) return foreign.hint;
   }
