@@ -2,9 +2,9 @@
 //
 // Process flow, top to bottom:
 //   1. mark every inherited fd above 2 close-on-exec (none may reach a program)
-//   2. read the command line and the configuration, find gatehouse-child;
-//      --check prints it all and stops
-//   3. open the log
+//   2. read the command line and the configuration, find gatehouse-child, probe
+//      whether services can have namespaces; --check prints it all and stops
+//   3. open the log, say which isolation is in force, raise the soft fd limit
 //   4. bind every listener (still privileged); after a binary upgrade (SIGUSR2)
 //      adopt the listeners the old process handed over instead
 //   5. background / setsid, pid_file (an upgrade's successor is detached already)
