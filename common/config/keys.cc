@@ -41,6 +41,15 @@ bool ParseNumber(const std::string& value, int* out, std::string* error) {
   return true;
 }
 
+// Seconds from 0 to kMax, into a field the wire carries as a u32.
+template <int kMax>
+bool ParseSeconds(const std::string& value, uint32_t* out, std::string* error) {
+  int seconds = 0;
+  if (!ParseNumber<0, kMax>(value, &seconds, error)) return false;
+  *out = static_cast<uint32_t>(seconds);
+  return true;
+}
+
 // --- global keys ---
 
 bool ParseServicesDir(const std::string& value, const KeyTarget& target, std::string* error) {
@@ -195,10 +204,7 @@ bool ParseReloadPrograms(const std::string& value, const KeyTarget& target, std:
 }
 
 bool ParseKillGrace(const std::string& value, const KeyTarget& target, std::string* error) {
-  int seconds = 0;
-  if (!ParseNumber<0, kMaxKillGrace>(value, &seconds, error)) return false;
-  target.service->program.kill_grace = static_cast<uint32_t>(seconds);
-  return true;
+  return ParseSeconds<kMaxKillGrace>(value, &target.service->program.kill_grace, error);
 }
 
 bool ParseMode(const std::string& value, const KeyTarget& target, std::string* error) {
@@ -232,10 +238,8 @@ bool ParseCps(const std::string& value, const KeyTarget& target, std::string* er
 }
 
 bool ParseTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
-  int seconds = 0;
-  if (!ParseNumber<0, static_cast<int>(kMaxTimeout)>(value, &seconds, error)) return false;
-  target.service->program.timeout = static_cast<uint32_t>(seconds);
-  return true;
+  return ParseSeconds<static_cast<int>(kMaxTimeout)>(value, &target.service->program.timeout,
+                                                     error);
 }
 
 // A resource limit: a number (with an optional K, M or G for byte limits) or
