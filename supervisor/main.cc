@@ -24,6 +24,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "supervisor/daemon.h"
+#include "supervisor/import/import_command.h"
 #include "supervisor/isolation_check.h"
 #include "supervisor/listener.h"
 #include "supervisor/supervisor.h"
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   // What SIGUSR2 starts again, taken before anything can change it.
   ProcessImage image = CurrentProcessImage();
+  if (argc >= 2 && std::string(argv[1]) == "import") return RunImport(argc - 2, argv + 2);
 
   CommandLine command_line;
   std::string error;
