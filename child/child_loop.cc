@@ -1,6 +1,7 @@
 #include "child/child_loop.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -22,6 +23,14 @@ constexpr double kFinalFlushSeconds = 2.0;
 uint64_t MicrosecondsSince(double start) {
   double seconds = MonotonicSeconds() - start;
   return seconds < 0 ? 0 : static_cast<uint64_t>(seconds * 1e6);
+}
+
+// Once per connection, before its program can write: without blocking (a fresh
+// socket's send buffer takes 4 KiB; what a full one refuses is lost, best effort).
+void SendBanner(int fd, const std::string& banner) {
+  if (banner.empty()) return;
+  ssize_t sent = send(fd, banner.data(), banner.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  (void)sent;  // the program runs either way, as it would for a slow client
 }
 
 }  // namespace
@@ -101,6 +110,7 @@ void ChildLoop::StartConnection(WireMessage& message) {
                    EncodePayload(ProgramFailed{connection.id, "gatehouse-child is out of fds"}));
     return;
   }
+  SendBanner(message.fd.get(), service_.program.banner);
   if (waiting_.empty() && Launch(connection, message.fd)) return;
   waiting_.push_back(Waiting{connection, std::move(message.fd)});
   channel_->PauseReading();

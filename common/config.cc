@@ -41,7 +41,8 @@ ServiceConfig ResolveService(const ConfigSources& sources, const ServiceSource& 
   ServiceConfig service;
   service.name = source.name;
   service.where = source.where;
-  ApplyKeys(KeyScope::kService, settings, KeyTarget{nullptr, &service, ""}, errors);
+  ApplyKeys(KeyScope::kService, settings, KeyTarget{nullptr, &service, DirName(sources.main_path)},
+            errors);
   ResolveNetwork(settings, source.where, &service, errors);
   ResolveIdentity(settings, source.where, &service, errors);
   ResolveProgram(settings, source.where, &service, errors);

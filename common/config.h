@@ -69,6 +69,12 @@ const char* ServiceModeName(ServiceMode mode);
 enum class ProxyProtocol { kOff, kV1, kV2, kAny };
 const char* ProxyProtocolName(ProxyProtocol protocol);
 
+// What a service does at max_servers (max_servers_action).
+enum class MaxServersAction {
+  kWait,    // stop accepting: clients wait in the listen backlog
+  kReject,  // keep accepting; each extra client gets busy_message and is closed
+};
+
 enum class ReloadPrograms {
   kKeep,  // they run on, served by the old child until they end
   kEnd,   // TERM, then KILL after kill_grace
@@ -105,6 +111,12 @@ struct ServiceConfig {
   // Programs running at once (all of the service's children together, a reload's
   // draining ones included); beyond it clients wait in the listen backlog.
   int max_servers = 256;
+  MaxServersAction max_servers_action = MaxServersAction::kWait;
+  // Written (best effort, without blocking) to a client closed at max_servers with
+  // max_servers_action = reject; empty: banner_fail, if any.
+  std::string busy_message;
+  // Written the same way to a client refused by the access rules or per_source.
+  std::string banner_fail;
   // cps = RATE WAIT (xinetd's): more than RATE new connections in one second
   // pause the service for WAIT seconds (clients wait in the backlog). 0: off.
   int cps_rate = 0;

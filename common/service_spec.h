@@ -3,6 +3,7 @@
 // config struct), so a new field is added once, not copied field by field.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct JailSpec {
 
 // The longest kill_grace the config accepts and the child believes: an hour.
 inline constexpr uint32_t kMaxKillGrace = 3600;
+
+// The longest banner, banner_fail or busy_message: one small write, never a stream.
+inline constexpr size_t kMaxMessageTextBytes = 4096;
 
 // Where a program's stderr goes (stderr = log | client | null).
 enum class StderrTarget : uint8_t {
@@ -76,7 +80,10 @@ struct ProgramSpec {
   // The soft RLIMIT_NOFILE gatehouse was started with (0: unknown): programs get
   // it back, since gatehouse raises its own to the hard limit. Not a config key.
   uint64_t start_nofile_soft = 0;
-  uint32_t umask = 022;                 // as systemd's UMask=
+  uint32_t umask = 022;  // as systemd's UMask=
+  // Written to the connection by the child before the program starts (banner);
+  // at most kMaxMessageTextBytes.
+  std::string banner;
 };
 
 inline constexpr uint32_t kMaxTimeout = 7 * 24 * 3600;

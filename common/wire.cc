@@ -104,6 +104,7 @@ std::string EncodePayload(const ServiceDefinition& v) {
   w.U32(static_cast<uint32_t>(v.program.nice));
   w.U32(v.program.umask);
   w.U64(v.program.start_nofile_soft);
+  w.Str(v.program.banner);
   return w.Take();
 }
 
@@ -134,9 +135,9 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   uint8_t stderr_target = 0;
   r.U8("stderr_target", &stderr_target);
   r.U32("timeout", &v->program.timeout);
-  for (uint64_t* limit : {&v->program.rlimit_as, &v->program.rlimit_cpu, &v->program.rlimit_nofile,
-                          &v->program.rlimit_nproc, &v->program.rlimit_fsize,
-                          &v->program.rlimit_core}) {
+  for (uint64_t* limit :
+       {&v->program.rlimit_as, &v->program.rlimit_cpu, &v->program.rlimit_nofile,
+        &v->program.rlimit_nproc, &v->program.rlimit_fsize, &v->program.rlimit_core}) {
     r.U64("rlimit", limit);
   }
   uint32_t nice = 0;
@@ -144,6 +145,7 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   v->program.nice = static_cast<int32_t>(nice);
   r.U32("umask", &v->program.umask);
   r.U64("start_nofile_soft", &v->program.start_nofile_soft);
+  r.Str("banner", &v->program.banner);
   if (!r.Finish(error)) return false;
   v->program.stderr_target = static_cast<StderrTarget>(stderr_target);
   v->jail.change_identity = change == 1;
@@ -173,6 +175,8 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
     *error = "nice: not from -20 to 19";
   else if (v->program.umask > 0777)
     *error = "umask: not from 0000 to 0777";
+  else if (v->program.banner.size() > kMaxMessageTextBytes)
+    *error = "banner: longer than " + std::to_string(kMaxMessageTextBytes) + " bytes";
   else
     return true;
   return false;

@@ -59,6 +59,12 @@ struct Acceptor::PendingHeader {
   EventPtr event;
 };
 
+void WriteRefusalText(int fd, const std::string& text) {
+  if (text.empty()) return;
+  ssize_t sent = send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  (void)sent;  // best effort: the supervisor never waits on a refused client
+}
+
 uint64_t NextConnectionId() {
   static uint64_t next = 0;
   return ++next;
@@ -234,6 +240,7 @@ void Acceptor::LookUpName(UniqueFd connection, const ClientEnds& client) {
       // Fail closed: the name might have matched a deny rule.
       std::string why = " (lookup failed: " + found.reason + ")";
       if (service_->access.HasRegexRules()) {
+        WriteRefusalText(pending->get(), service_->banner_fail);
         Deny(client.peer.ToString() + " on " + listener_->Describe() + why);
         return;  // closed by UniqueFd
       }
@@ -275,6 +282,7 @@ void Acceptor::Decide(UniqueFd connection, const ClientEnds& client,
   if (!client.via.empty()) shown += " via " + client.via;
 
   if (!service_->access.Admits(peer, host)) {
+    WriteRefusalText(connection.get(), service_->banner_fail);
     Deny(shown + " on " + listener_->Describe());
     return;  // closed by UniqueFd
   }

@@ -93,6 +93,10 @@ class Acceptor {
   std::map<std::string, Throttle> throttles_;  // by kind: a few fixed names
 };
 
+// Writes banner_fail or busy_message to a refused client, best effort: one
+// non-blocking send, whatever does not fit is dropped; the caller then closes.
+void WriteRefusalText(int fd, const std::string& text);
+
 // A process-wide connection counter: the id in every Connection message.
 uint64_t NextConnectionId();
 

@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "common/monotonic_clock.h"
+#include "supervisor/acceptor.h"
 
 namespace gatehouse {
 
@@ -21,8 +22,7 @@ bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
   // A change ends the running programs only when the new config asks for it.
   if (replacing) DrainCurrent(config->reload_programs == ReloadPrograms::kEnd);
   config_ = std::move(config);
-  current_ = std::make_unique<ChildProcess>(base_, config_, child_program_, &counters_,
-                                            on_change_);
+  current_ = std::make_unique<ChildProcess>(base_, config_, child_program_, &counters_, on_change_);
   current_->Start();
   if (replacing) Log(kLogNotice, name_ + ": changed; new child for new connections");
   return true;
@@ -46,27 +46,32 @@ void Service::DrainCurrent(bool end_programs) {
   on_change_();
 }
 
-
 void Service::Dispatch(UniqueFd connection, const ConnectionInfo& info, const std::string& peer) {
   if (current_ == nullptr) {
     Log(kLogWarning, name_ + ": " + peer + " refused: service removed");
     ++counters_.failed;
     return;
   }
+  if (config_->max_servers_action == MaxServersAction::kReject &&
+      programs() >= static_cast<size_t>(config_->max_servers)) {
+    RejectBusy(connection, peer);
+    return;  // closed by UniqueFd
+  }
   SourceSlots::Slot slot;
   if (config_->per_source > 0 && !info.peer_ip.empty()) {
     std::string source = SourceSlots::KeyOf(info.peer_ip, config_->per_source_prefix6);
     if (sources_.Count(source) >= config_->per_source) {
+      WriteRefusalText(connection.get(), config_->banner_fail);
       ++counters_.denied;
       ++per_source_unlogged_;
       double now = MonotonicSeconds();
       if (now - last_per_source_log_ >= 10) {
-        Log(kLogNotice, name_ + ": " + peer + " refused: " + source + " has " +
-                            std::to_string(config_->per_source) + " connections (per_source)" +
-                            (per_source_unlogged_ > 1
-                                 ? "; " + std::to_string(per_source_unlogged_ - 1) +
-                                       " more refused since the last such line"
-                                 : ""));
+        Log(kLogNotice,
+            name_ + ": " + peer + " refused: " + source + " has " +
+                std::to_string(config_->per_source) + " connections (per_source)" +
+                (per_source_unlogged_ > 1 ? "; " + std::to_string(per_source_unlogged_ - 1) +
+                                                " more refused since the last such line"
+                                          : ""));
         last_per_source_log_ = now;
         per_source_unlogged_ = 0;
       }
@@ -78,6 +83,22 @@ void Service::Dispatch(UniqueFd connection, const ConnectionInfo& info, const st
   if (config_->cps_rate > 0) CountForRate();
 }
 
+void Service::RejectBusy(const UniqueFd& connection, const std::string& peer) {
+  WriteRefusalText(connection.get(),
+                   config_->busy_message.empty() ? config_->banner_fail : config_->busy_message);
+  ++busy_;
+  ++busy_unlogged_;
+  double now = MonotonicSeconds();
+  if (now - last_busy_log_ < 10) return;
+  Log(kLogNotice, name_ + ": " + peer + " rejected: " + std::to_string(config_->max_servers) +
+                      " programs running (max_servers_action = reject)" +
+                      (busy_unlogged_ > 1 ? "; " + std::to_string(busy_unlogged_ - 1) +
+                                                " more rejected since the last such line"
+                                          : ""));
+  last_busy_log_ = now;
+  busy_unlogged_ = 0;
+}
+
 void Service::CountForRate() {
   double now = MonotonicSeconds();
   if (now - second_started_ >= 1) {
@@ -87,8 +108,8 @@ void Service::CountForRate() {
   if (++in_this_second_ <= config_->cps_rate || paused_) return;
   paused_ = true;
   Log(kLogNotice, name_ + ": more than " + std::to_string(config_->cps_rate) +
-                      " connections in a second; pausing for " +
-                      std::to_string(config_->cps_wait) + " s (cps)");
+                      " connections in a second; pausing for " + std::to_string(config_->cps_wait) +
+                      " s (cps)");
   timeval wait = Seconds(config_->cps_wait);
   event_add(pause_timer_.get(), &wait);
   on_change_();
@@ -103,9 +124,13 @@ void Service::OnPauseOver(evutil_socket_t, short, void* self) {
 }
 
 // A ready child, and fewer programs than max_servers across all the service's
-// children (a reload's draining ones too, so that a reload cannot double it).
+// children (a reload's draining ones too, so that a reload cannot double it);
+// with max_servers_action = reject it accepts on, and Dispatch turns clients away.
 bool Service::accepting() const {
-  return current_ != nullptr && current_->state() == ChildProcess::State::kReady && !paused_ &&
+  if (current_ == nullptr || current_->state() != ChildProcess::State::kReady || paused_) {
+    return false;
+  }
+  return config_->max_servers_action == MaxServersAction::kReject ||
          programs() < static_cast<size_t>(config_->max_servers);
 }
 
@@ -161,9 +186,8 @@ size_t Service::programs() const {
 }
 
 std::string Service::Status(const std::string& listeners) const {
-  std::string line = name_ + ": mode " +
-                     (config_ ? ServiceModeName(config_->mode) : "(removed)") + ", listeners " +
-                     (listeners.empty() ? "none" : listeners);
+  std::string line = name_ + ": mode " + (config_ ? ServiceModeName(config_->mode) : "(removed)") +
+                     ", listeners " + (listeners.empty() ? "none" : listeners);
   if (current_) {
     line += ", child " + std::to_string(current_->pid()) + " " +
             ChildProcess::StateName(current_->state());
@@ -179,7 +203,7 @@ std::string Service::Status(const std::string& listeners) const {
           (config_ ? " of " + std::to_string(config_->max_servers) : "") + ", served " +
           std::to_string(counters_.served) + ", denied " + std::to_string(counters_.denied) +
           ", failed " + std::to_string(counters_.failed) + ", exit_nonzero " +
-          std::to_string(counters_.exit_nonzero);
+          std::to_string(counters_.exit_nonzero) + ", busy " + std::to_string(busy_);
   return line;
 }
 

@@ -259,8 +259,8 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   definition.program.working_directory = "/";
   std::string bad_target = EncodePayload(definition);
   // The stderr target's byte comes before the timeout (u32), six rlimits (u64),
-  // nice and umask (u32 each) and the start soft file limit (u64).
-  bad_target[bad_target.size() - (4 + 6 * 8 + 4 + 4 + 8) - 1] = 3;
+  // nice and umask (u32 each), the start soft file limit (u64) and the empty banner (u32).
+  bad_target[bad_target.size() - (4 + 6 * 8 + 4 + 4 + 8 + 4) - 1] = 3;
   EXPECT_FALSE(DecodePayload(bad_target, &definition, &error));
   EXPECT_EQ(error, "stderr_target: not log, client or null");
   // The timeout is at most a week.
@@ -273,6 +273,10 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
   EXPECT_EQ(error, "nice: not from -20 to 19");
   definition.program.nice = 0;
+  definition.program.banner = std::string(4097, 'b');
+  EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
+  EXPECT_EQ(error, "banner: longer than 4096 bytes");
+  definition.program.banner.clear();
   definition.program.umask = 01000;
   EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
   EXPECT_EQ(error, "umask: not from 0000 to 0777");

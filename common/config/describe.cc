@@ -55,7 +55,15 @@ std::string DescribeConfig(const Config& config) {
         << "\n";
     out << "  kill_grace " << s.program.kill_grace << "\n";
     out << "  child_stall_timeout " << s.child_stall_timeout << "\n";
-    out << "  mode     " << ServiceModeName(s.mode) << "  max_servers " << s.max_servers << "\n";
+    out << "  mode     " << ServiceModeName(s.mode) << "  max_servers " << s.max_servers
+        << "  max_servers_action "
+        << (s.max_servers_action == MaxServersAction::kReject ? "reject" : "wait") << "\n";
+    for (auto [name, text] :
+         {std::pair<const char*, const std::string*>{"banner", &s.program.banner},
+          {"banner_fail", &s.banner_fail},
+          {"busy_message", &s.busy_message}}) {
+      if (!text->empty()) out << "  " << name << " \"" << Shown(*text) << "\"\n";
+    }
     if (s.cps_rate > 0) out << "  cps      " << s.cps_rate << " " << s.cps_wait << "\n";
     if (s.per_source > 0) {
       out << "  per_source " << s.per_source << " (IPv6 /" << s.per_source_prefix6 << ")\n";

@@ -1,15 +1,20 @@
 #include "common/config/keys.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <set>
 #include <sstream>
 
 #include "common/access_rules.h"
 #include "common/config/paths.h"
 #include "common/parse_number.h"
+#include "common/sys_error.h"
+#include "common/unique_fd.h"
 
 namespace gatehouse {
 namespace {
@@ -283,7 +288,8 @@ bool ParseUmask(const std::string& value, const KeyTarget& target, std::string* 
   bool octal = !value.empty() && value.size() <= 4 &&
                value.find_first_not_of("01234567") == std::string::npos;
   uint32_t mask = 0;
-  for (char digit : octal ? value : std::string()) mask = mask * 8 + static_cast<uint32_t>(digit - '0');
+  for (char digit : octal ? value : std::string())
+    mask = mask * 8 + static_cast<uint32_t>(digit - '0');
   if (!octal || mask > 0777) {
     *error = Quoted(value) + " is not an octal umask from 0000 to 0777";
     return false;
@@ -292,12 +298,120 @@ bool ParseUmask(const std::string& value, const KeyTarget& target, std::string* 
   return true;
 }
 
+bool ParseMaxServersAction(const std::string& value, const KeyTarget& target, std::string* error) {
+  if (value == "wait") {
+    target.service->max_servers_action = MaxServersAction::kWait;
+  } else if (value == "reject") {
+    target.service->max_servers_action = MaxServersAction::kReject;
+  } else {
+    *error = Quoted(value) + " is not wait or reject";
+    return false;
+  }
+  return true;
+}
+
+// The contents of a text file named by `@file`: a regular file (a FIFO would
+// block, /dev/zero never ends) read at load time, at most kMaxMessageTextBytes.
+bool ReadMessageFile(const std::string& path, std::string* text, std::string* error) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  struct stat info {};
+  if (!fd || fstat(fd.get(), &info) != 0) {
+    *error = ErrnoMessage(fd ? "fstat" : "open", path, errno);
+    return false;
+  }
+  if (!S_ISREG(info.st_mode)) {
+    *error = Quoted(path) + " is not a regular file";
+    return false;
+  }
+  // Read one byte past the limit, so that a file grown since fstat is caught too.
+  char buffer[kMaxMessageTextBytes + 1];
+  size_t length = 0;
+  while (length < sizeof buffer) {
+    ssize_t got = read(fd.get(), buffer + length, sizeof buffer - length);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      *error = ErrnoMessage("read", path, errno);
+      return false;
+    }
+    if (got == 0) break;
+    length += static_cast<size_t>(got);
+  }
+  if (length > kMaxMessageTextBytes) {
+    *error = Quoted(path) + " is larger than " + std::to_string(kMaxMessageTextBytes) + " bytes";
+    return false;
+  }
+  text->assign(buffer, length);
+  return true;
+}
+
+// A one-line value with \n, \r, \t, \\ and \@ (a leading @ that names no file).
+bool UnescapeMessage(const std::string& value, std::string* text, std::string* error) {
+  text->clear();
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != '\\') {
+      *text += value[i];
+      continue;
+    }
+    char next = i + 1 < value.size() ? value[++i] : '\0';
+    switch (next) {
+      case 'n':
+        *text += '\n';
+        break;
+      case 'r':
+        *text += '\r';
+        break;
+      case 't':
+        *text += '\t';
+        break;
+      case '\\':
+        *text += '\\';
+        break;
+      case '@':
+        *text += '@';
+        break;
+      default:
+        *error = Quoted(value) + ": unknown escape (\\n, \\r, \\t, \\\\ and \\@ are known)";
+        return false;
+    }
+  }
+  return true;
+}
+
+// banner, banner_fail, busy_message: text with escapes, or @file (relative to the
+// main file's folder), read now; at most kMaxMessageTextBytes, no NUL bytes.
+bool MessageText(const std::string& value, const KeyTarget& target, std::string* text,
+                 std::string* error) {
+  bool from_file = !value.empty() && value[0] == '@';
+  if (from_file ? !ReadMessageFile(JoinPath(target.config_dir, value.substr(1)), text, error)
+                : !UnescapeMessage(value, text, error)) {
+    return false;
+  }
+  if (text->size() > kMaxMessageTextBytes) {
+    *error = "longer than " + std::to_string(kMaxMessageTextBytes) + " bytes";
+    return false;
+  }
+  if (text->find('\0') != std::string::npos) {
+    *error = "contains a NUL byte";
+    return false;
+  }
+  return true;
+}
+
+template <std::string ServiceConfig::*kField>
+bool ParseMessageText(const std::string& value, const KeyTarget& target, std::string* error) {
+  return MessageText(value, target, &(target.service->*kField), error);
+}
+
+// The banner travels to the child with the program's spec.
+bool ParseBanner(const std::string& value, const KeyTarget& target, std::string* error) {
+  return MessageText(value, target, &target.service->program.banner, error);
+}
+
 bool ParsePerSource(const std::string& value, const KeyTarget& target, std::string* error) {
   return ParseNumber<0, 65535>(value, &target.service->per_source, error);
 }
 
-bool ParsePerSourcePrefix6(const std::string& value, const KeyTarget& target,
-                           std::string* error) {
+bool ParsePerSourcePrefix6(const std::string& value, const KeyTarget& target, std::string* error) {
   return ParseNumber<1, 128>(value, &target.service->per_source_prefix6, error);
 }
 
@@ -392,6 +506,14 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "fork: a program per connection; single: one connection at a time"},
       {"max_servers", kService, kScalar, ParseMaxServers,
        "programs running at once (1-65535); beyond it clients wait in the backlog"},
+      {"max_servers_action", kService, kScalar, ParseMaxServersAction,
+       "at max_servers: wait (clients wait in the backlog) or reject (busy_message, close)"},
+      {"busy_message", kService, kScalar, ParseMessageText<&ServiceConfig::busy_message>,
+       "text or @file written to a client rejected at max_servers (at most 4 KiB)"},
+      {"banner", kService, kScalar, ParseBanner,
+       "text or @file written to each client before its program starts (at most 4 KiB)"},
+      {"banner_fail", kService, kScalar, ParseMessageText<&ServiceConfig::banner_fail>,
+       "text or @file written to a client refused by access rules or per_source"},
       {"rlimit_as", kService, kScalar, ParseRlimit<&ProgramSpec::rlimit_as, true>,
        "address space of a program (bytes; K, M, G; infinity)"},
       {"rlimit_cpu", kService, kScalar, ParseRlimit<&ProgramSpec::rlimit_cpu, false>,

@@ -7,6 +7,7 @@
 
 #include <set>
 
+#include "common/monotonic_clock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/harness.h"
 
@@ -28,6 +29,13 @@ class MaxServersTest : public GatehouseTest {
   // begins with "started").
   static bool Started(int fd, double seconds) {
     return ReadUntil(fd, "\n", seconds).rfind("started", 0) == 0;
+  }
+  // What `fd` receives until EOF, and whether EOF came within `seconds`.
+  static std::string ReadToEnd(int fd, double seconds, bool* ended) {
+    double start = MonotonicSeconds();
+    std::string got = ReadUntil(fd, std::string("\x01 never sent"), seconds);
+    *ended = MonotonicSeconds() - start < seconds;
+    return got;
   }
   void TearDown() override {
     for (int fd : open_) close(fd);
@@ -170,6 +178,114 @@ TEST_F(MaxServersTest, PerSourceLimitsOneAddressOnly) {
   ASSERT_NE(denied, std::string::npos) << log;
   EXPECT_GE(std::atoi(log.c_str() + denied + 9), 1) << log;
   for (int fd : from2) close(fd);
+}
+
+// max_servers_action = reject: at the limit the service keeps accepting, and each
+// extra client reads busy_message and EOF at once; one log line per 10 s says how
+// many it stood for, and USR1 counts them all as busy.
+TEST_F(MaxServersTest, RejectWritesBusyMessageAndCloses) {
+  ASSERT_TRUE(Start("log_level = 3\n",
+                    {{"two.conf",
+                      "[two]\nport = 127.0.0.1:0\nmax_servers = 2\n"
+                      "max_servers_action = reject\nbusy_message = busy, try later\\r\\n\n" +
+                          std::string(kHold)}}));
+  std::vector<int> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(Open("two"));
+    ASSERT_TRUE(Started(held.back(), 10)) << gatehouse_->Log();
+  }
+  for (int i = 0; i < 2; ++i) {
+    int extra = Open("two");
+    bool ended = false;
+    EXPECT_EQ(ReadToEnd(extra, 5, &ended), "busy, try later\r\n") << gatehouse_->Log();
+    EXPECT_TRUE(ended) << "the rejected client was not closed";
+    close(extra);
+  }
+  EXPECT_TRUE(gatehouse_->WaitForLog("rejected: 2 programs running (max_servers_action = reject)"))
+      << gatehouse_->Log();
+  kill(gatehouse_->pid(), SIGUSR1);
+  EXPECT_TRUE(
+      gatehouse_->WaitForLog(", programs 2 of 2, served 2, denied 0, failed 0, "
+                             "exit_nonzero 0, busy 2"))
+      << gatehouse_->Log();
+  std::string log = gatehouse_->Log();
+  size_t first = log.find(" rejected: ");
+  EXPECT_EQ(log.find(" rejected: ", first + 1), std::string::npos)
+      << "the second rejection within 10 s was logged too:\n"
+      << log;
+  // The held programs still work, and a freed place is taken again.
+  close(held[0]);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        int again = Open("two");
+        bool started = Started(again, 2);
+        if (started)
+          held[0] = again;
+        else
+          close(again);
+        return started;
+      },
+      10))
+      << gatehouse_->Log();
+  for (int fd : held) close(fd);
+}
+
+// banner: written by the child before the program starts, so it comes first.
+TEST_F(MaxServersTest, BannerComesBeforeTheProgramsOutput) {
+  ASSERT_TRUE(Start(
+      "log_level = 3\n",
+      {{"ban.conf", "[ban]\nport = 127.0.0.1:0\nbanner = welcome\\r\\n\n" + std::string(kHold)}}));
+  int fd = Open("ban");
+  EXPECT_EQ(ReadUntil(fd, "started\n", 10), "welcome\r\nstarted\n") << gatehouse_->Log();
+  close(fd);
+}
+
+// banner = @file: the file's text, read when the config is loaded (relative to
+// the main file's folder), several lines as they are.
+TEST_F(MaxServersTest, BannerFromAFile) {
+  dir_.Write("motd.txt", "line one\nline two\n");
+  ASSERT_TRUE(Start(
+      "log_level = 3\n",
+      {{"ban.conf", "[ban]\nport = 127.0.0.1:0\nbanner = @motd.txt\n" + std::string(kHold)}}));
+  dir_.Write("motd.txt", "changed after loading\n");
+  int fd = Open("ban");
+  EXPECT_EQ(ReadUntil(fd, "started\n", 10), "line one\nline two\nstarted\n") << gatehouse_->Log();
+  close(fd);
+}
+
+// banner_fail: a client the access rules refuse reads it, then EOF; logged as denied.
+TEST_F(MaxServersTest, BannerFailGoesToADeniedClient) {
+  dir_.Write("denied.txt", "not for you\n");
+  ASSERT_TRUE(Start("log_level = 3\n", {{"deny.conf",
+                                         "[deny]\nport = 127.0.0.1:0\ncidr_allow = 127.0.0.3/32\n"
+                                         "banner_fail = @denied.txt\n" +
+                                             std::string(kHold)}}));
+  int fd = ConnectTcp("127.0.0.1", Port("deny"), "127.0.0.2");
+  ASSERT_GE(fd, 0);
+  bool ended = false;
+  EXPECT_EQ(ReadToEnd(fd, 5, &ended), "not for you\n") << gatehouse_->Log();
+  EXPECT_TRUE(ended) << "the denied client was not closed";
+  close(fd);
+  EXPECT_TRUE(gatehouse_->WaitForLog("deny: denied 127.0.0.2")) << gatehouse_->Log();
+  int admitted = ConnectTcp("127.0.0.1", Port("deny"), "127.0.0.3");
+  EXPECT_TRUE(Started(admitted, 10)) << "banner_fail reached an admitted client";
+  close(admitted);
+}
+
+// banner_fail also goes to a client over per_source.
+TEST_F(MaxServersTest, BannerFailGoesToAClientOverPerSource) {
+  ASSERT_TRUE(Start("log_level = 3\n", {{"src.conf",
+                                         "[src]\nport = 127.0.0.1:0\nper_source = 1\n"
+                                         "banner_fail = too many from you\\n\n" +
+                                             std::string(kHold)}}));
+  int first = Open("src");
+  ASSERT_TRUE(Started(first, 10)) << gatehouse_->Log();
+  int second = Open("src");
+  bool ended = false;
+  EXPECT_EQ(ReadToEnd(second, 5, &ended), "too many from you\n") << gatehouse_->Log();
+  EXPECT_TRUE(ended);
+  close(second);
+  close(first);
 }
 
 }  // namespace
