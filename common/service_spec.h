@@ -25,7 +25,15 @@ struct JailSpec {
   // An empty network namespace for the programs (private_network = yes): the
   // connection they were handed works, nothing else does.
   bool private_network = false;
+  // capabilities =: bit n keeps capability n for the programs (bounding,
+  // permitted, effective; ambient too for a user other than root). 0: none.
+  uint64_t capabilities = 0;
+  // no_new_privs =: exec cannot gain privileges (setuid files, file capabilities).
+  bool no_new_privs = true;
 };
+
+// capabilities = all: every capability the running kernel has.
+inline constexpr uint64_t kAllCapabilities = ~0ull;
 
 // The longest kill_grace the config accepts and the child believes: an hour.
 inline constexpr uint32_t kMaxKillGrace = 3600;
@@ -76,7 +84,7 @@ struct ProgramSpec {
   // The soft RLIMIT_NOFILE gatehouse was started with (0: unknown): programs get
   // it back, since gatehouse raises its own to the hard limit. Not a config key.
   uint64_t start_nofile_soft = 0;
-  uint32_t umask = 022;                 // as systemd's UMask=
+  uint32_t umask = 022;  // as systemd's UMask=
 };
 
 inline constexpr uint32_t kMaxTimeout = 7 * 24 * 3600;

@@ -104,6 +104,8 @@ std::string EncodePayload(const ServiceDefinition& v) {
   w.U32(static_cast<uint32_t>(v.program.nice));
   w.U32(v.program.umask);
   w.U64(v.program.start_nofile_soft);
+  w.U64(v.jail.capabilities);
+  w.U8(v.jail.no_new_privs ? 1 : 0);
   return w.Take();
 }
 
@@ -134,9 +136,9 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   uint8_t stderr_target = 0;
   r.U8("stderr_target", &stderr_target);
   r.U32("timeout", &v->program.timeout);
-  for (uint64_t* limit : {&v->program.rlimit_as, &v->program.rlimit_cpu, &v->program.rlimit_nofile,
-                          &v->program.rlimit_nproc, &v->program.rlimit_fsize,
-                          &v->program.rlimit_core}) {
+  for (uint64_t* limit :
+       {&v->program.rlimit_as, &v->program.rlimit_cpu, &v->program.rlimit_nofile,
+        &v->program.rlimit_nproc, &v->program.rlimit_fsize, &v->program.rlimit_core}) {
     r.U64("rlimit", limit);
   }
   uint32_t nice = 0;
@@ -144,13 +146,21 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   v->program.nice = static_cast<int32_t>(nice);
   r.U32("umask", &v->program.umask);
   r.U64("start_nofile_soft", &v->program.start_nofile_soft);
+  uint8_t no_new_privs = 1;
+  r.U64("capabilities", &v->jail.capabilities);
+  r.U8("no_new_privs", &no_new_privs);
   if (!r.Finish(error)) return false;
+  v->jail.no_new_privs = no_new_privs == 1;
   v->program.stderr_target = static_cast<StderrTarget>(stderr_target);
   v->jail.change_identity = change == 1;
   v->jail.namespaces = namespaces == 1;
   v->jail.private_network = private_network == 1;
   if (change > 1)
     *error = "change_identity: not a boolean";
+  else if (no_new_privs > 1)
+    *error = "no_new_privs: not a boolean";
+  else if (v->jail.capabilities != 0 && !v->jail.change_identity)
+    *error = "capabilities: need gatehouse to run as root";
   else if (namespaces > 1 || private_network > 1)
     *error = "namespaces, private_network: not a boolean";
   else if (v->jail.private_network && !v->jail.namespaces)

@@ -1,6 +1,7 @@
 #include "common/config/keys.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -9,6 +10,7 @@
 
 #include "common/access_rules.h"
 #include "common/config/paths.h"
+#include "common/config/privileges.h"
 #include "common/parse_number.h"
 
 namespace gatehouse {
@@ -283,7 +285,8 @@ bool ParseUmask(const std::string& value, const KeyTarget& target, std::string* 
   bool octal = !value.empty() && value.size() <= 4 &&
                value.find_first_not_of("01234567") == std::string::npos;
   uint32_t mask = 0;
-  for (char digit : octal ? value : std::string()) mask = mask * 8 + static_cast<uint32_t>(digit - '0');
+  for (char digit : octal ? value : std::string())
+    mask = mask * 8 + static_cast<uint32_t>(digit - '0');
   if (!octal || mask > 0777) {
     *error = Quoted(value) + " is not an octal umask from 0000 to 0777";
     return false;
@@ -296,8 +299,7 @@ bool ParsePerSource(const std::string& value, const KeyTarget& target, std::stri
   return ParseNumber<0, 65535>(value, &target.service->per_source, error);
 }
 
-bool ParsePerSourcePrefix6(const std::string& value, const KeyTarget& target,
-                           std::string* error) {
+bool ParsePerSourcePrefix6(const std::string& value, const KeyTarget& target, std::string* error) {
   return ParseNumber<1, 128>(value, &target.service->per_source_prefix6, error);
 }
 
@@ -329,6 +331,26 @@ bool ParseProxyFrom(const std::string& value, const KeyTarget& target, std::stri
 
 bool ParseProxyTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
   return ParseNumber<1, 3600>(value, &target.service->proxy_timeout, error);
+}
+
+// --- privileges (common/config/privileges.cc) ---
+
+bool ParseCapabilitiesKey(const std::string& value, const KeyTarget& target, std::string* error) {
+  if (!ParseCapabilities(value, &target.service->jail.capabilities, error)) return false;
+  if (target.service->jail.capabilities != 0 && geteuid() != 0) {
+    *error = "keeping capabilities needs gatehouse to run as root (it runs as uid " +
+             std::to_string(geteuid()) + ")";
+    return false;
+  }
+  return true;
+}
+
+bool ParseNoNewPrivs(const std::string& value, const KeyTarget& target, std::string* error) {
+  if (value.empty()) {  // a boolean's empty value is "no": too quiet for this one
+    *error = "needs a value: yes or no";
+    return false;
+  }
+  return ParseBool(value, &target.service->jail.no_new_privs, error);
 }
 
 }  // namespace
@@ -420,6 +442,10 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "address block allowed to send a PROXY header (others are refused)"},
       {"proxy_timeout", kService, kScalar, ParseProxyTimeout,
        "seconds a client has to send its whole PROXY header (1-3600)"},
+      {"capabilities", kService, kScalar, ParseCapabilitiesKey,
+       "capabilities the programs keep: CAP_NET_BIND_SERVICE ..., all or none (default)"},
+      {"no_new_privs", kService, kScalar, ParseNoNewPrivs,
+       "exec cannot gain privileges (setuid files, file capabilities): yes (default) or no"},
   };
   return keys;
 }

@@ -23,7 +23,7 @@ std::vector<std::string> AccessTexts(const ServiceConfig& s) {
 
 auto Jail(const JailSpec& j) {
   return std::make_tuple(j.chroot, j.change_identity, j.uid, j.gid, j.groups, j.namespaces,
-                         j.private_network);
+                         j.private_network, j.capabilities, j.no_new_privs);
 }
 
 auto Program(const ProgramSpec& p) {
@@ -44,8 +44,7 @@ auto Definition(const ServiceConfig& s) {
                          Jail(s.jail), Program(s.program), s.user_name, s.group_name,
                          s.reload_programs, s.child_stall_timeout, s.mode, s.max_servers,
                          s.cps_rate, s.cps_wait, s.per_source, s.per_source_prefix6,
-                         s.proxy_protocol, ProxyFromTexts(s),
-                         s.proxy_timeout);
+                         s.proxy_protocol, ProxyFromTexts(s), s.proxy_timeout);
 }
 
 }  // namespace
