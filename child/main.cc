@@ -9,7 +9,7 @@
 //      the namespace's init and goes on; init mounts a private /proc
 //   4. open /dev/null for stderr = null (a chroot may have none)
 //   5. drop privileges: chroot, groups, gid, uid, capabilities, no_new_privs
-//      (the holder too, then it only waits); init is sealed (not dumpable, dies
+//      (the holder too, keeping nothing, then it only waits); init is sealed (not dumpable, dies
 //      with the holder)
 //   6. check that the program and its working directory are there, inside the chroot
 //   7. serve: a program per connection fd, reports back, until told to stop
@@ -122,7 +122,7 @@ int main() {
     }
     if (init > 0) {
       close(kControlFd);  // init speaks for the service; the holder only waits
-      if (!DropPrivileges(service.jail, &error)) _exit(1);
+      if (!DropAllPrivileges(service.jail, &error)) _exit(1);
       HoldNamespace(init);
     }
     if (!MountPrivateProc(service.jail.chroot, &error)) Fail("namespaces: " + error);

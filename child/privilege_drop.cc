@@ -33,16 +33,41 @@ bool HasCapability(cap_value_t capability) {
   return value == CAP_SET;
 }
 
-// Empties the bounding set so nothing exec'd later can regain a capability (not
-// even a setuid-root file or a program run as user = root). Needs CAP_SETPCAP,
-// which an unprivileged gatehouse lacks and does not need: it has nothing to drop.
-bool DropBoundingSet(std::string* error) {
+// Capabilities the running kernel has (it may know more than our headers).
+cap_value_t KernelCapabilityCount() { return static_cast<cap_value_t>(cap_max_bits()); }
+
+bool Kept(const JailSpec& jail, cap_value_t capability) {
+  return capability < 64 && ((jail.capabilities >> capability) & 1) != 0;
+}
+
+// A user other than root gets its capabilities through exec only from the
+// ambient set (root's are recomputed from the bounding set).
+bool NeedsAmbient(const JailSpec& jail) {
+  return jail.capabilities != 0 && jail.change_identity && jail.uid != 0;
+}
+
+// Empties the bounding set but for what the service keeps, so nothing exec'd
+// later can gain more (not even a setuid-root file or user = root). Needs
+// CAP_SETPCAP, which an unprivileged gatehouse lacks and does not need: it has
+// nothing to drop.
+bool DropBoundingSet(const JailSpec& jail, std::string* error) {
   if (!HasCapability(CAP_SETPCAP)) return true;
-  for (cap_value_t cap = 0; cap <= CAP_LAST_CAP; ++cap) {
+  for (cap_value_t cap = 0; cap < KernelCapabilityCount(); ++cap) {
+    if (Kept(jail, cap)) continue;
     if (cap_drop_bound(cap) != 0 && errno != EINVAL) {
       *error = ErrnoMessage("cap_drop_bound", std::to_string(cap), errno);
       return false;
     }
+  }
+  return true;
+}
+
+// setresuid away from root clears the permitted set unless asked to keep it.
+bool KeepCapabilitiesAcrossUidChange(const JailSpec& jail, bool keep, std::string* error) {
+  if (!NeedsAmbient(jail)) return true;
+  if (prctl(PR_SET_KEEPCAPS, keep ? 1 : 0, 0, 0, 0) != 0) {
+    *error = ErrnoMessage("prctl", "PR_SET_KEEPCAPS", errno);
+    return false;
   }
   return true;
 }
@@ -64,23 +89,43 @@ bool ChangeIdentity(const JailSpec& jail, std::string* error) {
   return true;
 }
 
-bool ClearCapabilities(std::string* error) {
+// Leaves only the kept capabilities, in permitted (and inheritable, for the
+// ambient set), none effective: this process only passes them on; exec makes
+// them effective in the program.
+bool SetCapabilities(const JailSpec& jail, std::string* error) {
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
     *error = ErrnoMessage("prctl", "PR_CAP_AMBIENT_CLEAR_ALL", errno);
     return false;
   }
-  cap_t none = cap_init();  // every flag clear
-  int rc = none ? cap_set_proc(none) : -1;
-  int saved = errno;
-  cap_free(none);
-  if (rc != 0) {
-    *error = ErrnoMessage("cap_set_proc", "(clear all)", saved);
+  cap_t caps = cap_init();  // every flag clear
+  if (caps == nullptr) {
+    *error = ErrnoMessage("cap_init", "", errno);
     return false;
+  }
+  for (cap_value_t cap = 0; cap < KernelCapabilityCount(); ++cap) {
+    if (!Kept(jail, cap)) continue;
+    cap_set_flag(caps, CAP_PERMITTED, 1, &cap, CAP_SET);
+    if (NeedsAmbient(jail)) cap_set_flag(caps, CAP_INHERITABLE, 1, &cap, CAP_SET);
+  }
+  int rc = cap_set_proc(caps);
+  int saved = errno;
+  cap_free(caps);
+  if (rc != 0) {
+    *error =
+        ErrnoMessage("cap_set_proc", jail.capabilities == 0 ? "(clear all)" : "(keep some)", saved);
+    return false;
+  }
+  for (cap_value_t cap = 0; NeedsAmbient(jail) && cap < KernelCapabilityCount(); ++cap) {
+    if (Kept(jail, cap) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) {
+      *error = ErrnoMessage("prctl", "PR_CAP_AMBIENT_RAISE " + std::to_string(cap), errno);
+      return false;
+    }
   }
   return true;
 }
 
-bool SetNoNewPrivileges(std::string* error) {
+bool SetNoNewPrivileges(const JailSpec& jail, std::string* error) {
+  if (!jail.no_new_privs) return true;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     *error = ErrnoMessage("prctl", "PR_SET_NO_NEW_PRIVS", errno);
     return false;
@@ -88,8 +133,33 @@ bool SetNoNewPrivileges(std::string* error) {
   return true;
 }
 
+// Nothing beyond the kept capabilities is left, in any set.
+bool VerifyCapabilities(const JailSpec& jail, std::string* error) {
+  cap_t caps = cap_get_proc();
+  if (caps == nullptr) {
+    *error = ErrnoMessage("cap_get_proc", "", errno);
+    return false;
+  }
+  std::string extra;
+  for (cap_value_t cap = 0; cap < KernelCapabilityCount(); ++cap) {
+    cap_flag_value_t permitted = CAP_CLEAR, effective = CAP_CLEAR;
+    cap_get_flag(caps, cap, CAP_PERMITTED, &permitted);
+    cap_get_flag(caps, cap, CAP_EFFECTIVE, &effective);
+    bool unwanted = effective == CAP_SET || (permitted == CAP_SET && !Kept(jail, cap)) ||
+                    (jail.change_identity && !Kept(jail, cap) && cap_get_bound(cap) == 1);
+    if (unwanted) extra += " " + std::to_string(cap);
+  }
+  cap_free(caps);
+  if (!extra.empty()) {
+    *error = "capabilities left beyond capabilities =:" + extra;
+    return false;
+  }
+  return true;
+}
+
 // Trust, but verify (as OpenSSH does): the ids stuck and root cannot come back.
 bool VerifyDrop(const JailSpec& jail, std::string* error) {
+  if (!VerifyCapabilities(jail, error)) return false;
   if (!jail.change_identity) return true;
   uid_t ruid, euid, suid;
   gid_t rgid, egid, sgid;
@@ -107,15 +177,39 @@ bool VerifyDrop(const JailSpec& jail, std::string* error) {
   return true;
 }
 
+// capabilities = all: every one this process has (a container may lack some).
+uint64_t PermittedNow() {
+  uint64_t mask = 0;
+  cap_t caps = cap_get_proc();
+  for (cap_value_t cap = 0; caps != nullptr && cap < KernelCapabilityCount() && cap < 64; ++cap) {
+    cap_flag_value_t value = CAP_CLEAR;
+    cap_get_flag(caps, cap, CAP_PERMITTED, &value);
+    if (value == CAP_SET) mask |= 1ull << cap;
+  }
+  cap_free(caps);
+  return mask;
+}
+
 }  // namespace
 
-bool DropPrivileges(const JailSpec& jail, std::string* error) {
-  return EnterChroot(jail.chroot, error) &&  //
-         DropBoundingSet(error) &&           //
-         ChangeIdentity(jail, error) &&      //
-         ClearCapabilities(error) &&         //
-         SetNoNewPrivileges(error) &&        //
+bool DropPrivileges(const JailSpec& asked, std::string* error) {
+  JailSpec jail = asked;
+  if (jail.capabilities == kAllCapabilities) jail.capabilities = PermittedNow();
+  return EnterChroot(jail.chroot, error) &&                      //
+         DropBoundingSet(jail, error) &&                         //
+         KeepCapabilitiesAcrossUidChange(jail, true, error) &&   //
+         ChangeIdentity(jail, error) &&                          //
+         KeepCapabilitiesAcrossUidChange(jail, false, error) &&  //
+         SetCapabilities(jail, error) &&                         //
+         SetNoNewPrivileges(jail, error) &&                      //
          VerifyDrop(jail, error);
+}
+
+bool DropAllPrivileges(const JailSpec& jail, std::string* error) {
+  JailSpec nothing_kept = jail;
+  nothing_kept.capabilities = 0;
+  nothing_kept.no_new_privs = true;
+  return DropPrivileges(nothing_kept, error);
 }
 
 }  // namespace gatehouse

@@ -7,6 +7,7 @@
 
 #include "common/config/keys.h"
 #include "common/config/paths.h"
+#include "common/config/privileges.h"
 #include "common/config/resolve.h"
 #include "common/config/settings.h"
 #include "common/config/sources.h"
@@ -146,6 +147,7 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
   CheckPortsUnique(config->services, &errs);
   WarnDenyOnly(config);
   WarnProxyFromAnyone(config);
+  WarnPrivileges(config);
   SortByPlace(sources.files, errors, first_error);
   return errs.None();
 }

@@ -26,7 +26,15 @@ struct JailSpec {
   // An empty network namespace for the programs (private_network = yes): the
   // connection they were handed works, nothing else does.
   bool private_network = false;
+  // capabilities =: bit n keeps capability n for the programs (bounding,
+  // permitted, effective; ambient too for a user other than root). 0: none.
+  uint64_t capabilities = 0;
+  // no_new_privs =: exec cannot gain privileges (setuid files, file capabilities).
+  bool no_new_privs = true;
 };
+
+// capabilities = all: every capability the running kernel has.
+inline constexpr uint64_t kAllCapabilities = ~0ull;
 
 // The longest kill_grace the config accepts and the child believes: an hour.
 inline constexpr uint32_t kMaxKillGrace = 3600;

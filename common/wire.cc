@@ -105,6 +105,8 @@ std::string EncodePayload(const ServiceDefinition& v) {
   w.U32(v.program.umask);
   w.U64(v.program.start_nofile_soft);
   w.Str(v.program.banner);
+  w.U64(v.jail.capabilities);
+  w.U8(v.jail.no_new_privs ? 1 : 0);
   return w.Take();
 }
 
@@ -146,13 +148,21 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   r.U32("umask", &v->program.umask);
   r.U64("start_nofile_soft", &v->program.start_nofile_soft);
   r.Str("banner", &v->program.banner);
+  uint8_t no_new_privs = 1;
+  r.U64("capabilities", &v->jail.capabilities);
+  r.U8("no_new_privs", &no_new_privs);
   if (!r.Finish(error)) return false;
+  v->jail.no_new_privs = no_new_privs == 1;
   v->program.stderr_target = static_cast<StderrTarget>(stderr_target);
   v->jail.change_identity = change == 1;
   v->jail.namespaces = namespaces == 1;
   v->jail.private_network = private_network == 1;
   if (change > 1)
     *error = "change_identity: not a boolean";
+  else if (no_new_privs > 1)
+    *error = "no_new_privs: not a boolean";
+  else if (v->jail.capabilities != 0 && !v->jail.change_identity)
+    *error = "capabilities: need gatehouse to run as root";
   else if (namespaces > 1 || private_network > 1)
     *error = "namespaces, private_network: not a boolean";
   else if (v->jail.private_network && !v->jail.namespaces)

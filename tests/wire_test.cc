@@ -259,8 +259,10 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   definition.program.working_directory = "/";
   std::string bad_target = EncodePayload(definition);
   // The stderr target's byte comes before the timeout (u32), six rlimits (u64),
-  // nice and umask (u32 each), the start soft file limit (u64) and the empty banner (u32).
-  bad_target[bad_target.size() - (4 + 6 * 8 + 4 + 4 + 8 + 4) - 1] = 3;
+  // The stderr target's byte comes before the timeout (u32), six rlimits (u64),
+  // nice and umask (u32 each), the start soft file limit (u64), the empty banner
+  // (u32), the capabilities (u64) and no_new_privs (u8).
+  bad_target[bad_target.size() - (4 + 6 * 8 + 4 + 4 + 8 + 4 + 8 + 1) - 1] = 3;
   EXPECT_FALSE(DecodePayload(bad_target, &definition, &error));
   EXPECT_EQ(error, "stderr_target: not log, client or null");
   // The timeout is at most a week.
@@ -281,11 +283,27 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
   EXPECT_EQ(error, "umask: not from 0000 to 0777");
   definition.program.umask = 022;
-  // A sender from before the last field (one field short) is refused, not misread.
+  // no_new_privs is a boolean; capabilities are kept only by a child that
+  // changes identity (gatehouse as root).
+  std::string bad_privs = EncodePayload(definition);
+  bad_privs.back() = 2;
+  EXPECT_FALSE(DecodePayload(bad_privs, &definition, &error));
+  EXPECT_EQ(error, "no_new_privs: not a boolean");
+  definition.jail.capabilities = 1ull << 10;
+  EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
+  EXPECT_EQ(error, "capabilities: need gatehouse to run as root");
+  definition.jail.change_identity = true;
+  definition.jail.no_new_privs = false;
+  ServiceDefinition decoded;
+  EXPECT_TRUE(DecodePayload(EncodePayload(definition), &decoded, &error)) << error;
+  EXPECT_EQ(decoded.jail.capabilities, 1ull << 10);
+  EXPECT_FALSE(decoded.jail.no_new_privs);
+  // A sender from before the last fields (capabilities, no_new_privs) is
+  // refused, not misread.
   std::string short_one = EncodePayload(definition);
-  short_one.resize(short_one.size() - 8);
+  short_one.resize(short_one.size() - 9);
   EXPECT_FALSE(DecodePayload(short_one, &definition, &error));
-  EXPECT_EQ(error, "start_nofile_soft: truncated");
+  EXPECT_EQ(error, "capabilities: truncated");
 
   // A string length pointing past the end.
   std::string payload(4, '\xff');

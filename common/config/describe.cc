@@ -1,6 +1,7 @@
 #include <sstream>
 
 #include "common/config.h"
+#include "common/config/privileges.h"
 #include "common/control_bytes.h"
 #include "common/shell_words.h"
 
@@ -40,6 +41,8 @@ std::string DescribeConfig(const Config& config) {
     } else {
       out << "  user     unchanged (uid " << s.jail.uid << ", gid " << s.jail.gid << ")\n";
     }
+    out << "  capabilities " << CapabilitiesText(s.jail.capabilities) << "  no_new_privs "
+        << (s.jail.no_new_privs ? "yes" : "no") << "\n";
     out << "  chroot   " << (s.jail.chroot.empty() ? "(none)" : Shown(s.jail.chroot)) << "\n";
     out << "  chdir    " << Shown(s.program.working_directory) << "\n";
     out << "  stderr   " << StderrTargetName(s.program.stderr_target) << "\n";

@@ -12,6 +12,7 @@
 
 #include "common/access_rules.h"
 #include "common/config/paths.h"
+#include "common/config/privileges.h"
 #include "common/parse_number.h"
 #include "common/sys_error.h"
 #include "common/unique_fd.h"
@@ -445,6 +446,26 @@ bool ParseProxyTimeout(const std::string& value, const KeyTarget& target, std::s
   return ParseNumber<1, 3600>(value, &target.service->proxy_timeout, error);
 }
 
+// --- privileges (common/config/privileges.cc) ---
+
+bool ParseCapabilitiesKey(const std::string& value, const KeyTarget& target, std::string* error) {
+  if (!ParseCapabilities(value, &target.service->jail.capabilities, error)) return false;
+  if (target.service->jail.capabilities != 0 && geteuid() != 0) {
+    *error = "keeping capabilities needs gatehouse to run as root (it runs as uid " +
+             std::to_string(geteuid()) + ")";
+    return false;
+  }
+  return true;
+}
+
+bool ParseNoNewPrivs(const std::string& value, const KeyTarget& target, std::string* error) {
+  if (value.empty()) {  // a boolean's empty value is "no": too quiet for this one
+    *error = "needs a value: yes or no";
+    return false;
+  }
+  return ParseBool(value, &target.service->jail.no_new_privs, error);
+}
+
 }  // namespace
 
 const std::vector<ConfigKey>& ConfigKeys() {
@@ -542,6 +563,10 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "address block allowed to send a PROXY header (others are refused)"},
       {"proxy_timeout", kService, kScalar, ParseProxyTimeout,
        "seconds a client has to send its whole PROXY header (1-3600)"},
+      {"capabilities", kService, kScalar, ParseCapabilitiesKey,
+       "capabilities the programs keep: CAP_NET_BIND_SERVICE ..., all or none (default)"},
+      {"no_new_privs", kService, kScalar, ParseNoNewPrivs,
+       "exec cannot gain privileges (setuid files, file capabilities): yes (default) or no"},
   };
   return keys;
 }

@@ -134,7 +134,8 @@ TEST_F(LogTest, ProgramStderrLinesAreLabelledWithTheProgramPid) {
   ASSERT_TRUE(StartLogging(
       "[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\n"
       "args = -c 'echo $$; echo hello from $$ >&2; printf \"bell\\a esc\\033[31m\\n\" >&2; "
-      "printf no-newline-$$ >&2'\n",
+      // The sleep: a program gone within milliseconds is logged as pid ?.
+      "printf no-newline-$$ >&2; sleep 1'\n",
       3));
   CommandResult result = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(Port("echo"))});
   pid_t own = std::atoi(result.out.c_str());  // its $$, in its PID namespace
@@ -260,7 +261,8 @@ TEST(LogToSyslog, ProgramStderrGoesToSyslog) {
       dir,
       "log_file = Sys::Syslog\nsyslog_ident = ghlog\nsyslog_facility = local3\nlog_level = 3\n",
       {{"echo.conf",
-        "[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'echo $$; echo to syslog >&2'\n"}});
+        "[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\nargs = -c 'echo $$; echo to syslog >&2; sleep "
+        "1'\n"}});
   std::string syslog = dir.path() + "/syslog.txt";
   std::string stderr_log = dir.path() + "/stderr.log";
   GatehouseProcess::Launch launch;

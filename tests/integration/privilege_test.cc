@@ -360,5 +360,119 @@ TEST_F(PrivilegeTest, AsAnOrdinaryUserServicesRunAsThatUser) {
       << check.err;
 }
 
+// Every capability this kernel has, as /proc shows a full set (the test runs as
+// root with all of them).
+std::string AllCapabilities() { return ProcStatusField(getpid(), "CapBnd"); }
+
+constexpr const char* kNetBindService = "0000000000000400";  // bit 10
+
+// The namespace's init (the program's parent) and the holder outside it.
+std::pair<pid_t, pid_t> InitAndHolder(pid_t program) {
+  pid_t init = ParentPid(program);
+  return {init, ParentPid(init)};
+}
+
+TEST_F(PrivilegeTest, NobodyWithNetBindServiceKeepsExactlyThatCapability) {
+  ASSERT_TRUE(Start("log_level = 3\n", {{"probe.conf",
+                                         "[probe]\nport = 127.0.0.1:0\nuser = nobody\n"
+                                         "capabilities = CAP_NET_BIND_SERVICE\nexec = " +
+                                             WorldProbe() + "\n"}}));
+  pid_t program = ConnectAndGetProgramPid(Port("probe"));
+  ASSERT_GT(program, 1) << gatehouse_->Log();
+  EXPECT_EQ(ProcStatusField(program, "Uid"), "65534\t65534\t65534\t65534");
+  // Through exec only the ambient set carries it for a user other than root.
+  for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+    EXPECT_EQ(ProcStatusField(program, caps), kNetBindService) << caps;
+  }
+  EXPECT_EQ(ProcStatusField(program, "NoNewPrivs"), "1");
+
+  // init holds it only to pass it on (nothing effective); the holder has none.
+  auto [init, holder] = InitAndHolder(program);
+  EXPECT_EQ(ProcStatusField(init, "CapEff"), kNoCapabilities);
+  for (const char* caps : {"CapInh", "CapPrm", "CapBnd", "CapAmb"}) {
+    EXPECT_EQ(ProcStatusField(init, caps), kNetBindService) << caps;
+  }
+  for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+    EXPECT_EQ(ProcStatusField(holder, caps), kNoCapabilities) << caps;
+  }
+  EXPECT_EQ(ProcStatusField(holder, "NoNewPrivs"), "1");
+  CloseConnection();
+}
+
+TEST_F(PrivilegeTest, RootWithAllCapabilitiesAndNoNewPrivsOffKeepsThemAll) {
+  ASSERT_TRUE(Start("log_level = 3\n", {{"probe.conf",
+                                         "[probe]\nport = 127.0.0.1:0\nuser = root\ngroup = root\n"
+                                         "capabilities = all\nno_new_privs = no\nexec = " +
+                                             Runfile("tests/programs/probe") + "\n"}}));
+  pid_t program = ConnectAndGetProgramPid(Port("probe"));
+  ASSERT_GT(program, 1) << gatehouse_->Log();
+  std::string all = AllCapabilities();
+  ASSERT_NE(all, kNoCapabilities);
+  EXPECT_EQ(ProcStatusField(program, "Uid"), "0\t0\t0\t0");
+  for (const char* caps : {"CapPrm", "CapEff", "CapBnd"}) {
+    EXPECT_EQ(ProcStatusField(program, caps), all) << caps;
+  }
+  EXPECT_EQ(ProcStatusField(program, "CapAmb"), kNoCapabilities);
+  EXPECT_EQ(ProcStatusField(program, "NoNewPrivs"), "0");
+
+  auto [init, holder] = InitAndHolder(program);
+  EXPECT_EQ(ProcStatusField(init, "CapPrm"), all);
+  EXPECT_EQ(ProcStatusField(init, "CapBnd"), all);
+  EXPECT_EQ(ProcStatusField(init, "CapEff"), kNoCapabilities);
+  for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+    EXPECT_EQ(ProcStatusField(holder, caps), kNoCapabilities) << caps;
+  }
+  EXPECT_EQ(ProcStatusField(holder, "NoNewPrivs"), "1");
+  CloseConnection();
+}
+
+TEST_F(PrivilegeTest, CheckWarnsForEveryServiceThatKeepsPrivileges) {
+  std::string probe = Runfile("tests/programs/probe");
+  std::string config = WriteConfig(
+      dir_, "",
+      {{"a_plain.conf", "[plain]\nport = 127.0.0.1:0\nexec = " + probe + "\n"},
+       {"b_root.conf", "[rooted]\nport = 127.0.0.1:0\nuser = root\nexec = " + probe + "\n"},
+       {"c_bind.conf",
+        "[binder]\nport = 127.0.0.1:0\nuser = nobody\n"
+        "capabilities = cap_net_bind_service\nexec = " +
+            probe + "\n"},
+       {"d_nnp.conf", "[setuid]\nport = 127.0.0.1:0\nno_new_privs = no\nexec = " + probe + "\n"}});
+  CommandResult check =
+      RunCommand({Runfile("supervisor/gatehouse"), "--check", "--config", config});
+  ASSERT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_EQ(check.out.find("[plain] keeps"), std::string::npos) << check.out;
+  for (const char* expected :
+       {"b_root.conf:1: [rooted] keeps privileges (user = root) (without capabilities it still has "
+        "root's file access",
+        "c_bind.conf:1: [binder] keeps privileges (capabilities = CAP_NET_BIND_SERVICE): such a "
+        "service can break the isolation between services",
+        "d_nnp.conf:1: [setuid] keeps privileges (no_new_privs = no): such a service can break"}) {
+    EXPECT_NE(check.out.find(std::string("/services.d/") + expected), std::string::npos)
+        << expected << "\n"
+        << check.out;
+  }
+  size_t warnings = 0;
+  for (size_t at = check.out.find("\nwarning: "); at != std::string::npos;
+       at = check.out.find("\nwarning: ", at + 1)) {
+    ++warnings;
+  }
+  EXPECT_EQ(warnings, 3u) << check.out;
+  EXPECT_NE(check.out.find("capabilities CAP_NET_BIND_SERVICE  no_new_privs yes"),
+            std::string::npos)
+      << check.out;
+
+  std::string bad =
+      WriteConfig(dir_, "",
+                  {{"probe.conf",
+                    "[probe]\nport = 127.0.0.1:0\ncapabilities = CAP_NET_BIND_SERVICE "
+                    "CAP_FLY\nexec = " +
+                        probe + "\n"}});
+  CommandResult refused = RunCommand({Runfile("supervisor/gatehouse"), "--check", "--config", bad});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("probe.conf:3: capabilities: \"CAP_FLY\" is not a capability"),
+            std::string::npos)
+      << refused.err;
+}
+
 }  // namespace
 }  // namespace gatehouse::testing
