@@ -3,13 +3,16 @@
 #include <sys/resource.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "child/exec_stage.h"
 #include "child/program_environment.h"
+#include "common/exec_interpreter.h"
 #include "common/sys_error.h"
 
 namespace gatehouse {
@@ -21,6 +24,24 @@ std::vector<char*> PointerArray(std::vector<std::string>& strings) {
   for (std::string& s : strings) pointers.push_back(s.data());
   pointers.push_back(nullptr);
   return pointers;
+}
+
+// exec's ENOENT for a file that is there means a missing interpreter (the ELF
+// loader, or a script's #! program): said in the words --check uses.
+std::string ExplainMissingInterpreter(const ServiceDefinition& service, const std::string& error) {
+  const std::string& path = service.program.exec;
+  struct stat file {};
+  if (error != path + ": " + std::strerror(ENOENT) || stat(path.c_str(), &file) != 0) return error;
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ExecInterpreter interpreter = fd ? ReadExecInterpreter(fd.get()) : ExecInterpreter{};
+  struct stat found {};
+  if (interpreter.kind == ExecInterpreter::Kind::kNone ||
+      stat(interpreter.path.c_str(), &found) == 0) {
+    return error;
+  }
+  std::string where = service.jail.chroot.empty() ? "" : ", which is not inside chroot " +
+                                                             service.jail.chroot;
+  return "exec: " + path + " needs " + interpreter.path + where;
 }
 
 }  // namespace
@@ -84,7 +105,10 @@ pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& conne
   plan.umask = program.umask;
 
   pid_t pid = RunExecStage(plan, error);
-  if (pid < 0) stderr_read->reset();
+  if (pid < 0) {
+    stderr_read->reset();
+    *error = ExplainMissingInterpreter(service, *error);
+  }
   return pid;
 }
 

@@ -375,6 +375,30 @@ TEST(Children, ProgramThatCannotRunInsideTheChrootIsLogged) {
   EXPECT_TRUE(gatehouse.Running());
 }
 
+// A loader that goes missing after the start: the connection fails with the
+// same words --check uses, not with a bare "No such file or directory" about a
+// file that is there.
+TEST(Children, ALoaderGoneAtRunTimeIsNamedAsCheckNamesIt) {
+  if (!IsRoot()) GTEST_SKIP() << "chroot needs root";
+  TempDir dir;
+  std::string jail = CatJail(dir);
+  Loader loader = HostLoader();
+  MakeDirs(jail + Dir(loader.path));
+  CopyExecutable(loader.real_path, jail + loader.path);
+  ASSERT_EQ(Check(dir, jail, "/bin/cat").exit_code, 0);
+  GatehouseProcess gatehouse({"--config", dir.path() + "/gatehouse.conf"},
+                             dir.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
+  ASSERT_TRUE(gatehouse.WaitForLog("echo: ready"));
+  ASSERT_EQ(unlink((jail + loader.path).c_str()), 0);
+  CommandResult client =
+      RunCommand({"nc", "-N", "127.0.0.1", std::to_string(gatehouse.Port("echo"))}, "x\n");
+  EXPECT_EQ(client.out, "");
+  EXPECT_TRUE(gatehouse.WaitForLog("cannot run program: exec: /bin/cat needs " + loader.path +
+                                   ", which is not inside chroot " + jail))
+      << gatehouse.Log();
+}
+
 TEST(Children, AWorkingDirectoryGoneAtRunTimeFailsTheConnectionWithItsReason) {
   TempDir dir;
   TempDir world("/tmp");  // the service's uid can reach it (Bazel's tree is root's)
