@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,6 +41,8 @@ ProcessImage CurrentProcessImage() {
   char path[4096];
   ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
   if (n > 0) image.path.assign(path, static_cast<size_t>(n));
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0) image.nofile_soft = files.rlim_cur;
   std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
   std::string word;
   while (std::getline(cmdline, word, '\0')) image.argv.push_back(word);
@@ -74,6 +77,9 @@ bool StartSuccessor(const ProcessImage& image,
   std::vector<std::string> args = image.argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  if (image.nofile_soft != 0) files.rlim_cur = image.nofile_soft;
   std::vector<int> inherit;
   for (const auto& [fd, key] : listeners) inherit.push_back(fd);
   inherit.push_back(write_end.get());
@@ -91,6 +97,7 @@ bool StartSuccessor(const ProcessImage& image,
     sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int fd : inherit) fcntl(fd, F_SETFD, 0);
     if (log_file >= 0) dup2(log_file, STDERR_FILENO);  // its errors before it opens the log
+    setrlimit(RLIMIT_NOFILE, &files);  // as we were started: the successor raises it again
     execve(image.path.c_str(), argv.data(), envp.data());
     _exit(127);
   }

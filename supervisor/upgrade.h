@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,9 @@ namespace gatehouse {
 struct ProcessImage {
   std::string path;
   std::vector<std::string> argv;
+  // The soft RLIMIT_NOFILE at start, before gatehouse raised its own: the
+  // successor starts with it again, so that its programs get it back too.
+  uint64_t nofile_soft = 0;
 };
 ProcessImage CurrentProcessImage();
 

@@ -2,6 +2,7 @@
 // original command line) takes over every listening socket without a refused
 // connection; a broken binary or a bad config leaves the old process serving.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +37,8 @@ std::string Echo(int port, const std::string& request) {
   return reply;
 }
 
+constexpr rlim_t kStartSoftFiles = 1024;
+
 class UpgradeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -45,10 +48,20 @@ class UpgradeTest : public ::testing::Test {
     CopyExecutable(Runfile("supervisor/gatehouse"), binary_);
     CopyExecutable(Runfile("child/gatehouse-child"), dir_.path() + "/bin/gatehouse-child");
     pid_file_ = dir_.path() + "/gatehouse.pid";
-    config_ = WriteConfig(dir_, "pid_file = " + pid_file_ + "\n",
+    config_ = WriteConfig(dir_, "pid_file = " + pid_file_ + "\nlog_level = 3\n",
                           {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
     GatehouseProcess::Launch launch;
     launch.binary = binary_;
+    // Started with a soft file limit below the hard one (as systemd starts
+    // services: 1024), so that raising it shows.
+    rlimit files{};
+    getrlimit(RLIMIT_NOFILE, &files);
+    if (files.rlim_max > kStartSoftFiles) {
+      launch.wrapper = {
+          "prlimit",
+          "--nofile=" + std::to_string(kStartSoftFiles) + ":" + std::to_string(files.rlim_max),
+          "--"};
+    }
     gatehouse_ = std::make_unique<GatehouseProcess>(std::vector<std::string>{"--config", config_},
                                                     dir_.path() + "/gatehouse.log", launch);
     ASSERT_TRUE(gatehouse_->started()) << gatehouse_->Log();
@@ -114,6 +127,37 @@ TEST_F(UpgradeTest, SuccessorTakesOverUnderLoadWithoutARefusal) {
   std::string cmdline = ReadFile("/proc/" + std::to_string(successor) + "/cmdline");
   EXPECT_NE(cmdline.find(config_), std::string::npos);
   std::cout << "connections during the upgrade: " << made << ", failed: " << failed << "\n";
+}
+
+// The old process raised its soft RLIMIT_NOFILE; the successor starts with the
+// one gatehouse was started with, so its programs get that back too.
+TEST_F(UpgradeTest, TheSuccessorsProgramsGetTheOriginalFileLimit) {
+  rlimit ours{};
+  getrlimit(RLIMIT_NOFILE, &ours);
+  if (ours.rlim_max <= kStartSoftFiles) GTEST_SKIP() << "the hard file limit is too low here";
+  kill(gatehouse_->pid(), SIGUSR2);
+  ASSERT_TRUE(gatehouse_->WaitForLog("serves; this process stops accepting")) << gatehouse_->Log();
+  ASSERT_TRUE(WaitUntil([&] { return !gatehouse_->Running(); }, 20)) << gatehouse_->Log();
+  pid_t successor = ReadPid(pid_file_);
+  ASSERT_TRUE(Alive(successor));
+  int held = ConnectTcp("127.0.0.1", port_);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(write(held, "x\n", 2), 2);
+  ASSERT_EQ(ReadUntil(held, "x\n"), "x\n");
+  pid_t program = ProgramPid(*gatehouse_, held, "echo");
+  ASSERT_GT(program, 1) << gatehouse_->Log();
+  // From /proc/PID/limits ("Max open files  SOFT  HARD  files"): prlimit() on a
+  // process of another uid needs CAP_SYS_RESOURCE, which a container may lack.
+  auto soft_files = [](pid_t pid) {
+    std::string limits = ReadFile("/proc/" + std::to_string(pid) + "/limits");
+    size_t at = limits.find("Max open files");
+    return at == std::string::npos ? -1L : std::atol(limits.c_str() + at + 14);
+  };
+  EXPECT_EQ(soft_files(program), static_cast<long>(kStartSoftFiles))
+      << "the program got the successor's raised limit";
+  EXPECT_EQ(soft_files(successor), static_cast<long>(ours.rlim_max))
+      << "the successor did not raise its own";
+  close(held);
 }
 
 TEST_F(UpgradeTest, BrokenBinaryLeavesTheOldOneServing) {
