@@ -19,10 +19,9 @@ namespace gatehouse {
 namespace {
 
 using testing::CommandResult;
+using testing::Gatehouse;
 using testing::RunCommand;
 using testing::TempDir;
-
-std::string Gatehouse() { return testing::Runfile("supervisor/gatehouse"); }
 
 struct Loaded {
   bool ok = false;

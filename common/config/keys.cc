@@ -197,16 +197,24 @@ bool ParseStderr(const std::string& value, const KeyTarget& target, std::string*
   return false;
 }
 
-bool ParseReloadPrograms(const std::string& value, const KeyTarget& target, std::string* error) {
-  if (value == "keep") {
-    target.service->reload_programs = ReloadPrograms::kKeep;
-  } else if (value == "end") {
-    target.service->reload_programs = ReloadPrograms::kEnd;
+// A key that is one of two words, each standing for a value of `Enum`.
+template <typename Enum>
+bool ParseEitherWord(const std::string& value, const char* first, Enum first_value,
+                     const char* second, Enum second_value, Enum* out, std::string* error) {
+  if (value == first) {
+    *out = first_value;
+  } else if (value == second) {
+    *out = second_value;
   } else {
-    *error = Quoted(value) + " is not keep or end";
+    *error = Quoted(value) + " is not " + first + " or " + second;
     return false;
   }
   return true;
+}
+
+bool ParseReloadPrograms(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseEitherWord(value, "keep", ReloadPrograms::kKeep, "end", ReloadPrograms::kEnd,
+                         &target.service->reload_programs, error);
 }
 
 bool ParseKillGrace(const std::string& value, const KeyTarget& target, std::string* error) {
@@ -300,15 +308,8 @@ bool ParseUmask(const std::string& value, const KeyTarget& target, std::string* 
 }
 
 bool ParseMaxServersAction(const std::string& value, const KeyTarget& target, std::string* error) {
-  if (value == "wait") {
-    target.service->max_servers_action = MaxServersAction::kWait;
-  } else if (value == "reject") {
-    target.service->max_servers_action = MaxServersAction::kReject;
-  } else {
-    *error = Quoted(value) + " is not wait or reject";
-    return false;
-  }
-  return true;
+  return ParseEitherWord(value, "wait", MaxServersAction::kWait, "reject",
+                         MaxServersAction::kReject, &target.service->max_servers_action, error);
 }
 
 // The contents of a text file named by `@file`: a regular file (a FIFO would

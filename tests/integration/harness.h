@@ -16,6 +16,8 @@ namespace gatehouse::testing {
 
 // Path of a file in the test's runfiles ("supervisor/gatehouse").
 std::string Runfile(const std::string& path);
+// The gatehouse binary under test.
+inline std::string Gatehouse() { return Runfile("supervisor/gatehouse"); }
 
 // A fresh directory under $TEST_TMPDIR, removed with everything in it.
 class TempDir {

@@ -8,10 +8,9 @@ namespace gatehouse {
 namespace {
 
 using testing::CommandResult;
+using testing::Gatehouse;
 using testing::RunCommand;
 using testing::TempDir;
-
-std::string Gatehouse() { return testing::Runfile("supervisor/gatehouse"); }
 
 // Debian's xinetd.d/echo as shipped: an INTERNAL, disabled tcp/udp pair.
 const char kDebianEcho[] =

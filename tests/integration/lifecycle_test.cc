@@ -19,8 +19,6 @@ namespace {
 
 const char* kEcho = "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n";
 
-std::string Gatehouse() { return Runfile("supervisor/gatehouse"); }
-
 TEST(Check, GoodConfigPrintsTheResolvedServices) {
   TempDir dir;
   std::string config = WriteConfig(
