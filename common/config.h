@@ -57,13 +57,6 @@ struct GlobalConfig {
   int shutdown_timeout = 10;  // seconds running programs get after TERM/INT
 };
 
-// How a service runs its programs (issue: more modes to come).
-enum class ServiceMode {
-  kFork,    // a program per connection (Net::Server Fork + INET; inetd nowait)
-  kSingle,  // one connection at a time; the others wait in the backlog (Net::Server Single)
-};
-const char* ServiceModeName(ServiceMode mode);
-
 // Whether a service's connections start with a PROXY protocol header (a load
 // balancer naming the real client), and which versions it takes.
 enum class ProxyProtocol { kOff, kV1, kV2, kAny };
@@ -103,11 +96,20 @@ struct ServiceConfig {
   std::string user_name;
   std::string group_name;
 
+  // The socket files of its UNIX ports: chmod, and chown when unix_owner or
+  // unix_group was given (-1: left as gatehouse created it).
+  uint32_t unix_mode = 0666;
+  int64_t unix_owner = -1;
+  int64_t unix_group = -1;
+  // Datagram replies (mode = datagram, UDP built-ins): none to a source port
+  // below 1024 or to a port of a UDP built-in, and none longer than a bounded
+  // multiple of the request (reflection and loop amplification).
+  bool reflection_guard = true;
+
   // What a reload does to the running programs of a changed or removed service.
   ReloadPrograms reload_programs = ReloadPrograms::kKeep;
   // A child that leaves a connection unreported this long is ended (ChildWatchdog).
   int child_stall_timeout = 10;
-  ServiceMode mode = ServiceMode::kFork;
   // Programs running at once (all of the service's children together, a reload's
   // draining ones included); beyond it clients wait in the listen backlog.
   int max_servers = 256;

@@ -17,12 +17,15 @@ enum class MessageType : uint16_t {
   kServiceDefinition = 1,
   kConnection = 2,
   kShutdown = 3,
+  kListenFd = 4,
+  kDatagram = 5,
   kReady = 101,
   kProgramStarted = 102,
   kProgramExited = 103,
   kProgramFailed = 104,
   kFatal = 105,
   kProgramOutput = 106,
+  kDatagramReply = 107,
 };
 
 enum class Sender : uint8_t { kSupervisor, kChild };
@@ -57,6 +60,11 @@ inline constexpr size_t kMaxConnectionPayload = 4096;
 inline constexpr size_t kMaxReasonPayload = 4 + kMaxWireString;
 // A pid and a batch of whole lines of a program's stderr.
 inline constexpr size_t kMaxOutputPayload = 4 + 4 + kMaxWireString;
+// An index, a count and a LISTEN_FDNAMES name.
+inline constexpr size_t kMaxListenFdPayload = 4 + 4 + 4 + kMaxListenFdName;
+// A whole datagram (the largest UDP payload) with its Connection header.
+inline constexpr size_t kMaxDatagramPayload = kMaxConnectionPayload + 4 + kMaxDatagramBytes;
+inline constexpr size_t kMaxDatagramReplyPayload = 8 + 4 + kMaxDatagramReplyBytes;
 
 // clang-format off
 inline constexpr MessageRule kMessageTable[] = {
@@ -70,6 +78,12 @@ inline constexpr MessageRule kMessageTable[] = {
      In(LinkState::kReady), std::nullopt},
   {MessageType::kShutdown, "Shutdown", Sender::kSupervisor, 0,
      0,
+     In(LinkState::kReady), std::nullopt},
+  {MessageType::kListenFd, "ListenFd", Sender::kSupervisor, 1,
+     kMaxListenFdPayload,
+     In(LinkState::kReady), std::nullopt},
+  {MessageType::kDatagram, "Datagram", Sender::kSupervisor, 0,
+     kMaxDatagramPayload,
      In(LinkState::kReady), std::nullopt},
   // Ready and ProgramStarted carry a pidfd (of the serving process, of the
   // program) when the service has its own PID namespace: the pids in payloads
@@ -92,6 +106,9 @@ inline constexpr MessageRule kMessageTable[] = {
      LinkState::kStarting | LinkState::kReady, LinkState::kFatal},
   {MessageType::kProgramOutput, "ProgramOutput", Sender::kChild, 0,
      kMaxOutputPayload,
+     In(LinkState::kReady), std::nullopt},
+  {MessageType::kDatagramReply, "DatagramReply", Sender::kChild, 0,
+     kMaxDatagramReplyPayload,
      In(LinkState::kReady), std::nullopt},
 };
 // clang-format on

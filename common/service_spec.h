@@ -61,8 +61,64 @@ inline const char* StderrTargetName(StderrTarget target) {
   }
 }
 
+// How a service runs its programs (mode =).
+enum class ServiceMode : uint8_t {
+  kFork,      // a program per connection (Net::Server Fork + INET; inetd nowait)
+  kSingle,    // one connection at a time; the others wait in the backlog (Net::Server Single)
+  kWait,      // one program holds the listening sockets (inetd wait; systemd Accept=no)
+  kDatagram,  // a program per UDP / SOCK_DGRAM datagram: request on stdin, reply from stdout
+  kBuiltin,   // served inside the child, without a process (builtin =)
+};
+inline constexpr ServiceMode kLastServiceMode = ServiceMode::kBuiltin;
+
+// The key's word: "fork", "single", "wait", "datagram" or "builtin".
+inline const char* ServiceModeName(ServiceMode mode) {
+  switch (mode) {
+    case ServiceMode::kSingle:
+      return "single";
+    case ServiceMode::kWait:
+      return "wait";
+    case ServiceMode::kDatagram:
+      return "datagram";
+    case ServiceMode::kBuiltin:
+      return "builtin";
+    default:
+      return "fork";
+  }
+}
+
+// The classic inetd built-ins (builtin =, with mode = builtin).
+enum class BuiltinService : uint8_t {
+  kNone,
+  kEcho,     // RFC 862
+  kDiscard,  // RFC 863
+  kDaytime,  // RFC 867
+  kChargen,  // RFC 864
+  kTime,     // RFC 868: 32-bit seconds since 1900, big-endian
+};
+inline constexpr BuiltinService kLastBuiltinService = BuiltinService::kTime;
+
+inline const char* BuiltinServiceName(BuiltinService builtin) {
+  switch (builtin) {
+    case BuiltinService::kEcho:
+      return "echo";
+    case BuiltinService::kDiscard:
+      return "discard";
+    case BuiltinService::kDaytime:
+      return "daytime";
+    case BuiltinService::kChargen:
+      return "chargen";
+    case BuiltinService::kTime:
+      return "time";
+    default:
+      return "none";
+  }
+}
+
 // What runs for each connection, and how it is ended.
 struct ProgramSpec {
+  ServiceMode mode = ServiceMode::kFork;
+  BuiltinService builtin = BuiltinService::kNone;  // mode = builtin: which one; exec is then empty
   std::string exec;               // absolute path inside the chroot (no PATH search)
   std::vector<std::string> argv;  // argv[0] is exec's base name, then the words of `args`
   std::vector<std::string> env;   // NAME=value from env= keys, before gatehouse's own variables

@@ -15,6 +15,7 @@ class Writer {
     U32(static_cast<uint32_t>(s.size()));
     bytes_ += s;
   }
+  void Blob(const std::string& bytes) { Str(bytes); }
   void StrList(const std::vector<std::string>& list) {
     U32(static_cast<uint32_t>(list.size()));
     for (const std::string& s : list) Str(s);
@@ -46,6 +47,15 @@ class Reader {
     s->assign(bytes_, offset_, size);
     offset_ += size;
     if (s->find('\0') != std::string::npos) Fail(field, "contains a NUL byte");
+  }
+  // Bytes as they came (NUL bytes too), at most `max`: a datagram.
+  void Blob(const char* field, std::string* bytes, size_t max) {
+    uint32_t size = 0;
+    U32(field, &size);
+    if (!error_.empty()) return;
+    if (size > max || size > bytes_.size() - offset_) return Fail(field, "bad length");
+    bytes->assign(bytes_, offset_, size);
+    offset_ += size;
   }
   void StrList(const char* field, std::vector<std::string>* list) {
     uint32_t count = 0;
@@ -107,6 +117,8 @@ std::string EncodePayload(const ServiceDefinition& v) {
   w.Str(v.program.banner);
   w.U64(v.jail.capabilities);
   w.U8(v.jail.no_new_privs ? 1 : 0);
+  w.U8(static_cast<uint8_t>(v.program.mode));
+  w.U8(static_cast<uint8_t>(v.program.builtin));
   return w.Take();
 }
 
@@ -151,7 +163,13 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   uint8_t no_new_privs = 1;
   r.U64("capabilities", &v->jail.capabilities);
   r.U8("no_new_privs", &no_new_privs);
+  uint8_t mode = 0, builtin = 0;
+  r.U8("mode", &mode);
+  r.U8("builtin", &builtin);
   if (!r.Finish(error)) return false;
+  v->program.mode = static_cast<ServiceMode>(mode);
+  v->program.builtin = static_cast<BuiltinService>(builtin);
+  bool in_process = v->program.mode == ServiceMode::kBuiltin;
   v->jail.no_new_privs = no_new_privs == 1;
   v->program.stderr_target = static_cast<StderrTarget>(stderr_target);
   v->jail.change_identity = change == 1;
@@ -167,9 +185,16 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
     *error = "namespaces, private_network: not a boolean";
   else if (v->jail.private_network && !v->jail.namespaces)
     *error = "private_network: needs namespaces";
-  else if (v->program.exec.empty() || v->program.exec[0] != '/')
+  else if (mode > static_cast<uint8_t>(kLastServiceMode))
+    *error = "mode: unknown";
+  else if (builtin > static_cast<uint8_t>(kLastBuiltinService) ||
+           in_process != (v->program.builtin != BuiltinService::kNone))
+    *error = "builtin: not one, or not with mode = builtin";
+  else if (in_process && (!v->program.exec.empty() || !v->program.argv.empty()))
+    *error = "exec: given for a built-in service";
+  else if (!in_process && (v->program.exec.empty() || v->program.exec[0] != '/'))
     *error = "exec: not an absolute path";
-  else if (v->program.argv.empty())
+  else if (!in_process && v->program.argv.empty())
     *error = "argv: empty";
   else if (!v->jail.chroot.empty() && v->jail.chroot[0] != '/')
     *error = "chroot: not an absolute path";
@@ -192,8 +217,9 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   return false;
 }
 
-std::string EncodePayload(const ConnectionInfo& v) {
-  Writer w;
+namespace {
+
+void WriteConnection(Writer& w, const ConnectionInfo& v) {
   w.U64(v.id);
   w.Str(v.proto);
   w.Str(v.peer_ip);
@@ -204,11 +230,9 @@ std::string EncodePayload(const ConnectionInfo& v) {
   w.U32(static_cast<uint32_t>(v.unix_pid));
   w.U32(static_cast<uint32_t>(v.unix_uid));
   w.U32(static_cast<uint32_t>(v.unix_gid));
-  return w.Take();
 }
 
-bool DecodePayload(const std::string& payload, ConnectionInfo* v, std::string* error) {
-  Reader r(payload);
+void ReadConnection(Reader& r, ConnectionInfo* v) {
   r.U64("id", &v->id);
   r.Str("proto", &v->proto);
   r.Str("peer_ip", &v->peer_ip);
@@ -219,12 +243,82 @@ bool DecodePayload(const std::string& payload, ConnectionInfo* v, std::string* e
   r.I32("unix_pid", &v->unix_pid);
   r.I32("unix_uid", &v->unix_uid);
   r.I32("unix_gid", &v->unix_gid);
-  if (!r.Finish(error)) return false;
-  if (v->proto != "TCP" && v->proto != "UNIX") {
-    *error = "proto: not TCP or UNIX";
+}
+
+bool CheckProto(const ConnectionInfo& v, std::string* error) {
+  if (v.proto != "TCP" && v.proto != "UDP" && v.proto != "UNIX") {
+    *error = "proto: not TCP, UDP or UNIX";
     return false;
   }
   return true;
+}
+
+}  // namespace
+
+std::string EncodePayload(const ConnectionInfo& v) {
+  Writer w;
+  WriteConnection(w, v);
+  return w.Take();
+}
+
+bool DecodePayload(const std::string& payload, ConnectionInfo* v, std::string* error) {
+  Reader r(payload);
+  ReadConnection(r, v);
+  return r.Finish(error) && CheckProto(*v, error);
+}
+
+std::string EncodePayload(const ListenFd& v) {
+  Writer w;
+  w.U32(v.index);
+  w.U32(v.count);
+  w.Str(v.name);
+  return w.Take();
+}
+
+bool DecodePayload(const std::string& payload, ListenFd* v, std::string* error) {
+  Reader r(payload);
+  r.U32("index", &v->index);
+  r.U32("count", &v->count);
+  r.Str("name", &v->name);
+  if (!r.Finish(error)) return false;
+  if (v->count == 0 || v->count > kMaxListenFds || v->index >= v->count) {
+    *error = "index, count: out of range";
+    return false;
+  }
+  if (v->name.empty() || v->name.size() > kMaxListenFdName ||
+      v->name.find_first_of(":\n") != std::string::npos) {
+    *error = "name: empty, too long or with a colon (LISTEN_FDNAMES)";
+    return false;
+  }
+  return true;
+}
+
+std::string EncodePayload(const Datagram& v) {
+  Writer w;
+  WriteConnection(w, v.connection);
+  w.Blob(v.bytes);
+  return w.Take();
+}
+
+bool DecodePayload(const std::string& payload, Datagram* v, std::string* error) {
+  Reader r(payload);
+  ReadConnection(r, &v->connection);
+  r.Blob("bytes", &v->bytes, kMaxDatagramBytes);
+  return r.Finish(error) && CheckProto(v->connection, error);
+}
+
+std::string EncodePayload(const DatagramReply& v) {
+  Writer w;
+  w.U64(v.connection_id);
+  w.Blob(v.bytes);
+  return w.Take();
+}
+
+bool DecodePayload(const std::string& payload, DatagramReply* v, std::string* error) {
+  Reader r(payload);
+  r.U64("connection_id", &v->connection_id);
+  r.Blob("bytes", &v->bytes, kMaxDatagramReplyBytes);
+  return r.Finish(error);
 }
 
 std::string EncodePayload(const ProgramStarted& v) {
@@ -239,7 +333,7 @@ bool DecodePayload(const std::string& payload, ProgramStarted* v, std::string* e
   r.U64("connection_id", &v->connection_id);
   r.I32("pid", &v->pid);
   if (!r.Finish(error)) return false;
-  if (v->pid <= 1) {
+  if (v->pid <= 1 && v->pid != kInProcess) {
     *error = "pid: out of range";
     return false;
   }
@@ -262,7 +356,7 @@ bool DecodePayload(const std::string& payload, ProgramExited* v, std::string* er
   r.I32("wait_status", &v->wait_status);
   r.U64("duration_us", &v->duration_us);
   if (!r.Finish(error)) return false;
-  if (v->pid <= 1) {
+  if (v->pid <= 1 && v->pid != kInProcess) {
     *error = "pid: out of range";
     return false;
   }

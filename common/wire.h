@@ -26,7 +26,7 @@ struct ServiceDefinition {
 
 struct ConnectionInfo {
   uint64_t id = 0;
-  std::string proto;  // "TCP" or "UNIX" (UCSPI's PROTO)
+  std::string proto;  // "TCP", "UDP" or "UNIX" (UCSPI's PROTO)
   std::string peer_ip;
   uint16_t peer_port = 0;
   std::string local_ip;
@@ -38,9 +38,13 @@ struct ConnectionInfo {
   int32_t unix_gid = -1;
 };
 
+// The pid in ProgramStarted and ProgramExited of a connection or datagram a
+// built-in served in the child itself, without a program.
+inline constexpr int32_t kInProcess = 0;
+
 struct ProgramStarted {
   uint64_t connection_id = 0;
-  int32_t pid = 0;
+  int32_t pid = 0;  // the program's, or kInProcess
 };
 
 struct ProgramExited {
@@ -53,6 +57,37 @@ struct ProgramExited {
 struct ProgramFailed {
   uint64_t connection_id = 0;
   std::string reason;
+};
+
+// mode = wait: one of the service's listening sockets, passed one per message
+// (index of count) so that each message carries exactly one fd. The child starts
+// the program once it holds all `count`.
+inline constexpr uint32_t kMaxListenFds = 64;
+inline constexpr size_t kMaxListenFdName = 255;  // systemd's FDNAME limit
+struct ListenFd {
+  uint32_t index = 0;
+  uint32_t count = 0;
+  std::string name;  // its LISTEN_FDNAMES entry: no ':'
+};
+
+// The largest UDP payload over IPv6 (65,535 - 8 bytes of UDP header), and what a
+// reply may be over IPv4 (65,535 - 20 - 8), which bounds every reply.
+inline constexpr size_t kMaxDatagramBytes = 65527;
+inline constexpr size_t kMaxDatagramReplyBytes = 65507;
+
+// mode = datagram and the UDP built-ins: one datagram the supervisor received
+// and admitted; connection.proto is "UDP" (or "UNIX" for a SOCK_DGRAM socket).
+struct Datagram {
+  ConnectionInfo connection;
+  std::string bytes;
+};
+
+// What the program (or built-in) answered to datagram `connection_id`; the
+// supervisor sends it from the address the request was sent to. Sent before
+// that datagram's ProgramExited; an empty reply sends nothing.
+struct DatagramReply {
+  uint64_t connection_id = 0;
+  std::string bytes;
 };
 
 struct FatalError {
@@ -73,6 +108,9 @@ std::string EncodePayload(const ProgramExited& value);
 std::string EncodePayload(const ProgramFailed& value);
 std::string EncodePayload(const FatalError& value);
 std::string EncodePayload(const ProgramOutput& value);
+std::string EncodePayload(const ListenFd& value);
+std::string EncodePayload(const Datagram& value);
+std::string EncodePayload(const DatagramReply& value);
 
 // Decoding: false with a message when the payload is malformed or out of range.
 bool DecodePayload(const std::string& payload, ServiceDefinition* value, std::string* error);
@@ -82,5 +120,8 @@ bool DecodePayload(const std::string& payload, ProgramExited* value, std::string
 bool DecodePayload(const std::string& payload, ProgramFailed* value, std::string* error);
 bool DecodePayload(const std::string& payload, FatalError* value, std::string* error);
 bool DecodePayload(const std::string& payload, ProgramOutput* value, std::string* error);
+bool DecodePayload(const std::string& payload, ListenFd* value, std::string* error);
+bool DecodePayload(const std::string& payload, Datagram* value, std::string* error);
+bool DecodePayload(const std::string& payload, DatagramReply* value, std::string* error);
 
 }  // namespace gatehouse

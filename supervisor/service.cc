@@ -186,8 +186,15 @@ size_t Service::programs() const {
 }
 
 std::string Service::Status(const std::string& listeners) const {
-  std::string line = name_ + ": mode " + (config_ ? ServiceModeName(config_->mode) : "(removed)") +
-                     ", listeners " + (listeners.empty() ? "none" : listeners);
+  std::string mode = "(removed)";
+  if (config_) {
+    mode = ServiceModeName(config_->program.mode);
+    if (config_->program.mode == ServiceMode::kBuiltin) {
+      mode += std::string(" (") + BuiltinServiceName(config_->program.builtin) + ")";
+    }
+  }
+  std::string line =
+      name_ + ": mode " + mode + ", listeners " + (listeners.empty() ? "none" : listeners);
   if (current_) {
     line += ", child " + std::to_string(current_->pid()) + " " +
             ChildProcess::StateName(current_->state());

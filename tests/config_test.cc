@@ -384,12 +384,72 @@ TEST(Config, DuplicateServicesAndPorts) {
       << all;
 }
 
-TEST(Config, NotYetSupportedDatagramsAreClearErrors) {
+TEST(Config, EachModeTakesTheSocketsItCanServe) {
   TempDir dir;
-  std::string main =
-      testing::WriteConfig(dir, "", {{"u.conf", "[u]\nport = 7007/udp\nexec = /bin/cat\n"}});
-  EXPECT_NE(Load(main).AllErrors().find("u.conf:2: port: \"7007/udp\": datagram services"),
-            std::string::npos);
+  std::string main = testing::WriteConfig(
+      dir, "",
+      {{"u.conf", "[u]\nport = 127.0.0.1:0/udp\nexec = /bin/cat\n"},
+       {"d.conf", "[d]\nmode = datagram\nport = 127.0.0.1:0/tcp\nexec = /bin/cat\n"},
+       {"w.conf", "[w]\nmode = wait\nport = 127.0.0.1:0/udp\nexec = /bin/cat\n"}});
+  std::string all = Load(main).AllErrors();
+  EXPECT_NE(all.find("u.conf:2: port: 127.0.0.1:0/udp is a datagram socket; mode = fork serves "
+                     "connections"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("d.conf:3: port: 127.0.0.1:0/tcp is a stream socket; mode = datagram"),
+            std::string::npos)
+      << all;
+  EXPECT_EQ(all.find("w.conf"), std::string::npos) << all;  // wait takes either
+}
+
+TEST(Config, ABuiltinNamesOneAndRunsNoProgram) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "",
+      {{"a.conf",
+        "[a]\nmode = builtin\nbuiltin = daytime\nport = 127.0.0.1:0\n"
+        "port = 127.0.0.1:0/udp\n"},
+       {"b.conf", "[b]\nmode = builtin\nport = 127.0.0.1:0\nexec = /bin/cat\n"},
+       {"c.conf", "[c]\nbuiltin = echo\nport = 127.0.0.1:0\nexec = /bin/cat\n"},
+       {"d.conf", "[d]\nmode = builtin\nbuiltin = qotd\nport = 127.0.0.1:0\n"},
+       {"e.conf", "[e]\nmode = forking\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
+  std::string all = Load(main).AllErrors();
+  EXPECT_EQ(all.find("a.conf"), std::string::npos) << all;
+  EXPECT_NE(all.find("b.conf:1: builtin: missing: mode = builtin needs echo, discard, daytime, "
+                     "chargen or time"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("b.conf:4: exec: mode = builtin serves in gatehouse-child itself"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("c.conf:2: builtin: needs mode = builtin (the service's mode is fork)"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("d.conf:3: builtin: \"qotd\" is not a built-in service"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("e.conf:2: mode: \"forking\" is not a mode (fork, single, wait, datagram or "
+                     "builtin)"),
+            std::string::npos)
+      << all;
+}
+
+// Rules a wait service's program would bypass are refused, wherever they came
+// from; an empty value clears what [defaults] gave.
+TEST(Config, AWaitServiceRefusesAccessRulesEvenInherited) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "[defaults]\ncidr_allow = 127.0.0.0/8\n",
+      {{"w.conf", "[w]\nmode = wait\nport = 127.0.0.1:0\nexec = /bin/cat\n"},
+       {"x.conf", "[x]\nmode = wait\nport = 127.0.0.1:0\nexec = /bin/cat\ncidr_allow =\n"},
+       {"y.conf",
+        "[y]\nmode = wait\nport = 127.0.0.1:0\nexec = /bin/cat\ncidr_allow =\n"
+        "deny = ^10\\.\n"}});
+  std::string all = Load(main).AllErrors();
+  EXPECT_NE(all.find(":2: cidr_allow: mode = wait hands the listening socket to the program"),
+            std::string::npos)
+      << all;
+  EXPECT_EQ(all.find("x.conf"), std::string::npos) << all;
+  EXPECT_NE(all.find("y.conf:6: deny: mode = wait hands"), std::string::npos) << all;
 }
 
 // Names whose hashes collide: the later one (name order) takes the next uid.

@@ -261,8 +261,8 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   // The stderr target's byte comes before the timeout (u32), six rlimits (u64),
   // The stderr target's byte comes before the timeout (u32), six rlimits (u64),
   // nice and umask (u32 each), the start soft file limit (u64), the empty banner
-  // (u32), the capabilities (u64) and no_new_privs (u8).
-  bad_target[bad_target.size() - (4 + 6 * 8 + 4 + 4 + 8 + 4 + 8 + 1) - 1] = 3;
+  // (u32), the capabilities (u64), no_new_privs, mode and builtin (u8 each).
+  bad_target[bad_target.size() - (4 + 6 * 8 + 4 + 4 + 8 + 4 + 8 + 1 + 1 + 1) - 1] = 3;
   EXPECT_FALSE(DecodePayload(bad_target, &definition, &error));
   EXPECT_EQ(error, "stderr_target: not log, client or null");
   // The timeout is at most a week.
@@ -286,7 +286,7 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   // no_new_privs is a boolean; capabilities are kept only by a child that
   // changes identity (gatehouse as root).
   std::string bad_privs = EncodePayload(definition);
-  bad_privs.back() = 2;
+  bad_privs[bad_privs.size() - 3] = 2;  // before mode and builtin
   EXPECT_FALSE(DecodePayload(bad_privs, &definition, &error));
   EXPECT_EQ(error, "no_new_privs: not a boolean");
   definition.jail.capabilities = 1ull << 10;
@@ -362,6 +362,78 @@ TEST(Wire, RandomPayloadsAreRejectedOrRoundTrip) {
   CheckRandomPayloads(ProgramFailed{7, "no such file"}, 5);
   CheckRandomPayloads(FatalError{"drop failed"}, 6);
   CheckRandomPayloads(ProgramOutput{4242, "a line\n"}, 7);
+  CheckRandomPayloads(ListenFd{1, 2, "tftp"}, 8);
+  Datagram datagram;
+  datagram.connection = info;
+  datagram.connection.proto = "UDP";
+  datagram.bytes = std::string("a\0b", 3);
+  CheckRandomPayloads(datagram, 9);
+  CheckRandomPayloads(DatagramReply{7, std::string("\0\xff", 2)}, 10);
+  ServiceDefinition builtin;
+  builtin.name = "daytime";
+  builtin.program.mode = ServiceMode::kBuiltin;
+  builtin.program.builtin = BuiltinService::kDaytime;
+  CheckRandomPayloads(builtin, 11);
+}
+
+// A whole UDP datagram, any bytes, fits one Datagram message; one byte more does not.
+TEST(Wire, ALargestDatagramRoundTripsAndALargerOneIsRefused) {
+  Pair pair;
+  Datagram sent;
+  sent.connection.id = 9;
+  sent.connection.proto = "UDP";
+  sent.connection.peer_ip = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%1234567890";
+  sent.connection.local_ip = sent.connection.peer_ip;
+  sent.connection.remote_host = std::string(1025, 'h');
+  sent.bytes.resize(kMaxDatagramBytes);
+  for (size_t i = 0; i < sent.bytes.size(); ++i) sent.bytes[i] = static_cast<char>(i * 7);
+  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kDatagram, EncodePayload(sent)), 0);
+  WireMessage message;
+  std::string error;
+  ASSERT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kMessage) << error;
+  Datagram got;
+  ASSERT_TRUE(DecodePayload(message.payload, &got, &error)) << error;
+  EXPECT_EQ(got.bytes, sent.bytes);
+  EXPECT_EQ(got.connection.proto, "UDP");
+
+  sent.bytes.push_back('x');
+  EXPECT_FALSE(DecodePayload(EncodePayload(sent), &got, &error));
+  EXPECT_EQ(error, "bytes: bad length");
+  DatagramReply reply{9, std::string(kMaxDatagramReplyBytes + 1, 'r')};
+  DatagramReply reply_got;
+  EXPECT_FALSE(DecodePayload(EncodePayload(reply), &reply_got, &error));
+  reply.bytes.pop_back();
+  EXPECT_TRUE(DecodePayload(EncodePayload(reply), &reply_got, &error)) << error;
+}
+
+TEST(Wire, ABuiltinDefinitionHasABuiltinAndNoProgram) {
+  ServiceDefinition definition;
+  definition.name = "chargen";
+  definition.program.mode = ServiceMode::kBuiltin;
+  definition.program.builtin = BuiltinService::kChargen;
+  ServiceDefinition got;
+  std::string error;
+  ASSERT_TRUE(DecodePayload(EncodePayload(definition), &got, &error)) << error;
+  EXPECT_EQ(got.program.mode, ServiceMode::kBuiltin);
+  EXPECT_EQ(got.program.builtin, BuiltinService::kChargen);
+
+  definition.program.exec = "/bin/cat";
+  definition.program.argv = {"cat"};
+  EXPECT_FALSE(DecodePayload(EncodePayload(definition), &got, &error));
+  EXPECT_EQ(error, "exec: given for a built-in service");
+
+  definition.program.mode = ServiceMode::kFork;  // a builtin without mode = builtin
+  EXPECT_FALSE(DecodePayload(EncodePayload(definition), &got, &error));
+  EXPECT_EQ(error, "builtin: not one, or not with mode = builtin");
+}
+
+TEST(Wire, AListenFdNameCannotBreakListenFdNames) {
+  ListenFd got;
+  std::string error;
+  EXPECT_TRUE(DecodePayload(EncodePayload(ListenFd{0, 1, "tftp"}), &got, &error)) << error;
+  EXPECT_FALSE(DecodePayload(EncodePayload(ListenFd{0, 1, "a:b"}), &got, &error));
+  EXPECT_FALSE(DecodePayload(EncodePayload(ListenFd{1, 1, "tftp"}), &got, &error));
+  EXPECT_FALSE(DecodePayload(EncodePayload(ListenFd{0, kMaxListenFds + 1, "x"}), &got, &error));
 }
 
 TEST(Wire, RandomPacketsAreRejectedWithoutLeakingFds) {
@@ -537,6 +609,9 @@ TEST(MessageTable, EachTypeIsAllowedOnlyFromItsSenderInItsStates) {
       {MessageType::kProgramFailed, Sender::kChild, {S::kReady}},
       {MessageType::kFatal, Sender::kChild, {S::kStarting, S::kReady}},  // nothing after it
       {MessageType::kProgramOutput, Sender::kChild, {S::kReady}},
+      {MessageType::kListenFd, Sender::kSupervisor, {S::kReady}},
+      {MessageType::kDatagram, Sender::kSupervisor, {S::kReady}},
+      {MessageType::kDatagramReply, Sender::kChild, {S::kReady}},
   };
   ASSERT_EQ(std::size(rules), std::size(kMessageTable));
   for (const Rule& rule : rules) {

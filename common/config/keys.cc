@@ -222,18 +222,45 @@ bool ParseKillGrace(const std::string& value, const KeyTarget& target, std::stri
 }
 
 bool ParseMode(const std::string& value, const KeyTarget& target, std::string* error) {
-  if (value == "fork") {
-    target.service->mode = ServiceMode::kFork;
-  } else if (value == "single") {
-    target.service->mode = ServiceMode::kSingle;
-  } else if (value == "wait" || value == "datagram" || value == "builtin") {
-    *error = Quoted(value) + ": this mode is not available yet (fork and single are)";
-    return false;
-  } else {
-    *error = Quoted(value) + " is not a mode (fork, single)";
+  for (int i = 0; i <= static_cast<int>(kLastServiceMode); ++i) {
+    auto mode = static_cast<ServiceMode>(i);
+    if (value == ServiceModeName(mode)) {
+      target.service->program.mode = mode;
+      return true;
+    }
+  }
+  *error = Quoted(value) + " is not a mode (fork, single, wait, datagram or builtin)";
+  return false;
+}
+
+bool ParseBuiltin(const std::string& value, const KeyTarget& target, std::string* error) {
+  for (int i = 1; i <= static_cast<int>(kLastBuiltinService); ++i) {
+    auto builtin = static_cast<BuiltinService>(i);
+    if (value == BuiltinServiceName(builtin)) {
+      target.service->program.builtin = builtin;
+      return true;
+    }
+  }
+  *error = Quoted(value) + " is not a built-in service (echo, discard, daytime, chargen or time)";
+  return false;
+}
+
+bool ParseUnixMode(const std::string& value, const KeyTarget& target, std::string* error) {
+  bool octal = !value.empty() && value.size() <= 4 &&
+               value.find_first_not_of("01234567") == std::string::npos;
+  uint32_t mode = 0;
+  for (char digit : octal ? value : std::string())
+    mode = mode * 8 + static_cast<uint32_t>(digit - '0');
+  if (!octal || mode > 0777) {
+    *error = Quoted(value) + " is not an octal file mode from 0000 to 0777";
     return false;
   }
+  target.service->unix_mode = mode;
   return true;
+}
+
+bool ParseReflectionGuard(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseBool(value, &target.service->reflection_guard, error);
 }
 
 bool ParseMaxServers(const std::string& value, const KeyTarget& target, std::string* error) {
@@ -526,6 +553,14 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "seconds a child may leave a connection unreported before it is ended (1-3600)"},
       {"mode", kService, kScalar, ParseMode,
        "fork: a program per connection; single: one connection at a time"},
+      {"builtin", kService, kScalar, ParseBuiltin,
+       "mode = builtin: echo, discard, daytime, chargen or time, served without a program"},
+      {"unix_mode", kService, kScalar, ParseUnixMode,
+       "file mode of the service's UNIX socket files, octal (default 0666)"},
+      {"unix_owner", kService, kScalar, nullptr, "owner of its UNIX socket files (name or uid)"},
+      {"unix_group", kService, kScalar, nullptr, "group of its UNIX socket files (name or gid)"},
+      {"reflection_guard", kService, kScalar, ParseReflectionGuard,
+       "datagram replies: none to source ports below 1024, bounded by the request (default yes)"},
       {"max_servers", kService, kScalar, ParseMaxServers,
        "programs running at once (1-65535); beyond it clients wait in the backlog"},
       {"max_servers_action", kService, kScalar, ParseMaxServersAction,
@@ -587,6 +622,9 @@ void ApplyKeys(KeyScope scope, const Settings& settings, const KeyTarget& target
     if (given == settings.end() || given->second.empty()) continue;
     auto first = key.kind == KeyKind::kList ? given->second.begin() : given->second.end() - 1;
     for (auto entry = first; entry != given->second.end(); ++entry) {
+      // An empty value of a list key ("cidr_allow =") adds nothing: given in a
+      // service, it clears what [defaults] gave.
+      if (key.kind == KeyKind::kList && entry->value.empty()) continue;
       std::string message;
       if (!key.parse(entry->value, target, &message)) errors->Add(*entry, message);
     }

@@ -27,11 +27,6 @@ void ResolveNetwork(const Settings& settings, const std::string& where, ServiceC
         errors->Add(entry, message);
         continue;
       }
-      if (port.spec.protocol == Protocol::kUdp || port.spec.socket_type == SOCK_DGRAM) {
-        errors->Add(entry, "\"" + entry.value +
-                               "\": datagram services (udp, SOCK_DGRAM) are not supported yet");
-        continue;
-      }
       service->ports.push_back(port);
     }
   }

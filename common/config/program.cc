@@ -75,6 +75,7 @@ bool CheckRunsInsideChroot(const ConfigEntry& exec, const std::string& chroot,
 void ResolveProgram(const Settings& settings, const std::string& where, ServiceConfig* service,
                     ConfigErrors* errors) {
   const ConfigEntry* exec = Last(settings, "exec");
+  if (service->program.mode == ServiceMode::kBuiltin) return;  // ResolveMode refuses exec there
   if (exec == nullptr) {
     errors->Add(where, "exec: missing: the absolute path of the program to run");
     return;

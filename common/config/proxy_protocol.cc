@@ -1,4 +1,6 @@
 // PROXY protocol keys that depend on others: the header is a TCP thing.
+#include <sys/socket.h>
+
 #include "common/config/resolve.h"
 
 namespace gatehouse {
@@ -17,17 +19,27 @@ const char* ProxyProtocolName(ProxyProtocol protocol) {
   return "off";
 }
 
-// A UNIX socket's peer is named by the kernel (SO_PEERCRED), not by a header.
-// The modes to come that hand the listener to the program (wait) or carry
-// datagrams must refuse proxy_protocol here too: the supervisor reads no header
-// for them.
+// A UNIX socket's peer is named by the kernel (SO_PEERCRED), not by a header;
+// a datagram has no stream to start with one; and in mode = wait the program
+// accepts by itself, so the supervisor reads no header.
 void ResolveProxyProtocol(const Settings& settings, ServiceConfig* service, ConfigErrors* errors) {
   const ConfigEntry* entry = Last(settings, "proxy_protocol");
   if (entry == nullptr || service->proxy_protocol == ProxyProtocol::kOff) return;
+  if (service->program.mode == ServiceMode::kWait) {
+    errors->Add(*entry,
+                "mode = wait: the program accepts its clients itself, gatehouse reads no "
+                "PROXY header for it");
+    return;
+  }
   for (const ServicePort& port : service->ports) {
-    if (port.spec.protocol == Protocol::kUnix) {
+    if (port.spec.protocol == Protocol::kUnix && port.spec.socket_type != SOCK_DGRAM) {
       errors->Add(*entry, "a UNIX socket service takes no PROXY header (port " +
                               port.spec.ToString() + " at " + port.where + ")");
+      return;
+    }
+    if (port.spec.protocol == Protocol::kUdp || port.spec.socket_type == SOCK_DGRAM) {
+      errors->Add(*entry, "a datagram takes no PROXY header (port " + port.spec.ToString() +
+                              " at " + port.where + ")");
       return;
     }
   }

@@ -52,6 +52,12 @@ void DecodeAsType(MessageType type, const std::string& payload) {
       return DecodeAs<gatehouse::FatalError>(payload);
     case MessageType::kProgramOutput:
       return DecodeAs<gatehouse::ProgramOutput>(payload);
+    case MessageType::kListenFd:
+      return DecodeAs<gatehouse::ListenFd>(payload);
+    case MessageType::kDatagram:
+      return DecodeAs<gatehouse::Datagram>(payload);
+    case MessageType::kDatagramReply:
+      return DecodeAs<gatehouse::DatagramReply>(payload);
     case MessageType::kShutdown:
     case MessageType::kReady:
       FUZZ_CHECK(payload.empty());  // their rows allow no payload
