@@ -50,6 +50,7 @@ ServiceConfig ResolveService(const ConfigSources& sources, const ServiceSource& 
   ResolveMode(settings, &service, errors);
   ResolveWorkingDirectory(settings, &service, errors);
   ResolveProxyProtocol(settings, &service, errors);
+  ResolveUnixSocket(settings, source.settings, &service, errors);
   return service;
 }
 

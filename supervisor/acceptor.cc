@@ -84,6 +84,11 @@ void Acceptor::Attach(std::shared_ptr<const ServiceConfig> service, Dispatch dis
   dispatch_ = std::move(dispatch);
   on_denied_ = std::move(on_denied);
   SetBacklog(*listener_, service_->listen);
+  // A reload or an upgrade may change unix_mode/unix_owner/unix_group of a kept socket.
+  std::string error;
+  if (!ApplyUnixSocketOwnership(*listener_, *service_, &error)) {
+    Log(kLogErr, service_->name + ": " + error);
+  }
 }
 
 void Acceptor::SetAccepting(bool accepting) {

@@ -1,6 +1,7 @@
 #include "supervisor/listener.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -56,15 +57,18 @@ int BindOne(const ServiceConfig& service, const ServicePort& port, const SocketA
     // [::] binds v6 only; "*" binds 0.0.0.0 beside it.
     setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
   }
-  if (bind(fd.get(), address.get(), address.length) != 0) {
-    int err = errno;
-    *error = ErrnoMessage("bind", shown, err);
-    return err;
+  // A UNIX socket's file is born owner-only (a datagram socket takes datagrams
+  // from bind on, before any chmod) and then gets the service's mode and owner.
+  bool unix_socket = address.family() == AF_UNIX;
+  mode_t umask_before = unix_socket ? umask(0177) : 0;
+  int bound = bind(fd.get(), address.get(), address.length);
+  int bind_errno = errno;
+  if (unix_socket) umask(umask_before);
+  if (bound != 0) {
+    *error = ErrnoMessage("bind", shown, bind_errno);
+    return bind_errno;
   }
-  if (address.family() == AF_UNIX) {
-    // Like systemd's SocketMode default: anyone may connect; guard with the directory.
-    chmod(port.spec.path.c_str(), 0666);
-  }
+  if (!ApplyUnixSocketOwnership(*listener, service, error)) return EPERM;
   if (listen(fd.get(), service.listen) != 0) {
     int err = errno;
     *error = ErrnoMessage("listen", shown, err);
@@ -76,6 +80,54 @@ int BindOne(const ServiceConfig& service, const ServicePort& port, const SocketA
 }
 
 }  // namespace
+
+bool ApplyUnixSocketOwnership(const Listener& listener, const ServiceConfig& service,
+                              std::string* error) {
+  if (listener.spec.protocol != Protocol::kUnix) return true;
+  const std::string& path = listener.spec.path;
+  size_t slash = path.rfind('/');
+  std::string folder = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  // The file is reached from its folder without following a symlink and then
+  // changed through that one open inode, so a path swapped meanwhile (a
+  // symlink to /etc/shadow in a folder others may write) is never touched.
+  UniqueFd folder_fd(open(folder.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd file;
+  if (folder_fd) file.reset(openat(folder_fd.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  struct stat info {};
+  if (!file || fstat(file.get(), &info) != 0) {
+    *error = ErrnoMessage("open", path, errno);
+    return false;
+  }
+  if (!S_ISSOCK(info.st_mode) || info.st_nlink != 1) {
+    *error = path + " is not the socket gatehouse bound (not a socket, or a link to one); " +
+             "its mode and owner were left alone";
+    return false;
+  }
+  uid_t uid = service.unix_owner >= 0 ? static_cast<uid_t>(service.unix_owner) : geteuid();
+  gid_t gid = service.unix_group >= 0 ? static_cast<gid_t>(service.unix_group) : getegid();
+  mode_t mode = static_cast<mode_t>(service.unix_mode);
+  // chmod has no form for an O_PATH descriptor; its /proc link names the same inode.
+  std::string by_fd = "/proc/self/fd/" + std::to_string(file.get());
+  if (info.st_uid != uid || info.st_gid != gid) {
+    // While the owner changes, the file is never more open than both the old
+    // and the new setting.
+    if (chmod(by_fd.c_str(), info.st_mode & mode & 0777) != 0) {
+      *error = ErrnoMessage("chmod", path, errno);
+      return false;
+    }
+    if (fchownat(file.get(), "", uid, gid, AT_EMPTY_PATH) != 0) {
+      *error = ErrnoMessage("chown",
+                            path + " to " + std::to_string(uid) + ":" + std::to_string(gid), errno);
+      return false;
+    }
+  }
+  if (chmod(by_fd.c_str(), mode) != 0) {
+    *error = ErrnoMessage("chmod", path, errno);
+    return false;
+  }
+  return true;
+}
 
 std::string Listener::Describe() const {
   if (spec.protocol == Protocol::kUnix) return spec.ToString();

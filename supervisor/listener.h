@@ -44,6 +44,14 @@ using ListenerMap = std::map<std::string, std::vector<Listener>>;
 bool BindListeners(const Config& config, const std::set<std::string>& keep, ListenerMap* bound,
                    std::vector<std::string>* errors, std::vector<std::string>* warnings);
 
+// Gives a UNIX socket's file the mode, owner and group its service asks for
+// (unix_mode, unix_owner, unix_group; unset: gatehouse's own user and group),
+// at bind and again whenever a service is attached to a kept or inherited
+// listener. It never follows a symlink and changes only a socket file with one
+// link. True, doing nothing, for other listeners.
+bool ApplyUnixSocketOwnership(const Listener& listener, const ServiceConfig& service,
+                              std::string* error);
+
 // Re-applies the backlog of an already listening socket (listen() may be called
 // again; a reload that changes `listen` keeps the socket).
 void SetBacklog(const Listener& listener, int backlog);

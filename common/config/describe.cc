@@ -1,3 +1,7 @@
+#include <grp.h>
+#include <pwd.h>
+
+#include <cstdio>
 #include <sstream>
 
 #include "common/config.h"
@@ -10,6 +14,27 @@ namespace {
 
 // Config text shown by --check: escaped, as in errors.
 std::string Shown(const std::string& text) { return EscapeControlBytes(text); }
+
+// unix_owner / unix_group as --check shows them: "nobody (uid 65534)", or who
+// owns the file when the key is not given.
+std::string SocketFileOwner(int64_t id, bool group) {
+  if (id < 0) return group ? "(gatehouse's group)" : "(gatehouse's user)";
+  std::string name;
+  if (group) {
+    if (const struct group* entry = getgrgid(static_cast<gid_t>(id))) name = entry->gr_name;
+  } else {
+    if (const passwd* entry = getpwuid(static_cast<uid_t>(id))) name = entry->pw_name;
+  }
+  std::string number = (group ? "gid " : "uid ") + std::to_string(id);
+  return name.empty() ? number : Shown(name) + " (" + number + ")";
+}
+
+bool HasUnixPort(const ServiceConfig& service) {
+  for (const ServicePort& port : service.ports) {
+    if (port.spec.protocol == Protocol::kUnix) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -32,6 +57,12 @@ std::string DescribeConfig(const Config& config) {
     out << "\n[" << s.name << "]  (" << Shown(s.where) << ")\n";
     for (const ServicePort& port : s.ports)
       out << "  port     " << Shown(port.spec.ToString()) << "\n";
+    if (HasUnixPort(s)) {
+      char mode[8];
+      snprintf(mode, sizeof mode, "%04o", s.unix_mode);
+      out << "  unix_mode " << mode << "  unix_owner " << SocketFileOwner(s.unix_owner, false)
+          << "  unix_group " << SocketFileOwner(s.unix_group, true) << "\n";
+    }
     out << "  exec     " << Shown(s.program.exec) << "\n  argv    ";
     for (const std::string& word : s.program.argv) out << " " << Shown(QuoteShellWord(word));
     out << "\n";

@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "common/config/accounts.h"
 #include "common/config/resolve.h"
 #include "common/parse_number.h"
 
@@ -40,14 +41,8 @@ std::string BadIdMessage(const std::string& text, const char* what) {
 // another passwd name, a number form or a wrap-around is refused.
 bool WrittenAsRoot(const std::string& text) { return text == "root" || text == "0"; }
 
-struct UserEntry {
-  uid_t uid = 0;
-  std::string name;
-  bool has_primary_group = false;  // false for a uid without a passwd entry
-  gid_t primary_gid = 0;
-};
+}  // namespace
 
-// `text` as a user: a passwd name, or a uid (which needs no passwd entry).
 bool LookUpUser(const std::string& text, UserEntry* user, std::string* error) {
   passwd entry{};
   passwd* found = nullptr;
@@ -75,7 +70,6 @@ bool LookUpUser(const std::string& text, UserEntry* user, std::string* error) {
   return true;
 }
 
-// `text` as a group: a group name, or a gid (which needs no entry in /etc/group).
 bool LookUpGroup(const std::string& text, gid_t* gid, std::string* shown, std::string* error) {
   group entry{};
   group* found = nullptr;
@@ -100,6 +94,8 @@ bool LookUpGroup(const std::string& text, gid_t* gid, std::string* shown, std::s
   *shown = found->gr_name;
   return true;
 }
+
+namespace {
 
 // Not root: a service may only name the user and group gatehouse runs as.
 void CheckUnprivilegedIdentity(const ConfigEntry* user, const ConfigEntry* group,

@@ -25,6 +25,11 @@ void ResolveMode(const Settings& settings, ServiceConfig* service, ConfigErrors*
 // proxy_protocol against the service's ports: the header exists only on TCP.
 void ResolveProxyProtocol(const Settings& settings, ServiceConfig* service, ConfigErrors* errors);
 
+// unix_owner and unix_group as ids; an error for these keys and unix_mode in a
+// service's own section (`own`) when it has no UNIX port.
+void ResolveUnixSocket(const Settings& settings, const Settings& own, ServiceConfig* service,
+                       ConfigErrors* errors);
+
 void ResolveIdentity(const Settings& settings, const std::string& where, ServiceConfig* service,
                      ConfigErrors* errors);
 
