@@ -189,7 +189,7 @@ TEST(Config, KeysOfXinetdGetAHint) {
            "ftp.conf:6: only_from: unknown key in [ftp]; xinetd's; use cidr_allow",
            "ftp.conf:7: no_access: unknown key in [ftp]; xinetd's; use cidr_deny",
            "ftp.conf:8: wait: unknown key in [ftp]; xinetd's; wait = yes is gatehouse's mode = "
-           "wait (not yet available)",
+           "wait (the program gets the listening socket",
            "ftp.conf:9: socket_type: unknown key in [ftp]; xinetd's; use port = HOST:PORT/tcp or "
            "PATH|unix, or proto",
            "ftp.conf:10: instances: unknown key in [ftp]; xinetd's; use max_servers",
@@ -202,10 +202,12 @@ TEST(Config, KeysOfXinetdGetAHint) {
            "ftp.conf:16: log_on_success: unknown key in [ftp]; xinetd's; no equivalent",
            "ftp.conf:17: log_on_failure: unknown key in [ftp]; xinetd's; no equivalent",
            "ftp.conf:18: type: unknown key in [ftp]; xinetd's; type = INTERNAL is gatehouse's "
-           "mode = builtin (not yet available)",
+           "mode = builtin with builtin = echo, discard, daytime, chargen or time",
            "ftp.conf:19: passenv: unknown key in [ftp]; xinetd's; nothing is inherited",
-           "tftp.conf:4: wait: unknown key in [tftp]; xinetd's; wait = no is what gatehouse does",
-           "tftp.conf:5: socket_type: unknown key in [tftp]; xinetd's; datagram services",
+           "tftp.conf:4: wait: unknown key in [tftp]; xinetd's; wait = no is gatehouse's default "
+           "mode = fork (mode = datagram for a dgram service)",
+           "tftp.conf:5: socket_type: unknown key in [tftp]; xinetd's; use port = HOST:PORT/udp "
+           "with mode = datagram",
        }) {
     EXPECT_NE(all.find(hint), std::string::npos) << hint << "\n" << all;
   }

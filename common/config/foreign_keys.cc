@@ -35,9 +35,7 @@ constexpr ForeignKey kForeignKeys[] = {
     {"rpc_version", "xinetd's; RPC services have no equivalent"},
     {"rpc_number", "xinetd's; RPC services have no equivalent"},
     {"redirect", "xinetd's; no equivalent"},
-    {"banner", "xinetd's; no equivalent"},
     {"access_times", "xinetd's; no equivalent"},
-    {"umask", "xinetd's; no equivalent: the program sets its own"},
     {"max_load", "xinetd's; no equivalent"},
 };
 
@@ -52,17 +50,22 @@ std::string Lower(std::string text) {
 std::string ForeignKeyHint(const std::string& key, const std::string& value) {
   std::string given = Lower(value);
   if (key == "wait") {
-    return given == "yes" ? "xinetd's; wait = yes is gatehouse's mode = wait (not yet available)"
-                          : "xinetd's; wait = no is what gatehouse does: remove the line";
+    return given == "yes" ? "xinetd's; wait = yes is gatehouse's mode = wait (the program gets "
+                            "the listening socket and takes its clients itself)"
+                          : "xinetd's; wait = no is gatehouse's default mode = fork (mode = "
+                            "datagram for a dgram service): remove the line";
   }
   if (key == "socket_type") {
-    if (given == "dgram")
-      return "xinetd's; datagram services (mode = datagram) are not yet available";
+    if (given == "dgram") {
+      return "xinetd's; use port = HOST:PORT/udp with mode = datagram (a program per datagram) "
+             "or mode = wait (wait = yes: the program reads the socket itself)";
+    }
     return "xinetd's; use port = HOST:PORT/tcp or PATH|unix, or proto (stream is the default)";
   }
   if (key == "type") {
     if (given.find("internal") != std::string::npos) {
-      return "xinetd's; type = INTERNAL is gatehouse's mode = builtin (not yet available)";
+      return "xinetd's; type = INTERNAL is gatehouse's mode = builtin with builtin = echo, "
+             "discard, daytime, chargen or time";
     }
     return "xinetd's; no equivalent: name the port with port";
   }

@@ -11,7 +11,7 @@ namespace gatehouse {
 struct ImportedService {
   std::string name;    // the tool's service name; made a valid, unique section name on output
   std::string origin;  // FILE:LINE where it was described
-  // Why the section cannot run as gatehouse is today (disabled, datagram, ...): each
+  // Why the section cannot run as gatehouse is today (disabled, RPC, ...): each
   // one comments the whole section out, so what is emitted always passes --check.
   std::vector<std::string> not_runnable;
   // gatehouse keys in order; a key may repeat for list keys.
@@ -19,6 +19,7 @@ struct ImportedService {
   // Lines of explanation written as comments inside the section.
   std::vector<std::string> notes;
   bool datagram = false;  // the UDP twin of a TCP service takes a `-udp` name
+  bool wait = false;      // mode = wait: the program accepts by itself, so no access rules
 
   void Key(const std::string& key, const std::string& value) { keys.emplace_back(key, value); }
   void Note(const std::string& text) { notes.push_back(text); }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "supervisor/import/bounded_file.h"
+#include "supervisor/import/service_mode.h"
 
 namespace gatehouse {
 namespace {
@@ -44,14 +45,13 @@ ImportedService Convert(const std::vector<std::string>& c, const std::string& or
   bool udp = proto.rfind("udp", 0) == 0;
   if (socket_type == "dgram" || udp) {
     out.datagram = true;
-    out.not_runnable.push_back("not yet: datagram (" + socket_type + " " + proto + ")");
   } else if (socket_type != "stream") {
     out.not_runnable.push_back("socket type " + socket_type + ": no equivalent");
   } else if (proto.rfind("rpc", 0) == 0) {
     out.not_runnable.push_back("protocol " + proto + ": no equivalent");
   }
   if (proto == "unix") {
-    out.Key("port", service + "|unix");
+    out.Key("port", service + (out.datagram ? "|SOCK_DGRAM|unix" : "|unix"));
   } else {
     std::string spec = service;
     if (host == "*") host.clear();
@@ -68,19 +68,19 @@ ImportedService Convert(const std::vector<std::string>& c, const std::string& or
   }
   // Column 4: wait|nowait[.max] (openbsd-inetd: at most max starts a minute).
   std::string wait = c[3].substr(0, c[3].find('.'));
-  if (wait == "wait") {
-    out.not_runnable.push_back("not yet: mode = wait (wait)");
-  } else if (wait != "nowait") {
+  if (wait != "wait" && wait != "nowait") {
     out.not_runnable.push_back("column 4 \"" + c[3] + "\" is neither wait nor nowait");
   }
   if (c[3].find('.') != std::string::npos) {
     out.Note("no equivalent: " + c[3] + " (starts a minute); cps = RATE WAIT is per second");
   }
-  bool internal = c[5] == "internal";
-  if (internal) {
-    out.not_runnable.push_back("internal: not yet: mode = builtin");
+  if (c[5] == "internal") {
+    // Served inside gatehouse-child as the service's own user: column 5's user
+    // (root, for inetd's own built-ins) and wait have no meaning here.
+    ImportInternalService(out.name, &out);
     return out;
   }
+  ImportProgramMode(out.datagram, wait == "wait", &out);
   // Column 5: user[.group] or user:group.
   size_t separator = c[4].find_first_of(".:");
   out.Key("user", c[4].substr(0, separator));
@@ -90,7 +90,9 @@ ImportedService Convert(const std::vector<std::string>& c, const std::string& or
   // tcpd runs argv[0] itself after checking hosts.allow; gatehouse's rules do that job.
   if (BaseName(exec) == "tcpd" && !argv.empty()) {
     out.Note("tcpd dropped: it ran " + argv[0] +
-             "; move hosts.allow/hosts.deny rules to cidr_allow/cidr_deny");
+             (out.wait ? "; mode = wait takes no access rules (the program accepts its clients "
+                         "itself): filter with a firewall"
+                       : "; move hosts.allow/hosts.deny rules to cidr_allow/cidr_deny"));
     exec = argv[0][0] == '/' ? argv[0] : "/usr/sbin/" + argv[0];
   }
   out.Key("exec", exec);

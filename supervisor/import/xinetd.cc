@@ -9,6 +9,7 @@
 
 #include "supervisor/import/address_rules.h"
 #include "supervisor/import/bounded_file.h"
+#include "supervisor/import/service_mode.h"
 
 namespace gatehouse {
 namespace {
@@ -254,6 +255,20 @@ std::map<std::string, Resolved> Resolve(const Block* defaults, const Block& serv
 
 void ConvertAccess(std::map<std::string, Resolved>& keys, ImportedService* out,
                    std::vector<std::string>* errors) {
+  if (out->wait) {
+    bool any = false;
+    for (const char* key : {"only_from", "no_access"}) {
+      if (!keys.count(key)) continue;
+      out->Note(std::string("not imported: ") + key + " = " + Join(keys[key].values));
+      any = true;
+    }
+    if (any) {
+      out->Note(
+          "(mode = wait: the program accepts its clients itself, so gatehouse cannot check "
+          "them and --check refuses access rules; filter with a firewall)");
+    }
+    return;
+  }
   std::vector<ImportedAddressRule> rules;
   bool allows = false, denies = false, reverse = false;
   if (keys.count("only_from") && keys["only_from"].values.empty()) {
@@ -292,6 +307,43 @@ void ConvertAccess(std::map<std::string, Resolved>& keys, ImportedService* out,
   for (const ImportedAddressRule& rule : rules) out->Key(rule.key, rule.value);
 }
 
+// instances, per_source and cps bound how often xinetd starts programs.
+void ConvertLimits(std::map<std::string, Resolved>& keys, ImportedService* out) {
+  auto values = [&](const std::string& key) {
+    return keys.count(key) ? keys[key].values : std::vector<std::string>{};
+  };
+  auto first = [&](const std::string& key) {
+    return keys.count(key) && !keys[key].values.empty() ? keys[key].values[0] : std::string();
+  };
+  if (out->wait) {
+    // One program takes every client itself: there are no starts to bound.
+    for (const char* key : {"instances", "per_source", "cps"}) {
+      if (keys.count(key)) {
+        out->Note(std::string("no effect in mode = wait: ") + key + " = " + Join(values(key)));
+      }
+    }
+    return;
+  }
+  std::string instances = first("instances");
+  if (IsNumber(instances, 1, 65535)) {
+    out->Key("max_servers", instances);
+  } else if (!instances.empty() && instances != "UNLIMITED") {
+    out->Note("no equivalent: instances = " + instances + " (max_servers takes 1-65535)");
+  }
+  std::string per_source = first("per_source");
+  if (IsNumber(per_source, 1, 1000000)) {
+    out->Key("per_source", per_source);
+  } else if (!per_source.empty() && per_source != "UNLIMITED") {
+    out->Note("no equivalent: per_source = " + per_source);
+  }
+  std::vector<std::string> cps = values("cps");
+  if (cps.size() == 2 && IsNumber(cps[0], 1, 1000000) && IsNumber(cps[1], 1, 1000000)) {
+    out->Key("cps", cps[0] + " " + cps[1]);
+  } else if (keys.count("cps")) {
+    out->Note("no equivalent: cps = " + Join(cps) + " (gatehouse takes RATE WAIT)");
+  }
+}
+
 ImportedService Convert(const Block* defaults, const Block& service,
                         std::vector<std::string>* errors) {
   ImportedService out;
@@ -310,7 +362,6 @@ ImportedService Convert(const Block* defaults, const Block& service,
   for (const std::string& type : values("type")) {
     if (type == "INTERNAL") {
       internal = true;
-      out.not_runnable.push_back("type = INTERNAL: not yet: mode = builtin");
     } else if (type == "RPC" || type == "TCPMUX" || type == "TCPMUXPLUS") {
       out.not_runnable.push_back("type = " + type + ": no equivalent");
     }
@@ -320,13 +371,11 @@ ImportedService Convert(const Block* defaults, const Block& service,
   std::string protocol = first("protocol");
   if (socket_type == "dgram" || protocol == "udp") {
     out.datagram = true;
-    out.not_runnable.push_back("not yet: datagram (socket_type = dgram, protocol = udp)");
   } else if (!socket_type.empty() && socket_type != "stream") {
     out.not_runnable.push_back("socket_type = " + socket_type + ": no equivalent");
   } else if (!protocol.empty() && protocol != "tcp") {
     out.not_runnable.push_back("protocol = " + protocol + ": no equivalent");
   }
-  if (IsYes(values("wait"))) out.not_runnable.push_back("not yet: mode = wait (wait = yes)");
 
   // Where to listen: port or the service's name in /etc/services, on bind's address.
   std::string port = first("port");
@@ -347,7 +396,12 @@ ImportedService Convert(const Block* defaults, const Block& service,
     out.Key("port", spec);
   }
 
-  if (!internal) {
+  if (internal) {
+    // Served inside gatehouse-child as the service's own user: xinetd's user = root
+    // and wait = yes (of the UDP twin) have no meaning here.
+    ImportInternalService(service.name, &out);
+  } else {
+    ImportProgramMode(out.datagram, IsYes(values("wait")), &out);
     std::string server = first("server");
     if (server.empty()) {
       out.not_runnable.push_back("no server");
@@ -364,24 +418,7 @@ ImportedService Convert(const Block* defaults, const Block& service,
   }
   ConvertAccess(keys, &out, errors);
 
-  std::string instances = first("instances");
-  if (IsNumber(instances, 1, 65535)) {
-    out.Key("max_servers", instances);
-  } else if (!instances.empty() && instances != "UNLIMITED") {
-    out.Note("no equivalent: instances = " + instances + " (max_servers takes 1-65535)");
-  }
-  std::string per_source = first("per_source");
-  if (IsNumber(per_source, 1, 1000000)) {
-    out.Key("per_source", per_source);
-  } else if (!per_source.empty() && per_source != "UNLIMITED") {
-    out.Note("no equivalent: per_source = " + per_source);
-  }
-  std::vector<std::string> cps = values("cps");
-  if (cps.size() == 2 && IsNumber(cps[0], 1, 1000000) && IsNumber(cps[1], 1, 1000000)) {
-    out.Key("cps", cps[0] + " " + cps[1]);
-  } else if (keys.count("cps")) {
-    out.Note("no equivalent: cps = " + Join(cps) + " (gatehouse takes RATE WAIT)");
-  }
+  ConvertLimits(keys, &out);
   for (const std::string& item : values("env")) {
     size_t equals = item.find('=');
     bool name_ok = equals != std::string::npos && equals > 0 &&

@@ -67,9 +67,8 @@ TEST(Import, XinetdFolderWithDefaultsBecomesACheckedServicesFile) {
                            "\n# [echo]\n",
                            "\n# [echo-udp]\n",
                            "# commented out: disable = yes",
-                           "# commented out: not yet: datagram",
-                           "# commented out: not yet: mode = wait",
-                           "# commented out: type = INTERNAL",
+                           "\n# port = echo/udp\n",
+                           "\n# mode = builtin\n# builtin = echo\n",
                            "# id = echo-dgram"}) {
     EXPECT_NE(out.find(line), std::string::npos) << line << " not in:\n" << out;
   }
@@ -96,8 +95,9 @@ TEST(Import, InetdConfBecomesACheckedServicesFile) {
   for (const char* line :
        {"\n# [telnet]\n", "# commented out: switched off", "\n[discard]\n",
         "\nport = 127.0.0.1:discard\n", "\nexec = /bin/cat\n", "\nargs = -u\n", "\nuser = nobody\n",
-        "\ngroup = nogroup\n", "# tcpd dropped", "# no equivalent: nowait.400", "\n# [echo]\n",
-        "\n# [daytime]\n", "# commented out: internal"}) {
+        "\ngroup = nogroup\n", "# tcpd dropped", "# no equivalent: nowait.400",
+        "\n[echo]\nport = echo\nmode = builtin\nbuiltin = echo\n",
+        "\n[daytime]\nport = daytime/udp\nmode = builtin\nbuiltin = daytime\n"}) {
     EXPECT_NE(out.find(line), std::string::npos) << line << " not in:\n" << out;
   }
   CommandResult check = Check(dir, out);
