@@ -1,7 +1,7 @@
 // Real inetd programs from Debian behind gatehouse, driven by their real clients,
 // configured as docs/migrating.md's recipes say: git daemon + git clone, rsync
-// --daemon + rsync -a, busybox httpd in a chroot + curl. Each asserts what the
-// user would check (same commit, same checksums, same bytes), with bounded clients.
+// --daemon + rsync -a, busybox httpd in a chroot + curl, vsftpd + curl ftp://. Each asserts what
+// the user would check (same commit, same checksums, same bytes), with bounded clients.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -277,6 +277,71 @@ TEST_F(BusyboxHttpdTest, CgiSeesTheClientAndOnlyTheJail) {
   }
   EXPECT_EQ(curl.out.find("\nuid=0\n"), std::string::npos) << curl.out;
   EXPECT_NE(curl.out.find("\nuid="), std::string::npos) << curl.out;
+}
+
+// ---- vsftpd in inetd mode (listen=NO) ------------------------------------------
+
+// vsftpd as root: it chroots each session (secure_chroot_dir, anon_root) and
+// changes to its ftp and nobody users, so it keeps the three capabilities that
+// takes and nothing else.
+class VsftpdTest : public RealProgramsTest {
+ protected:
+  void SetUp() override {
+    if (!IsRoot()) GTEST_SKIP() << "vsftpd changes user and root: needs gatehouse as root";
+    // vsftpd refuses an anonymous root its ftp user may write: root's, 0755.
+    ASSERT_EQ(chmod(served_.path().c_str(), 0755), 0);
+    ASSERT_EQ(mkdir((served_.path() + "/empty").c_str(), 0755), 0);
+    served_.Write("pub/blob.bin", blob_);
+    ASSERT_EQ(chmod((served_.path() + "/pub").c_str(), 0755), 0);
+    conf_ = served_.Write("vsftpd.conf",
+                          "listen=NO\nlisten_ipv6=NO\n"
+                          "anonymous_enable=YES\nlocal_enable=NO\n"
+                          "write_enable=NO\nanon_root=" +
+                              served_.path() + "/pub\nsecure_chroot_dir=" + served_.path() +
+                              "/empty\n"
+                              "pasv_min_port=40000\npasv_max_port=40100\n");
+  }
+  ::testing::AssertionResult StartVsftpd(const std::string& capabilities) {
+    return StartService("ftp", "user = root\ngroup = root\n" + capabilities +
+                                   "exec = /usr/sbin/vsftpd\nargs = " + conf_ + "\n");
+  }
+  CommandResult Curl(const std::vector<std::string>& more) {
+    std::vector<std::string> argv = {"curl", "-sS", "-m", "10"};
+    argv.insert(argv.end(), more.begin(), more.end());
+    return RunCommand(argv, "", kClientTimeout);
+  }
+
+  TempDir served_{"/tmp"};
+  std::string conf_;
+  std::string blob_ = BinaryContent(150000, 7);
+};
+
+TEST_F(VsftpdTest, PassiveAndActiveDownloadsAreByteIdentical) {
+  ASSERT_TRUE(StartVsftpd("capabilities = CAP_SYS_CHROOT CAP_SETUID CAP_SETGID\n"));
+  CommandResult list = Curl({Url("ftp", "ftp") + "/"});
+  EXPECT_EQ(list.exit_code, 0) << list.err << gatehouse_->Log();
+  EXPECT_NE(list.out.find(" 150000 "), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("blob.bin"), std::string::npos) << list.out;
+  std::string fetched = dir_.path() + "/fetched";
+  // Passive (curl's default: EPSV): vsftpd listens on a port of its range.
+  CommandResult passive = Curl({"-o", fetched, Url("ftp", "ftp") + "/blob.bin"});
+  EXPECT_EQ(passive.exit_code, 0) << passive.err << gatehouse_->Log();
+  EXPECT_TRUE(ReadFile(fetched) == blob_) << ReadFile(fetched).size() << " bytes";
+  unlink(fetched.c_str());
+  // Active (PORT): vsftpd connects back to curl.
+  CommandResult active = Curl({"-P", "-", "-o", fetched, Url("ftp", "ftp") + "/blob.bin"});
+  EXPECT_EQ(active.exit_code, 0) << active.err << gatehouse_->Log();
+  EXPECT_TRUE(ReadFile(fetched) == blob_) << ReadFile(fetched).size() << " bytes";
+}
+
+// Without capabilities vsftpd tells the client why, in FTP's own words.
+TEST_F(VsftpdTest, WithoutCapabilitiesTheClientReadsVsftpdsOops) {
+  ASSERT_TRUE(StartVsftpd(""));
+  CommandResult greeting =
+      RunCommand({"nc", "-N", "127.0.0.1", std::to_string(Port("ftp"))}, "QUIT\r\n", 10);
+  EXPECT_NE(greeting.out.find("500 OOPS: setgroups"), std::string::npos)
+      << greeting.out << gatehouse_->Log();
+  EXPECT_NE(Curl({Url("ftp", "ftp") + "/"}).exit_code, 0);
 }
 
 }  // namespace
