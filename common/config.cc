@@ -50,6 +50,9 @@ ServiceConfig ResolveService(const ConfigSources& sources, const ServiceSource& 
   ResolveMode(settings, &service, errors);
   ResolveWorkingDirectory(settings, &service, errors);
   ResolveProxyProtocol(settings, &service, errors);
+  if (const ConfigEntry* max_servers = Last(settings, "max_servers")) {
+    service.max_servers_where = max_servers->where;
+  }
   return service;
 }
 
