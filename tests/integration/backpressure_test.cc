@@ -21,8 +21,11 @@ TEST_P(Backpressure, StoppedChildLosesNoConnections) {
   TempDir world("/tmp");  // readable by nobody, unlike Bazel's tree
   CopyExecutable(Runfile("supervisor/gatehouse"), world.path() + "/gatehouse");
   CopyExecutable(Runfile("child/gatehouse-child"), world.path() + "/gatehouse-child");
-  std::string config =
-      WriteConfig(world, "", {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
+  // At 64 fds the default max_servers (256) does not fit the fd budget: 16 does.
+  std::string config = WriteConfig(
+      world, "",
+      {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n" +
+                         std::string(unprivileged ? "max_servers = 16\n" : "")}});
   GatehouseProcess::Launch launch;
   launch.binary = world.path() + "/gatehouse";
   if (unprivileged) {
