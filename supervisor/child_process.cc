@@ -17,13 +17,12 @@
 #include "common/monotonic_clock.h"
 #include "common/pidfd.h"
 #include "common/sys_error.h"
+#include "supervisor/fd_budget.h"  // kMaxQueuedConnections: the budget counts that queue
 #include "supervisor/process_tree.h"
 
 namespace gatehouse {
 namespace {
 
-// Connections queued for a child that is behind before new ones are refused.
-constexpr size_t kMaxQueuedConnections = 4096;
 // Connections a child may hold unreported before it is ended. A child that is
 // only slow stops reading, and its connections wait in our queue (refused past
 // kMaxQueuedConnections) plus the socket's few hundred; a child that reads them
@@ -409,9 +408,9 @@ void ChildProcess::OnMessage(WireMessage& message) {
       if (found == connections_.end() || found->second.program != 0) {
         return ProtocolViolation("ProgramFailed for unknown connection");
       }
-      log_throttle_.Note("program failed", kLogErr,
-                         service_->name + ": " + found->second.peer +
-                             ": cannot run program: " + failed.reason);
+      log_throttle_.Note(
+          "program failed", kLogErr,
+          service_->name + ": " + found->second.peer + ": cannot run program: " + failed.reason);
       ++counters_->failed;
       report_watchdog_.Heard(failed.connection_id);
       connections_.erase(found);

@@ -92,7 +92,9 @@ FdBudget ComputeFdBudget(const Config& config, uint64_t hard_limit) {
     need.where = service.max_servers_where.empty() ? service.where : service.max_servers_where;
     for (const ServicePort& port : service.ports) need.listeners += ListenerSockets(port.spec);
     uint64_t max_servers = static_cast<uint64_t>(std::max(service.max_servers, 1));
-    if (HandsOverConnections(service)) need.connections = max_servers;
+    if (HandsOverConnections(service)) {
+      need.connections = std::min(max_servers, kMaxQueuedConnections);
+    }
     // A reload that changes the service starts a new child while the old one drains.
     need.child_links = 2 * kFdsPerChild;
     need.child_fds = kChildFdReserve + max_servers * ChildFdsPerProgram(service);

@@ -17,7 +17,7 @@ struct ServiceFdNeed {
   std::string name;
   std::string where;         // file:line of its max_servers (or of its section)
   uint64_t listeners = 0;    // sockets its ports bind
-  uint64_t connections = 0;  // accepted, not yet taken by its child: up to max_servers
+  uint64_t connections = 0;  // accepted, not yet taken by its child: max_servers, at most the queue
   uint64_t child_links = 0;  // control socket and stderr pipe, for its child and a draining one
   uint64_t total() const { return listeners + connections + child_links; }
   // What its gatehouse-child can hold: per program a stderr pipe and a pidfd
@@ -33,6 +33,10 @@ struct FdBudget {
   uint64_t total = 0;
 };
 
+// Connections the supervisor queues (with their fds) for a child that is behind;
+// past it, new ones are refused. What the child has taken, or what waits in the
+// kernel's socket buffer, is no longer in the supervisor's fd table.
+inline constexpr uint64_t kMaxQueuedConnections = 4096;
 // The fds gatehouse keeps for itself whatever the config.
 inline constexpr uint64_t kFdReserve = 32;
 // What each child link costs the supervisor: the control socket and the child's stderr.

@@ -49,6 +49,13 @@ TEST(FdBudget, EachServiceCountsListenersConnectionsAndItsChildren) {
   EXPECT_EQ(budget.total, (3 + 100 + 4) + (1 + 10 + 4) + kFdReserve);
 }
 
+TEST(FdBudget, ConnectionsAreBoundedByTheQueueForAChildThatIsBehind) {
+  Config config;
+  config.services.push_back(Service("big", 65535, {Tcp("127.0.0.1")}));
+  FdBudget budget = ComputeFdBudget(config, 100000);
+  EXPECT_EQ(budget.services[0].connections, kMaxQueuedConnections);
+}
+
 TEST(FdBudget, WaitAndDatagramServicesHoldNoConnections) {
   Config config;
   ServiceConfig wait = Service("wait", 1, {Tcp("127.0.0.1")});

@@ -229,11 +229,11 @@ TEST_F(LimitsTest, AReloadThatWouldNotFitIsRefusedAndTheRunningConfigStays) {
   ASSERT_TRUE(Start("", {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}}, launch));
   int port = Port("echo");
   dir_.Write("services.d/echo.conf",
-             "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\nmax_servers = 5000\n");
+             "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\nmax_servers = 2000\n");
   LogMark mark = gatehouse_->MarkLog();
   kill(gatehouse_->pid(), SIGHUP);
   ASSERT_TRUE(gatehouse_->WaitForLog("reload refused", mark)) << gatehouse_->Log(mark);
-  EXPECT_NE(gatehouse_->Log(mark).find("echo.conf:4: max_servers: services need up to 5037 fds at "
+  EXPECT_NE(gatehouse_->Log(mark).find("echo.conf:4: max_servers: services need up to 2037 fds at "
                                        "once, the hard limit is 1024 (ulimit -Hn)"),
             std::string::npos)
       << gatehouse_->Log(mark);
