@@ -51,6 +51,9 @@ ServiceConfig ResolveService(const ConfigSources& sources, const ServiceSource& 
   ResolveWorkingDirectory(settings, &service, errors);
   ResolveProxyProtocol(settings, &service, errors);
   ResolveUnixSocket(settings, source.settings, &service, errors);
+  if (const ConfigEntry* max_servers = Last(settings, "max_servers")) {
+    service.max_servers_where = max_servers->where;
+  }
   return service;
 }
 

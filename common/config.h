@@ -113,6 +113,7 @@ struct ServiceConfig {
   // Programs running at once (all of the service's children together, a reload's
   // draining ones included); beyond it clients wait in the listen backlog.
   int max_servers = 256;
+  std::string max_servers_where;  // file:line of the max_servers entry; empty: the default
   MaxServersAction max_servers_action = MaxServersAction::kWait;
   // Written (best effort, without blocking) to a client closed at max_servers with
   // max_servers_action = reject; empty: banner_fail, if any.

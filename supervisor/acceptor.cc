@@ -9,6 +9,7 @@
 #include "common/monotonic_clock.h"
 #include "common/sys_error.h"
 #include "supervisor/proxy_header_reader.h"
+#include "supervisor/source_slots.h"
 
 namespace gatehouse {
 namespace {
@@ -17,13 +18,21 @@ namespace {
 constexpr int kAcceptBatch = 64;
 // Pause after running out of fds or memory, instead of spinning on accept().
 constexpr double kResourcePauseSeconds = 0.1;
-constexpr double kResourceWarningSeconds = 10;
-// At most one line per this many seconds for refusals a flood repeats.
-constexpr double kThrottledDenialSeconds = 10;
 
 ProxyVersions AcceptedVersions(ProxyProtocol protocol) {
   return ProxyVersions{protocol == ProxyProtocol::kV1 || protocol == ProxyProtocol::kAny,
                        protocol == ProxyProtocol::kV2 || protocol == ProxyProtocol::kAny};
+}
+
+// Denials of one client (IPv6: its /64) for one reason share a throttled kind;
+// UNIX peers share one. `why` is a fixed word or a parser's reason with its
+// numbers left out, so that a client cannot make up kinds without end.
+std::string DenialKind(const SocketAddress& peer, bool unix_socket, const std::string& why) {
+  std::string kind = (unix_socket ? std::string("unix") : SourceSlots::KeyOf(peer.Ip(), 64)) + " ";
+  for (char c : why) {
+    if (c < '0' || c > '9') kind += c;
+  }
+  return kind;
 }
 
 bool InAnyBlock(const std::vector<CidrBlock>& blocks, const SocketAddress& address) {
@@ -71,7 +80,9 @@ uint64_t NextConnectionId() {
 }
 
 Acceptor::Acceptor(event_base* base, Listener listener, ReverseResolver* resolver)
-    : listener_(std::make_unique<Listener>(std::move(listener))), resolver_(resolver) {
+    : listener_(std::make_unique<Listener>(std::move(listener))),
+      resolver_(resolver),
+      log_throttle_(base) {
   accept_event_.reset(event_new(base, listener_->fd.get(), EV_READ | EV_PERSIST, OnReadable, this));
   resume_timer_.reset(evtimer_new(base, OnResume, this));
 }
@@ -134,16 +145,11 @@ void Acceptor::AcceptBatch() {
       case ENFILE:
       case ENOBUFS:
       case ENOMEM: {
-        // Logged at most every kResourceWarningSeconds: this can last a while.
-        int err = errno;
-        double now = MonotonicSeconds();
-        ++resource_pauses_;
-        if (resource_pauses_ == 1 || now - last_resource_warning_ >= kResourceWarningSeconds) {
-          Log(kLogWarning, ErrnoMessage("accept", listener_->Describe(), err) +
-                               "; pausing this listener briefly (" +
-                               std::to_string(resource_pauses_) + " pauses so far)");
-          last_resource_warning_ = now;
-        }
+        // Throttled: this can last a while.
+        log_throttle_.Note(
+            "accept", kLogWarning,
+            ErrnoMessage("accept", listener_->Describe(), errno) + "; pausing this listener for " +
+                std::to_string(static_cast<int>(kResourcePauseSeconds * 1000)) + " ms");
         event_del(accept_event_.get());
         timeval pause = Seconds(kResourcePauseSeconds);
         event_add(resume_timer_.get(), &pause);
@@ -168,13 +174,14 @@ void Acceptor::Admit(UniqueFd connection, const SocketAddress& peer) {
 void Acceptor::AwaitProxyHeader(UniqueFd connection, const SocketAddress& peer) {
   std::string where = peer.ToString() + " on " + listener_->Describe();
   if (!service_->proxy_from.empty() && !InAnyBlock(service_->proxy_from, peer)) {
-    Deny(where + ": not in proxy_from, so it may not send a PROXY header");
+    Deny(DenialKind(peer, false, "proxy_from"),
+         where + ": not in proxy_from, so it may not send a PROXY header");
     return;  // closed by UniqueFd
   }
   std::string why;
   std::optional<PendingHeaderSlot> slot = PendingHeaderSlot::Take(peer, &why);
   if (!slot) {
-    DenyThrottled("over bound", where + ": " + why);
+    Deny("over bound", where + ": " + why);
     return;
   }
   uint64_t key = ++next_pending_key_;
@@ -210,17 +217,19 @@ void Acceptor::ContinueHeader(PendingHeader* pending, bool timed_out) {
   pending_headers_.erase(found);
   std::string where = done->peer.ToString() + " on " + listener_->Describe();
   if (outcome == ProxyHeader::kNeedMore) {
-    Deny(where + ": no complete PROXY header within " + std::to_string(done->timeout_seconds) +
-         " s (" + std::to_string(done->reader.bytes_read()) + " bytes came)");
+    Deny(DenialKind(done->peer, false, "header timeout"),
+         where + ": no complete PROXY header within " + std::to_string(done->timeout_seconds) +
+             " s (" + std::to_string(done->reader.bytes_read()) + " bytes came)");
     return;
   }
   const ProxyHeader& header = done->reader.header();
   if (outcome == ProxyHeader::kInvalid && done->reader.left_silently()) {
-    DenyThrottled("left silently", where + ": " + header.reason);
+    Deny("left silently", where + ": " + header.reason);
     return;
   }
   if (outcome == ProxyHeader::kInvalid) {
-    Deny(where + ": bad PROXY header: " + header.reason);
+    Deny(DenialKind(done->peer, false, "bad header " + header.reason),
+         where + ": bad PROXY header: " + header.reason);
     return;
   }
   // UNKNOWN and LOCAL: the proxy speaks for itself; the socket's own ends stand.
@@ -246,7 +255,8 @@ void Acceptor::LookUpName(UniqueFd connection, const ClientEnds& client) {
       std::string why = " (lookup failed: " + found.reason + ")";
       if (service_->access.HasRegexRules()) {
         WriteRefusalText(pending->get(), service_->banner_fail);
-        Deny(client.peer.ToString() + " on " + listener_->Describe() + why);
+        Deny(DenialKind(client.peer, false, "lookup failed"),
+             client.peer.ToString() + " on " + listener_->Describe() + why);
         return;  // closed by UniqueFd
       }
       Log(kLogInfo,
@@ -258,24 +268,9 @@ void Acceptor::LookUpName(UniqueFd connection, const ClientEnds& client) {
   });
 }
 
-void Acceptor::Deny(const std::string& what) {
-  Log(kLogNotice, service_->name + ": denied " + what);
+void Acceptor::Deny(const std::string& kind, const std::string& what) {
+  log_throttle_.Note(kind, kLogNotice, service_->name + ": denied " + what);
   if (on_denied_) on_denied_();
-}
-
-void Acceptor::DenyThrottled(const std::string& kind, const std::string& what) {
-  if (on_denied_) on_denied_();
-  Throttle& throttle = throttles_[kind];
-  ++throttle.unlogged;
-  double now = MonotonicSeconds();
-  if (throttle.last_line && now - *throttle.last_line < kThrottledDenialSeconds) return;
-  std::string more;
-  if (throttle.unlogged > 1) {
-    more = " (and " + std::to_string(throttle.unlogged - 1) + " more like it since the last line)";
-  }
-  Log(kLogWarning, service_->name + ": denied " + what + more);
-  throttle.last_line = now;
-  throttle.unlogged = 0;
 }
 
 void Acceptor::Decide(UniqueFd connection, const ClientEnds& client,
@@ -288,7 +283,7 @@ void Acceptor::Decide(UniqueFd connection, const ClientEnds& client,
 
   if (!service_->access.Admits(peer, host)) {
     WriteRefusalText(connection.get(), service_->banner_fail);
-    Deny(shown + " on " + listener_->Describe());
+    Deny(DenialKind(peer, unix_socket, "rules"), shown + " on " + listener_->Describe());
     return;  // closed by UniqueFd
   }
   ConnectionInfo info;

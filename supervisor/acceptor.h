@@ -15,6 +15,7 @@
 
 #include "common/config.h"
 #include "common/event_loop.h"
+#include "common/log_throttle.h"
 #include "common/wire.h"
 #include "supervisor/listener.h"
 #include "supervisor/reverse_resolver.h"
@@ -63,11 +64,10 @@ class Acceptor {
   // Reads what has come of a pending header; on a verdict, ends its wait.
   void ContinueHeader(PendingHeader* pending, bool timed_out);
   void LookUpName(UniqueFd connection, const ClientEnds& client);
-  // Logs the refusal ("SERVICE: denied WHAT") and counts it.
-  void Deny(const std::string& what);
-  // The same for refusals a flood repeats: at most one line of each `kind` per
-  // 10 s, which says how many it stood for.
-  void DenyThrottled(const std::string& kind, const std::string& what);
+  // Logs the refusal ("SERVICE: denied WHAT") and counts it; a flood's lines are
+  // throttled by `kind` (the client's address, or a fixed name when one
+  // bound refuses everyone).
+  void Deny(const std::string& kind, const std::string& what);
   void Decide(UniqueFd connection, const ClientEnds& client,
               const std::optional<std::string>& host);
 
@@ -81,16 +81,10 @@ class Acceptor {
   EventPtr accept_event_;
   EventPtr resume_timer_;
   bool accepting_ = false;
-  uint64_t resource_pauses_ = 0;
-  double last_resource_warning_ = 0;  // MonotonicSeconds()
   // Connections whose PROXY header is still coming, by a key of their own.
   std::map<uint64_t, std::unique_ptr<PendingHeader>> pending_headers_;
   uint64_t next_pending_key_ = 0;
-  struct Throttle {
-    std::optional<double> last_line;  // MonotonicSeconds()
-    uint64_t unlogged = 0;
-  };
-  std::map<std::string, Throttle> throttles_;  // by kind: a few fixed names
+  LogThrottle log_throttle_;
 };
 
 // Writes banner_fail or busy_message to a refused client, best effort: one

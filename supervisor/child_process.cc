@@ -17,13 +17,12 @@
 #include "common/monotonic_clock.h"
 #include "common/pidfd.h"
 #include "common/sys_error.h"
+#include "supervisor/fd_budget.h"  // kMaxQueuedConnections: the budget counts that queue
 #include "supervisor/process_tree.h"
 
 namespace gatehouse {
 namespace {
 
-// Connections queued for a child that is behind before new ones are refused.
-constexpr size_t kMaxQueuedConnections = 4096;
 // Connections a child may hold unreported before it is ended. A child that is
 // only slow stops reading, and its connections wait in our queue (refused past
 // kMaxQueuedConnections) plus the socket's few hundred; a child that reads them
@@ -122,7 +121,8 @@ ChildProcess::ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig
       on_state_change_(std::move(on_state_change)),
       report_watchdog_(base_, service_->child_stall_timeout, kMaxUnreportedConnections,
                        "connection", "not reported started",
-                       [this](const std::string& why) { EndChild("child stalled: " + why); }) {
+                       [this](const std::string& why) { EndChild("child stalled: " + why); }),
+      log_throttle_(base_) {
   restart_timer_.reset(evtimer_new(base_, OnRestartTimer, this));
   output_log_ = std::make_unique<ProgramOutputLog>(base_, service_->name);
 }
@@ -213,12 +213,14 @@ bool ChildProcess::Start() {
 bool ChildProcess::Dispatch(UniqueFd connection, const ConnectionInfo& info,
                             const std::string& peer, SourceSlots::Slot slot) {
   if (!channel_ || !channel_->open() || state_ == State::kDraining) {
-    Log(kLogWarning, service_->name + ": " + peer + " refused: service child not running");
+    log_throttle_.Note("refused", kLogWarning,
+                       service_->name + ": " + peer + " refused: service child not running");
     ++counters_->failed;
     return false;
   }
   if (!channel_->Send(MessageType::kConnection, EncodePayload(info), std::move(connection))) {
-    Log(kLogWarning,
+    log_throttle_.Note(
+        "refused", kLogWarning,
         service_->name + ": " + peer + " refused: " +
             (channel_->open()
                  ? "service child is " + std::to_string(channel_->queued()) + " connections behind"
@@ -406,7 +408,8 @@ void ChildProcess::OnMessage(WireMessage& message) {
       if (found == connections_.end() || found->second.program != 0) {
         return ProtocolViolation("ProgramFailed for unknown connection");
       }
-      Log(kLogErr,
+      log_throttle_.Note(
+          "program failed", kLogErr,
           service_->name + ": " + found->second.peer + ": cannot run program: " + failed.reason);
       ++counters_->failed;
       report_watchdog_.Heard(failed.connection_id);

@@ -18,6 +18,7 @@
 
 #include "common/config.h"
 #include "common/event_loop.h"
+#include "common/log_throttle.h"
 #include "common/message_channel.h"
 #include "common/message_table.h"
 #include "common/output_pipe.h"
@@ -112,6 +113,7 @@ class ChildProcess {
   std::map<uint64_t, Connection> connections_;
   // Connections handed over and not yet reported started (or failed).
   ChildWatchdog report_watchdog_;
+  LogThrottle log_throttle_;  // refusals and failed programs: clients can repeat them
 };
 
 // Whether children put their service in its own namespaces (decided once, at start).

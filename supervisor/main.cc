@@ -3,8 +3,10 @@
 // Process flow, top to bottom:
 //   1. mark every inherited fd above 2 close-on-exec (none may reach a program)
 //   2. read the command line and the configuration, find gatehouse-child, probe
-//      whether services can have namespaces; --check prints it all and stops
-//   3. open the log, say which isolation is in force, raise the soft fd limit
+//      whether services can have namespaces, check the fd budget against
+//      RLIMIT_NOFILE; --check prints it all and stops
+//   3. open the log, say which isolation is in force, raise the soft fd limit and
+//      size the shared pools (pending PROXY headers, reverse lookups) from it
 //   4. bind every listener (still privileged); after a binary upgrade (SIGUSR2)
 //      adopt the listeners the old process handed over instead
 //   5. background / setsid, pid_file (an upgrade's successor is detached already)
@@ -24,9 +26,12 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "supervisor/daemon.h"
+#include "supervisor/fd_budget.h"
 #include "supervisor/import/import_command.h"
 #include "supervisor/isolation_check.h"
 #include "supervisor/listener.h"
+#include "supervisor/proxy_header_reader.h"
+#include "supervisor/reverse_resolver.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/upgrade.h"
 
@@ -94,6 +99,8 @@ int main(int argc, char** argv) {
   std::string no_namespaces;
   bool namespaces = ServiceNamespacesAvailable(&no_namespaces);
   CheckPrivateNetwork(config, namespaces, no_namespaces, &errors);
+  RememberStartFileLimits();
+  CheckFdBudget(config, StartFileLimits(), &errors, &config.warnings);
   if (!errors.empty()) return PrintErrors(errors);
   if (command_line.check) {
     std::cout << DescribeConfig(config) << "\nchild program: " << child_program << "\n"
@@ -111,6 +118,9 @@ int main(int argc, char** argv) {
   Log(namespaces ? kLogInfo : kLogWarning, DescribeIsolation(namespaces, no_namespaces));
   UseServiceNamespaces(namespaces);
   RaiseFileLimit();
+  uint64_t pool = SharedPoolBound(StartFileLimits().hard);
+  PendingHeaderSlot::SetTotal(static_cast<int>(pool));
+  ReverseResolver::SetMaxPending(pool);
   if (config.builtin_default) {
     Log(kLogNotice, std::string("no config file (no --config, no ") + kDefaultConfigPath +
                         "): serving the built-in echo service (/bin/cat)");

@@ -2,9 +2,10 @@
 // messages) and the child's own stderr meet the log. Every line is logged at
 // notice as "SERVICE[PID]: text" or "SERVICE child: text", bounded to
 // kMaxOutputLine bytes and sanitised by Log(); at most kOutputLinesPerSecond
-// per service child (a burst of as many), the rest counted and reported once a
-// second. The limit is kept here, not in the child, because the child is not
-// trusted to keep it.
+// per service child (a burst of as many); the rest are dropped and counted in a
+// throttled warning ("SERVICE: program output dropped (over 100 lines/s)", then
+// one line per 10 s with how many more). The limit is kept here, not in the
+// child, because the child is not trusted to keep it.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "common/event_loop.h"
+#include "common/log_throttle.h"
 
 namespace gatehouse {
 
@@ -24,7 +26,7 @@ class ProgramOutputLog {
   ProgramOutputLog(event_base* base, std::string service);
   ProgramOutputLog(const ProgramOutputLog&) = delete;
   ProgramOutputLog& operator=(const ProgramOutputLog&) = delete;
-  ~ProgramOutputLog();  // reports what was dropped and not yet reported
+  ~ProgramOutputLog() = default;  // the throttle reports what it counted
 
   // `text` from a ProgramOutput message: lines, each ending in '\n'.
   void ProgramText(pid_t pid, const std::string& text);
@@ -32,15 +34,14 @@ class ProgramOutputLog {
   void ChildLines(const std::vector<std::string>& lines);
 
  private:
-  void LogLine(const std::string& label, const std::string& line);
-  void ReportDropped();
-  static void OnReportTimer(evutil_socket_t, short, void* self);
+  // False when the line was dropped.
+  bool LogLine(const std::string& label, const std::string& line);
+  void CountDropped(uint64_t lines);
 
   std::string service_;
-  EventPtr report_timer_;
   double tokens_ = kOutputLinesPerSecond;  // lines that may be logged now
   double refilled_ = 0;                    // MonotonicSeconds() of the last refill
-  uint64_t dropped_ = 0;                   // since the last report
+  LogThrottle dropped_;
 };
 
 }  // namespace gatehouse

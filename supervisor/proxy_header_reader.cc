@@ -24,6 +24,7 @@ std::map<std::string, int>& PendingBySource() {
   return counts;
 }
 int pending_total = 0;
+int pending_bound = 1024;
 
 // The address a peer is counted under: IPv4 (and v4-mapped) as is, IPv6 by /64.
 std::string SourceKey(const SocketAddress& peer) {
@@ -76,13 +77,17 @@ ProxyHeader::Outcome ProxyHeaderReader::ReadAvailable(int fd) {
   return header_.outcome;
 }
 
+int PendingHeaderSlot::total() { return pending_bound; }
+
+void PendingHeaderSlot::SetTotal(int total) { pending_bound = total; }
+
 std::optional<PendingHeaderSlot> PendingHeaderSlot::Take(const SocketAddress& peer,
                                                          std::string* why) {
   std::string source = SourceKey(peer);
   int& from_source = PendingBySource()[source];
-  if (pending_total >= kTotal || from_source >= kPerSource) {
-    *why = pending_total >= kTotal
-               ? std::to_string(kTotal) + " connections wait for a PROXY header already"
+  if (pending_total >= pending_bound || from_source >= kPerSource) {
+    *why = pending_total >= pending_bound
+               ? std::to_string(pending_bound) + " connections wait for a PROXY header already"
                : std::to_string(kPerSource) + " connections from " + source +
                      " wait for a PROXY header already";
     if (from_source == 0) PendingBySource().erase(source);

@@ -40,13 +40,15 @@ class ProxyHeaderReader {
 
 // A place among the connections waiting for their PROXY header, counted for the
 // whole supervisor: at most kPerSource from one peer (IPv6 peers grouped by /64,
-// one site's usual allocation) and kTotal in all, so a client that opens
+// one site's usual allocation) and total() in all, so a client that opens
 // connections and sends nothing cannot take the supervisor's fds. Released when
 // destroyed.
 class PendingHeaderSlot {
  public:
   static constexpr int kPerSource = 64;
-  static constexpr int kTotal = 1024;
+  // The bound for all: 1,024 unless set at start from the fd budget (SharedPoolBound).
+  static int total();
+  static void SetTotal(int total);
 
   // A slot for a connection from `peer`, or nothing with `why` when over a bound.
   static std::optional<PendingHeaderSlot> Take(const SocketAddress& peer, std::string* why);

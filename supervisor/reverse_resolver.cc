@@ -19,6 +19,8 @@ namespace {
 constexpr int kWorkers = 4;
 // The longest name DNS can carry (RFC 1035, written without the final dot).
 constexpr size_t kMaxHostName = 253;
+// Set once at start (SetMaxPending); one loop thread reads it.
+size_t max_pending = 1024;
 
 PeerName Failed(const std::string& reason) { return {PeerName::kFailed, "", reason}; }
 PeerName NoName(const std::string& reason) { return {PeerName::kNoName, "", reason}; }
@@ -81,7 +83,8 @@ PeerName ReverseResolver::Resolve(const SocketAddress& peer) {
   return {PeerName::kName, name, ""};
 }
 
-ReverseResolver::ReverseResolver(event_base* base) : shared_(std::make_shared<Shared>()) {
+ReverseResolver::ReverseResolver(event_base* base)
+    : shared_(std::make_shared<Shared>()), log_throttle_(base) {
   shared_->notify.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   answers_event_.reset(
       event_new(base, shared_->notify.get(), EV_READ | EV_PERSIST, OnAnswers, this));
@@ -102,9 +105,11 @@ void ReverseResolver::StartWorkers() {
   workers_started_ = true;
 }
 
+void ReverseResolver::SetMaxPending(size_t bound) { max_pending = bound; }
+
 void ReverseResolver::Lookup(const SocketAddress& peer, Done done) {
-  if (pending_.size() >= kMaxPending) {
-    done(Failed(std::to_string(kMaxPending) + " lookups already waiting"));
+  if (pending_.size() >= max_pending) {
+    done(Failed(std::to_string(max_pending) + " lookups already waiting"));
     return;
   }
   if (!workers_started_) StartWorkers();
@@ -149,8 +154,9 @@ void ReverseResolver::OnAnswers(evutil_socket_t fd, short, void* self) {
   for (const Request& request : answered) {
     if (request.found.outcome == PeerName::kNoName && !request.found.reason.empty() &&
         resolver->pending_.count(request.id)) {
-      Log(kLogNotice, "reverse lookup: " + request.peer.Ip() +
-                          " goes on without a name: " + request.found.reason);
+      resolver->log_throttle_.Note("no name " + request.peer.Ip(), kLogNotice,
+                                   "reverse lookup: " + request.peer.Ip() +
+                                       " goes on without a name: " + request.found.reason);
     }
     resolver->Finish(request.id, request.found);  // ignored when its deadline passed
   }

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "common/event_loop.h"
+#include "common/log_throttle.h"
 #include "common/socket_address.h"
 #include "common/unique_fd.h"
 
@@ -38,8 +39,9 @@ class ReverseResolver {
   // A/AAAA); with glibc's default timeout (5 s) each may wait out one dead name
   // server and the lookup still finishes in time.
   static constexpr double kDeadlineSeconds = 15;
-  // Lookups under way or waiting; more at once fail at once.
-  static constexpr size_t kMaxPending = 1024;
+  // Lookups under way or waiting (each holds its connection's fd); more at once
+  // fail at once. 1,024 unless set at start from the fd budget (SharedPoolBound).
+  static void SetMaxPending(size_t bound);
 
   explicit ReverseResolver(event_base* base);
   ~ReverseResolver();
@@ -87,6 +89,7 @@ class ReverseResolver {
   std::map<uint64_t, Pending> pending_;  // by id: the oldest first
   uint64_t next_id_ = 0;
   bool workers_started_ = false;
+  LogThrottle log_throttle_;  // "goes on without a name", by peer: a DNS server decides it
 };
 
 }  // namespace gatehouse

@@ -14,7 +14,8 @@ Service::Service(event_base* base, std::string name, std::string child_program,
       name_(std::move(name)),
       child_program_(std::move(child_program)),
       on_change_(std::move(on_change)),
-      pause_timer_(evtimer_new(base, OnPauseOver, this)) {}
+      pause_timer_(evtimer_new(base, OnPauseOver, this)),
+      log_throttle_(base) {}
 
 bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
   if (config_ && SameService(*config_, *config)) return false;
@@ -48,7 +49,7 @@ void Service::DrainCurrent(bool end_programs) {
 
 void Service::Dispatch(UniqueFd connection, const ConnectionInfo& info, const std::string& peer) {
   if (current_ == nullptr) {
-    Log(kLogWarning, name_ + ": " + peer + " refused: service removed");
+    log_throttle_.Note("removed", kLogWarning, name_ + ": " + peer + " refused: service removed");
     ++counters_.failed;
     return;
   }
@@ -63,18 +64,9 @@ void Service::Dispatch(UniqueFd connection, const ConnectionInfo& info, const st
     if (sources_.Count(source) >= config_->per_source) {
       WriteRefusalText(connection.get(), config_->banner_fail);
       ++counters_.denied;
-      ++per_source_unlogged_;
-      double now = MonotonicSeconds();
-      if (now - last_per_source_log_ >= 10) {
-        Log(kLogNotice,
-            name_ + ": " + peer + " refused: " + source + " has " +
-                std::to_string(config_->per_source) + " connections (per_source)" +
-                (per_source_unlogged_ > 1 ? "; " + std::to_string(per_source_unlogged_ - 1) +
-                                                " more refused since the last such line"
-                                          : ""));
-        last_per_source_log_ = now;
-        per_source_unlogged_ = 0;
-      }
+      log_throttle_.Note("per_source", kLogNotice,
+                         name_ + ": " + peer + " refused: " + source + " has " +
+                             std::to_string(config_->per_source) + " connections (per_source)");
       return;  // closed by UniqueFd
     }
     slot = sources_.Take(source);
@@ -87,16 +79,9 @@ void Service::RejectBusy(const UniqueFd& connection, const std::string& peer) {
   WriteRefusalText(connection.get(),
                    config_->busy_message.empty() ? config_->banner_fail : config_->busy_message);
   ++busy_;
-  ++busy_unlogged_;
-  double now = MonotonicSeconds();
-  if (now - last_busy_log_ < 10) return;
-  Log(kLogNotice, name_ + ": " + peer + " rejected: " + std::to_string(config_->max_servers) +
-                      " programs running (max_servers_action = reject)" +
-                      (busy_unlogged_ > 1 ? "; " + std::to_string(busy_unlogged_ - 1) +
-                                                " more rejected since the last such line"
-                                          : ""));
-  last_busy_log_ = now;
-  busy_unlogged_ = 0;
+  log_throttle_.Note("busy", kLogNotice,
+                     name_ + ": " + peer + " rejected: " + std::to_string(config_->max_servers) +
+                         " programs running (max_servers_action = reject)");
 }
 
 void Service::CountForRate() {
@@ -107,9 +92,10 @@ void Service::CountForRate() {
   }
   if (++in_this_second_ <= config_->cps_rate || paused_) return;
   paused_ = true;
-  Log(kLogNotice, name_ + ": more than " + std::to_string(config_->cps_rate) +
-                      " connections in a second; pausing for " + std::to_string(config_->cps_wait) +
-                      " s (cps)");
+  log_throttle_.Note("cps", kLogNotice,
+                     name_ + ": more than " + std::to_string(config_->cps_rate) +
+                         " connections in a second; pausing for " +
+                         std::to_string(config_->cps_wait) + " s (cps)");
   timeval wait = Seconds(config_->cps_wait);
   event_add(pause_timer_.get(), &wait);
   on_change_();

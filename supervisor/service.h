@@ -13,6 +13,7 @@
 
 #include "common/config.h"
 #include "common/event_loop.h"
+#include "common/log_throttle.h"
 #include "supervisor/child_process.h"
 #include "supervisor/source_slots.h"
 
@@ -65,7 +66,7 @@ class Service {
  private:
   void DrainCurrent(bool end_programs);
   // max_servers_action = reject at the limit: busy_message, counted, logged
-  // at most every 10 s; the caller closes the connection.
+  // throttled; the caller closes the connection.
   void RejectBusy(const UniqueFd& connection, const std::string& peer);
   // cps: counts this connection in the current second; over the rate, pauses.
   void CountForRate();
@@ -79,13 +80,10 @@ class Service {
   ServiceCounters counters_;
   std::unique_ptr<ChildProcess> current_;
   std::vector<std::unique_ptr<ChildProcess>> draining_;
-  EventPtr pause_timer_;               // cps: the service accepts again when it fires
-  SourceSlots sources_;                // per_source
-  double last_per_source_log_ = -1e9;  // MonotonicSeconds(): refusals logged every 10 s
-  uint64_t per_source_unlogged_ = 0;
-  uint64_t busy_ = 0;            // clients rejected at max_servers (USR1: "busy N")
-  double last_busy_log_ = -1e9;  // MonotonicSeconds(): rejections logged every 10 s
-  uint64_t busy_unlogged_ = 0;
+  EventPtr pause_timer_;      // cps: the service accepts again when it fires
+  SourceSlots sources_;       // per_source
+  uint64_t busy_ = 0;         // clients rejected at max_servers (USR1: "busy N")
+  LogThrottle log_throttle_;  // per_source, busy, cps, removed
   bool paused_ = false;
   double second_started_ = 0;  // MonotonicSeconds() of the counted second
   int in_this_second_ = 0;

@@ -10,6 +10,7 @@
 #include "common/config/paths.h"
 #include "common/log.h"
 #include "common/monotonic_clock.h"
+#include "supervisor/fd_budget.h"
 #include "supervisor/isolation_check.h"
 #include "supervisor/process_tree.h"
 #include "supervisor/systemd_notify.h"
@@ -248,6 +249,7 @@ bool Supervisor::PrepareReload(Config* next, ListenerMap* fresh, std::vector<std
   std::string no_namespaces;
   bool namespaces = ServiceNamespacesAvailable(&no_namespaces);
   CheckPrivateNetwork(*next, namespaces, no_namespaces, errors);
+  CheckFdBudget(*next, StartFileLimits(), errors, warnings);
   return errors->empty() && DynamicUidsFree(*next, errors) &&
          BindListeners(*next, ListenerKeys(), fresh, errors, warnings);
 }

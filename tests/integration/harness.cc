@@ -97,6 +97,24 @@ void CopyExecutable(const std::string& from, const std::string& to) {
   chmod(to.c_str(), 0755);
 }
 
+uint64_t CountThrottled(const std::string& log, const std::string& needle) {
+  uint64_t events = 0;
+  size_t start = 0;
+  while (start < log.size()) {
+    size_t end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    std::string line = log.substr(start, end - start);
+    start = end + 1;
+    if (line.find(needle) == std::string::npos) continue;
+    events += 1;
+    size_t more = line.rfind(" (");
+    if (more != std::string::npos && line.find(" more like this in ", more) != std::string::npos) {
+      events += std::strtoull(line.c_str() + more + 2, nullptr, 10);
+    }
+  }
+  return events;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream buffer;

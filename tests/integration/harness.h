@@ -51,6 +51,10 @@ void CopyExecutable(const std::string& from, const std::string& to);
 // Reads a whole file ("" when missing).
 std::string ReadFile(const std::string& path);
 
+// How many events the log's throttled lines containing `needle` stand for: each
+// line one, plus the N of its "(N more like this in 10 s)" (common/log_throttle.h).
+uint64_t CountThrottled(const std::string& log, const std::string& needle);
+
 // Polls `predicate` every 20 ms until it holds or `timeout` passes.
 template <typename Predicate>
 bool WaitUntil(Predicate predicate, double timeout_seconds = 10);
