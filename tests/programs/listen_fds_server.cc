@@ -7,12 +7,15 @@
 // on a datagram socket it answers each datagram with "pid P fd F: " and the
 // datagram upper-cased. With a file argument it appends "start P" when it starts
 // and "stop P" when TERM ends it, so a test can see two runs never overlap.
+// With --stdin instead it is tftpd-style: blocking recvfrom() on stdin, the
+// reply sent back from it (exit 4 when stdin is non-blocking).
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -46,7 +49,8 @@ int Fail(const std::string& why) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1) journal = argv[1];
+  bool from_stdin = argc > 1 && std::string(argv[1]) == "--stdin";
+  if (argc > 1 && !from_stdin) journal = argv[1];
   const char* pid_text = getenv("LISTEN_PID");
   const char* fds_text = getenv("LISTEN_FDS");
   const char* names_text = getenv("LISTEN_FDNAMES");
@@ -66,6 +70,21 @@ int main(int argc, char** argv) {
   }
   Append("start");
   signal(SIGTERM, OnTerm);
+
+  if (from_stdin) {
+    for (;;) {
+      char buffer[2048];
+      sockaddr_storage peer{};
+      socklen_t peer_length = sizeof peer;
+      ssize_t n =
+          recvfrom(0, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&peer), &peer_length);
+      if (n < 0 && errno == EAGAIN) return Fail("stdin is non-blocking");
+      if (n < 0) continue;
+      std::string reply = "pid " + std::to_string(getpid()) + " stdin: ";
+      for (ssize_t k = 0; k < n; ++k) reply += static_cast<char>(toupper(buffer[k]));
+      sendto(1, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&peer), peer_length);
+    }
+  }
 
   std::vector<pollfd> polled;
   std::vector<int> types;
@@ -93,8 +112,7 @@ int main(int argc, char** argv) {
         if (n < 0) continue;
         std::string reply = head + ": ";
         for (ssize_t k = 0; k < n; ++k) reply += static_cast<char>(toupper(buffer[k]));
-        sendto(fd, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&peer),
-               peer_length);
+        sendto(fd, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&peer), peer_length);
       } else {
         int client = accept(fd, nullptr, nullptr);
         if (client < 0) continue;
