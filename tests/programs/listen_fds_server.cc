@@ -6,7 +6,7 @@
 //   "pid P fd F of N names NAMES\n", and closes;
 // on a datagram socket it answers each datagram with "pid P fd F: " and the
 // datagram upper-cased. With a file argument it appends "start P" when it starts
-// and "stop P" when TERM ends it, so a test can see two runs never overlap.
+// and "stop P" a second after TERM ends it, so a test can see two runs never overlap.
 // With --stdin instead it is tftpd-style: blocking recvfrom() on stdin, the
 // reply sent back from it (exit 4 when stdin is non-blocking).
 #include <poll.h>
@@ -36,7 +36,10 @@ void Append(const char* what) {
   fclose(file);
 }
 
+// A graceful stop takes a while (a second): a successor that started before it
+// ended would show in the journal.
 void OnTerm(int) {
+  sleep(1);
   Append("stop");
   _exit(0);
 }
