@@ -55,6 +55,18 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
       });
   event_add(sigchld_event_.get(), nullptr);
   event_add(sigterm_event_.get(), nullptr);
+  if (service_.program.mode == ServiceMode::kWait) {
+    WaitProgram::Hooks hooks;
+    hooks.started = [this](pid_t pid, UniqueFd stderr_read) {
+      Adopt(pid, kListenersConnectionId, std::move(stderr_read));
+    };
+    hooks.failed = [this](const std::string& reason) {
+      channel_->Send(MessageType::kProgramFailed,
+                     EncodePayload(ProgramFailed{kListenersConnectionId, reason}));
+    };
+    wait_program_ =
+        std::make_unique<WaitProgram>(base_, service_, null_fd_.get(), std::move(hooks));
+  }
 }
 
 int ChildLoop::Run() {
@@ -79,6 +91,9 @@ void ChildLoop::OnMessage(WireMessage& message) {
       return;
     case MessageType::kShutdown:
       StopAccepting();
+      return;
+    case MessageType::kListenFd:
+      ReceiveListenFd(message);
       return;
     default:
       return;  // the table lets nothing else through
@@ -116,8 +131,27 @@ void ChildLoop::StartConnection(WireMessage& message) {
   channel_->PauseReading();
 }
 
+void ChildLoop::ReceiveListenFd(WireMessage& message) {
+  ListenFd listen_fd;
+  std::string error;
+  if (!DecodePayload(message.payload, &listen_fd, &error)) {
+    channel_->Close("bad ListenFd message: " + error);
+    return;
+  }
+  if (!wait_program_) {
+    channel_->Close("ListenFd for a service whose mode is not wait");
+    return;
+  }
+  if (message.fd_lost) {
+    channel_->Close("ListenFd lost its fd: gatehouse-child is out of fds");
+    return;
+  }
+  if (!wait_program_->Receive(listen_fd, std::move(message.fd), &error)) {
+    channel_->Close(error);
+  }
+}
+
 bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
-  Running running{connection.id, MonotonicSeconds()};
   UniqueFd stderr_read;
   std::string error;
   pid_t pid = StartProgram(service_, connection, fd.get(), null_fd_.get(), &stderr_read, &error);
@@ -127,6 +161,12 @@ bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
     channel_->Send(MessageType::kProgramFailed, EncodePayload(ProgramFailed{connection.id, error}));
     return true;
   }
+  Adopt(pid, connection.id, std::move(stderr_read));
+  return true;
+}
+
+void ChildLoop::Adopt(pid_t pid, uint64_t connection_id, UniqueFd stderr_read) {
+  Running running{connection_id, MonotonicSeconds()};
   UniqueFd pidfd;
   if (service_.jail.namespaces) pidfd = OpenPidfd(pid);
   if (service_.jail.namespaces && !pidfd) {
@@ -137,15 +177,15 @@ bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
     waitpid(pid, nullptr, 0);
     channel_->Send(
         MessageType::kProgramFailed,
-        EncodePayload(ProgramFailed{connection.id, ErrnoMessage("pidfd_open", "", err)}));
-    return true;
+        EncodePayload(ProgramFailed{connection_id, ErrnoMessage("pidfd_open", "", err)}));
+    if (connection_id == kListenersConnectionId && wait_program_) wait_program_->Exited(0);
+    return;
   }
   running_[pid] = running;
-  deadlines_->Started(pid, connection.id);
+  deadlines_->Started(pid, connection_id);
   if (stderr_read) program_stderr_->Watch(pid, std::move(stderr_read));
-  channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection.id, pid}),
+  channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection_id, pid}),
                  std::move(pidfd));
-  return true;
 }
 
 void ChildLoop::LaunchWaiting() {
@@ -174,6 +214,9 @@ void ChildLoop::ReapPrograms() {
     running_.erase(found);
     program_stderr_->ProgramExited(pid);  // its last lines before its exit
     channel_->Send(MessageType::kProgramExited, EncodePayload(exited));
+    if (exited.connection_id == kListenersConnectionId && wait_program_) {
+      wait_program_->Exited(static_cast<double>(exited.duration_us) / 1e6);
+    }
   }
   LaunchWaiting();  // an ended program freed its stderr pipe
   FinishIfIdle();
@@ -182,6 +225,13 @@ void ChildLoop::ReapPrograms() {
 void ChildLoop::StopAccepting() {
   stopping_ = true;
   FailWaiting("service is shutting down");
+  if (wait_program_) {
+    // It never ends by itself: TERM now, KILL after kill_grace, and no restart.
+    wait_program_->Stop();
+    EndPrograms(SIGTERM);
+    timeval delay = Seconds(service_.program.kill_grace);
+    event_add(kill_timer_.get(), &delay);
+  }
   FinishIfIdle();
 }
 
@@ -211,6 +261,7 @@ void ChildLoop::OnSigterm(evutil_socket_t fd, short, void* self) {
   if (!from_supervisor) return;
   child->stopping_ = true;
   child->FailWaiting("service is shutting down");
+  if (child->wait_program_) child->wait_program_->Stop();
   child->EndPrograms(SIGTERM);
   timeval delay = Seconds(child->service_.program.kill_grace);  // the service's TERM-to-KILL
   event_add(child->kill_timer_.get(), &delay);

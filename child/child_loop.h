@@ -1,7 +1,8 @@
 // ChildLoop: the serving loop of gatehouse-child, after the privilege drop (the
 // supervisor's end of the link is ChildProcess). For each connection fd the
-// supervisor passes, it starts the program, and it reports every start and exit
-// back; it reaps its programs and ends them on TERM.
+// supervisor passes, it starts the program (mode = wait: one program for the
+// listening sockets, WaitProgram), and it reports every start and exit back; it
+// reaps its programs and ends them on TERM.
 #pragma once
 
 #include <sys/types.h>
@@ -11,8 +12,9 @@
 #include <memory>
 #include <string>
 
-#include "child/program_stderr.h"
 #include "child/program_deadlines.h"
+#include "child/program_stderr.h"
+#include "child/wait_program.h"
 #include "common/event_loop.h"
 #include "common/message_channel.h"
 #include "common/message_table.h"
@@ -45,6 +47,10 @@ class ChildLoop {
   // Starts the program (and closes `fd`); false, keeping `fd`, when there is no
   // fd for its stderr pipe now.
   bool Launch(const ConnectionInfo& connection, UniqueFd& fd);
+  // A program has started for `connection_id`: watched, timed and reported.
+  void Adopt(pid_t pid, uint64_t connection_id, UniqueFd stderr_read);
+  // mode = wait: one of the listening sockets.
+  void ReceiveListenFd(WireMessage& message);
   // Starts what waited for fds, as far as they go now.
   void LaunchWaiting();
   void FailWaiting(const std::string& reason);
@@ -69,6 +75,7 @@ class ChildLoop {
   EventPtr kill_timer_;
   std::map<pid_t, Running> running_;
   std::unique_ptr<ProgramDeadlines> deadlines_;  // timeout
+  std::unique_ptr<WaitProgram> wait_program_;    // mode = wait only
   // While this holds any, the channel is not read: more connections wait in the
   // socket and the supervisor's queue (back-pressure), none is lost.
   std::deque<Waiting> waiting_;

@@ -1,12 +1,11 @@
 #include "child/exec_stage.h"
 
-#include <sys/resource.h>
-#include <sys/stat.h>
-
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,25 +53,49 @@ void SetKernelMask(const unsigned char (&mask)[kKernelSigsetBytes],
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, mask, previous, kKernelSigsetBytes);
 }
 
-// Places the plan's fds on 0, 1 and 2 (without close-on-exec) and closes every
-// other fd, whatever flag it carries.
+// Places the plan's fds on 0, 1 and 2 and its extra fds on 3, 4, ... (without
+// close-on-exec) and closes every other fd, whatever flag it carries.
 bool PlaceFds(const ExecPlan& plan) {
-  int sources[3];
-  for (int target = 0; target < 3; ++target) {
-    sources[target] = plan.fds[target];
-    // A source below 3 could be overwritten by an earlier dup2: move it up first.
-    if (sources[target] < 3) {
-      sources[target] = fcntl(sources[target], F_DUPFD_CLOEXEC, 3);
+  constexpr int kMaxTargets = 3 + kMaxExtraFds;
+  int count = 3 + plan.extra_fd_count;
+  if (plan.extra_fd_count < 0 || count > kMaxTargets) {
+    errno = EINVAL;
+    return false;
+  }
+  int sources[kMaxTargets];
+  for (int target = 0; target < count; ++target) {
+    sources[target] = target < 3 ? plan.fds[target] : plan.extra_fds[target - 3];
+    // A source below `count` could be overwritten by an earlier dup2, or be its
+    // own target (where dup2 would leave close-on-exec set): move it up first.
+    if (sources[target] < count) {
+      sources[target] = fcntl(sources[target], F_DUPFD_CLOEXEC, count);
       if (sources[target] < 0) return false;
     }
   }
-  for (int target = 0; target < 3; ++target) {
+  for (int target = 0; target < count; ++target) {
     if (dup2(sources[target], target) != target) return false;
   }
   // Everything of ours is close-on-exec already; this makes it hold for fds a
   // library opened without the flag. Kernels before 5.9 lack it: CLOEXEC remains.
-  if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0 && errno != ENOSYS) return false;
+  if (syscall(SYS_close_range, static_cast<unsigned>(count), ~0U, 0U) != 0 && errno != ENOSYS) {
+    return false;
+  }
   return true;
+}
+
+// Writes this process's own pid into the plan's slot (LISTEN_PID): decimal,
+// NUL-ended, without allocating. getpid() through the kernel, so it is the pid
+// the program will have, in its PID namespace.
+void WriteOwnPid(char* slot) {
+  long pid = syscall(SYS_getpid);
+  char digits[kOwnPidSlotBytes];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + pid % 10);
+    pid /= 10;
+  } while (pid > 0 && n < static_cast<int>(kOwnPidSlotBytes) - 1);
+  for (int i = 0; i < n; ++i) slot[i] = digits[n - 1 - i];
+  slot[n] = '\0';
 }
 
 // The stage itself, in the new process. Signals stay blocked (the child's mask,
@@ -86,6 +109,7 @@ int StageMain(void* argument) {
   }
   if (setsid() < 0) Fail(stage, Step::kSession);
   if (!PlaceFds(plan)) Fail(stage, Step::kFds);
+  if (plan.own_pid_slot != nullptr) WriteOwnPid(plan.own_pid_slot);
   if (chdir(plan.working_directory) != 0) Fail(stage, Step::kWorkingDirectory);
   for (int i = 0; i < plan.limit_count; ++i) {
     rlimit limit{plan.limits[i].soft, plan.limits[i].hard};
@@ -121,7 +145,11 @@ std::string FailureMessage(const ExecPlan& plan, Step step, int err) {
     case Step::kSession:
       return ErrnoMessage("setsid", plan.path, err);
     case Step::kFds:
-      return ErrnoMessage("dup2", "stdin, stdout, stderr of " + std::string(plan.path), err);
+      return ErrnoMessage("dup2",
+                          (plan.extra_fd_count > 0 ? "stdin, stdout, stderr, listening sockets of "
+                                                   : "stdin, stdout, stderr of ") +
+                              std::string(plan.path),
+                          err);
     case Step::kWorkingDirectory:
       return ErrnoMessage("chdir", plan.working_directory, err);
     case Step::kLimits:

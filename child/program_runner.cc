@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -48,7 +49,16 @@ std::string ExplainMissingInterpreter(const ServiceDefinition& service, const st
 
 pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
                    int connection_fd, int null_fd, UniqueFd* stderr_read, std::string* error) {
+  ProgramLaunch launch;
+  launch.stdio_fd = connection_fd;
+  launch.env = ProgramEnvironment(service, connection);
+  return StartProgramWith(service, launch, null_fd, stderr_read, error);
+}
+
+pid_t StartProgramWith(const ServiceDefinition& service, ProgramLaunch& launch, int null_fd,
+                       UniqueFd* stderr_read, std::string* error) {
   const ProgramSpec& program = service.program;
+  const int connection_fd = launch.stdio_fd;
   ExecPlan plan;
   plan.fds[0] = connection_fd;
   plan.fds[1] = connection_fd;
@@ -77,9 +87,17 @@ pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& conne
   }
 
   std::vector<std::string> argv_strings = program.argv;
-  std::vector<std::string> env_strings = ProgramEnvironment(service, connection);
   std::vector<char*> argv = PointerArray(argv_strings);
-  std::vector<char*> envp = PointerArray(env_strings);
+  std::vector<char*> envp = PointerArray(launch.env);
+  plan.extra_fds = launch.extra_fds.data();
+  plan.extra_fd_count = static_cast<int>(launch.extra_fds.size());
+  if (launch.own_pid_entry >= 0) {
+    std::string& entry = launch.env[static_cast<size_t>(launch.own_pid_entry)];
+    size_t at = entry.find('=') + 1;
+    entry.resize(std::max(entry.size(), at + kOwnPidSlotBytes));  // room, whatever it held
+    envp[static_cast<size_t>(launch.own_pid_entry)] = entry.data();
+    plan.own_pid_slot = entry.data() + at;
+  }
   plan.path = program.exec.c_str();
   plan.argv = argv.data();
   plan.envp = envp.data();

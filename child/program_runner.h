@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "common/unique_fd.h"
 #include "common/wire.h"
@@ -25,5 +26,20 @@ inline constexpr pid_t kNoFdForStderr = -2;
 // before the chroot, for stderr = null.
 pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
                    int connection_fd, int null_fd, UniqueFd* stderr_read, std::string* error);
+
+// What one start of a program gets beyond the service's own settings.
+struct ProgramLaunch {
+  int stdio_fd = -1;             // stdin and stdout (and stderr = client)
+  std::vector<std::string> env;  // the whole environment
+  // Placed on fds 3, 4, ... (mode = wait's listening sockets).
+  std::vector<int> extra_fds;
+  // The index in `env` of an entry "LISTEN_PID=" followed by kOwnPidSlotBytes
+  // bytes of room, which the exec stage fills with the program's own pid; -1: none.
+  int own_pid_entry = -1;
+};
+
+// StartProgram for any launch; returns as StartProgram does.
+pid_t StartProgramWith(const ServiceDefinition& service, ProgramLaunch& launch, int null_fd,
+                       UniqueFd* stderr_read, std::string* error);
 
 }  // namespace gatehouse

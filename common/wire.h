@@ -69,6 +69,10 @@ struct ListenFd {
   uint32_t count = 0;
   std::string name;  // its LISTEN_FDNAMES entry: no ':'
 };
+// The connection id under which the child reports a wait service's program
+// (ProgramStarted, ProgramExited, ProgramFailed), every run of it: the
+// supervisor registers it when it sends the ListenFds. Real connection ids start at 1.
+inline constexpr uint64_t kListenersConnectionId = 0;
 
 // The largest UDP payload over IPv6 (65,535 - 8 bytes of UDP header), and what a
 // reply may be over IPv4 (65,535 - 20 - 8), which bounds every reply.

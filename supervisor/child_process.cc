@@ -194,6 +194,7 @@ bool ChildProcess::Start() {
   }
   pid_ = child.id();
   reaped_ = false;
+  listeners_sent_ = false;
   child.detach();  // reaped by the supervisor's SIGCHLD handler
   child_stderr_ = std::make_unique<OutputPipe>(
       base_, std::move(output_read),
@@ -262,6 +263,7 @@ void ChildProcess::OnExit(int wait_status) {
     child_stderr_->Close();
     child_stderr_.reset();
   }
+  EndOrphanedWaitProgram();
   if (!connections_.empty()) {
     Log(kLogWarning, service_->name + ": child ended with " + std::to_string(connections_.size()) +
                          " connections still open; their programs run on unreported");
@@ -397,7 +399,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
       }
       if (exited.wait_status != 0) ++counters_->exit_nonzero;
       host_pid_of_.erase(exited.pid);
-      connections_.erase(found);
+      if (!KeepWaitProgramEntry(found->second, exited.connection_id)) connections_.erase(found);
       ProgramsChanged();
       return;
     }
@@ -413,7 +415,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
           service_->name + ": " + found->second.peer + ": cannot run program: " + failed.reason);
       ++counters_->failed;
       report_watchdog_.Heard(failed.connection_id);
-      connections_.erase(found);
+      if (!KeepWaitProgramEntry(found->second, failed.connection_id)) connections_.erase(found);
       ProgramsChanged();
       return;
     }
@@ -433,6 +435,66 @@ void ChildProcess::OnMessage(WireMessage& message) {
     default:
       return;  // the table lets nothing else through
   }
+}
+
+// mode = wait: the program the child runs for the listening sockets.
+
+bool ChildProcess::AwaitsListeners() const {
+  return service_->program.mode == ServiceMode::kWait && state_ == State::kReady &&
+         !listeners_sent_ && channel_ && channel_->open();
+}
+
+void ChildProcess::SendListeners(const std::vector<int>& listening_fds) {
+  listeners_sent_ = true;
+  uint32_t count = static_cast<uint32_t>(listening_fds.size());
+  for (uint32_t index = 0; index < count; ++index) {
+    UniqueFd copy(fcntl(listening_fds[index], F_DUPFD_CLOEXEC, 3));
+    if (!copy) {
+      // The child would wait for the rest for ever: it is ended and restarted.
+      return EndChild(ErrnoMessage("dup", "listening socket for the child", errno));
+    }
+    // Shared with our own copy: our acceptors never accept on a wait service's
+    // sockets, and Apply makes them non-blocking again for any other mode.
+    int flags = fcntl(copy.get(), F_GETFL);
+    if (flags >= 0) fcntl(copy.get(), F_SETFL, flags & ~O_NONBLOCK);
+    channel_->Send(MessageType::kListenFd, EncodePayload(ListenFd{index, count, service_->name}),
+                   std::move(copy));
+  }
+  connections_[kListenersConnectionId] = Connection{"listeners", 0, 0, {}};
+  report_watchdog_.Expect(kListenersConnectionId);
+  ProgramsChanged();
+  Log(kLogInfo, service_->name + ": " + std::to_string(count) +
+                    " listening sockets passed to the child for its program");
+}
+
+bool ChildProcess::KeepWaitProgramEntry(Connection& entry, uint64_t connection_id) {
+  if (connection_id != kListenersConnectionId) return false;
+  entry.program = 0;
+  entry.host_pid = 0;
+  return true;
+}
+
+std::string ChildProcess::WaitProgramStatus() const {
+  auto found = connections_.find(kListenersConnectionId);
+  if (found == connections_.end()) {
+    return listeners_sent_ ? "program not running" : "program waiting for its sockets";
+  }
+  if (found->second.program == 0) return "program not running (restart pending)";
+  return "program " + ShownPid(found->second.host_pid) + " running";
+}
+
+void ChildProcess::EndOrphanedWaitProgram() {
+  auto found = connections_.find(kListenersConnectionId);
+  if (found == connections_.end()) return;
+  pid_t program = found->second.host_pid;
+  if (found->second.program != 0 && program > 1 && ParentOf(program) == getpid()) {
+    Log(kLogWarning, service_->name + ": ending orphaned program pid " + std::to_string(program) +
+                         ", which holds the listening sockets");
+    kill(-program, SIGKILL);
+    kill(program, SIGKILL);
+  }
+  host_pid_of_.erase(found->second.program);
+  connections_.erase(found);
 }
 
 }  // namespace gatehouse

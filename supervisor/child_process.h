@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/config.h"
 #include "common/event_loop.h"
@@ -71,11 +72,21 @@ class ChildProcess {
   const std::string& name() const { return service_->name; }
   const ServiceConfig& config() const { return *service_; }
 
+  // mode = wait. True once the child is ready and has not yet been given the
+  // listening sockets (again after each restart of the child).
+  bool AwaitsListeners() const;
+  // Passes the service's listening sockets to the child, one ListenFd each (a
+  // duplicate, made blocking as systemd and inetd pass them), each named after
+  // the service; its program is then reported under kListenersConnectionId.
+  void SendListeners(const std::vector<int>& listening_fds);
+  // USR1: "program 812 running" or "program not running" (mode = wait).
+  std::string WaitProgramStatus() const;
+
  private:
   struct Connection {
     std::string peer;
-    pid_t program = 0;   // as the child names it (its namespace's pid)
-    pid_t host_pid = 0;  // as we see it, from the pidfd (0: ended before we looked)
+    pid_t program = 0;       // as the child names it (its namespace's pid)
+    pid_t host_pid = 0;      // as we see it, from the pidfd (0: ended before we looked)
     SourceSlots::Slot slot;  // its place in per_source, given back with the entry
   };
 
@@ -92,6 +103,13 @@ class ChildProcess {
 
   void SetState(State state);
   void ProgramsChanged();
+  // A report that the wait program ended or could not start: its entry stays
+  // for the next start (the child restarts it). False for any other connection.
+  bool KeepWaitProgramEntry(Connection& entry, uint64_t connection_id);
+  // The child died unexpectedly while its wait program ran: that program, now
+  // ours, still holds the listening sockets, so it is killed before a new child
+  // starts another.
+  void EndOrphanedWaitProgram();
 
   event_base* base_;
   std::shared_ptr<const ServiceConfig> service_;
@@ -106,6 +124,7 @@ class ChildProcess {
   pid_t pid_ = 0;
   pid_t serving_pid_ = 0;  // the child's serving process (namespace init), from Ready's pidfd
   std::unordered_map<pid_t, pid_t> host_pid_of_;  // program: child's pid -> ours
+  bool listeners_sent_ = false;  // mode = wait: this start of the child has its ListenFds
   bool reaped_ = false;  // pid_ has exited and been reaped (its last reports are being read)
   LinkState link_state_ = LinkState::kStarting;  // what the child may say next (message table)
   double restart_delay_ = 1;

@@ -38,7 +38,9 @@ int BindOne(const ServiceConfig& service, const ServicePort& port, const SocketA
   listener->service = service.name;
   listener->spec = port.spec;
   std::string shown = port.spec.protocol == Protocol::kUnix ? port.spec.path : address.ToString();
-  int type = port.spec.protocol == Protocol::kUnix ? port.spec.socket_type : SOCK_STREAM;
+  int type = port.spec.protocol == Protocol::kUnix  ? port.spec.socket_type
+             : port.spec.protocol == Protocol::kUdp ? SOCK_DGRAM
+                                                    : SOCK_STREAM;
   if (port.spec.protocol == Protocol::kUnix &&
       !ClearStaleUnixSocket(address, port.spec.path, error)) {
     return EADDRINUSE;
@@ -69,7 +71,7 @@ int BindOne(const ServiceConfig& service, const ServicePort& port, const SocketA
     return bind_errno;
   }
   if (!ApplyUnixSocketOwnership(*listener, service, error)) return EPERM;
-  if (listen(fd.get(), service.listen) != 0) {
+  if (type != SOCK_DGRAM && listen(fd.get(), service.listen) != 0) {
     int err = errno;
     *error = ErrnoMessage("listen", shown, err);
     return err;
@@ -144,7 +146,11 @@ std::string ListenerKey(const std::string& service, const PortSpec& spec) {
   return key;
 }
 
-void SetBacklog(const Listener& listener, int backlog) { listen(listener.fd.get(), backlog); }
+void SetBacklog(const Listener& listener, int backlog) {
+  bool datagram =
+      listener.spec.protocol == Protocol::kUdp || listener.spec.socket_type == SOCK_DGRAM;
+  if (!datagram) listen(listener.fd.get(), backlog);
+}
 
 bool BindListeners(const Config& config, const std::set<std::string>& keep, ListenerMap* bound_map,
                    std::vector<std::string>* errors, std::vector<std::string>* warnings) {

@@ -21,9 +21,10 @@ bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
   if (config_ && SameService(*config_, *config)) return false;
   bool replacing = current_ != nullptr;
   // A change ends the running programs only when the new config asks for it.
-  if (replacing) DrainCurrent(config->reload_programs == ReloadPrograms::kEnd);
+  if (replacing) DrainCurrent(MustEndPrograms(*config_, config.get()));
   config_ = std::move(config);
-  current_ = std::make_unique<ChildProcess>(base_, config_, child_program_, &counters_, on_change_);
+  current_ = std::make_unique<ChildProcess>(base_, config_, child_program_, &counters_,
+                                            [this] { OnChildChanged(); });
   current_->Start();
   if (replacing) Log(kLogNotice, name_ + ": changed; new child for new connections");
   return true;
@@ -31,13 +32,25 @@ bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
 
 void Service::Retire() {
   if (config_ == nullptr) return;
-  DrainCurrent(config_->reload_programs == ReloadPrograms::kEnd);
+  DrainCurrent(MustEndPrograms(*config_, nullptr));
   config_ = nullptr;
   Log(kLogNotice, name_ + ": removed; its child takes no more connections");
 }
 
 void Service::Shutdown() {
-  if (current_) DrainCurrent(false);
+  // Fork-mode programs get shutdown_timeout to finish; a wait program never
+  // finishes by itself, so it gets TERM now and KILL after kill_grace.
+  if (current_) DrainCurrent(config_ && config_->program.mode == ServiceMode::kWait);
+}
+
+void Service::SetListeningFds(std::function<std::vector<int>()> listening_fds) {
+  listening_fds_ = std::move(listening_fds);
+}
+
+bool Service::MustEndPrograms(const ServiceConfig& running, const ServiceConfig* next) {
+  if (running.program.mode == ServiceMode::kWait) return true;
+  const ServiceConfig& deciding = next != nullptr ? *next : running;
+  return deciding.reload_programs == ReloadPrograms::kEnd;
 }
 
 void Service::DrainCurrent(bool end_programs) {
@@ -116,6 +129,8 @@ bool Service::accepting() const {
   if (current_ == nullptr || current_->state() != ChildProcess::State::kReady || paused_) {
     return false;
   }
+  // mode = wait: its program accepts, never we (nor while an older one still may).
+  if (config_->program.mode == ServiceMode::kWait || WaitChildDraining()) return false;
   return config_->max_servers_action == MaxServersAction::kReject ||
          programs() < static_cast<size_t>(config_->max_servers);
 }
@@ -139,6 +154,7 @@ bool Service::OnReaped(pid_t pid, int wait_status) {
     if ((*it)->pid() == pid) {
       (*it)->OnExit(wait_status);  // a draining child that exits has ended
       draining_.erase(it);
+      OnChildChanged();  // its program's sockets may be free for the new one now
       return true;
     }
   }
@@ -184,6 +200,9 @@ std::string Service::Status(const std::string& listeners) const {
   if (current_) {
     line += ", child " + std::to_string(current_->pid()) + " " +
             ChildProcess::StateName(current_->state());
+    if (config_ && config_->program.mode == ServiceMode::kWait) {
+      line += ", " + current_->WaitProgramStatus();
+    }
   } else {
     line += ", removed";
   }
@@ -198,6 +217,27 @@ std::string Service::Status(const std::string& listeners) const {
           ", failed " + std::to_string(counters_.failed) + ", exit_nonzero " +
           std::to_string(counters_.exit_nonzero) + ", busy " + std::to_string(busy_);
   return line;
+}
+
+// mode = wait: the listening sockets go to one child at a time.
+
+void Service::OnChildChanged() {
+  HandOverListeners();
+  on_change_();
+}
+
+void Service::HandOverListeners() {
+  if (current_ == nullptr || !current_->AwaitsListeners() || WaitChildDraining()) return;
+  std::vector<int> fds = listening_fds_ ? listening_fds_() : std::vector<int>{};
+  if (fds.empty()) return;  // not bound yet (Apply in progress): asked again on the next change
+  current_->SendListeners(fds);
+}
+
+bool Service::WaitChildDraining() const {
+  return std::any_of(
+      draining_.begin(), draining_.end(), [](const std::unique_ptr<ChildProcess>& child) {
+        return child->running() && child->config().program.mode == ServiceMode::kWait;
+      });
 }
 
 }  // namespace gatehouse

@@ -30,6 +30,9 @@ class Service {
   // a new child and drains the old one (its programs end only with
   // reload_programs = end). False when `config` is the same as the running one.
   bool Configure(std::shared_ptr<const ServiceConfig> config);
+  // mode = wait: where the service's listening sockets are, in the order of its
+  // ports (the supervisor owns them); asked when a child is ready for them.
+  void SetListeningFds(std::function<std::vector<int>()> listening_fds);
   // The service was removed from the config: its child drains.
   void Retire();
   // Stops the service for shutdown: every child drains.
@@ -65,6 +68,18 @@ class Service {
 
  private:
   void DrainCurrent(bool end_programs);
+  // Whether a change, removal or stop must end the running programs: as the
+  // config says, and always for mode = wait, whose program shares the sockets.
+  static bool MustEndPrograms(const ServiceConfig& running, const ServiceConfig* next);
+  // A child (current or draining) changed: hand over listening sockets if due.
+  void OnChildChanged();
+  // mode = wait: gives the current child the listening sockets once it is
+  // ready and no older child of the service still runs (two programs never
+  // share the sockets).
+  void HandOverListeners();
+  // An older child of a mode = wait service still runs: the sockets are its
+  // program's until it has ended.
+  bool WaitChildDraining() const;
   // max_servers_action = reject at the limit: busy_message, counted, logged
   // throttled; the caller closes the connection.
   void RejectBusy(const UniqueFd& connection, const std::string& peer);
@@ -76,6 +91,7 @@ class Service {
   std::string name_;
   std::string child_program_;
   std::function<void()> on_change_;
+  std::function<std::vector<int>()> listening_fds_;
   std::shared_ptr<const ServiceConfig> config_;
   ServiceCounters counters_;
   std::unique_ptr<ChildProcess> current_;

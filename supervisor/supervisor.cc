@@ -1,5 +1,6 @@
 #include "supervisor/supervisor.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +47,32 @@ double KillAfterTermSeconds(const std::map<std::string, std::shared_ptr<Service>
     if (service->config()) longest = std::max(longest, service->config()->program.kill_grace);
   }
   return longest + kKillAfterChildrenSeconds;
+}
+
+// mode = wait: the service's listening sockets in the order of its ports (a
+// spec may stand for several), as its program gets them on fds 3...
+std::vector<int> ListeningFdsOf(
+    const ServiceConfig& config,
+    const std::map<std::string, std::vector<std::unique_ptr<Acceptor>>>& listeners) {
+  std::vector<int> fds;
+  std::set<std::string> seen;
+  for (const ServicePort& port : config.ports) {
+    std::string key = ListenerKey(config.name, port.spec);
+    auto found = listeners.find(key);
+    if (!seen.insert(key).second || found == listeners.end()) continue;
+    for (const auto& acceptor : found->second) fds.push_back(acceptor->listener().fd.get());
+  }
+  return fds;
+}
+
+// A wait service's program gets its sockets blocking (ChildProcess::SendListeners);
+// our acceptors need them non-blocking again when a reload gives them another mode.
+void MakeNonBlockingUnlessWait(const ServiceConfig& config, const Listener& listener) {
+  if (config.program.mode == ServiceMode::kWait) return;
+  int flags = fcntl(listener.fd.get(), F_GETFL);
+  if (flags >= 0 && (flags & O_NONBLOCK) == 0) {
+    fcntl(listener.fd.get(), F_SETFL, flags | O_NONBLOCK);
+  }
 }
 }  // namespace
 
@@ -96,6 +123,12 @@ void Supervisor::Apply(const Config& next, ListenerMap fresh) {
     if (!service) {
       service = std::make_shared<Service>(base_.get(), config.name, child_program_,
                                           [this] { UpdateAccepting(); });
+      std::weak_ptr<Service> weak = service;
+      service->SetListeningFds([this, weak] {
+        auto target = weak.lock();
+        return target && target->config() ? ListeningFdsOf(*target->config(), listeners_)
+                                           : std::vector<int>{};
+      });
     }
     service->Configure(std::make_shared<const ServiceConfig>(config));
   }
@@ -138,6 +171,7 @@ void Supervisor::Apply(const Config& next, ListenerMap fresh) {
         if (announce) {
           Log(kLogNotice, config.name + ": listening on " + acceptor->listener().Describe());
         }
+        MakeNonBlockingUnlessWait(config, acceptor->listener());
       }
     }
   }
