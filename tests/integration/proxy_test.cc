@@ -382,7 +382,11 @@ TEST_F(ProxyTest, BehindARealHaproxy) {
         << ReadFile(haproxy_log) << gatehouse_->Log();
     close(fd);
   }
-  EXPECT_NE(gatehouse_->Log().find("v2: start 127.0.0.5:"), std::string::npos) << gatehouse_->Log();
+  // The client has its answer once the program ended; the supervisor logs the
+  // start when it reads the child's report, which may come a moment later.
+  EXPECT_TRUE(WaitUntil(
+      [&] { return gatehouse_->Log().find("v2: start 127.0.0.5:") != std::string::npos; }, 5))
+      << gatehouse_->Log();
 }
 
 }  // namespace
