@@ -53,6 +53,9 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
         auto found = running_.find(pid);
         return found != running_.end() && found->second.connection_id == connection;
       });
+  if (service_.program.mode == ServiceMode::kDatagram) {
+    datagram_programs_ = std::make_unique<DatagramPrograms>(base_, &service_, null_fd_.get());
+  }
   event_add(sigchld_event_.get(), nullptr);
   event_add(sigterm_event_.get(), nullptr);
 }
@@ -76,6 +79,9 @@ void ChildLoop::OnMessage(WireMessage& message) {
   switch (message.type) {
     case MessageType::kConnection:
       StartConnection(message);
+      return;
+    case MessageType::kDatagram:
+      StartDatagram(message);
       return;
     case MessageType::kShutdown:
       StopAccepting();
@@ -117,15 +123,58 @@ void ChildLoop::StartConnection(WireMessage& message) {
 }
 
 bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
-  Running running{connection.id, MonotonicSeconds()};
   UniqueFd stderr_read;
   std::string error;
   pid_t pid = StartProgram(service_, connection, fd.get(), null_fd_.get(), &stderr_read, &error);
   if (pid == kNoFdForStderr) return false;
   fd.reset();  // the program has its own copy now
+  ReportStart(connection.id, pid, std::move(stderr_read), error);
+  return true;
+}
+
+void ChildLoop::StartDatagram(WireMessage& message) {
+  Datagram datagram;
+  std::string error;
+  if (!DecodePayload(message.payload, &datagram, &error)) {
+    channel_->Close("bad Datagram message: " + error);
+    return;
+  }
+  uint64_t id = datagram.connection.id;
+  if (stopping_) {
+    channel_->Send(MessageType::kProgramFailed,
+                   EncodePayload(ProgramFailed{id, "service is shutting down"}));
+    return;
+  }
+  if (service_.program.mode == ServiceMode::kBuiltin) {
+    AnswerDatagramInProcess(datagram);
+    return;
+  }
+  if (!datagram_programs_) {
+    channel_->Send(MessageType::kProgramFailed,
+                   EncodePayload(ProgramFailed{id, "not a datagram service"}));
+    return;
+  }
+  UniqueFd stderr_read;
+  pid_t pid = datagram_programs_->Start(datagram, &stderr_read, &error);
+  ReportStart(id, pid, std::move(stderr_read), error);
+}
+
+void ChildLoop::AnswerDatagramInProcess(const Datagram& datagram) {
+  uint64_t id = datagram.connection.id;
+  channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, kInProcess}));
+  std::string reply;  // the built-in's answer to datagram.bytes (child/builtin_*)
+  if (!reply.empty()) {
+    channel_->Send(MessageType::kDatagramReply, EncodePayload(DatagramReply{id, reply}));
+  }
+  channel_->Send(MessageType::kProgramExited, EncodePayload(ProgramExited{id, kInProcess, 0, 0}));
+}
+
+void ChildLoop::ReportStart(uint64_t connection_id, pid_t pid, UniqueFd stderr_read,
+                            const std::string& error) {
+  Running running{connection_id, MonotonicSeconds()};
   if (pid < 0) {
-    channel_->Send(MessageType::kProgramFailed, EncodePayload(ProgramFailed{connection.id, error}));
-    return true;
+    channel_->Send(MessageType::kProgramFailed, EncodePayload(ProgramFailed{connection_id, error}));
+    return;
   }
   UniqueFd pidfd;
   if (service_.jail.namespaces) pidfd = OpenPidfd(pid);
@@ -135,17 +184,18 @@ bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
+    std::string unused;
+    if (datagram_programs_) datagram_programs_->Finish(pid, &unused);
     channel_->Send(
         MessageType::kProgramFailed,
-        EncodePayload(ProgramFailed{connection.id, ErrnoMessage("pidfd_open", "", err)}));
-    return true;
+        EncodePayload(ProgramFailed{connection_id, ErrnoMessage("pidfd_open", "", err)}));
+    return;
   }
   running_[pid] = running;
-  deadlines_->Started(pid, connection.id);
+  deadlines_->Started(pid, connection_id);
   if (stderr_read) program_stderr_->Watch(pid, std::move(stderr_read));
-  channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection.id, pid}),
+  channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection_id, pid}),
                  std::move(pidfd));
-  return true;
 }
 
 void ChildLoop::LaunchWaiting() {
@@ -173,6 +223,11 @@ void ChildLoop::ReapPrograms() {
                          MicrosecondsSince(found->second.started)};
     running_.erase(found);
     program_stderr_->ProgramExited(pid);  // its last lines before its exit
+    std::string reply;                    // a datagram's answer goes before its exit
+    if (datagram_programs_ && datagram_programs_->Finish(pid, &reply) && !reply.empty()) {
+      channel_->Send(MessageType::kDatagramReply,
+                     EncodePayload(DatagramReply{exited.connection_id, std::move(reply)}));
+    }
     channel_->Send(MessageType::kProgramExited, EncodePayload(exited));
   }
   LaunchWaiting();  // an ended program freed its stderr pipe

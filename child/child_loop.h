@@ -11,8 +11,9 @@
 #include <memory>
 #include <string>
 
-#include "child/program_stderr.h"
+#include "child/datagram_program.h"
 #include "child/program_deadlines.h"
+#include "child/program_stderr.h"
 #include "common/event_loop.h"
 #include "common/message_channel.h"
 #include "common/message_table.h"
@@ -45,6 +46,15 @@ class ChildLoop {
   // Starts the program (and closes `fd`); false, keeping `fd`, when there is no
   // fd for its stderr pipe now.
   bool Launch(const ConnectionInfo& connection, UniqueFd& fd);
+  // After a start: ProgramFailed (pid < 0, saying `error`), or the program is
+  // tracked (exit, timeout, stderr) and ProgramStarted sent.
+  void ReportStart(uint64_t connection_id, pid_t pid, UniqueFd stderr_read,
+                   const std::string& error);
+  // mode = datagram: a program per datagram; mode = builtin: answered in-process.
+  void StartDatagram(WireMessage& message);
+  // The UDP built-ins' answer, in the child's own loop, without a process:
+  // ProgramStarted and ProgramExited with pid kInProcess, the reply between.
+  void AnswerDatagramInProcess(const Datagram& datagram);
   // Starts what waited for fds, as far as they go now.
   void LaunchWaiting();
   void FailWaiting(const std::string& reason);
@@ -68,7 +78,8 @@ class ChildLoop {
   uint64_t refused_terms_ = 0;  // TERMs a program sent us
   EventPtr kill_timer_;
   std::map<pid_t, Running> running_;
-  std::unique_ptr<ProgramDeadlines> deadlines_;  // timeout
+  std::unique_ptr<ProgramDeadlines> deadlines_;          // timeout
+  std::unique_ptr<DatagramPrograms> datagram_programs_;  // mode = datagram
   // While this holds any, the channel is not read: more connections wait in the
   // socket and the supervisor's queue (back-pressure), none is lost.
   std::deque<Waiting> waiting_;

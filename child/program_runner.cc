@@ -1,8 +1,7 @@
 #include "child/program_runner.h"
 
-#include <sys/resource.h>
-
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,8 +38,8 @@ std::string ExplainMissingInterpreter(const ServiceDefinition& service, const st
       stat(interpreter.path.c_str(), &found) == 0) {
     return error;
   }
-  std::string where = service.jail.chroot.empty() ? "" : ", which is not inside chroot " +
-                                                             service.jail.chroot;
+  std::string where =
+      service.jail.chroot.empty() ? "" : ", which is not inside chroot " + service.jail.chroot;
   return "exec: " + path + " needs " + interpreter.path + where;
 }
 
@@ -48,10 +47,16 @@ std::string ExplainMissingInterpreter(const ServiceDefinition& service, const st
 
 pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
                    int connection_fd, int null_fd, UniqueFd* stderr_read, std::string* error) {
+  return StartProgram(service, connection, ProgramStdio{connection_fd, connection_fd}, null_fd,
+                      stderr_read, error);
+}
+
+pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
+                   ProgramStdio stdio, int null_fd, UniqueFd* stderr_read, std::string* error) {
   const ProgramSpec& program = service.program;
   ExecPlan plan;
-  plan.fds[0] = connection_fd;
-  plan.fds[1] = connection_fd;
+  plan.fds[0] = stdio.stdin_fd;
+  plan.fds[1] = stdio.stdout_fd;
   UniqueFd stderr_write;
   switch (program.stderr_target) {
     case StderrTarget::kLog: {
@@ -69,7 +74,7 @@ pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& conne
       break;
     }
     case StderrTarget::kClient:
-      plan.fds[2] = connection_fd;
+      plan.fds[2] = stdio.stdout_fd;
       break;
     case StderrTarget::kNull:
       plan.fds[2] = null_fd;

@@ -1,9 +1,8 @@
 // Starts a service's program for one connection through the exec stage
-// (child/exec_stage.h): the connection on stdin and stdout; stderr, as the
-// service says, a pipe of its own that the child reads (never the log file),
-// the connection, or /dev/null; its own session (so a timeout can end its whole
-// process group), default signal dispositions, a fresh environment, the
-// service's working directory.
+// (child/exec_stage.h): the connection (or a datagram's two pipes) on stdin and stdout; stderr, as
+// the service says, a pipe of its own that the child reads (never the log file), the connection, or
+// /dev/null; its own session (so a timeout can end its whole process group), default signal
+// dispositions, a fresh environment, the service's working directory.
 #pragma once
 
 #include <sys/types.h>
@@ -25,5 +24,14 @@ inline constexpr pid_t kNoFdForStderr = -2;
 // before the chroot, for stderr = null.
 pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
                    int connection_fd, int null_fd, UniqueFd* stderr_read, std::string* error);
+
+// The same with stdin and stdout apart (mode = datagram: two pipes). stderr =
+// client then goes to `stdout_fd`.
+struct ProgramStdio {
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+};
+pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
+                   ProgramStdio stdio, int null_fd, UniqueFd* stderr_read, std::string* error);
 
 }  // namespace gatehouse

@@ -83,6 +83,34 @@ void Service::Dispatch(UniqueFd connection, const ConnectionInfo& info, const st
   if (config_->cps_rate > 0) CountForRate();
 }
 
+void Service::DispatchDatagram(const Datagram& datagram, const std::string& peer,
+                               DatagramReplySender reply) {
+  if (current_ == nullptr) {
+    ++counters_.failed;
+    return;
+  }
+  if (programs() >= static_cast<size_t>(config_->max_servers)) {
+    ++busy_;
+    ++busy_unlogged_;
+    double now = MonotonicSeconds();
+    if (now - last_busy_log_ < 10) return;
+    Log(kLogNotice, name_ + ": datagram from " + peer +
+                        " dropped: " + std::to_string(config_->max_servers) +
+                        " datagrams in flight (max_servers)" +
+                        (busy_unlogged_ > 1 ? "; " + std::to_string(busy_unlogged_ - 1) +
+                                                  " more dropped since the last such line"
+                                            : ""));
+    last_busy_log_ = now;
+    busy_unlogged_ = 0;
+    return;
+  }
+  current_->DispatchDatagram(datagram, peer, std::move(reply));
+}
+
+bool Service::receiving_datagrams() const {
+  return current_ != nullptr && current_->state() == ChildProcess::State::kReady;
+}
+
 void Service::RejectBusy(const UniqueFd& connection, const std::string& peer) {
   WriteRefusalText(connection.get(),
                    config_->busy_message.empty() ? config_->banner_fail : config_->busy_message);
