@@ -13,10 +13,13 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <regex>
@@ -204,6 +207,19 @@ TEST_F(DatagramTest, ProgramGetsTheUdpEnvironment) {
   EXPECT_EQ(env.find("TCPREMOTEIP"), std::string::npos) << env;
 }
 
+TEST_F(DatagramTest, EnvMayNotSetTheUdpVariables) {
+  std::string config = WriteConfig(dir_, "",
+                                   {{"env.conf",
+                                     "[env]\nmode = datagram\n"
+                                     "port = 127.0.0.1:0/udp\n"
+                                     "exec = /usr/bin/env\n"
+                                     "env = UDPREMOTEIP=192.0.2.1\n"}});
+  CommandResult result = RunCommand({Gatehouse(), "--check", "--config", config});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("env.conf:5: env: UDPREMOTEIP is set by gatehouse"), std::string::npos)
+      << result.err;
+}
+
 TEST_F(DatagramTest, ReplyComesFromTheAddressTheRequestWasSentTo) {
   ASSERT_TRUE(
       Start("", {{"env.conf", "[env]\nmode = datagram\nport = *:0/udp\nexec = /usr/bin/env\n"}}));
@@ -346,6 +362,28 @@ TEST_F(DatagramTest, UnixDatagramServiceAnswersABoundSender) {
       {"socat", "-T", "2", "-", "UNIX-SENDTO:" + path + ",bind=" + sockets.path() + "/client.sock"},
       "local datagram\n");
   EXPECT_EQ(result.out, "LOCAL DATAGRAM\n") << result.err << gatehouse_->Log();
+}
+
+TEST_F(DatagramTest, ADatagramOverTheLargestUdpPayloadIsDroppedAndLogged) {
+  // Only a UNIX datagram socket carries more than 65,527 bytes.
+  TempDir sockets("/tmp");
+  std::string path = sockets.path() + "/cat.sock";
+  ASSERT_TRUE(Start("log_level = 3\n", {{"cat.conf", "[cat]\nmode = datagram\nport = " + path +
+                                                         "|SOCK_DGRAM|unix\nexec = /bin/cat\n"}}));
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  int buffer = 1 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+  sockaddr_un to{};
+  to.sun_family = AF_UNIX;
+  snprintf(to.sun_path, sizeof to.sun_path, "%s", path.c_str());
+  std::string big(70000, 'b');
+  ssize_t sent = sendto(fd, big.data(), big.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  close(fd);
+  ASSERT_EQ(sent, 70000) << strerror(errno);
+  EXPECT_TRUE(gatehouse_->WaitForLog("cat: dropped a datagram of 70000 bytes"))
+      << gatehouse_->Log();
+  EXPECT_EQ(gatehouse_->Log().find("cat: start"), std::string::npos) << gatehouse_->Log();
 }
 
 TEST_F(DatagramTest, ProgramRunsAsTheServiceUserWithoutPrivilegesInItsChroot) {
