@@ -207,6 +207,20 @@ TEST_F(DatagramTest, ProgramGetsTheUdpEnvironment) {
   EXPECT_EQ(env.find("TCPREMOTEIP"), std::string::npos) << env;
 }
 
+TEST_F(DatagramTest, ReverseLookupNamesTheSenderForRulesAndEnvironment) {
+  CommandResult hosts = RunCommand({"getent", "hosts", "127.0.0.1"});
+  if (hosts.out.find("localhost") == std::string::npos) {
+    GTEST_SKIP() << "127.0.0.1 is not localhost in /etc/hosts here";
+  }
+  ASSERT_TRUE(Start("", {{"env.conf",
+                          "[env]\nmode = datagram\nport = 127.0.0.1:0/udp\nexec = /usr/bin/env\n"
+                          "reverse_lookups = yes\nallow = ^localhost$\n"}}));
+  std::optional<UdpClient::Reply> reply = Ask(UdpPort("env"), "x", 20);
+  ASSERT_TRUE(reply) << gatehouse_->Log();
+  EXPECT_NE(reply->bytes.find("UDPREMOTEHOST=localhost\n"), std::string::npos) << reply->bytes;
+  EXPECT_NE(reply->bytes.find("REMOTE_HOST=localhost\n"), std::string::npos) << reply->bytes;
+}
+
 TEST_F(DatagramTest, EnvMayNotSetTheUdpVariables) {
   std::string config = WriteConfig(dir_, "",
                                    {{"env.conf",
