@@ -86,7 +86,8 @@ class ChildProcess {
     DatagramReplySender reply;  // a datagram's way back; empty for a connection
     bool replied = false;       // one DatagramReply per datagram
   };
-  // Whether ChildProcess takes the link's bytes on; false when it cannot (logged, counted).
+  // Whether the child can be handed a connection or datagram now; a refusal is
+  // logged and counted as failed.
   bool CanTake(const std::string& peer);
 
   void OnMessage(WireMessage& message);
