@@ -1,7 +1,8 @@
 // ChildLoop: the serving loop of gatehouse-child, after the privilege drop (the
 // supervisor's end of the link is ChildProcess). For each connection fd the
 // supervisor passes, it starts the program (for each datagram, a program on two
-// pipes: child/datagram_program.h), and it reports every start and exit back; it reaps its programs and ends them on TERM.
+// pipes: child/datagram_program.h), and it reports every start and exit back;
+// it reaps its programs and ends them on TERM.
 #pragma once
 
 #include <sys/types.h>
