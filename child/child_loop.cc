@@ -53,6 +53,9 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
         auto found = running_.find(pid);
         return found != running_.end() && found->second.connection_id == connection;
       });
+  if (service_.program.mode == ServiceMode::kDatagram) {
+    datagram_programs_ = std::make_unique<DatagramPrograms>(base_, &service_, null_fd_.get());
+  }
   event_add(sigchld_event_.get(), nullptr);
   event_add(sigterm_event_.get(), nullptr);
   if (service_.program.mode == ServiceMode::kWait) {
@@ -88,6 +91,9 @@ void ChildLoop::OnMessage(WireMessage& message) {
   switch (message.type) {
     case MessageType::kConnection:
       StartConnection(message);
+      return;
+    case MessageType::kDatagram:
+      StartDatagram(message);
       return;
     case MessageType::kShutdown:
       StopAccepting();
@@ -157,12 +163,54 @@ bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
   pid_t pid = StartProgram(service_, connection, fd.get(), null_fd_.get(), &stderr_read, &error);
   if (pid == kNoFdForStderr) return false;
   fd.reset();  // the program has its own copy now
-  if (pid < 0) {
-    channel_->Send(MessageType::kProgramFailed, EncodePayload(ProgramFailed{connection.id, error}));
-    return true;
-  }
-  Adopt(pid, connection.id, std::move(stderr_read));
+  ReportStart(connection.id, pid, std::move(stderr_read), error);
   return true;
+}
+
+void ChildLoop::StartDatagram(WireMessage& message) {
+  Datagram datagram;
+  std::string error;
+  if (!DecodePayload(message.payload, &datagram, &error)) {
+    channel_->Close("bad Datagram message: " + error);
+    return;
+  }
+  uint64_t id = datagram.connection.id;
+  if (stopping_) {
+    channel_->Send(MessageType::kProgramFailed,
+                   EncodePayload(ProgramFailed{id, "service is shutting down"}));
+    return;
+  }
+  if (service_.program.mode == ServiceMode::kBuiltin) {
+    AnswerDatagramInProcess(datagram);
+    return;
+  }
+  if (!datagram_programs_) {
+    channel_->Send(MessageType::kProgramFailed,
+                   EncodePayload(ProgramFailed{id, "not a datagram service"}));
+    return;
+  }
+  UniqueFd stderr_read;
+  pid_t pid = datagram_programs_->Start(datagram, &stderr_read, &error);
+  ReportStart(id, pid, std::move(stderr_read), error);
+}
+
+void ChildLoop::AnswerDatagramInProcess(const Datagram& datagram) {
+  uint64_t id = datagram.connection.id;
+  channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, kInProcess}));
+  std::string reply;  // the built-in's answer to datagram.bytes (child/builtin_*)
+  if (!reply.empty()) {
+    channel_->Send(MessageType::kDatagramReply, EncodePayload(DatagramReply{id, reply}));
+  }
+  channel_->Send(MessageType::kProgramExited, EncodePayload(ProgramExited{id, kInProcess, 0, 0}));
+}
+
+void ChildLoop::ReportStart(uint64_t connection_id, pid_t pid, UniqueFd stderr_read,
+                            const std::string& error) {
+  if (pid < 0) {
+    channel_->Send(MessageType::kProgramFailed, EncodePayload(ProgramFailed{connection_id, error}));
+    return;
+  }
+  Adopt(pid, connection_id, std::move(stderr_read));
 }
 
 void ChildLoop::Adopt(pid_t pid, uint64_t connection_id, UniqueFd stderr_read) {
@@ -175,6 +223,8 @@ void ChildLoop::Adopt(pid_t pid, uint64_t connection_id, UniqueFd stderr_read) {
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
+    std::string unused;
+    if (datagram_programs_) datagram_programs_->Finish(pid, &unused);
     channel_->Send(
         MessageType::kProgramFailed,
         EncodePayload(ProgramFailed{connection_id, ErrnoMessage("pidfd_open", "", err)}));
@@ -213,6 +263,11 @@ void ChildLoop::ReapPrograms() {
                          MicrosecondsSince(found->second.started)};
     running_.erase(found);
     program_stderr_->ProgramExited(pid);  // its last lines before its exit
+    std::string reply;                    // a datagram's answer goes before its exit
+    if (datagram_programs_ && datagram_programs_->Finish(pid, &reply) && !reply.empty()) {
+      channel_->Send(MessageType::kDatagramReply,
+                     EncodePayload(DatagramReply{exited.connection_id, std::move(reply)}));
+    }
     channel_->Send(MessageType::kProgramExited, EncodePayload(exited));
     if (exited.connection_id == kListenersConnectionId && wait_program_) {
       wait_program_->Exited(static_cast<double>(exited.duration_us) / 1e6);

@@ -1,8 +1,9 @@
 // ChildLoop: the serving loop of gatehouse-child, after the privilege drop (the
 // supervisor's end of the link is ChildProcess). For each connection fd the
-// supervisor passes, it starts the program (mode = wait: one program for the
-// listening sockets, WaitProgram), and it reports every start and exit back; it
-// reaps its programs and ends them on TERM.
+// supervisor passes, it starts the program (for each datagram, a program on two
+// pipes: child/datagram_program.h; mode = wait: one program for the listening
+// sockets, WaitProgram), and it reports every start and exit back; it reaps its
+// programs and ends them on TERM.
 #pragma once
 
 #include <sys/types.h>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "child/datagram_program.h"
 #include "child/program_deadlines.h"
 #include "child/program_stderr.h"
 #include "child/wait_program.h"
@@ -51,6 +53,15 @@ class ChildLoop {
   void Adopt(pid_t pid, uint64_t connection_id, UniqueFd stderr_read);
   // mode = wait: one of the listening sockets.
   void ReceiveListenFd(WireMessage& message);
+  // After a start: ProgramFailed (pid < 0, saying `error`), or the program is
+  // tracked (exit, timeout, stderr) and ProgramStarted sent.
+  void ReportStart(uint64_t connection_id, pid_t pid, UniqueFd stderr_read,
+                   const std::string& error);
+  // mode = datagram: a program per datagram; mode = builtin: answered in-process.
+  void StartDatagram(WireMessage& message);
+  // The UDP built-ins' answer, in the child's own loop, without a process:
+  // ProgramStarted and ProgramExited with pid kInProcess, the reply between.
+  void AnswerDatagramInProcess(const Datagram& datagram);
   // Starts what waited for fds, as far as they go now.
   void LaunchWaiting();
   void FailWaiting(const std::string& reason);
@@ -74,8 +85,9 @@ class ChildLoop {
   uint64_t refused_terms_ = 0;  // TERMs a program sent us
   EventPtr kill_timer_;
   std::map<pid_t, Running> running_;
-  std::unique_ptr<ProgramDeadlines> deadlines_;  // timeout
-  std::unique_ptr<WaitProgram> wait_program_;    // mode = wait only
+  std::unique_ptr<ProgramDeadlines> deadlines_;          // timeout
+  std::unique_ptr<DatagramPrograms> datagram_programs_;  // mode = datagram
+  std::unique_ptr<WaitProgram> wait_program_;            // mode = wait only
   // While this holds any, the channel is not read: more connections wait in the
   // socket and the supervisor's queue (back-pressure), none is lost.
   std::deque<Waiting> waiting_;

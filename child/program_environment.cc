@@ -13,13 +13,15 @@ std::vector<std::string> ProgramEnvironment(const ServiceDefinition& service,
   }
   if (!has_path) env.push_back(kDefaultPath);
   env.push_back("PROTO=" + connection.proto);
-  if (connection.proto == "TCP") {
-    env.push_back("TCPREMOTEIP=" + connection.peer_ip);
-    env.push_back("TCPREMOTEPORT=" + std::to_string(connection.peer_port));
-    env.push_back("TCPLOCALIP=" + connection.local_ip);
-    env.push_back("TCPLOCALPORT=" + std::to_string(connection.local_port));
+  if (connection.proto == "TCP" || connection.proto == "UDP") {
+    // UCSPI names the variables after $PROTO: TCPREMOTEIP, UDPREMOTEIP, ...
+    const std::string& prefix = connection.proto;
+    env.push_back(prefix + "REMOTEIP=" + connection.peer_ip);
+    env.push_back(prefix + "REMOTEPORT=" + std::to_string(connection.peer_port));
+    env.push_back(prefix + "LOCALIP=" + connection.local_ip);
+    env.push_back(prefix + "LOCALPORT=" + std::to_string(connection.local_port));
     if (!connection.remote_host.empty()) {
-      env.push_back("TCPREMOTEHOST=" + connection.remote_host);
+      env.push_back(prefix + "REMOTEHOST=" + connection.remote_host);
     }
     env.push_back("REMOTE_HOST=" +
                   (connection.remote_host.empty() ? connection.peer_ip : connection.remote_host));

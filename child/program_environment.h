@@ -1,5 +1,6 @@
-// The environment a program gets for one connection: UCSPI's (PROTO,
-// TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT, TCPREMOTEHOST; for UNIX
+// The environment a program gets for one connection or datagram: UCSPI's (PROTO,
+// TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT, TCPREMOTEHOST, and the
+// same with UDP for a datagram; for UNIX
 // sockets UNIXREMOTEPID, UNIXREMOTEEUID, UNIXREMOTEEGID), CGI's REMOTE_HOST, a
 // PATH, and the service's env= entries. Nothing is inherited.
 #pragma once

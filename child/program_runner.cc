@@ -1,8 +1,7 @@
 #include "child/program_runner.h"
 
-#include <sys/resource.h>
-
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,8 +39,8 @@ std::string ExplainMissingInterpreter(const ServiceDefinition& service, const st
       stat(interpreter.path.c_str(), &found) == 0) {
     return error;
   }
-  std::string where = service.jail.chroot.empty() ? "" : ", which is not inside chroot " +
-                                                             service.jail.chroot;
+  std::string where =
+      service.jail.chroot.empty() ? "" : ", which is not inside chroot " + service.jail.chroot;
   return "exec: " + path + " needs " + interpreter.path + where;
 }
 
@@ -50,7 +49,17 @@ std::string ExplainMissingInterpreter(const ServiceDefinition& service, const st
 pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
                    int connection_fd, int null_fd, UniqueFd* stderr_read, std::string* error) {
   ProgramLaunch launch;
-  launch.stdio_fd = connection_fd;
+  launch.stdin_fd = connection_fd;
+  launch.stdout_fd = connection_fd;
+  launch.env = ProgramEnvironment(service, connection);
+  return StartProgramWith(service, launch, null_fd, stderr_read, error);
+}
+
+pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
+                   ProgramStdio stdio, int null_fd, UniqueFd* stderr_read, std::string* error) {
+  ProgramLaunch launch;
+  launch.stdin_fd = stdio.stdin_fd;
+  launch.stdout_fd = stdio.stdout_fd;
   launch.env = ProgramEnvironment(service, connection);
   return StartProgramWith(service, launch, null_fd, stderr_read, error);
 }
@@ -58,10 +67,9 @@ pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& conne
 pid_t StartProgramWith(const ServiceDefinition& service, ProgramLaunch& launch, int null_fd,
                        UniqueFd* stderr_read, std::string* error) {
   const ProgramSpec& program = service.program;
-  const int connection_fd = launch.stdio_fd;
   ExecPlan plan;
-  plan.fds[0] = connection_fd;
-  plan.fds[1] = connection_fd;
+  plan.fds[0] = launch.stdin_fd;
+  plan.fds[1] = launch.stdout_fd;
   UniqueFd stderr_write;
   switch (program.stderr_target) {
     case StderrTarget::kLog: {
@@ -79,7 +87,7 @@ pid_t StartProgramWith(const ServiceDefinition& service, ProgramLaunch& launch, 
       break;
     }
     case StderrTarget::kClient:
-      plan.fds[2] = connection_fd;
+      plan.fds[2] = launch.stdout_fd;
       break;
     case StderrTarget::kNull:
       plan.fds[2] = null_fd;

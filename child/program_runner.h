@@ -1,9 +1,8 @@
 // Starts a service's program for one connection through the exec stage
-// (child/exec_stage.h): the connection on stdin and stdout; stderr, as the
-// service says, a pipe of its own that the child reads (never the log file),
-// the connection, or /dev/null; its own session (so a timeout can end its whole
-// process group), default signal dispositions, a fresh environment, the
-// service's working directory.
+// (child/exec_stage.h): the connection (or a datagram's two pipes) on stdin and stdout; stderr, as
+// the service says, a pipe of its own that the child reads (never the log file), the connection, or
+// /dev/null; its own session (so a timeout can end its whole process group), default signal
+// dispositions, a fresh environment, the service's working directory.
 #pragma once
 
 #include <sys/types.h>
@@ -27,9 +26,19 @@ inline constexpr pid_t kNoFdForStderr = -2;
 pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
                    int connection_fd, int null_fd, UniqueFd* stderr_read, std::string* error);
 
+// The same with stdin and stdout apart (mode = datagram: two pipes). stderr =
+// client then goes to `stdout_fd`.
+struct ProgramStdio {
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+};
+pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
+                   ProgramStdio stdio, int null_fd, UniqueFd* stderr_read, std::string* error);
+
 // What one start of a program gets beyond the service's own settings.
 struct ProgramLaunch {
-  int stdio_fd = -1;             // stdin and stdout (and stderr = client)
+  int stdin_fd = -1;             // stdin
+  int stdout_fd = -1;            // stdout (and stderr = client)
   std::vector<std::string> env;  // the whole environment
   // Placed on fds 3, 4, ... (mode = wait's listening sockets).
   std::vector<int> extra_fds;

@@ -81,7 +81,8 @@ bool WaitProgram::Receive(const ListenFd& listen_fd, UniqueFd fd, std::string* e
 void WaitProgram::Start() {
   if (stopped_) return;
   ProgramLaunch launch;
-  launch.stdio_fd = fds_.front().get();
+  launch.stdin_fd = fds_.front().get();
+  launch.stdout_fd = fds_.front().get();
   for (const UniqueFd& fd : fds_) launch.extra_fds.push_back(fd.get());
   launch.env = Environment(service_, names_, &launch.own_pid_entry);
   UniqueFd stderr_read;

@@ -211,14 +211,17 @@ bool ChildProcess::Start() {
   return true;
 }
 
+bool ChildProcess::CanTake(const std::string& peer) {
+  if (channel_ && channel_->open() && state_ != State::kDraining) return true;
+  log_throttle_.Note("refused", kLogWarning,
+                     service_->name + ": " + peer + " refused: service child not running");
+  ++counters_->failed;
+  return false;
+}
+
 bool ChildProcess::Dispatch(UniqueFd connection, const ConnectionInfo& info,
                             const std::string& peer, SourceSlots::Slot slot) {
-  if (!channel_ || !channel_->open() || state_ == State::kDraining) {
-    log_throttle_.Note("refused", kLogWarning,
-                       service_->name + ": " + peer + " refused: service child not running");
-    ++counters_->failed;
-    return false;
-  }
+  if (!CanTake(peer)) return false;
   if (!channel_->Send(MessageType::kConnection, EncodePayload(info), std::move(connection))) {
     log_throttle_.Note(
         "refused", kLogWarning,
@@ -229,10 +232,33 @@ bool ChildProcess::Dispatch(UniqueFd connection, const ConnectionInfo& info,
     ++counters_->failed;
     return false;
   }
-  connections_[info.id] = Connection{peer, 0, 0, std::move(slot)};
+  Connection& entry = connections_[info.id];
+  entry.peer = peer;
+  entry.slot = std::move(slot);
   ProgramsChanged();
   ++counters_->served;
   report_watchdog_.Expect(info.id);  // past the bound this ends the child now
+  return true;
+}
+
+bool ChildProcess::DispatchDatagram(const Datagram& datagram, const std::string& peer,
+                                    DatagramReplySender reply) {
+  if (!CanTake(peer)) return false;
+  if (!channel_->Send(MessageType::kDatagram, EncodePayload(datagram))) {
+    Log(kLogWarning,
+        service_->name + ": datagram from " + peer + " dropped: " +
+            (channel_->open()
+                 ? "service child is " + std::to_string(channel_->queued()) + " messages behind"
+                 : std::string("service child not running")));
+    ++counters_->failed;
+    return false;
+  }
+  Connection& entry = connections_[datagram.connection.id];
+  entry.peer = peer;
+  entry.reply = std::move(reply);
+  ProgramsChanged();
+  ++counters_->served;
+  report_watchdog_.Expect(datagram.connection.id);
   return true;
 }
 
@@ -355,8 +381,19 @@ void ChildProcess::OnMessage(WireMessage& message) {
       ProgramStarted started;
       if (!DecodePayload(message.payload, &started, &error)) return ProtocolViolation(error);
       auto found = connections_.find(started.connection_id);
-      if (found == connections_.end() || found->second.program != 0) {
+      if (found == connections_.end() || found->second.started) {
         return ProtocolViolation("ProgramStarted for unknown connection");
+      }
+      if (started.pid == kInProcess) {
+        if (service_->program.mode != ServiceMode::kBuiltin) {
+          return ProtocolViolation("ProgramStarted in-process, and only built-ins serve so");
+        }
+        found->second.started = true;
+        report_watchdog_.Heard(started.connection_id);
+        if (LogEnabled(kLogInfo)) {
+          Log(kLogInfo, service_->name + ": start " + found->second.peer + " in-process");
+        }
+        return;
       }
       // 0: it has ended already. No pidfd (no namespace, or lost to our fd limit): the pid the
       // child names is ours only without namespaces; else it stays unknown.
@@ -368,6 +405,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
                                  ", which is not its program");
       }
       found->second.program = started.pid;
+      found->second.started = true;
       // Unknown (0) only in a namespace, where the child's pid means nothing here.
       if (host_pid == 0 && !service_namespaces) host_pid = started.pid;
       found->second.host_pid = host_pid;
@@ -386,6 +424,14 @@ void ChildProcess::OnMessage(WireMessage& message) {
       if (found == connections_.end() || found->second.program != exited.pid) {
         return ProtocolViolation("ProgramExited for unknown program");
       }
+      bool in_process = exited.pid == kInProcess;
+      if (!found->second.started) {
+        // Only a built-in may answer in-process without a ProgramStarted first.
+        if (!in_process || service_->program.mode != ServiceMode::kBuiltin) {
+          return ProtocolViolation("ProgramExited for a connection not started");
+        }
+        report_watchdog_.Heard(exited.connection_id);
+      }
       // A failed connection must leave a trace at the default log_level (notice);
       // a clean exit is routine and stays at info.
       int level = exited.wait_status == 0 ? kLogInfo : kLogNotice;
@@ -393,9 +439,10 @@ void ChildProcess::OnMessage(WireMessage& message) {
         char duration[32];
         snprintf(duration, sizeof duration, "%.3f s",
                  static_cast<double>(exited.duration_us) / 1e6);
-        Log(level, service_->name + ": exit " + found->second.peer + " pid " +
-                       ShownPid(found->second.host_pid) + " " +
-                       DescribeWaitStatus(exited.wait_status) + " after " + duration);
+        Log(level, service_->name + ": exit " + found->second.peer +
+                       (in_process ? std::string(" in-process")
+                                   : " pid " + ShownPid(found->second.host_pid)) +
+                       " " + DescribeWaitStatus(exited.wait_status) + " after " + duration);
       }
       if (exited.wait_status != 0) ++counters_->exit_nonzero;
       host_pid_of_.erase(exited.pid);
@@ -407,7 +454,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
       ProgramFailed failed;
       if (!DecodePayload(message.payload, &failed, &error)) return ProtocolViolation(error);
       auto found = connections_.find(failed.connection_id);
-      if (found == connections_.end() || found->second.program != 0) {
+      if (found == connections_.end() || found->second.started) {
         return ProtocolViolation("ProgramFailed for unknown connection");
       }
       log_throttle_.Note(
@@ -417,6 +464,21 @@ void ChildProcess::OnMessage(WireMessage& message) {
       report_watchdog_.Heard(failed.connection_id);
       if (!KeepWaitProgramEntry(found->second, failed.connection_id)) connections_.erase(found);
       ProgramsChanged();
+      return;
+    }
+    case MessageType::kDatagramReply: {
+      DatagramReply reply;
+      if (!DecodePayload(message.payload, &reply, &error)) return ProtocolViolation(error);
+      auto found = connections_.find(reply.connection_id);
+      // Only for a datagram in flight, once, and from a started program (or built-in).
+      if (found == connections_.end() || !found->second.reply || found->second.replied) {
+        return ProtocolViolation("DatagramReply for no datagram in flight");
+      }
+      if (!found->second.started && service_->program.mode != ServiceMode::kBuiltin) {
+        return ProtocolViolation("DatagramReply before its program started");
+      }
+      found->second.replied = true;
+      found->second.reply(reply.bytes);
       return;
     }
     case MessageType::kProgramOutput: {

@@ -25,6 +25,7 @@
 #include "common/output_pipe.h"
 #include "common/wire.h"
 #include "supervisor/child_watchdog.h"
+#include "supervisor/datagram_receiver.h"
 #include "supervisor/program_output_log.h"
 #include "supervisor/source_slots.h"
 
@@ -57,6 +58,11 @@ class ChildProcess {
   // (not running, or too far behind); the connection is then closed.
   bool Dispatch(UniqueFd connection, const ConnectionInfo& info, const std::string& peer,
                 SourceSlots::Slot slot = {});
+  // Hands a datagram (mode datagram, UDP built-ins) to the child, tracked like a
+  // connection until its ProgramExited; its DatagramReply goes to `reply`. False
+  // when the child cannot take it now (the datagram is dropped).
+  bool DispatchDatagram(const Datagram& datagram, const std::string& peer,
+                        DatagramReplySender reply);
   // Asks the child to take no more connections and exit once its programs end
   // (with `end_programs`, at once: TERM to the programs, KILL after the grace).
   void Drain(bool end_programs);
@@ -85,10 +91,16 @@ class ChildProcess {
  private:
   struct Connection {
     std::string peer;
-    pid_t program = 0;       // as the child names it (its namespace's pid)
-    pid_t host_pid = 0;      // as we see it, from the pidfd (0: ended before we looked)
-    SourceSlots::Slot slot;  // its place in per_source, given back with the entry
+    pid_t program = 0;          // as the child names it (its namespace's pid)
+    pid_t host_pid = 0;         // as we see it, from the pidfd (0: ended before we looked)
+    SourceSlots::Slot slot;     // its place in per_source, given back with the entry
+    bool started = false;       // ProgramStarted came (its pid may be kInProcess)
+    DatagramReplySender reply;  // a datagram's way back; empty for a connection
+    bool replied = false;       // one DatagramReply per datagram
   };
+  // Whether the child can be handed a connection or datagram now; a refusal is
+  // logged and counted as failed.
+  bool CanTake(const std::string& peer);
 
   void OnMessage(WireMessage& message);
   void OnChannelClosed(const std::string& reason);

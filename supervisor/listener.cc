@@ -16,7 +16,7 @@ namespace {
 
 // A UNIX socket file left by an earlier run is removed; one that a live server
 // still answers on, or a file that is not a socket, is an error.
-bool ClearStaleUnixSocket(const SocketAddress& address, const std::string& path,
+bool ClearStaleUnixSocket(const SocketAddress& address, const std::string& path, int type,
                           std::string* error) {
   struct stat info {};
   if (lstat(path.c_str(), &info) != 0) return true;
@@ -24,12 +24,27 @@ bool ClearStaleUnixSocket(const SocketAddress& address, const std::string& path,
     *error = path + " exists and is not a socket";
     return false;
   }
-  UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // Probed with its own type: a stream connect to a datagram socket is refused.
+  UniqueFd probe(socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
   if (probe && connect(probe.get(), address.get(), address.length) == 0) {
     *error = path + " is in use by a running server";
     return false;
   }
   unlink(path.c_str());
+  return true;
+}
+
+// What a datagram's ancillary data must say for its reply: the address it was
+// sent to (IP_PKTINFO, IPV6_RECVPKTINFO: a "*" socket answers from that exact
+// address, not the route's choice), and a UNIX sender's credentials.
+bool EnableDatagramAncillary(int fd, int family, const std::string& shown, std::string* error) {
+  int on = 1;
+  int level = family == AF_INET ? IPPROTO_IP : family == AF_INET6 ? IPPROTO_IPV6 : SOL_SOCKET;
+  int option = family == AF_INET ? IP_PKTINFO : family == AF_INET6 ? IPV6_RECVPKTINFO : SO_PASSCRED;
+  if (setsockopt(fd, level, option, &on, sizeof on) != 0) {
+    *error = ErrnoMessage("setsockopt", shown, errno);
+    return false;
+  }
   return true;
 }
 
@@ -42,7 +57,7 @@ int BindOne(const ServiceConfig& service, const ServicePort& port, const SocketA
              : port.spec.protocol == Protocol::kUdp ? SOCK_DGRAM
                                                     : SOCK_STREAM;
   if (port.spec.protocol == Protocol::kUnix &&
-      !ClearStaleUnixSocket(address, port.spec.path, error)) {
+      !ClearStaleUnixSocket(address, port.spec.path, type, error)) {
     return EADDRINUSE;
   }
   UniqueFd fd(socket(address.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -71,7 +86,13 @@ int BindOne(const ServiceConfig& service, const ServicePort& port, const SocketA
     return bind_errno;
   }
   if (!ApplyUnixSocketOwnership(*listener, service, error)) return EPERM;
-  if (type != SOCK_DGRAM && listen(fd.get(), service.listen) != 0) {
+  if (type == SOCK_DGRAM) {
+    if (!EnableDatagramAncillary(fd.get(), address.family(), shown, error)) return EINVAL;
+    listener->address = SocketAddress::Local(fd.get());
+    listener->fd = std::move(fd);
+    return 0;
+  }
+  if (listen(fd.get(), service.listen) != 0) {
     int err = errno;
     *error = ErrnoMessage("listen", shown, err);
     return err;
@@ -146,10 +167,13 @@ std::string ListenerKey(const std::string& service, const PortSpec& spec) {
   return key;
 }
 
+bool IsDatagramSpec(const PortSpec& spec) {
+  return spec.protocol == Protocol::kUdp ||
+         (spec.protocol == Protocol::kUnix && spec.socket_type == SOCK_DGRAM);
+}
+
 void SetBacklog(const Listener& listener, int backlog) {
-  bool datagram =
-      listener.spec.protocol == Protocol::kUdp || listener.spec.socket_type == SOCK_DGRAM;
-  if (!datagram) listen(listener.fd.get(), backlog);
+  if (!listener.datagram()) listen(listener.fd.get(), backlog);
 }
 
 bool BindListeners(const Config& config, const std::set<std::string>& keep, ListenerMap* bound_map,

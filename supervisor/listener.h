@@ -1,4 +1,4 @@
-// Listener: one bound, listening socket of a service. Owned apart from the
+// Listener: one bound socket of a service (listening, or a datagram socket). Owned apart from the
 // service and keyed by its spec (ListenerKey) so that a reload keeps a listener
 // whose spec is unchanged bound, with the same socket, while its service changes.
 #pragma once
@@ -14,6 +14,9 @@
 
 namespace gatehouse {
 
+// udp, or path|SOCK_DGRAM|unix.
+bool IsDatagramSpec(const PortSpec& spec);
+
 struct Listener {
   std::string service;
   PortSpec spec;
@@ -25,6 +28,8 @@ struct Listener {
 
   // "127.0.0.1:7007/tcp", "[::1]:7007/tcp", "/run/echo.sock|unix"
   std::string Describe() const;
+  // A UDP or SOCK_DGRAM UNIX socket: bound, never listening; DatagramReceiver reads it.
+  bool datagram() const { return IsDatagramSpec(spec); }
   ~Listener();  // removes a UNIX socket's file
   Listener() = default;
   Listener(Listener&&) = default;
@@ -53,7 +58,7 @@ bool ApplyUnixSocketOwnership(const Listener& listener, const ServiceConfig& ser
                               std::string* error);
 
 // Re-applies the backlog of an already listening socket (listen() may be called
-// again; a reload that changes `listen` keeps the socket).
+// again; a reload that changes `listen` keeps the socket). Nothing for a datagram socket.
 void SetBacklog(const Listener& listener, int backlog);
 
 }  // namespace gatehouse

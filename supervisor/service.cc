@@ -88,6 +88,27 @@ void Service::Dispatch(UniqueFd connection, const ConnectionInfo& info, const st
   if (config_->cps_rate > 0) CountForRate();
 }
 
+void Service::DispatchDatagram(const Datagram& datagram, const std::string& peer,
+                               DatagramReplySender reply) {
+  if (current_ == nullptr) {
+    ++counters_.failed;
+    return;
+  }
+  if (programs() >= static_cast<size_t>(config_->max_servers)) {
+    ++busy_;
+    log_throttle_.Note("busy datagram", kLogNotice,
+                       name_ + ": datagram from " + peer +
+                           " dropped: " + std::to_string(config_->max_servers) +
+                           " datagrams in flight (max_servers)");
+    return;
+  }
+  current_->DispatchDatagram(datagram, peer, std::move(reply));
+}
+
+bool Service::receiving_datagrams() const {
+  return current_ != nullptr && current_->state() == ChildProcess::State::kReady;
+}
+
 void Service::RejectBusy(const UniqueFd& connection, const std::string& peer) {
   WriteRefusalText(connection.get(),
                    config_->busy_message.empty() ? config_->banner_fail : config_->busy_message);

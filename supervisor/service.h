@@ -41,6 +41,14 @@ class Service {
   // A connection for the current child; closed and counted when it cannot take it.
   void Dispatch(UniqueFd connection, const ConnectionInfo& info, const std::string& peer);
   void CountDenied() { ++counters_.denied; }
+  // A datagram for the current child (mode datagram, UDP built-ins). With
+  // max_servers datagrams in flight it is dropped and counted as busy (logged
+  // every 10 s): datagrams are not queued.
+  void DispatchDatagram(const Datagram& datagram, const std::string& peer,
+                        DatagramReplySender reply);
+  // True when its datagram sockets should be read: a child is ready (over
+  // max_servers datagrams are dropped rather than left in the socket).
+  bool receiving_datagrams() const;
 
   // True when its listeners should accept: a child is ready for connections.
   bool accepting() const;

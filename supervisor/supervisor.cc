@@ -50,17 +50,23 @@ double KillAfterTermSeconds(const std::map<std::string, std::shared_ptr<Service>
 }
 
 // mode = wait: the service's listening sockets in the order of its ports (a
-// spec may stand for several), as its program gets them on fds 3...
+// spec may stand for several), as its program gets them on fds 3...; stream
+// ones are the acceptors', datagram ones the receivers'.
 std::vector<int> ListeningFdsOf(
     const ServiceConfig& config,
-    const std::map<std::string, std::vector<std::unique_ptr<Acceptor>>>& listeners) {
+    const std::map<std::string, std::vector<std::unique_ptr<Acceptor>>>& listeners,
+    const std::map<std::string, std::vector<std::unique_ptr<DatagramReceiver>>>& datagrams) {
   std::vector<int> fds;
   std::set<std::string> seen;
   for (const ServicePort& port : config.ports) {
     std::string key = ListenerKey(config.name, port.spec);
-    auto found = listeners.find(key);
-    if (!seen.insert(key).second || found == listeners.end()) continue;
-    for (const auto& acceptor : found->second) fds.push_back(acceptor->listener().fd.get());
+    if (!seen.insert(key).second) continue;
+    if (auto found = listeners.find(key); found != listeners.end()) {
+      for (const auto& acceptor : found->second) fds.push_back(acceptor->listener().fd.get());
+    }
+    if (auto found = datagrams.find(key); found != datagrams.end()) {
+      for (const auto& receiver : found->second) fds.push_back(receiver->listener().fd.get());
+    }
   }
   return fds;
 }
@@ -92,9 +98,24 @@ Supervisor::Supervisor(CommandLine command_line, std::string child_program, Proc
   for (pid_t pid : OwnChildren()) spared_.insert(pid);
 }
 
+template <typename Visit>
+void Supervisor::ForEachListener(Visit visit) const {
+  for (const auto& [key, acceptors] : listeners_) {
+    for (const auto& acceptor : acceptors) {
+      visit(key, acceptor->listener(), acceptor->attached() ? acceptor->service_name() : "");
+    }
+  }
+  for (const auto& [key, receivers] : datagram_listeners_) {
+    for (const auto& receiver : receivers) {
+      visit(key, receiver->listener(), receiver->attached() ? receiver->service_name() : "");
+    }
+  }
+}
+
 Supervisor::~Supervisor() {
   // Acceptors and children hold events of base_: free them before it.
   listeners_.clear();
+  datagram_listeners_.clear();
   services_.clear();
   resolver_.reset();
   signal_events_.clear();
@@ -106,7 +127,8 @@ Supervisor::~Supervisor() {
 
 std::set<std::string> Supervisor::ListenerKeys() const {
   std::set<std::string> keys;
-  for (const auto& [key, acceptors] : listeners_) keys.insert(key);
+  ForEachListener(
+      [&](const std::string& key, const Listener&, const std::string&) { keys.insert(key); });
   return keys;
 }
 
@@ -126,8 +148,9 @@ void Supervisor::Apply(const Config& next, ListenerMap fresh) {
       std::weak_ptr<Service> weak = service;
       service->SetListeningFds([this, weak] {
         auto target = weak.lock();
-        return target && target->config() ? ListeningFdsOf(*target->config(), listeners_)
-                                           : std::vector<int>{};
+        return target && target->config()
+                   ? ListeningFdsOf(*target->config(), listeners_, datagram_listeners_)
+                   : std::vector<int>{};
       });
     }
     service->Configure(std::make_shared<const ServiceConfig>(config));
@@ -138,11 +161,16 @@ void Supervisor::Apply(const Config& next, ListenerMap fresh) {
 
   // Listeners: a kept key keeps its socket; a new key takes what was just bound.
   std::map<std::string, std::vector<std::unique_ptr<Acceptor>>> table;
+  std::map<std::string, std::vector<std::unique_ptr<DatagramReceiver>>> datagram_table;
   for (const ServiceConfig& config : next.services) {
     std::shared_ptr<Service> service = services_[config.name];
     std::weak_ptr<Service> weak = service;
     for (const ServicePort& port : config.ports) {
       std::string key = ListenerKey(config.name, port.spec);
+      if (IsDatagramSpec(port.spec)) {
+        AttachDatagramPort(key, service, &fresh, &datagram_table);
+        continue;
+      }
       std::vector<std::unique_ptr<Acceptor>>& acceptors = table[key];
       if (!acceptors.empty()) continue;  // the same spec twice in one service
       auto kept = listeners_.find(key);
@@ -151,23 +179,23 @@ void Supervisor::Apply(const Config& next, ListenerMap fresh) {
         listeners_.erase(kept);
       } else {
         for (Listener& listener : fresh[key]) {
-          acceptors.push_back(std::make_unique<Acceptor>(base_.get(), std::move(listener),
-                                                         resolver_.get()));
+          acceptors.push_back(
+              std::make_unique<Acceptor>(base_.get(), std::move(listener), resolver_.get()));
         }
       }
       for (auto& acceptor : acceptors) {
         bool moved = acceptor->attached() && acceptor->service_name() != config.name;
         bool announce = !acceptor->attached() || moved;
-        acceptor->Attach(service->config(),
-                         [weak](UniqueFd connection, const ConnectionInfo& info,
-                                const std::string& peer) {
-                           if (auto target = weak.lock()) {
-                             target->Dispatch(std::move(connection), info, peer);
-                           }
-                         },
-                         [weak] {
-                           if (auto target = weak.lock()) target->CountDenied();
-                         });
+        acceptor->Attach(
+            service->config(),
+            [weak](UniqueFd connection, const ConnectionInfo& info, const std::string& peer) {
+              if (auto target = weak.lock()) {
+                target->Dispatch(std::move(connection), info, peer);
+              }
+            },
+            [weak] {
+              if (auto target = weak.lock()) target->CountDenied();
+            });
         if (announce) {
           Log(kLogNotice, config.name + ": listening on " + acceptor->listener().Describe());
         }
@@ -182,13 +210,67 @@ void Supervisor::Apply(const Config& next, ListenerMap fresh) {
       Log(kLogNotice, acceptor->service_name() + ": closed " + acceptor->listener().Describe());
     }
   }
+  for (const auto& [key, receivers] : datagram_listeners_) {
+    for (const auto& receiver : receivers) {
+      Log(kLogNotice, receiver->service_name() + ": closed " + receiver->listener().Describe());
+    }
+  }
   listeners_ = std::move(table);
+  datagram_listeners_ = std::move(datagram_table);
+  // The reflection guard's loop check: the ports the UDP built-ins are bound to now.
+  auto builtin_ports = std::make_shared<std::set<uint16_t>>();
+  for (const auto& [key, receivers] : datagram_listeners_) {
+    for (const auto& receiver : receivers) {
+      auto service = services_.find(receiver->service_name());
+      if (service != services_.end() && service->second->config() &&
+          service->second->config()->program.mode == ServiceMode::kBuiltin &&
+          receiver->listener().spec.protocol == Protocol::kUdp) {
+        builtin_ports->insert(receiver->listener().address.Port());
+      }
+    }
+  }
+  for (auto& [key, receivers] : datagram_listeners_) {
+    for (auto& receiver : receivers) receiver->SetBuiltinPorts(builtin_ports);
+  }
 
   for (auto it = services_.begin(); it != services_.end();) {
     it = it->second->finished() ? services_.erase(it) : std::next(it);
   }
   applying_ = false;
   UpdateAccepting();
+}
+
+void Supervisor::AttachDatagramPort(
+    const std::string& key, const std::shared_ptr<Service>& service, ListenerMap* fresh,
+    std::map<std::string, std::vector<std::unique_ptr<DatagramReceiver>>>* table) {
+  std::vector<std::unique_ptr<DatagramReceiver>>& receivers = (*table)[key];
+  if (!receivers.empty()) return;  // the same spec twice in one service
+  auto kept = datagram_listeners_.find(key);
+  if (kept != datagram_listeners_.end()) {
+    receivers = std::move(kept->second);
+    datagram_listeners_.erase(kept);
+  } else {
+    for (Listener& listener : (*fresh)[key]) {
+      receivers.push_back(
+          std::make_unique<DatagramReceiver>(base_.get(), std::move(listener), resolver_.get()));
+    }
+  }
+  std::weak_ptr<Service> weak = service;
+  for (auto& receiver : receivers) {
+    bool announce = !receiver->attached() || receiver->service_name() != service->name();
+    receiver->Attach(
+        service->config(),
+        [weak](const Datagram& datagram, const std::string& peer, DatagramReplySender reply) {
+          if (auto target = weak.lock()) target->DispatchDatagram(datagram, peer, std::move(reply));
+        },
+        [weak] {
+          if (auto target = weak.lock()) target->CountDenied();
+        });
+    if (announce) {
+      Log(kLogNotice, service->name() + ": listening on " + receiver->listener().Describe());
+    }
+    MakeNonBlockingUnlessWait(*service->config(), receiver->listener());
+  }
 }
 
 void Supervisor::UpdateAccepting() {
@@ -201,11 +283,18 @@ void Supervisor::UpdateAccepting() {
                              service->second->accepting());
     }
   }
+  for (auto& [key, receivers] : datagram_listeners_) {
+    for (auto& receiver : receivers) {
+      auto service = services_.find(receiver->service_name());
+      receiver->SetReceiving(!stopping_ && service != services_.end() &&
+                             service->second->receiving_datagrams());
+    }
+  }
 }
 
 int Supervisor::Run() {
   size_t listeners = 0;
-  for (const auto& [key, acceptors] : listeners_) listeners += acceptors.size();
+  ForEachListener([&](const std::string&, const Listener&, const std::string&) { ++listeners; });
   Log(kLogNotice, "ready: " + std::to_string(services_.size()) + " services on " +
                       std::to_string(listeners) + " listeners");
   timeval startup = Seconds(kStartupReportSeconds);
@@ -218,7 +307,7 @@ int Supervisor::Run() {
 
 std::string Supervisor::StatusSummary() const {
   size_t listeners = 0, programs = 0;
-  for (const auto& [key, acceptors] : listeners_) listeners += acceptors.size();
+  ForEachListener([&](const std::string&, const Listener&, const std::string&) { ++listeners; });
   std::string failing;
   for (const auto& [name, service] : services_) {
     programs += service->programs();
@@ -327,7 +416,7 @@ void Supervisor::Reload() {
   char took[32];
   snprintf(took, sizeof took, "%.1f ms", (MonotonicSeconds() - started) * 1000);
   size_t listeners = 0;
-  for (const auto& [key, acceptors] : listeners_) listeners += acceptors.size();
+  ForEachListener([&](const std::string&, const Listener&, const std::string&) { ++listeners; });
   Log(kLogNotice, "reloaded: " + std::to_string(next.services.size()) + " services on " +
                       std::to_string(listeners) + " listeners in " + took);
   NotifySystemd("READY=1\nSTATUS=" + StatusSummary());
@@ -341,6 +430,7 @@ void Supervisor::BeginShutdown(double grace_seconds, const char* why) {
                         std::to_string(static_cast<int>(grace_seconds)) + " s to finish");
     UpdateAccepting();
     listeners_.clear();  // closes the sockets, removes UNIX socket files
+    datagram_listeners_.clear();
     for (auto& [name, service] : services_) service->Shutdown();
   } else {
     grace_seconds = 0;  // a second signal: do not wait any longer
@@ -411,17 +501,17 @@ void Supervisor::Upgrade() {
     return;
   }
   std::vector<std::pair<int, std::string>> handed;
-  for (const auto& [key, acceptors] : listeners_) {
-    for (const auto& acceptor : acceptors) handed.emplace_back(acceptor->listener().fd.get(), key);
-  }
+  ForEachListener([&](const std::string& key, const Listener& listener, const std::string&) {
+    handed.emplace_back(listener.fd.get(), key);
+  });
   std::string error;
   if (!StartSuccessor(image_, handed, &successor_, &error)) {
     Log(kLogErr, "upgrade: cannot start " + image_.path + ": " + error + "; still serving");
     return;
   }
   Log(kLogNotice, "SIGUSR2: upgrade: started " + image_.path + " as pid " +
-                      std::to_string(successor_.pid) + " with " +
-                      std::to_string(handed.size()) + " listeners");
+                      std::to_string(successor_.pid) + " with " + std::to_string(handed.size()) +
+                      " listeners");
   successor_event_.reset(event_new(base_.get(), successor_.ready.get(), EV_READ | EV_PERSIST,
                                    OnSuccessorReport, this));
   event_add(successor_event_.get(), nullptr);
@@ -447,7 +537,10 @@ void Supervisor::OnSuccessorReport(evutil_socket_t fd, short, void* self) {
   for (auto& [key, acceptors] : supervisor->listeners_) {
     for (auto& acceptor : acceptors) acceptor->listener().owns_path = false;
   }
-  supervisor->spared_.insert(pid);  // never ended by our shutdown
+  for (auto& [key, receivers] : supervisor->datagram_listeners_) {
+    for (auto& receiver : receivers) receiver->listener().owns_path = false;
+  }
+  supervisor->spared_.insert(pid);       // never ended by our shutdown
   supervisor->successor_ = Successor{};  // no longer ours to watch
   supervisor->BeginShutdown(supervisor->global_.shutdown_timeout, "upgrade");
 }
@@ -467,12 +560,10 @@ void Supervisor::FinishIfDone() {
 
 void Supervisor::LogStatus() {
   std::map<std::string, std::string> listeners;  // service -> "a b c"
-  for (const auto& [key, acceptors] : listeners_) {
-    for (const auto& acceptor : acceptors) {
-      std::string& text = listeners[acceptor->service_name()];
-      text += (text.empty() ? "" : " ") + acceptor->listener().Describe();
-    }
-  }
+  ForEachListener([&](const std::string&, const Listener& listener, const std::string& service) {
+    std::string& text = listeners[service];
+    text += (text.empty() ? "" : " ") + listener.Describe();
+  });
   for (auto& [name, service] : services_) {
     Log(kLogNotice, "status: " + service->Status(listeners[name]));
   }

@@ -5,14 +5,15 @@
 #pragma once
 
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/config.h"
 #include "common/event_loop.h"
 #include "supervisor/acceptor.h"
+#include "supervisor/datagram_receiver.h"
 #include "supervisor/listener.h"
 #include "supervisor/reverse_resolver.h"
 #include "supervisor/service.h"
@@ -45,6 +46,14 @@ class Supervisor {
   bool DynamicUidsFree(const Config& next, std::vector<std::string>* errors) const;
   // Lets each listener accept exactly while its service has a ready child.
   void UpdateAccepting();
+  // Apply's part for one datagram port: keeps or takes its receivers and
+  // attaches them to `service`.
+  void AttachDatagramPort(
+      const std::string& key, const std::shared_ptr<Service>& service, ListenerMap* fresh,
+      std::map<std::string, std::vector<std::unique_ptr<DatagramReceiver>>>* table);
+  // Every bound socket, stream and datagram: `visit(key, listener, service name)`.
+  template <typename Visit>
+  void ForEachListener(Visit visit) const;
   void BeginShutdown(double grace_seconds, const char* why);
   void ReapChildren();
   // SIGUSR2: start the successor; once it serves, stop accepting and drain.
@@ -69,6 +78,8 @@ class Supervisor {
   std::unique_ptr<ReverseResolver> resolver_;
   std::map<std::string, std::shared_ptr<Service>> services_;
   std::map<std::string, std::vector<std::unique_ptr<Acceptor>>> listeners_;
+  // UDP and SOCK_DGRAM UNIX sockets, by the same keys.
+  std::map<std::string, std::vector<std::unique_ptr<DatagramReceiver>>> datagram_listeners_;
   std::vector<EventPtr> signal_events_;
   EventPtr grace_timer_;
   EventPtr kill_timer_;

@@ -34,6 +34,20 @@ bool ParseNumber(const std::string& text, long max, long* value) {
   return *value <= max;
 }
 
+// A listening socket, or a bound datagram socket (UDP, SOCK_DGRAM UNIX).
+bool IsServingSocket(int fd) {
+  int type = 0, accepting = 0;
+  socklen_t length = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0) return false;
+  if (type == SOCK_DGRAM) {
+    // Bound: a name of its own (a port, or a path).
+    SocketAddress local = SocketAddress::Local(fd);
+    return local.length > sizeof(sa_family_t) && (local.family() == AF_UNIX || local.Port() != 0);
+  }
+  length = sizeof accepting;
+  return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0 && accepting;
+}
+
 }  // namespace
 
 ProcessImage CurrentProcessImage() {
@@ -50,8 +64,8 @@ ProcessImage CurrentProcessImage() {
 }
 
 bool StartSuccessor(const ProcessImage& image,
-                    const std::vector<std::pair<int, std::string>>& listeners,
-                    Successor* successor, std::string* error) {
+                    const std::vector<std::pair<int, std::string>>& listeners, Successor* successor,
+                    std::string* error) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     *error = ErrnoMessage("pipe", "", errno);
@@ -119,14 +133,12 @@ ListenerMap TakeInheritedListeners(std::vector<std::string>* warnings) {
       warnings->push_back("upgrade: ignoring a malformed inherited listener \"" + line + "\"");
       continue;
     }
-    // Only a listening socket is adopted; anything else is not ours to keep.
-    int accepting = 0;
-    socklen_t length = sizeof accepting;
+    // Only a listening socket, or a bound datagram socket, is adopted; anything
+    // else is not ours to keep.
     UniqueFd socket_fd(static_cast<int>(fd));
-    if (getsockopt(socket_fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) != 0 ||
-        !accepting) {
+    if (!IsServingSocket(socket_fd.get())) {
       warnings->push_back("upgrade: inherited fd " + std::to_string(fd) +
-                          " is not a listening socket; ignored");
+                          " is not a listening or bound datagram socket; ignored");
       socket_fd.release();  // not ours: leave it alone
       continue;
     }

@@ -161,8 +161,9 @@ bool ParseAccessRule(const std::string& value, const KeyTarget& target, std::str
 // Names gatehouse sets itself in every program's environment.
 const std::set<std::string>& ReservedEnvNames() {
   static const std::set<std::string> names = {
-      "PROTO",         "TCPREMOTEIP", "TCPREMOTEPORT", "TCPLOCALIP",     "TCPLOCALPORT",
-      "TCPREMOTEHOST", "REMOTE_HOST", "UNIXREMOTEPID", "UNIXREMOTEEUID", "UNIXREMOTEEGID"};
+      "PROTO",         "TCPREMOTEIP",   "TCPREMOTEPORT", "TCPLOCALIP",     "TCPLOCALPORT",
+      "TCPREMOTEHOST", "REMOTE_HOST",   "UNIXREMOTEPID", "UNIXREMOTEEUID", "UNIXREMOTEEGID",
+      "UDPREMOTEIP",   "UDPREMOTEPORT", "UDPLOCALIP",    "UDPLOCALPORT",   "UDPREMOTEHOST"};
   return names;
 }
 

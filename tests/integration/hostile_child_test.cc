@@ -383,5 +383,34 @@ TEST(HostileChild, ForeignProgramPidEndsTheChild) {
   EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) << gatehouse->Log();
 }
 
+// pid 0 (kInProcess) is a built-in's answer; a DatagramReply answers a datagram.
+// A fork service's child that claims either for a connection is lying.
+TEST(HostileChild, InProcessReportOrDatagramReplyForAConnectionEndsTheChild) {
+  TempDir dir;
+  auto gatehouse = StartWithHostileChild(dir, "log_level = 3\n",
+                                         {{"inprocess.conf", Service("inprocess")},
+                                          {"strayreply.conf", Service("strayreply")},
+                                          {"echo.conf", Service("echo")}});
+  ASSERT_TRUE(gatehouse->started()) << gatehouse->Log();
+  std::vector<int> connections;
+  for (const char* name : {"inprocess", "strayreply"}) {
+    ASSERT_TRUE(gatehouse->WaitForLog(std::string(name) + ": ready")) << gatehouse->Log();
+    connections.push_back(ConnectTcp("127.0.0.1", gatehouse->Port(name)));
+    ASSERT_GE(connections.back(), 0);
+  }
+  EXPECT_TRUE(gatehouse->WaitForLog(
+      "inprocess: child broke the protocol (ProgramStarted in-process, and only built-ins serve "
+      "so); ending the child"))
+      << gatehouse->Log();
+  EXPECT_TRUE(gatehouse->WaitForLog(
+      "strayreply: child broke the protocol (DatagramReply for no datagram in flight); ending "
+      "the child"))
+      << gatehouse->Log();
+  for (int fd : connections) close(fd);
+  ASSERT_TRUE(gatehouse->WaitForLog("echo: ready"));
+  EXPECT_TRUE(EchoStillServes(*gatehouse));
+  EXPECT_TRUE(gatehouse->Running());
+}
+
 }  // namespace
 }  // namespace gatehouse::testing

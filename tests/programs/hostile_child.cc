@@ -8,6 +8,9 @@
 //   oneprogram  says Ready, starts `sleep 60` for the first connection and reports
 //               it honestly, then is silent
 //   notself     says Ready with a pidfd of another process (its parent)
+//   inprocess   says Ready, then reports the first connection served in-process
+//               (pid 0), which only a built-in service may
+//   strayreply  says Ready, then sends a DatagramReply for the first connection
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -78,6 +81,14 @@ void StartSleepAndReport(int control, uint64_t id) {
   }
 }
 
+void ReportInProcess(int control, uint64_t id) {
+  SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, kInProcess}));
+}
+
+void ReplyToAConnection(int control, uint64_t id) {
+  SendMessage(control, MessageType::kDatagramReply, EncodePayload(DatagramReply{id, "stray"}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,6 +136,14 @@ int main(int argc, char** argv) {
   } else if (name == "oneprogram") {
     SayReady(control);
     TakeConnections(control, StartSleepAndReport);
+    return 0;
+  } else if (name == "inprocess") {
+    SayReady(control);
+    TakeConnections(control, ReportInProcess);
+    return 0;
+  } else if (name == "strayreply") {
+    SayReady(control);
+    TakeConnections(control, ReplyToAConnection);
     return 0;
   } else if (name == "foreignpid") {
     SayReady(control);

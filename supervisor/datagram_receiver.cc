@@ -1,0 +1,309 @@
+#include "supervisor/datagram_receiver.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "common/monotonic_clock.h"
+#include "common/sys_error.h"
+#include "supervisor/acceptor.h"
+
+namespace gatehouse {
+namespace {
+
+// Datagrams read per wake-up before other sockets and the children get their turn.
+constexpr int kReceiveBatch = 64;
+// At most one line per this many seconds for drops a flood repeats.
+
+std::string TextOf(int family, const void* address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family, address, text, sizeof text);
+  return text;
+}
+
+}  // namespace
+
+struct DatagramReceiver::Arrival {
+  SocketAddress peer;
+  std::string bytes;
+  // The address it was sent to, from IP_PKTINFO / IPV6_PKTINFO.
+  std::optional<in_pktinfo> v4;
+  std::optional<in6_pktinfo> v6;
+  std::string local_ip;
+  uint16_t local_port = 0;
+  std::optional<ucred> credentials;  // a UNIX sender's (SO_PASSCRED)
+  bool guarded = true;               // the service's reflection_guard when it came
+  size_t request_bytes = 0;          // bounds the reply when guarded
+  std::string shown;                 // the sender, for log lines
+};
+
+size_t ReflectionBound(size_t request_bytes) {
+  return std::min(std::max(request_bytes * kReflectionFactor, kReflectionFloorBytes),
+                  kMaxDatagramReplyBytes);
+}
+
+DatagramReceiver::DatagramReceiver(event_base* base, Listener listener, ReverseResolver* resolver)
+    : listener_(std::make_unique<Listener>(std::move(listener))),
+      resolver_(resolver),
+      buffer_(kMaxDatagramBytes, '\0'),
+      log_throttle_(base) {
+  read_event_.reset(event_new(base, listener_->fd.get(), EV_READ | EV_PERSIST, OnReadable, this));
+}
+
+DatagramReceiver::~DatagramReceiver() = default;
+
+void DatagramReceiver::Attach(std::shared_ptr<const ServiceConfig> service, Dispatch dispatch,
+                              std::function<void()> on_denied) {
+  service_ = std::move(service);
+  dispatch_ = std::move(dispatch);
+  on_denied_ = std::move(on_denied);
+  // A reload or an upgrade may change unix_mode/unix_owner/unix_group of a kept socket.
+  std::string error;
+  if (!ApplyUnixSocketOwnership(*listener_, *service_, &error)) {
+    Log(kLogErr, service_->name + ": " + error);
+  }
+}
+
+void DatagramReceiver::SetBuiltinPorts(std::shared_ptr<const std::set<uint16_t>> ports) {
+  builtin_ports_ = std::move(ports);
+}
+
+bool DatagramReceiver::serves_datagrams() const {
+  return service_ != nullptr && (service_->program.mode == ServiceMode::kDatagram ||
+                                 service_->program.mode == ServiceMode::kBuiltin);
+}
+
+void DatagramReceiver::SetReceiving(bool receiving) {
+  receiving = receiving && serves_datagrams();
+  if (receiving == receiving_) return;
+  receiving_ = receiving;
+  if (receiving) {
+    event_add(read_event_.get(), nullptr);
+  } else {
+    event_del(read_event_.get());
+  }
+}
+
+void DatagramReceiver::OnReadable(evutil_socket_t, short, void* self) {
+  static_cast<DatagramReceiver*>(self)->ReceiveBatch();
+}
+
+void DatagramReceiver::ReceiveBatch() {
+  bool unix_socket = listener_->spec.protocol == Protocol::kUnix;
+  // A batch may end in a dispatch that stops this receiver.
+  for (int i = 0; i < kReceiveBatch && receiving_; ++i) {
+    auto arrival = std::make_shared<Arrival>();
+    arrival->peer.length = sizeof arrival->peer.storage;
+    iovec data{buffer_.data(), buffer_.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(ucred)) +
+                                  CMSG_SPACE(sizeof(in_pktinfo))];
+    msghdr message{};
+    message.msg_name = arrival->peer.get();
+    message.msg_namelen = arrival->peer.length;
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    // MSG_TRUNC: the datagram's real length, so an oversize one is seen, not cut.
+    ssize_t received = recvmsg(listener_->fd.get(), &message, MSG_TRUNC | MSG_CMSG_CLOEXEC);
+    if (received < 0) {
+      int err = errno;
+      if (err == EAGAIN || err == EINTR) return;
+      if (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH) continue;
+      LogThrottled("receive error", ErrnoMessage("recvmsg", listener_->Describe(), err));
+      return;
+    }
+    arrival->peer.length = message.msg_namelen;
+    arrival->shown = unix_socket ? (arrival->peer.length > sizeof(sa_family_t)
+                                        ? arrival->peer.ToString()
+                                        : std::string("an unnamed socket"))
+                                 : arrival->peer.ToString();
+    if ((message.msg_flags & MSG_TRUNC) != 0 || static_cast<size_t>(received) > buffer_.size()) {
+      LogThrottled("oversize", "dropped a datagram of " + std::to_string(received) +
+                                   " bytes from " + arrival->shown + " on " +
+                                   listener_->Describe() + " (at most " +
+                                   std::to_string(kMaxDatagramBytes) + ")");
+      continue;
+    }
+    arrival->bytes.assign(buffer_.data(), static_cast<size_t>(received));
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        in_pktinfo info;
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        arrival->v4 = info;
+      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+        in6_pktinfo info;
+        std::memcpy(&info, CMSG_DATA(c), sizeof info);
+        arrival->v6 = info;
+      } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+        ucred credentials;
+        std::memcpy(&credentials, CMSG_DATA(c), sizeof credentials);
+        arrival->credentials = credentials;
+      }
+    }
+    // UDPLOCALIP: the address the client sent to (the socket's own one when
+    // bound to a single address).
+    arrival->local_port = listener_->address.Port();
+    if (arrival->v4) {
+      arrival->local_ip = TextOf(AF_INET, &arrival->v4->ipi_addr);
+    } else if (arrival->v6) {
+      arrival->local_ip = TextOf(AF_INET6, &arrival->v6->ipi6_addr);
+    } else {
+      arrival->local_ip = listener_->address.Ip();
+    }
+    Admit(std::move(arrival));
+  }
+}
+
+void DatagramReceiver::Admit(std::shared_ptr<Arrival> arrival) {
+  bool unix_socket = listener_->spec.protocol == Protocol::kUnix;
+  arrival->guarded = service_->reflection_guard;
+  // Checked before the access rules: a spoofed flood must not cost lookups.
+  if (arrival->guarded && !unix_socket) {
+    uint16_t port = arrival->peer.Port();
+    std::string where = arrival->shown + " on " + listener_->Describe();
+    if (port < kFirstUnprivilegedPort) {
+      DropDenied("privileged source port",
+                 where + ": source port below 1024 (reflection_guard); no reply");
+      return;
+    }
+    if (builtin_ports_ && builtin_ports_->count(port) > 0) {
+      DropDenied("built-in source port",
+                 where + ": source port of a UDP built-in service (reflection_guard); no reply");
+      return;
+    }
+  }
+  if (!service_->reverse_lookups || unix_socket) {
+    Decide(std::move(arrival), std::nullopt);
+    return;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  SocketAddress peer = arrival->peer;
+  resolver_->Lookup(peer, [this, alive, arrival](const PeerName& found) {
+    if (alive.expired()) return;
+    if (found.outcome == PeerName::kFailed && service_->access.HasRegexRules()) {
+      // Fail closed: the name might have matched a deny rule.
+      DropDenied("denied", arrival->shown + " on " + listener_->Describe() +
+                               " (lookup failed: " + found.reason + ")");
+      return;
+    }
+    std::optional<std::string> host;
+    if (found.outcome == PeerName::kName) host = found.name;
+    Decide(arrival, host);
+  });
+}
+
+void DatagramReceiver::Decide(std::shared_ptr<Arrival> arrival,
+                              const std::optional<std::string>& host) {
+  bool unix_socket = listener_->spec.protocol == Protocol::kUnix;
+  std::string shown = arrival->shown;
+  if (host) shown += " (" + *host + ")";
+  if (!service_->access.Admits(arrival->peer, host)) {
+    DropDenied("denied", shown + " on " + listener_->Describe());
+    return;
+  }
+  Datagram datagram;
+  ConnectionInfo& info = datagram.connection;
+  info.id = NextConnectionId();
+  if (unix_socket) {
+    info.proto = "UNIX";
+    if (arrival->credentials) {
+      info.unix_pid = arrival->credentials->pid;
+      info.unix_uid = static_cast<int32_t>(arrival->credentials->uid);
+      info.unix_gid = static_cast<int32_t>(arrival->credentials->gid);
+      shown +=
+          " (pid " + std::to_string(info.unix_pid) + " uid " + std::to_string(info.unix_uid) + ")";
+    }
+  } else {
+    info.proto = "UDP";
+    info.peer_ip = arrival->peer.Ip();
+    info.peer_port = arrival->peer.Port();
+    info.local_ip = arrival->local_ip;
+    info.local_port = arrival->local_port;
+    info.remote_host = host.value_or("");
+  }
+  // The arrival stays with the reply's way back: without its bytes, which go to the child.
+  arrival->request_bytes = arrival->bytes.size();
+  datagram.bytes = std::move(arrival->bytes);
+  arrival->bytes = std::string();
+  dispatch_(datagram, shown + "/" + (unix_socket ? "unix" : "udp"), ReplySenderFor(arrival));
+}
+
+DatagramReplySender DatagramReceiver::ReplySenderFor(std::shared_ptr<Arrival> arrival) {
+  std::weak_ptr<bool> alive = alive_;
+  return [this, alive, arrival](const std::string& reply) {
+    if (alive.expired()) return;  // its socket was closed by a reload
+    SendReply(*arrival, reply);
+  };
+}
+
+void DatagramReceiver::SendReply(const Arrival& arrival, std::string reply) {
+  if (reply.empty()) return;
+  std::string where = arrival.shown + " on " + listener_->Describe();
+  bool unix_socket = listener_->spec.protocol == Protocol::kUnix;
+  if (unix_socket && arrival.peer.length <= sizeof(sa_family_t)) {
+    // An unnamed (unbound) sender has no address to answer to.
+    LogThrottled("unnamed sender", "no reply to " + where + ": the sender has no bound path");
+    return;
+  }
+  if (arrival.guarded && !unix_socket) {
+    size_t bound = ReflectionBound(arrival.request_bytes);
+    if (reply.size() > bound) {
+      LogThrottled("reply cut", "reply to " + where + " cut from " + std::to_string(reply.size()) +
+                                    " to " + std::to_string(bound) +
+                                    " bytes (reflection_guard: at most " +
+                                    std::to_string(kReflectionFactor) + " x the request's " +
+                                    std::to_string(arrival.request_bytes) + ")");
+      reply.resize(bound);
+    }
+  }
+  iovec data{reply.data(), reply.size()};
+  msghdr message{};
+  message.msg_name = const_cast<sockaddr*>(arrival.peer.get());
+  message.msg_namelen = arrival.peer.length;
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  // From the address the request was sent to: a "*" socket's route might pick another.
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  if (arrival.v4) {
+    in_pktinfo from{};
+    from.ipi_spec_dst = arrival.v4->ipi_spec_dst;  // the request's local address (unicast)
+    message.msg_control = control;
+    message.msg_controllen = CMSG_SPACE(sizeof from);
+    cmsghdr* c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof from);
+    std::memcpy(CMSG_DATA(c), &from, sizeof from);
+  } else if (arrival.v6) {
+    in6_pktinfo from = *arrival.v6;  // address and interface (link-local needs it)
+    message.msg_control = control;
+    message.msg_controllen = CMSG_SPACE(sizeof from);
+    cmsghdr* c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = IPPROTO_IPV6;
+    c->cmsg_type = IPV6_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof from);
+    std::memcpy(CMSG_DATA(c), &from, sizeof from);
+  }
+  if (sendmsg(listener_->fd.get(), &message, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+    // Datagrams are lossy: a full buffer or a gone UNIX peer loses this reply only.
+    LogThrottled("reply lost", ErrnoMessage("sendmsg", "reply to " + where, errno));
+  }
+}
+
+void DatagramReceiver::DropDenied(const std::string& kind, const std::string& what) {
+  if (on_denied_) on_denied_();
+  LogThrottled(kind, "denied " + what);
+}
+
+void DatagramReceiver::LogThrottled(const std::string& kind, const std::string& what) {
+  log_throttle_.Note(kind, kLogNotice, service_->name + ": " + what);
+}
+
+}  // namespace gatehouse
