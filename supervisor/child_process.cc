@@ -533,6 +533,7 @@ bool ChildProcess::KeepWaitProgramEntry(Connection& entry, uint64_t connection_i
   if (connection_id != kListenersConnectionId) return false;
   entry.program = 0;
   entry.host_pid = 0;
+  entry.started = false;  // the restarted program reports its own start
   return true;
 }
 
