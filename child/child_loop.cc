@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <ctime>
 
+#include "child/builtin_reply.h"
 #include "child/program_runner.h"
 #include "child/supervisor_term.h"
 #include "common/monotonic_clock.h"
@@ -53,6 +55,16 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
         auto found = running_.find(pid);
         return found != running_.end() && found->second.connection_id == connection;
       });
+  if (service_.program.mode == ServiceMode::kBuiltin) {
+    // `timeout` bounds a built-in connection's idle time, as it bounds a program's run.
+    builtin_ = std::make_unique<BuiltinServer>(
+        base_, service_.program.builtin, service_.program.timeout, service_.name,
+        [this](uint64_t connection_id, uint64_t duration_us) {
+          channel_->Send(MessageType::kProgramExited,
+                         EncodePayload(ProgramExited{connection_id, kInProcess, 0, duration_us}));
+          FinishIfIdle();
+        });
+  }
   event_add(sigchld_event_.get(), nullptr);
   event_add(sigterm_event_.get(), nullptr);
 }
@@ -79,6 +91,9 @@ void ChildLoop::OnMessage(WireMessage& message) {
       return;
     case MessageType::kShutdown:
       StopAccepting();
+      return;
+    case MessageType::kDatagram:
+      if (builtin_) AnswerBuiltinDatagram(message);
       return;
     default:
       return;  // the table lets nothing else through
@@ -111,6 +126,7 @@ void ChildLoop::StartConnection(WireMessage& message) {
     return;
   }
   SendBanner(message.fd.get(), service_.program.banner);
+  if (builtin_) return ServeBuiltin(connection, std::move(message.fd));
   if (waiting_.empty() && Launch(connection, message.fd)) return;
   waiting_.push_back(Waiting{connection, std::move(message.fd)});
   channel_->PauseReading();
@@ -146,6 +162,34 @@ bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
   channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection.id, pid}),
                  std::move(pidfd));
   return true;
+}
+
+void ChildLoop::ServeBuiltin(const ConnectionInfo& connection, UniqueFd fd) {
+  channel_->Send(MessageType::kProgramStarted,
+                 EncodePayload(ProgramStarted{connection.id, kInProcess}));
+  builtin_->Serve(connection.id, std::move(fd));  // daytime and time may end at once
+}
+
+void ChildLoop::AnswerBuiltinDatagram(WireMessage& message) {
+  Datagram datagram;
+  std::string error;
+  if (!DecodePayload(message.payload, &datagram, &error)) {
+    channel_->Close("bad Datagram message: " + error);
+    return;
+  }
+  AnswerDatagramInProcess(datagram);
+}
+
+void ChildLoop::AnswerDatagramInProcess(Datagram& datagram) {
+  uint64_t id = datagram.connection.id;
+  double started = MonotonicSeconds();
+  channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, kInProcess}));
+  std::string reply = BuiltinDatagramReply(service_.program.builtin, datagram.bytes, time(nullptr));
+  if (!reply.empty()) {
+    channel_->Send(MessageType::kDatagramReply, EncodePayload(DatagramReply{id, std::move(reply)}));
+  }
+  channel_->Send(MessageType::kProgramExited,
+                 EncodePayload(ProgramExited{id, kInProcess, 0, MicrosecondsSince(started)}));
 }
 
 void ChildLoop::LaunchWaiting() {
@@ -193,7 +237,8 @@ void ChildLoop::EndPrograms(int signal) {
 }
 
 void ChildLoop::FinishIfIdle() {
-  if (stopping_ && running_.empty()) event_base_loopexit(base_, nullptr);
+  bool builtins_idle = !builtin_ || builtin_->connections() == 0;
+  if (stopping_ && running_.empty() && builtins_idle) event_base_loopexit(base_, nullptr);
 }
 
 void ChildLoop::OnSigchld(evutil_socket_t, short, void* self) {
@@ -212,6 +257,7 @@ void ChildLoop::OnSigterm(evutil_socket_t fd, short, void* self) {
   child->stopping_ = true;
   child->FailWaiting("service is shutting down");
   child->EndPrograms(SIGTERM);
+  if (child->builtin_) child->builtin_->EndAll();               // nothing of theirs needs a grace
   timeval delay = Seconds(child->service_.program.kill_grace);  // the service's TERM-to-KILL
   event_add(child->kill_timer_.get(), &delay);
   child->FinishIfIdle();

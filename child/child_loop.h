@@ -11,8 +11,9 @@
 #include <memory>
 #include <string>
 
-#include "child/program_stderr.h"
+#include "child/builtin_server.h"
 #include "child/program_deadlines.h"
+#include "child/program_stderr.h"
 #include "common/event_loop.h"
 #include "common/message_channel.h"
 #include "common/message_table.h"
@@ -27,6 +28,10 @@ class ChildLoop {
   // Serves until told to stop (Shutdown, TERM, or the supervisor gone) and every
   // program has ended. Returns the process exit code.
   int Run();
+  // mode = builtin over UDP: answers one datagram in the child itself and reports
+  // it as ProgramStarted, DatagramReply (unless the reply is empty), ProgramExited,
+  // all with pid kInProcess.
+  void AnswerDatagramInProcess(Datagram& datagram);
 
  private:
   struct Running {
@@ -42,6 +47,10 @@ class ChildLoop {
   void OnMessage(WireMessage& message);
   void OnChannelClosed(const std::string& reason);
   void StartConnection(WireMessage& message);
+  // mode = builtin: serves the connection in this process (BuiltinServer).
+  void ServeBuiltin(const ConnectionInfo& connection, UniqueFd fd);
+  // kDatagram for a built-in: decoded, then AnswerDatagramInProcess.
+  void AnswerBuiltinDatagram(WireMessage& message);
   // Starts the program (and closes `fd`); false, keeping `fd`, when there is no
   // fd for its stderr pipe now.
   bool Launch(const ConnectionInfo& connection, UniqueFd& fd);
@@ -69,6 +78,7 @@ class ChildLoop {
   EventPtr kill_timer_;
   std::map<pid_t, Running> running_;
   std::unique_ptr<ProgramDeadlines> deadlines_;  // timeout
+  std::unique_ptr<BuiltinServer> builtin_;       // mode = builtin only
   // While this holds any, the channel is not read: more connections wait in the
   // socket and the supervisor's queue (back-pressure), none is lost.
   std::deque<Waiting> waiting_;

@@ -351,8 +351,23 @@ void ChildProcess::OnMessage(WireMessage& message) {
       ProgramStarted started;
       if (!DecodePayload(message.payload, &started, &error)) return ProtocolViolation(error);
       auto found = connections_.find(started.connection_id);
-      if (found == connections_.end() || found->second.program != 0) {
+      if (found == connections_.end() || found->second.started) {
         return ProtocolViolation("ProgramStarted for unknown connection");
+      }
+      // Served in the child itself: only a built-in is, and it has no process (no pidfd).
+      bool in_process = started.pid == kInProcess;
+      if (in_process != (service_->program.mode == ServiceMode::kBuiltin) ||
+          (in_process && message.fd)) {
+        return ProtocolViolation(
+            "ProgramStarted names pid " + std::to_string(started.pid) +
+            " for a service with mode = " + ServiceModeName(service_->program.mode));
+      }
+      found->second.started = true;
+      if (in_process) {
+        report_watchdog_.Heard(started.connection_id);
+        if (LogEnabled(kLogInfo))
+          Log(kLogInfo, service_->name + ": start " + found->second.peer + " in-process");
+        return;
       }
       // 0: it has ended already. No pidfd (no namespace, or lost to our fd limit): the pid the
       // child names is ours only without namespaces; else it stays unknown.
@@ -379,7 +394,8 @@ void ChildProcess::OnMessage(WireMessage& message) {
       ProgramExited exited;
       if (!DecodePayload(message.payload, &exited, &error)) return ProtocolViolation(error);
       auto found = connections_.find(exited.connection_id);
-      if (found == connections_.end() || found->second.program != exited.pid) {
+      if (found == connections_.end() || !found->second.started ||
+          found->second.program != exited.pid) {
         return ProtocolViolation("ProgramExited for unknown program");
       }
       // A failed connection must leave a trace at the default log_level (notice);
@@ -389,9 +405,11 @@ void ChildProcess::OnMessage(WireMessage& message) {
         char duration[32];
         snprintf(duration, sizeof duration, "%.3f s",
                  static_cast<double>(exited.duration_us) / 1e6);
-        Log(level, service_->name + ": exit " + found->second.peer + " pid " +
-                       ShownPid(found->second.host_pid) + " " +
-                       DescribeWaitStatus(exited.wait_status) + " after " + duration);
+        Log(level,
+            service_->name + ": exit " + found->second.peer +
+                (exited.pid == kInProcess ? std::string(" in-process ")
+                                          : " pid " + ShownPid(found->second.host_pid) + " ") +
+                DescribeWaitStatus(exited.wait_status) + " after " + duration);
       }
       if (exited.wait_status != 0) ++counters_->exit_nonzero;
       host_pid_of_.erase(exited.pid);
@@ -403,7 +421,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
       ProgramFailed failed;
       if (!DecodePayload(message.payload, &failed, &error)) return ProtocolViolation(error);
       auto found = connections_.find(failed.connection_id);
-      if (found == connections_.end() || found->second.program != 0) {
+      if (found == connections_.end() || found->second.started) {
         return ProtocolViolation("ProgramFailed for unknown connection");
       }
       Log(kLogErr,

@@ -73,9 +73,10 @@ class ChildProcess {
  private:
   struct Connection {
     std::string peer;
-    pid_t program = 0;   // as the child names it (its namespace's pid)
+    pid_t program = 0;   // as the child names it (its namespace's pid; kInProcess for a built-in)
     pid_t host_pid = 0;  // as we see it, from the pidfd (0: ended before we looked)
     SourceSlots::Slot slot;  // its place in per_source, given back with the entry
+    bool started = false;    // ProgramStarted came
   };
 
   void OnMessage(WireMessage& message);

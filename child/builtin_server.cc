@@ -1,0 +1,236 @@
+#include "child/builtin_server.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "child/builtin_reply.h"
+#include "common/monotonic_clock.h"
+
+namespace gatehouse {
+namespace {
+
+// Chargen refills per writable event: a fast reader on loopback could otherwise
+// keep the loop in one connection while the others wait.
+constexpr int kMaxRefillsPerEvent = 4;
+
+}  // namespace
+
+// One connection: its socket, its events and its output buffer. Each step
+// returns false once the connection is over; the server then ends it.
+class BuiltinServer::Connection {
+ public:
+  Connection(BuiltinServer* server, uint64_t id, UniqueFd fd)
+      : server_(server), id_(id), fd_(std::move(fd)), started_(MonotonicSeconds()) {
+    last_progress_ = started_;
+    event_base* base = server_->base_;
+    read_event_.reset(event_new(base, fd_.get(), EV_READ | EV_PERSIST, OnReadable, this));
+    write_event_.reset(event_new(base, fd_.get(), EV_WRITE | EV_PERSIST, OnWritable, this));
+    if (server_->idle_timeout_ > 0) idle_timer_.reset(evtimer_new(base, OnIdleTimer, this));
+  }
+
+  uint64_t id() const { return id_; }
+  double started() const { return started_; }
+
+  // False when it is over already (daytime and time may be).
+  bool Start() {
+    int flags = fcntl(fd_.get(), F_GETFL);
+    if (flags < 0 || fcntl(fd_.get(), F_SETFL, flags | O_NONBLOCK) != 0) return false;
+    // A peer that vanished without a FIN is found by the kernel (UNIX sockets refuse; no matter).
+    int on = 1;
+    setsockopt(fd_.get(), SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    if (idle_timer_) ArmIdleTimer(server_->idle_timeout_);
+    switch (server_->builtin_) {
+      case BuiltinService::kEcho:
+      case BuiltinService::kDiscard:
+        event_add(read_event_.get(), nullptr);
+        return true;
+      case BuiltinService::kChargen:
+        event_add(read_event_.get(), nullptr);  // what the client sends is dropped
+        return Flush();
+      case BuiltinService::kDaytime:
+        Append(DaytimeLine(time(nullptr)));
+        return Flush();
+      case BuiltinService::kTime:
+        Append(TimeBytes(time(nullptr)));
+        return Flush();
+      default:
+        return false;
+    }
+  }
+
+ private:
+  static void OnReadable(evutil_socket_t, short, void* self) {
+    auto* connection = static_cast<Connection*>(self);
+    if (!connection->Readable()) connection->server_->End(connection->id_);
+  }
+  static void OnWritable(evutil_socket_t, short, void* self) {
+    auto* connection = static_cast<Connection*>(self);
+    if (!connection->Flush()) connection->server_->End(connection->id_);
+  }
+  static void OnIdleTimer(evutil_socket_t, short, void* self) {
+    auto* connection = static_cast<Connection*>(self);
+    uint32_t timeout = connection->server_->idle_timeout_;
+    double idle = MonotonicSeconds() - connection->last_progress_;
+    if (idle < timeout) {
+      connection->ArmIdleTimer(timeout - idle);
+      return;
+    }
+    fprintf(stderr, "gatehouse-child[%s]: connection %llu idle past its timeout of %u s; closed\n",
+            connection->server_->service_name_.c_str(),
+            static_cast<unsigned long long>(connection->id_), timeout);
+    connection->server_->End(connection->id_);
+  }
+
+  void ArmIdleTimer(double seconds) {
+    timeval delay = Seconds(seconds);
+    event_add(idle_timer_.get(), &delay);
+  }
+
+  void Append(const std::string& bytes) {
+    Compact();
+    size_t n = std::min(bytes.size(), sizeof buffer_ - end_);
+    memcpy(buffer_ + end_, bytes.data(), n);
+    end_ += n;
+  }
+  // Moves what is still to be sent to the front, so the free space is in one piece.
+  void Compact() {
+    if (start_ == 0) return;
+    memmove(buffer_, buffer_ + start_, end_ - start_);
+    end_ -= start_;
+    start_ = 0;
+  }
+  // Whole chargen lines into the free space.
+  void RefillChargen() {
+    Compact();
+    while (sizeof buffer_ - end_ >= kChargenLineWidth + 2) {
+      std::string line = ChargenLine(next_line_++);
+      memcpy(buffer_ + end_, line.data(), line.size());
+      end_ += line.size();
+    }
+  }
+
+  bool Readable() {
+    if (server_->builtin_ != BuiltinService::kEcho) {
+      char dropped[4096];
+      ssize_t n = read(fd_.get(), dropped, sizeof dropped);
+      if (n > 0) {
+        last_progress_ = MonotonicSeconds();
+        return true;
+      }
+      if (n < 0) return errno == EAGAIN || errno == EINTR;
+      // EOF: discard is done. Chargen goes on for a client that only half-closed.
+      event_del(read_event_.get());
+      return server_->builtin_ == BuiltinService::kChargen;
+    }
+    Compact();
+    if (end_ == sizeof buffer_) {  // full (Flush stops reading then; a late event)
+      event_del(read_event_.get());
+      return true;
+    }
+    ssize_t n = read(fd_.get(), buffer_ + end_, sizeof buffer_ - end_);
+    if (n < 0) return errno == EAGAIN || errno == EINTR;
+    if (n == 0) {
+      input_done_ = true;
+      event_del(read_event_.get());
+      return end_ > start_;  // over once the rest is sent
+    }
+    end_ += static_cast<size_t>(n);
+    last_progress_ = MonotonicSeconds();
+    return Flush();
+  }
+
+  // Sends what the buffer holds; waits for the socket when it is full. Decides
+  // what to watch next: echo reads only while there is room, so a client that
+  // does not read stops being read.
+  bool Flush() {
+    BuiltinService builtin = server_->builtin_;
+    for (int refills = 0;;) {
+      if (builtin == BuiltinService::kChargen && end_ == start_) {
+        if (refills++ == kMaxRefillsPerEvent) break;  // more when the loop comes back
+        RefillChargen();
+      }
+      if (end_ == start_) break;
+      ssize_t n = send(fd_.get(), buffer_ + start_, end_ - start_, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) return false;  // the client is gone
+        break;
+      }
+      start_ += static_cast<size_t>(n);
+      last_progress_ = MonotonicSeconds();
+      if (start_ == end_) start_ = end_ = 0;
+    }
+    bool pending = end_ > start_ || builtin == BuiltinService::kChargen;
+    if (pending) {
+      event_add(write_event_.get(), nullptr);
+    } else {
+      event_del(write_event_.get());
+    }
+    switch (builtin) {
+      case BuiltinService::kEcho:
+        if (input_done_) return pending;
+        if (start_ > 0 || end_ < sizeof buffer_) {
+          event_add(read_event_.get(), nullptr);
+        } else {
+          event_del(read_event_.get());  // full: the client must read first
+        }
+        return true;
+      case BuiltinService::kDaytime:
+      case BuiltinService::kTime:
+        return pending;  // closed once the reply is out
+      default:
+        return true;
+    }
+  }
+
+  BuiltinServer* server_;
+  uint64_t id_;
+  UniqueFd fd_;
+  double started_;
+  double last_progress_;
+  EventPtr read_event_;
+  EventPtr write_event_;
+  EventPtr idle_timer_;
+  char buffer_[kBuiltinBufferBytes];
+  size_t start_ = 0;  // buffer_[start_, end_) is still to be sent
+  size_t end_ = 0;
+  uint64_t next_line_ = 0;   // chargen
+  bool input_done_ = false;  // echo: the client closed its side
+};
+
+BuiltinServer::BuiltinServer(event_base* base, BuiltinService builtin, uint32_t idle_timeout,
+                             std::string service_name, OnEnd on_end)
+    : base_(base),
+      builtin_(builtin),
+      idle_timeout_(idle_timeout),
+      service_name_(std::move(service_name)),
+      on_end_(std::move(on_end)) {}
+
+BuiltinServer::~BuiltinServer() = default;
+
+void BuiltinServer::Serve(uint64_t connection_id, UniqueFd fd) {
+  auto connection = std::make_unique<Connection>(this, connection_id, std::move(fd));
+  Connection* started = connection.get();
+  connections_[connection_id] = std::move(connection);
+  if (!started->Start()) End(connection_id);
+}
+
+void BuiltinServer::EndAll() {
+  while (!connections_.empty()) End(connections_.begin()->first);
+}
+
+void BuiltinServer::End(uint64_t connection_id) {
+  auto found = connections_.find(connection_id);
+  if (found == connections_.end()) return;
+  double seconds = MonotonicSeconds() - found->second->started();
+  connections_.erase(found);  // closes the socket, frees its events
+  on_end_(connection_id, seconds < 0 ? 0 : static_cast<uint64_t>(seconds * 1e6));
+}
+
+}  // namespace gatehouse
