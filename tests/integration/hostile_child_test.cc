@@ -383,5 +383,23 @@ TEST(HostileChild, ForeignProgramPidEndsTheChild) {
   EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) << gatehouse->Log();
 }
 
+// Only a built-in is served inside the child: a fork service's child that
+// claims so (pid kInProcess, no process to check) is ended.
+TEST(HostileChild, InProcessClaimOfAForkServiceEndsTheChild) {
+  TempDir dir;
+  auto gatehouse =
+      StartWithHostileChild(dir, "log_level = 3\n", {{"inprocess.conf", Service("inprocess")}});
+  ASSERT_TRUE(gatehouse->started()) << gatehouse->Log();
+  ASSERT_TRUE(gatehouse->WaitForLog("inprocess: ready")) << gatehouse->Log();
+  int fd = ConnectTcp("127.0.0.1", gatehouse->Port("inprocess"));
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(gatehouse->WaitForLog(
+      "inprocess: child broke the protocol (ProgramStarted names pid 0 for a service with mode = "
+      "fork); ending the child"))
+      << gatehouse->Log();
+  EXPECT_EQ(gatehouse->Log().find("in-process"), std::string::npos) << gatehouse->Log();
+  close(fd);
+}
+
 }  // namespace
 }  // namespace gatehouse::testing

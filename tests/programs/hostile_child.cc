@@ -8,6 +8,8 @@
 //   oneprogram  says Ready, starts `sleep 60` for the first connection and reports
 //               it honestly, then is silent
 //   notself     says Ready with a pidfd of another process (its parent)
+//   inprocess   says Ready, then reports the first connection as served in-process
+//               (pid kInProcess), which only a mode = builtin service may
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -62,6 +64,10 @@ void ReportParentAsProgram(int control, uint64_t id) {
   UniqueFd parent = OpenPidfd(getppid());
   SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, getppid()}),
               parent.get());
+}
+
+void ReportInProcess(int control, uint64_t id) {
+  SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, kInProcess}));
 }
 
 void StartSleepAndReport(int control, uint64_t id) {
@@ -125,6 +131,10 @@ int main(int argc, char** argv) {
   } else if (name == "oneprogram") {
     SayReady(control);
     TakeConnections(control, StartSleepAndReport);
+    return 0;
+  } else if (name == "inprocess") {
+    SayReady(control);
+    TakeConnections(control, ReportInProcess);
     return 0;
   } else if (name == "foreignpid") {
     SayReady(control);
