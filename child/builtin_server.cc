@@ -1,6 +1,5 @@
 #include "child/builtin_server.h"
 
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,15 +36,18 @@ class BuiltinServer::Connection {
   uint64_t id() const { return id_; }
   double started() const { return started_; }
 
-  // False when it is over already (daytime and time may be).
-  bool Start() {
-    int flags = fcntl(fd_.get(), F_GETFL);
-    if (flags < 0 || fcntl(fd_.get(), F_SETFL, flags | O_NONBLOCK) != 0) return false;
-    // A peer that vanished without a FIN is found by the kernel (UNIX sockets refuse; no matter).
-    int on = 1;
-    setsockopt(fd_.get(), SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  // False when it is over already. `reply`: what daytime and time still have to send.
+  bool Start(const std::string& reply) {
+    BuiltinService builtin = server_->builtin_;
+    if (builtin == BuiltinService::kEcho || builtin == BuiltinService::kDiscard ||
+        builtin == BuiltinService::kChargen) {
+      // These may live long: a peer that vanished without a FIN is found by the
+      // kernel (UNIX sockets refuse the option; no matter).
+      int on = 1;
+      setsockopt(fd_.get(), SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    }
     if (idle_timer_) ArmIdleTimer(server_->idle_timeout_);
-    switch (server_->builtin_) {
+    switch (builtin) {
       case BuiltinService::kEcho:
       case BuiltinService::kDiscard:
         event_add(read_event_.get(), nullptr);
@@ -54,10 +56,8 @@ class BuiltinServer::Connection {
         event_add(read_event_.get(), nullptr);  // what the client sends is dropped
         return Flush();
       case BuiltinService::kDaytime:
-        Append(DaytimeLine(time(nullptr)));
-        return Flush();
       case BuiltinService::kTime:
-        Append(TimeBytes(time(nullptr)));
+        Append(reply);
         return Flush();
       default:
         return false;
@@ -118,7 +118,7 @@ class BuiltinServer::Connection {
   bool Readable() {
     if (server_->builtin_ != BuiltinService::kEcho) {
       char dropped[4096];
-      ssize_t n = read(fd_.get(), dropped, sizeof dropped);
+      ssize_t n = recv(fd_.get(), dropped, sizeof dropped, MSG_DONTWAIT);
       if (n > 0) {
         last_progress_ = MonotonicSeconds();
         return true;
@@ -133,7 +133,7 @@ class BuiltinServer::Connection {
       event_del(read_event_.get());
       return true;
     }
-    ssize_t n = read(fd_.get(), buffer_ + end_, sizeof buffer_ - end_);
+    ssize_t n = recv(fd_.get(), buffer_ + end_, sizeof buffer_ - end_, MSG_DONTWAIT);
     if (n < 0) return errno == EAGAIN || errno == EINTR;
     if (n == 0) {
       input_done_ = true;
@@ -156,7 +156,7 @@ class BuiltinServer::Connection {
         RefillChargen();
       }
       if (end_ == start_) break;
-      ssize_t n = send(fd_.get(), buffer_ + start_, end_ - start_, MSG_NOSIGNAL);
+      ssize_t n = send(fd_.get(), buffer_ + start_, end_ - start_, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN) return false;  // the client is gone
@@ -215,10 +215,26 @@ BuiltinServer::BuiltinServer(event_base* base, BuiltinService builtin, uint32_t 
 BuiltinServer::~BuiltinServer() = default;
 
 void BuiltinServer::Serve(uint64_t connection_id, UniqueFd fd) {
+  std::string reply;
+  if (builtin_ == BuiltinService::kDaytime || builtin_ == BuiltinService::kTime) {
+    // The reply fits a fresh socket's buffer: sent and closed at once, nothing
+    // kept, unless the socket takes only part of it.
+    double started = MonotonicSeconds();
+    reply = builtin_ == BuiltinService::kDaytime ? DaytimeLine(time(nullptr))
+                                                 : TimeBytes(time(nullptr));
+    ssize_t n = send(fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n == static_cast<ssize_t>(reply.size()) || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      fd.reset();
+      double seconds = MonotonicSeconds() - started;
+      on_end_(connection_id, seconds < 0 ? 0 : static_cast<uint64_t>(seconds * 1e6));
+      return;
+    }
+    reply.erase(0, n > 0 ? static_cast<size_t>(n) : 0);
+  }
   auto connection = std::make_unique<Connection>(this, connection_id, std::move(fd));
   Connection* started = connection.get();
   connections_[connection_id] = std::move(connection);
-  if (!started->Start()) End(connection_id);
+  if (!started->Start(reply)) End(connection_id);
 }
 
 void BuiltinServer::EndAll() {

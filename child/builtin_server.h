@@ -1,6 +1,7 @@
 // BuiltinServer: serves the TCP and UNIX stream built-ins (mode = builtin) inside
 // gatehouse-child, on its event loop, without a process per connection. Every
-// connection is non-blocking and holds one fixed output buffer (kBuiltinBufferBytes):
+// call on a connection is non-blocking (MSG_DONTWAIT), and a connection holds
+// one fixed output buffer (kBuiltinBufferBytes):
 // echo stops reading while its output is full, chargen writes only when the
 // socket takes more, so a client that never reads stalls only itself and cannot
 // grow the child's memory. With an idle timeout, a connection that moves no byte
