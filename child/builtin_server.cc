@@ -17,6 +17,8 @@ namespace {
 // Chargen refills per writable event: a fast reader on loopback could otherwise
 // keep the loop in one connection while the others wait.
 constexpr int kMaxRefillsPerEvent = 4;
+// Reads per readable event, for the same reason.
+constexpr int kMaxReadsPerEvent = 4;
 
 }  // namespace
 
@@ -38,22 +40,15 @@ class BuiltinServer::Connection {
 
   // False when it is over already. `reply`: what daytime and time still have to send.
   bool Start(const std::string& reply) {
-    BuiltinService builtin = server_->builtin_;
-    if (builtin == BuiltinService::kEcho || builtin == BuiltinService::kDiscard ||
-        builtin == BuiltinService::kChargen) {
-      // These may live long: a peer that vanished without a FIN is found by the
-      // kernel (UNIX sockets refuse the option; no matter).
-      int on = 1;
-      setsockopt(fd_.get(), SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-    }
     if (idle_timer_) ArmIdleTimer(server_->idle_timeout_);
-    switch (builtin) {
+    switch (server_->builtin_) {
       case BuiltinService::kEcho:
       case BuiltinService::kDiscard:
-        event_add(read_event_.get(), nullptr);
-        return true;
+        // The request has usually arrived with the connection: read it now,
+        // and watch the socket only if more is to come.
+        return Readable();
       case BuiltinService::kChargen:
-        event_add(read_event_.get(), nullptr);  // what the client sends is dropped
+        Watch(read_event_, true);  // what the client sends is dropped
         return Flush();
       case BuiltinService::kDaytime:
       case BuiltinService::kTime:
@@ -115,34 +110,61 @@ class BuiltinServer::Connection {
     }
   }
 
+  // Starts or stops watching for `event`; a connection that has to wait for its
+  // client may live long, so from then on the kernel's keepalive watches for a
+  // peer that vanished without a FIN (UNIX sockets refuse the option; no matter).
+  void Watch(EventPtr& event, bool on) {
+    bool& watching = &event == &read_event_ ? watching_read_ : watching_write_;
+    if (watching == on) return;
+    watching = on;
+    if (on && !keepalive_) {
+      keepalive_ = true;
+      int yes = 1;
+      setsockopt(fd_.get(), SOL_SOCKET, SO_KEEPALIVE, &yes, sizeof yes);
+    }
+    if (on) {
+      event_add(event.get(), nullptr);
+    } else {
+      event_del(event.get());
+    }
+  }
+
+  // Reads what the client sent (echo: into the buffer, then sends it back; the
+  // others drop it), a few times over, until the socket has no more.
   bool Readable() {
-    if (server_->builtin_ != BuiltinService::kEcho) {
-      char dropped[4096];
-      ssize_t n = recv(fd_.get(), dropped, sizeof dropped, MSG_DONTWAIT);
-      if (n > 0) {
-        last_progress_ = MonotonicSeconds();
+    bool echo = server_->builtin_ == BuiltinService::kEcho;
+    for (int reads = 0; reads < kMaxReadsPerEvent; ++reads) {
+      if (echo) Compact();
+      if (echo && end_ == sizeof buffer_) {  // full: the client must read first
+        paused_full_ = true;
+        Watch(read_event_, false);
         return true;
       }
-      if (n < 0) return errno == EAGAIN || errno == EINTR;
-      // EOF: discard is done. Chargen goes on for a client that only half-closed.
-      event_del(read_event_.get());
-      return server_->builtin_ == BuiltinService::kChargen;
+      char dropped[4096];
+      ssize_t n = echo ? recv(fd_.get(), buffer_ + end_, sizeof buffer_ - end_, MSG_DONTWAIT)
+                       : recv(fd_.get(), dropped, sizeof dropped, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) return false;
+        Watch(read_event_, true);
+        return true;
+      }
+      if (n == 0) {
+        input_done_ = true;
+        Watch(read_event_, false);
+        // Echo is over once the rest is sent; discard now; chargen goes on for a
+        // client that only half-closed.
+        if (echo) return end_ > start_;
+        return server_->builtin_ == BuiltinService::kChargen;
+      }
+      last_progress_ = MonotonicSeconds();
+      if (echo) {
+        end_ += static_cast<size_t>(n);
+        if (!Flush()) return false;
+      }
     }
-    Compact();
-    if (end_ == sizeof buffer_) {  // full (Flush stops reading then; a late event)
-      event_del(read_event_.get());
-      return true;
-    }
-    ssize_t n = recv(fd_.get(), buffer_ + end_, sizeof buffer_ - end_, MSG_DONTWAIT);
-    if (n < 0) return errno == EAGAIN || errno == EINTR;
-    if (n == 0) {
-      input_done_ = true;
-      event_del(read_event_.get());
-      return end_ > start_;  // over once the rest is sent
-    }
-    end_ += static_cast<size_t>(n);
-    last_progress_ = MonotonicSeconds();
-    return Flush();
+    Watch(read_event_, true);  // more may come: the other connections first
+    return true;
   }
 
   // Sends what the buffer holds; waits for the socket when it is full. Decides
@@ -167,18 +189,14 @@ class BuiltinServer::Connection {
       if (start_ == end_) start_ = end_ = 0;
     }
     bool pending = end_ > start_ || builtin == BuiltinService::kChargen;
-    if (pending) {
-      event_add(write_event_.get(), nullptr);
-    } else {
-      event_del(write_event_.get());
-    }
+    Watch(write_event_, pending);
     switch (builtin) {
       case BuiltinService::kEcho:
         if (input_done_) return pending;
-        if (start_ > 0 || end_ < sizeof buffer_) {
-          event_add(read_event_.get(), nullptr);
-        } else {
-          event_del(read_event_.get());  // full: the client must read first
+        // Room again after a full buffer: read on (Readable stopped watching).
+        if (paused_full_ && end_ - start_ < sizeof buffer_) {
+          paused_full_ = false;
+          Watch(read_event_, true);
         }
         return true;
       case BuiltinService::kDaytime:
@@ -200,8 +218,12 @@ class BuiltinServer::Connection {
   char buffer_[kBuiltinBufferBytes];
   size_t start_ = 0;  // buffer_[start_, end_) is still to be sent
   size_t end_ = 0;
-  uint64_t next_line_ = 0;   // chargen
-  bool input_done_ = false;  // echo: the client closed its side
+  uint64_t next_line_ = 0;       // chargen
+  bool input_done_ = false;      // the client closed its side
+  bool watching_read_ = false;   // read_event_ is added
+  bool watching_write_ = false;  // write_event_ is added
+  bool keepalive_ = false;       // SO_KEEPALIVE is set
+  bool paused_full_ = false;     // echo: not reading while the buffer is full
 };
 
 BuiltinServer::BuiltinServer(event_base* base, BuiltinService builtin, uint32_t idle_timeout,

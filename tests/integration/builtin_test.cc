@@ -11,10 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/harness.h"
@@ -191,6 +193,57 @@ TEST_F(BuiltinTest, ChargenSendsTheRotatingLines) {
   ASSERT_EQ(result.out.size(), bytes) << result.err;
   EXPECT_TRUE(result.out == ExpectedChargen(1000));
   EXPECT_TRUE(gatehouse_->WaitForLog("chargen: exit 127.0.0.1:")) << gatehouse_->Log();
+}
+
+// An echo client that sends and does not read: the child stops reading it once
+// its buffer is full (the bytes wait in the kernel), and goes on when the client
+// reads; every byte comes back in order, and the child's memory stays put.
+TEST_F(BuiltinTest, EchoStopsReadingAClientThatDoesNotReadAndResumes) {
+  ASSERT_TRUE(Start("log_level = 3\n", {{"echo.conf", BuiltinService("echo", "echo")}}));
+  pid_t serving = ServingProcess("echo");
+  ASSERT_GT(serving, 1) << gatehouse_->Log();
+  long rss_before = RssKb(serving);
+  int fd = Connect("echo");
+  ASSERT_GE(fd, 0);
+  std::string payload;
+  // More than the kernel buffers on both ends and both ways hold (several MiB each).
+  for (int i = 0; payload.size() < 48u << 20; ++i) payload += std::to_string(i) + "\n";
+  // Write without reading until the socket takes no more: the child has stopped reading.
+  size_t written = 0;
+  for (;;) {
+    ssize_t n = send(fd, payload.data() + written, payload.size() - written, MSG_DONTWAIT);
+    if (n > 0) {
+      written += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EAGAIN) {
+      usleep(200 * 1000);  // a moment for the child to take more, if it still reads
+      n = send(fd, payload.data() + written, payload.size() - written, MSG_DONTWAIT);
+      if (n > 0) {
+        written += static_cast<size_t>(n);
+        continue;
+      }
+    }
+    break;
+  }
+  ASSERT_LT(written, payload.size()) << "the child never stopped reading";
+  long rss_stalled = RssKb(serving);
+  printf("echo child VmRSS: %ld kB before, %ld kB with %zu bytes sent and not read\n", rss_before,
+         rss_stalled, written);
+  EXPECT_LT(rss_stalled - rss_before, 1024);
+  // Now read: the child resumes, and the rest can be sent as the echo drains.
+  std::thread writer([&] {
+    size_t at = written;
+    while (at < payload.size()) {
+      ssize_t n = write(fd, payload.data() + at, payload.size() - at);
+      if (n <= 0) return;
+      at += static_cast<size_t>(n);
+    }
+  });
+  std::string echoed = ReadBytes(fd, payload.size());
+  writer.join();
+  EXPECT_EQ(echoed.size(), payload.size());
+  EXPECT_TRUE(echoed == payload);
 }
 
 // A chargen client that never reads fills its socket and stalls; the child's loop
