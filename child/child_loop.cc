@@ -60,6 +60,7 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
     builtin_ = std::make_unique<BuiltinServer>(
         base_, service_.program.builtin, service_.program.timeout, service_.name,
         [this](uint64_t connection_id, uint64_t duration_us) {
+          ReportBuiltinStart(connection_id);
           channel_->Send(MessageType::kProgramExited,
                          EncodePayload(ProgramExited{connection_id, kInProcess, 0, duration_us}));
           FinishIfIdle();
@@ -165,9 +166,19 @@ bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
 }
 
 void ChildLoop::ServeBuiltin(const ConnectionInfo& connection, UniqueFd fd) {
+  // Reported once served as far as it goes now (a daytime client has its line
+  // before the supervisor is woken); one that ended at once has been reported
+  // by the end callback, its start first.
+  unreported_start_ = connection.id;
+  builtin_->Serve(connection.id, std::move(fd));
+  ReportBuiltinStart(connection.id);
+}
+
+void ChildLoop::ReportBuiltinStart(uint64_t connection_id) {
+  if (unreported_start_ != connection_id) return;
+  unreported_start_ = 0;
   channel_->Send(MessageType::kProgramStarted,
-                 EncodePayload(ProgramStarted{connection.id, kInProcess}));
-  builtin_->Serve(connection.id, std::move(fd));  // daytime and time may end at once
+                 EncodePayload(ProgramStarted{connection_id, kInProcess}));
 }
 
 void ChildLoop::AnswerBuiltinDatagram(WireMessage& message) {

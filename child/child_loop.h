@@ -49,6 +49,8 @@ class ChildLoop {
   void StartConnection(WireMessage& message);
   // mode = builtin: serves the connection in this process (BuiltinServer).
   void ServeBuiltin(const ConnectionInfo& connection, UniqueFd fd);
+  // Sends ProgramStarted for `connection_id` unless it has been sent.
+  void ReportBuiltinStart(uint64_t connection_id);
   // kDatagram for a built-in: decoded, then AnswerDatagramInProcess.
   void AnswerBuiltinDatagram(WireMessage& message);
   // Starts the program (and closes `fd`); false, keeping `fd`, when there is no
@@ -79,6 +81,7 @@ class ChildLoop {
   std::map<pid_t, Running> running_;
   std::unique_ptr<ProgramDeadlines> deadlines_;  // timeout
   std::unique_ptr<BuiltinServer> builtin_;       // mode = builtin only
+  uint64_t unreported_start_ = 0;  // the built-in connection being started (ids start at 1)
   // While this holds any, the channel is not read: more connections wait in the
   // socket and the supervisor's queue (back-pressure), none is lost.
   std::deque<Waiting> waiting_;
