@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# bench/run.sh: fork-mode gatehouse against tcpserver (ucspi-tcp) and a minimal C
-# fork+exec server, all running the same hello program, measured interleaved in
-# one invocation; prints medians per server and gatehouse's per-round ratios.
+# bench/run.sh [fork|builtin|all]: gatehouse against reference servers, measured
+# interleaved in one invocation (each round runs every server back to back);
+# prints medians per server and gatehouse's per-round ratios to each reference.
+#   fork:    the example hello program behind tcpserver (ucspi-tcp), a minimal C
+#            fork+exec server and gatehouse (mode = fork)
+#   builtin: daytime and echo served in-process: gatehouse (mode = builtin), a
+#            minimal C accept loop (the limit without processes) and Net::Server
+#            PreFork (Perl), each with the same reply
 # Called by `tools/dev bench` after an optimized build. Options: ROUNDS=5 SECONDS_PER_RUN=2
 set -euo pipefail
 cd "$(dirname "$0")/.."
+suite=${1:-all}
+[[ $suite == fork || $suite == builtin || $suite == all ]] ||
+  { echo "usage: bench/run.sh [fork|builtin|all]" >&2; exit 2; }
 rounds=${ROUNDS:-5}
 seconds=${SECONDS_PER_RUN:-2}
 work=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
@@ -16,66 +24,130 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The example hello responder, verbatim, for every server.
-hello='while IFS= read -r line && [ "${#line}" -gt 1 ]; do :; done
-printf "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
-printf "Hello from gatehouse, %s port %s\r\n" "$TCPREMOTEIP" "$TCPREMOTEPORT"'
+declare -A port pid results
+# start NAME PORT COMMAND...: a reference server in the background.
+start() {
+  local name=$1
+  port[$name]=$2
+  shift 2
+  "$@" &
+  pids+=($!)
+  pid[$name]=$!
+}
+# gatehouse NAME CONFIG_DIR: gatehouse on the config there; its services are
+# named NAME-style by the caller, and their ports set in the config.
+start_gatehouse() {
+  local name=$1 dir=$2
+  bazel-bin/supervisor/gatehouse --config "$dir/gatehouse.conf" 2>"$dir/gatehouse.log" &
+  pids+=($!)
+  pid[$name]=$!
+}
+wait_for_port() {
+  local tries
+  for tries in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "bench: nothing listens on port $1" >&2
+  return 1
+}
 
-port_tcpserver=18101 port_c=18102 port_gatehouse=18103
-tcpserver -R -H -l 0 -c 200 -b 1024 127.0.0.1 "$port_tcpserver" sh -c "$hello" 2>/dev/null &
-pids+=($!); pid_tcpserver=$!
-bazel-bin/bench/fork_exec_server "$port_c" sh -c "$hello" &
-pids+=($!); pid_c=$!
-mkdir -p "$work/services.d"
-echo "log_level = 1" > "$work/gatehouse.conf"
-{
-  echo "[hello]"
-  echo "port = 127.0.0.1:$port_gatehouse"
-  echo "exec = /bin/sh"
-  sed -n '/^args/,$p' services.d/hello.conf
-} > "$work/services.d/hello.conf"
-bazel-bin/supervisor/gatehouse --config "$work/gatehouse.conf" 2>"$work/gatehouse.log" &
-pids+=($!); pid_gatehouse=$!
-sleep 1
-
-declare -A results
-for round in $(seq "$rounds"); do
-  for concurrency in 1 32; do
-    for server in tcpserver c gatehouse; do
-      port_var=port_$server pid_var=pid_$server
-      line=$(bazel-bin/bench/load_client --port "${!port_var}" --concurrency "$concurrency" \
-        --seconds "$seconds" --server-pid "${!pid_var}")
-      results[$server,$concurrency]+="$line"$'\n'
-      echo "round $round c=$concurrency $server: $line" >&2
+# measure CASE "SERVERS" LOAD_ARGS...: every round, concurrency 1 and 32, each
+# server in turn; results[CASE,SERVER,C] gathers load_client's lines.
+measure() {
+  local case=$1 servers=$2 round concurrency server line
+  shift 2
+  for server in $servers; do wait_for_port "${port[$server]}"; done
+  for round in $(seq "$rounds"); do
+    for concurrency in 1 32; do
+      for server in $servers; do
+        line=$(bazel-bin/bench/load_client --port "${port[$server]}" --concurrency "$concurrency" \
+          --seconds "$seconds" --server-pid "${pid[$server]}" "$@")
+        results[$case,$server,$concurrency]+="$line"$'\n'
+        echo "round $round $case c=$concurrency $server: $line" >&2
+      done
     done
   done
-done
+}
 
 median() {  # median of field $1 over the lines on stdin
   sed -n "s/.*$1=\([0-9.]*\).*/\1/p" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
 }
-printf '\n%-10s %4s %9s %8s %8s %13s %8s\n' server c conn/s p50_ms p99_ms cpu_ms/conn failures
-for concurrency in 1 32; do
-  for server in tcpserver c gatehouse; do
-    r=${results[$server,$concurrency]}
-    printf '%-10s %4s %9s %8s %8s %13s %8s\n' "$server" "$concurrency" \
-      "$(median rate <<<"$r")" "$(median p50_ms <<<"$r")" "$(median p99_ms <<<"$r")" \
-      "$(median cpu_ms_per_conn <<<"$r")" "$(sed -n 's/.*failures=\([0-9]*\).*/\1/p' <<<"$r" | paste -sd+ | bc)"
+# report CASE GATEHOUSE "REFERENCES": the table, then the per-round ratios of
+# GATEHOUSE's conn/s to each reference, as median and range (the range is the
+# run-to-run noise).
+report() {
+  local case=$1 subject=$2 references=$3 concurrency server r reference
+  printf '\n%s\n%-10s %4s %9s %8s %8s %13s %8s\n' "$case" server c conn/s p50_ms p99_ms \
+    cpu_ms/conn failures
+  for concurrency in 1 32; do
+    for server in $references $subject; do
+      r=${results[$case,$server,$concurrency]}
+      printf '%-10s %4s %9s %8s %8s %13s %8s\n' "$server" "$concurrency" \
+        "$(median rate <<<"$r")" "$(median p50_ms <<<"$r")" "$(median p99_ms <<<"$r")" \
+        "$(median cpu_ms_per_conn <<<"$r")" \
+        "$(sed -n 's/.*failures=\([0-9]*\).*/\1/p' <<<"$r" | paste -sd+ | bc)"
+    done
   done
-done
-# Ratios per round (each round measures the servers back to back), then their
-# median and range: the range is the run-to-run noise.
-ratios() {  # ratios of gatehouse's conn/s to $1's, one per round, sorted
-  paste -d' ' <(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"${results[gatehouse,$2]}") \
-              <(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"${results[$1,$2]}") |
-    awk '{printf "%.2f\n", $1 / $2}' | sort -g
+  echo
+  for concurrency in 1 32; do
+    for reference in $references; do
+      r=$(paste -d' ' \
+            <(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"${results[$case,$subject,$concurrency]}") \
+            <(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"${results[$case,$reference,$concurrency]}") |
+          awk '{printf "%.2f\n", $1 / $2}' | sort -g)
+      printf 'c=%-2s %s/%-9s median %s  range %s-%s  (%s rounds)\n' "$concurrency" "$subject" \
+        "$reference" "$(awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}' <<<"$r")" \
+        "$(head -1 <<<"$r")" "$(tail -1 <<<"$r")" "$(wc -l <<<"$r")"
+    done
+  done
 }
-echo
-for concurrency in 1 32; do
-  for reference in tcpserver c; do
-    r=$(ratios "$reference" "$concurrency")
-    printf 'c=%-2s gatehouse/%-9s median %s  range %s-%s  (%s rounds)\n' "$concurrency" "$reference" \
-      "$(awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}' <<<"$r")" "$(head -1 <<<"$r")" \
-      "$(tail -1 <<<"$r")" "$(wc -l <<<"$r")"
-  done
-done
+
+if [[ $suite == fork || $suite == all ]]; then
+  # The example hello responder, verbatim, for every server.
+  hello='while IFS= read -r line && [ "${#line}" -gt 1 ]; do :; done
+printf "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+printf "Hello from gatehouse, %s port %s\r\n" "$TCPREMOTEIP" "$TCPREMOTEPORT"'
+  start tcpserver 18101 tcpserver -R -H -l 0 -c 200 -b 1024 127.0.0.1 18101 sh -c "$hello" \
+    2>/dev/null
+  start c 18102 bazel-bin/bench/fork_exec_server 18102 sh -c "$hello"
+  mkdir -p "$work/fork/services.d"
+  echo "log_level = 1" >"$work/fork/gatehouse.conf"
+  {
+    echo "[hello]"
+    echo "port = 127.0.0.1:18103"
+    echo "exec = /bin/sh"
+    sed -n '/^args/,$p' services.d/hello.conf
+  } >"$work/fork/services.d/hello.conf"
+  port[gatehouse]=18103
+  start_gatehouse gatehouse "$work/fork"
+  measure fork "tcpserver c gatehouse"
+fi
+
+if [[ $suite == builtin || $suite == all ]]; then
+  mkdir -p "$work/builtin/services.d"
+  echo "log_level = 1" >"$work/builtin/gatehouse.conf"
+  printf '[daytime]\nport = 127.0.0.1:18111\nmode = builtin\nbuiltin = daytime\n' \
+    >"$work/builtin/services.d/daytime.conf"
+  printf '[echo]\nport = 127.0.0.1:18112\nmode = builtin\nbuiltin = echo\n' \
+    >"$work/builtin/services.d/echo.conf"
+  start_gatehouse gh_builtin "$work/builtin"
+  port[gh_daytime]=18111 port[gh_echo]=18112
+  pid[gh_daytime]=${pid[gh_builtin]} pid[gh_echo]=${pid[gh_builtin]}
+  start c_daytime 18113 bazel-bin/bench/inprocess_server 18113 daytime
+  start c_echo 18114 bazel-bin/bench/inprocess_server 18114 echo
+  start perl_daytime 18115 perl bench/netserver_builtin.pl 18115 daytime
+  start perl_echo 18116 perl bench/netserver_builtin.pl 18116 echo
+  # A daytime client sends nothing and reads the line; an echo client sends a
+  # line, half-closes and reads it back; echo clients close first, so their ports
+  # wait in TIME_WAIT: they come from 8 addresses (load_client --sources).
+  measure daytime "c_daytime perl_daytime gh_daytime" --request "" --expect ":"
+  measure echo "c_echo perl_echo gh_echo" --request $'hello, echo\r\n' --half-close 1 \
+    --expect $'hello, echo\r\n' --sources 8
+fi
+
+if [[ $suite == fork || $suite == all ]]; then report fork gatehouse "tcpserver c"; fi
+if [[ $suite == builtin || $suite == all ]]; then
+  report daytime gh_daytime "c_daytime perl_daytime"
+  report echo gh_echo "c_echo perl_echo"
+fi

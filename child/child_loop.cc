@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <ctime>
 
+#include "child/builtin_reply.h"
 #include "child/program_runner.h"
 #include "child/supervisor_term.h"
 #include "common/monotonic_clock.h"
@@ -55,6 +57,17 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
       });
   if (service_.program.mode == ServiceMode::kDatagram) {
     datagram_programs_ = std::make_unique<DatagramPrograms>(base_, &service_, null_fd_.get());
+  }
+  if (service_.program.mode == ServiceMode::kBuiltin) {
+    // `timeout` bounds a built-in connection's idle time, as it bounds a program's run.
+    builtin_ = std::make_unique<BuiltinServer>(
+        base_, service_.program.builtin, service_.program.timeout, service_.name,
+        [this](uint64_t connection_id, uint64_t duration_us) {
+          ReportBuiltinStart(connection_id);
+          channel_->Send(MessageType::kProgramExited,
+                         EncodePayload(ProgramExited{connection_id, kInProcess, 0, duration_us}));
+          FinishIfIdle();
+        });
   }
   event_add(sigchld_event_.get(), nullptr);
   event_add(sigterm_event_.get(), nullptr);
@@ -132,6 +145,7 @@ void ChildLoop::StartConnection(WireMessage& message) {
     return;
   }
   SendBanner(message.fd.get(), service_.program.banner);
+  if (builtin_) return ServeBuiltin(connection, std::move(message.fd));
   if (waiting_.empty() && Launch(connection, message.fd)) return;
   waiting_.push_back(Waiting{connection, std::move(message.fd)});
   channel_->PauseReading();
@@ -194,16 +208,6 @@ void ChildLoop::StartDatagram(WireMessage& message) {
   ReportStart(id, pid, std::move(stderr_read), error);
 }
 
-void ChildLoop::AnswerDatagramInProcess(const Datagram& datagram) {
-  uint64_t id = datagram.connection.id;
-  channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, kInProcess}));
-  std::string reply;  // the built-in's answer to datagram.bytes (child/builtin_*)
-  if (!reply.empty()) {
-    channel_->Send(MessageType::kDatagramReply, EncodePayload(DatagramReply{id, reply}));
-  }
-  channel_->Send(MessageType::kProgramExited, EncodePayload(ProgramExited{id, kInProcess, 0, 0}));
-}
-
 void ChildLoop::ReportStart(uint64_t connection_id, pid_t pid, UniqueFd stderr_read,
                             const std::string& error) {
   if (pid < 0) {
@@ -236,6 +240,34 @@ void ChildLoop::Adopt(pid_t pid, uint64_t connection_id, UniqueFd stderr_read) {
   if (stderr_read) program_stderr_->Watch(pid, std::move(stderr_read));
   channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection_id, pid}),
                  std::move(pidfd));
+}
+
+void ChildLoop::ServeBuiltin(const ConnectionInfo& connection, UniqueFd fd) {
+  // Reported once served as far as it goes now (a daytime client has its line
+  // before the supervisor is woken); one that ended at once has been reported
+  // by the end callback, its start first.
+  unreported_start_ = connection.id;
+  builtin_->Serve(connection.id, std::move(fd));
+  ReportBuiltinStart(connection.id);
+}
+
+void ChildLoop::ReportBuiltinStart(uint64_t connection_id) {
+  if (unreported_start_ != connection_id) return;
+  unreported_start_ = 0;
+  channel_->Send(MessageType::kProgramStarted,
+                 EncodePayload(ProgramStarted{connection_id, kInProcess}));
+}
+
+void ChildLoop::AnswerDatagramInProcess(const Datagram& datagram) {
+  uint64_t id = datagram.connection.id;
+  double started = MonotonicSeconds();
+  channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, kInProcess}));
+  std::string reply = BuiltinDatagramReply(service_.program.builtin, datagram.bytes, time(nullptr));
+  if (!reply.empty()) {
+    channel_->Send(MessageType::kDatagramReply, EncodePayload(DatagramReply{id, std::move(reply)}));
+  }
+  channel_->Send(MessageType::kProgramExited,
+                 EncodePayload(ProgramExited{id, kInProcess, 0, MicrosecondsSince(started)}));
 }
 
 void ChildLoop::LaunchWaiting() {
@@ -298,7 +330,8 @@ void ChildLoop::EndPrograms(int signal) {
 }
 
 void ChildLoop::FinishIfIdle() {
-  if (stopping_ && running_.empty()) event_base_loopexit(base_, nullptr);
+  bool builtins_idle = !builtin_ || builtin_->connections() == 0;
+  if (stopping_ && running_.empty() && builtins_idle) event_base_loopexit(base_, nullptr);
 }
 
 void ChildLoop::OnSigchld(evutil_socket_t, short, void* self) {
@@ -318,6 +351,7 @@ void ChildLoop::OnSigterm(evutil_socket_t fd, short, void* self) {
   child->FailWaiting("service is shutting down");
   if (child->wait_program_) child->wait_program_->Stop();
   child->EndPrograms(SIGTERM);
+  if (child->builtin_) child->builtin_->EndAll();               // nothing of theirs needs a grace
   timeval delay = Seconds(child->service_.program.kill_grace);  // the service's TERM-to-KILL
   event_add(child->kill_timer_.get(), &delay);
   child->FinishIfIdle();

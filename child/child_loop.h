@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "child/builtin_server.h"
 #include "child/datagram_program.h"
 #include "child/program_deadlines.h"
 #include "child/program_stderr.h"
@@ -31,6 +32,10 @@ class ChildLoop {
   // Serves until told to stop (Shutdown, TERM, or the supervisor gone) and every
   // program has ended. Returns the process exit code.
   int Run();
+  // mode = builtin over UDP: answers one datagram in the child itself and reports
+  // it as ProgramStarted, DatagramReply (unless the reply is empty), ProgramExited,
+  // all with pid kInProcess.
+  void AnswerDatagramInProcess(const Datagram& datagram);
 
  private:
   struct Running {
@@ -46,6 +51,10 @@ class ChildLoop {
   void OnMessage(WireMessage& message);
   void OnChannelClosed(const std::string& reason);
   void StartConnection(WireMessage& message);
+  // mode = builtin: serves the connection in this process (BuiltinServer).
+  void ServeBuiltin(const ConnectionInfo& connection, UniqueFd fd);
+  // Sends ProgramStarted for `connection_id` unless it has been sent.
+  void ReportBuiltinStart(uint64_t connection_id);
   // Starts the program (and closes `fd`); false, keeping `fd`, when there is no
   // fd for its stderr pipe now.
   bool Launch(const ConnectionInfo& connection, UniqueFd& fd);
@@ -59,9 +68,6 @@ class ChildLoop {
                    const std::string& error);
   // mode = datagram: a program per datagram; mode = builtin: answered in-process.
   void StartDatagram(WireMessage& message);
-  // The UDP built-ins' answer, in the child's own loop, without a process:
-  // ProgramStarted and ProgramExited with pid kInProcess, the reply between.
-  void AnswerDatagramInProcess(const Datagram& datagram);
   // Starts what waited for fds, as far as they go now.
   void LaunchWaiting();
   void FailWaiting(const std::string& reason);
@@ -88,6 +94,8 @@ class ChildLoop {
   std::unique_ptr<ProgramDeadlines> deadlines_;          // timeout
   std::unique_ptr<DatagramPrograms> datagram_programs_;  // mode = datagram
   std::unique_ptr<WaitProgram> wait_program_;            // mode = wait only
+  std::unique_ptr<BuiltinServer> builtin_;               // mode = builtin only
+  uint64_t unreported_start_ = 0;  // the built-in connection being started (ids start at 1)
   // While this holds any, the channel is not read: more connections wait in the
   // socket and the supervisor's queue (back-pressure), none is lost.
   std::deque<Waiting> waiting_;

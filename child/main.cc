@@ -12,7 +12,9 @@
 //      (the holder too, keeping nothing, then it only waits); init is sealed (not dumpable, dies
 //      with the holder)
 //   6. check that the program and its working directory are there, inside the chroot
-//   7. serve: a program per connection fd, reports back, until told to stop
+//      (mode = builtin has no program: it serves in this process)
+//   7. serve: a program per connection fd (or a built-in on the loop), reports
+//      back, until told to stop
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <string>
 
 #include "child/child_loop.h"
@@ -128,9 +131,11 @@ int main() {
     if (!MountPrivateProc(service.jail.chroot, &error)) Fail("namespaces: " + error);
   }
   UniqueFd null_fd = OpenNullIfWanted(service);
+  // The built-in daytime answers in the host's time zone, which a chroot may hide.
+  tzset();
   if (!DropPrivileges(service.jail, &error)) Fail("privilege drop failed: " + error);
   if (service.jail.namespaces && !SealInit(&error)) Fail("namespaces: " + error);
-  CheckProgram(service);
+  if (service.program.mode != ServiceMode::kBuiltin) CheckProgram(service);
 
   EventBasePtr base(event_base_new());
   if (!base) Fail("event_base_new failed");

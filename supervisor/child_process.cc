@@ -384,15 +384,19 @@ void ChildProcess::OnMessage(WireMessage& message) {
       if (found == connections_.end() || found->second.started) {
         return ProtocolViolation("ProgramStarted for unknown connection");
       }
-      if (started.pid == kInProcess) {
-        if (service_->program.mode != ServiceMode::kBuiltin) {
-          return ProtocolViolation("ProgramStarted in-process, and only built-ins serve so");
-        }
-        found->second.started = true;
+      // Served in the child itself: only a built-in is, and it has no process (no pidfd).
+      bool in_process = started.pid == kInProcess;
+      if (in_process != (service_->program.mode == ServiceMode::kBuiltin) ||
+          (in_process && message.fd)) {
+        return ProtocolViolation(
+            "ProgramStarted names pid " + std::to_string(started.pid) +
+            " for a service with mode = " + ServiceModeName(service_->program.mode));
+      }
+      found->second.started = true;
+      if (in_process) {
         report_watchdog_.Heard(started.connection_id);
-        if (LogEnabled(kLogInfo)) {
+        if (LogEnabled(kLogInfo))
           Log(kLogInfo, service_->name + ": start " + found->second.peer + " in-process");
-        }
         return;
       }
       // 0: it has ended already. No pidfd (no namespace, or lost to our fd limit): the pid the
@@ -421,17 +425,11 @@ void ChildProcess::OnMessage(WireMessage& message) {
       ProgramExited exited;
       if (!DecodePayload(message.payload, &exited, &error)) return ProtocolViolation(error);
       auto found = connections_.find(exited.connection_id);
-      if (found == connections_.end() || found->second.program != exited.pid) {
+      if (found == connections_.end() || !found->second.started ||
+          found->second.program != exited.pid) {
         return ProtocolViolation("ProgramExited for unknown program");
       }
       bool in_process = exited.pid == kInProcess;
-      if (!found->second.started) {
-        // Only a built-in may answer in-process without a ProgramStarted first.
-        if (!in_process || service_->program.mode != ServiceMode::kBuiltin) {
-          return ProtocolViolation("ProgramExited for a connection not started");
-        }
-        report_watchdog_.Heard(exited.connection_id);
-      }
       // A failed connection must leave a trace at the default log_level (notice);
       // a clean exit is routine and stays at info.
       int level = exited.wait_status == 0 ? kLogInfo : kLogNotice;

@@ -91,10 +91,10 @@ class ChildProcess {
  private:
   struct Connection {
     std::string peer;
-    pid_t program = 0;          // as the child names it (its namespace's pid)
-    pid_t host_pid = 0;         // as we see it, from the pidfd (0: ended before we looked)
-    SourceSlots::Slot slot;     // its place in per_source, given back with the entry
-    bool started = false;       // ProgramStarted came (its pid may be kInProcess)
+    pid_t program = 0;       // as the child names it (its namespace's pid; kInProcess: a built-in)
+    pid_t host_pid = 0;      // as we see it, from the pidfd (0: ended before we looked)
+    SourceSlots::Slot slot;  // its place in per_source, given back with the entry
+    bool started = false;    // ProgramStarted came (its pid may be kInProcess)
     DatagramReplySender reply;  // a datagram's way back; empty for a connection
     bool replied = false;       // one DatagramReply per datagram
   };

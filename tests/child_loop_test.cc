@@ -184,5 +184,53 @@ TEST(ChildLoop, AChildsOwnMessageFromTheSupervisorEndsTheChild) {
       << child.Stderr();
 }
 
+// A UDP built-in's datagram is answered in the child itself: ProgramStarted and
+// ProgramExited with pid kInProcess and no pidfd, and between them the reply,
+// unless there is none (discard).
+TEST(ChildLoop, BuiltinDatagramsAreAnsweredInProcess) {
+  for (BuiltinService builtin : {BuiltinService::kEcho, BuiltinService::kDiscard}) {
+    TempDir dir;
+    ChildUnderTest child(dir);
+    ServiceDefinition service;
+    service.name = BuiltinServiceName(builtin);
+    service.program.mode = ServiceMode::kBuiltin;
+    service.program.builtin = builtin;
+    ASSERT_EQ(SendMessage(child.control(), MessageType::kServiceDefinition, EncodePayload(service)),
+              0);
+    WireMessage message;
+    std::string error;
+    ASSERT_EQ(child.Receive(&message, &error), ReceiveStatus::kMessage) << error << child.Stderr();
+    ASSERT_EQ(message.type, MessageType::kReady);
+
+    Datagram datagram;
+    datagram.connection.id = 41;
+    datagram.connection.proto = "UDP";
+    datagram.bytes = std::string("ping\0pong", 9);
+    ASSERT_EQ(SendMessage(child.control(), MessageType::kDatagram, EncodePayload(datagram)), 0);
+    ASSERT_EQ(child.Receive(&message, &error), ReceiveStatus::kMessage) << error << child.Stderr();
+    ASSERT_EQ(message.type, MessageType::kProgramStarted);
+    EXPECT_FALSE(message.fd);
+    ProgramStarted started;
+    ASSERT_TRUE(DecodePayload(message.payload, &started, &error)) << error;
+    EXPECT_EQ(started.connection_id, 41u);
+    EXPECT_EQ(started.pid, kInProcess);
+    ASSERT_EQ(child.Receive(&message, &error), ReceiveStatus::kMessage) << error;
+    if (builtin == BuiltinService::kEcho) {
+      ASSERT_EQ(message.type, MessageType::kDatagramReply);
+      DatagramReply reply;
+      ASSERT_TRUE(DecodePayload(message.payload, &reply, &error)) << error;
+      EXPECT_EQ(reply.connection_id, 41u);
+      EXPECT_EQ(reply.bytes, datagram.bytes);
+      ASSERT_EQ(child.Receive(&message, &error), ReceiveStatus::kMessage) << error;
+    }
+    ASSERT_EQ(message.type, MessageType::kProgramExited) << service.name;
+    ProgramExited exited;
+    ASSERT_TRUE(DecodePayload(message.payload, &exited, &error)) << error;
+    EXPECT_EQ(exited.connection_id, 41u);
+    EXPECT_EQ(exited.pid, kInProcess);
+    EXPECT_EQ(exited.wait_status, 0);
+  }
+}
+
 }  // namespace
 }  // namespace gatehouse::testing

@@ -399,8 +399,8 @@ TEST(HostileChild, InProcessReportOrDatagramReplyForAConnectionEndsTheChild) {
     ASSERT_GE(connections.back(), 0);
   }
   EXPECT_TRUE(gatehouse->WaitForLog(
-      "inprocess: child broke the protocol (ProgramStarted in-process, and only built-ins serve "
-      "so); ending the child"))
+      "inprocess: child broke the protocol (ProgramStarted names pid 0 for a service with mode = "
+      "fork); ending the child"))
       << gatehouse->Log();
   EXPECT_TRUE(gatehouse->WaitForLog(
       "strayreply: child broke the protocol (DatagramReply for no datagram in flight); ending "

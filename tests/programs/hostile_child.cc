@@ -67,6 +67,10 @@ void ReportParentAsProgram(int control, uint64_t id) {
               parent.get());
 }
 
+void ReportInProcess(int control, uint64_t id) {
+  SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, kInProcess}));
+}
+
 void StartSleepAndReport(int control, uint64_t id) {
   pid_t pid = fork();
   if (pid == 0) {
@@ -79,10 +83,6 @@ void StartSleepAndReport(int control, uint64_t id) {
     SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, pid}),
                 program.get());
   }
-}
-
-void ReportInProcess(int control, uint64_t id) {
-  SendMessage(control, MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, kInProcess}));
 }
 
 void ReplyToAConnection(int control, uint64_t id) {
