@@ -523,5 +523,103 @@ TEST_F(DatagramTest, UpgradeHandsTheUdpSocketToTheSuccessor) {
   WaitUntil([&] { return kill(successor, 0) != 0; }, 20);
 }
 
+// The UDP built-ins, end to end: the supervisor receives and checks, the child
+// answers in-process, the supervisor sends the reply.
+TEST_F(DatagramTest, UdpBuiltinsAnswerAsTheirRfcsSay) {
+  ASSERT_TRUE(
+      Start("log_level = 3\n",
+            {{"b.conf",
+              "[echo]\nmode = builtin\nbuiltin = echo\nport = 127.0.0.1:0/udp\nport = [::1]:0/udp\n"
+              "[discard]\nmode = builtin\nbuiltin = discard\nport = 127.0.0.1:0/udp\n"
+              "[daytime]\nmode = builtin\nbuiltin = daytime\nport = 127.0.0.1:0/udp\n"
+              "[chargen]\nmode = builtin\nbuiltin = chargen\nport = 127.0.0.1:0/udp\n"
+              "[time]\nmode = builtin\nbuiltin = time\nport = 127.0.0.1:0/udp\n"}}));
+  // echo, with socat as a user would, over both families.
+  CommandResult four = RunCommand(
+      {"socat", "-T", "2", "-", "UDP:127.0.0.1:" + std::to_string(UdpPort("echo"))}, "ping\n");
+  EXPECT_EQ(four.out, "ping\n") << four.err << gatehouse_->Log();
+  CommandResult six = RunCommand(
+      {"socat", "-T", "2", "-", "UDP:[::1]:" + std::to_string(UdpPort("echo", "[::1]"))}, "v6\n");
+  EXPECT_EQ(six.out, "v6\n") << six.err << gatehouse_->Log();
+  // Binary bytes come back as they went.
+  std::string binary("\0\x01\xff\r\n", 5);
+  std::optional<UdpClient::Reply> reply = Ask(UdpPort("echo"), binary);
+  ASSERT_TRUE(reply) << gatehouse_->Log();
+  EXPECT_EQ(reply->bytes, binary);
+
+  // discard: nothing comes back, and the datagram was served in-process.
+  EXPECT_FALSE(Ask(UdpPort("discard"), "drop me", 1));
+  EXPECT_TRUE(gatehouse_->WaitForLog("discard: exit 127.0.0.1:")) << gatehouse_->Log();
+  EXPECT_NE(gatehouse_->Log().find("discard: start 127.0.0.1:"), std::string::npos);
+
+  // daytime: one ctime-style line for an empty datagram.
+  reply = Ask(UdpPort("daytime"), "");
+  ASSERT_TRUE(reply) << gatehouse_->Log();
+  EXPECT_TRUE(std::regex_match(reply->bytes, std::regex(R"([A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]\d )"
+                                                        R"(\d\d:\d\d:\d\d \d{4}\r\n)")))
+      << reply->bytes;
+
+  // time: 4 bytes, big-endian seconds since 1900 (what rdate -u reads), close to now.
+  reply = Ask(UdpPort("time"), "");
+  ASSERT_TRUE(reply) << gatehouse_->Log();
+  ASSERT_EQ(reply->bytes.size(), 4u);
+  uint32_t seconds = 0;
+  for (unsigned char byte : reply->bytes) seconds = seconds << 8 | byte;
+  int64_t now_since_1900 = static_cast<int64_t>(time(nullptr)) + 2208988800LL;
+  EXPECT_LE(std::llabs(static_cast<int64_t>(seconds) - (now_since_1900 & 0xffffffffLL)), 5);
+
+  // chargen: whole 74-byte lines (72 characters and CRLF), within RFC 864's 512.
+  reply = Ask(UdpPort("chargen"), "");
+  ASSERT_TRUE(reply) << gatehouse_->Log();
+  ASSERT_GT(reply->bytes.size(), 0u);
+  EXPECT_LE(reply->bytes.size(), 512u);
+  EXPECT_EQ(reply->bytes.size() % 74, 0u);
+  std::string first_line;  // the 95 printable characters from the space on, 72 of them
+  for (int column = 0; column < 72; ++column) first_line += static_cast<char>(' ' + column);
+  EXPECT_EQ(reply->bytes.substr(0, 74), first_line + "\r\n");
+  // No program ran for any of them: every start was in-process.
+  std::string log = gatehouse_->Log();
+  EXPECT_FALSE(std::regex_search(log, std::regex(": start [^\n]* pid "))) << log;
+  EXPECT_NE(log.find("echo: start 127.0.0.1:"), std::string::npos) << log;
+  EXPECT_NE(log.find(" in-process"), std::string::npos) << log;
+}
+
+// The classic amplifier loops: chargen answering echo's port, echo answering a
+// privileged port. Neither is answered; a plain client is.
+TEST_F(DatagramTest, UdpBuiltinsRefuseLoopsAndPrivilegedPorts) {
+  ASSERT_TRUE(Start("log_level = 3\n",
+                    {{"b.conf",
+                      "[echo]\nmode = builtin\nbuiltin = echo\nport = 127.0.0.1:0/udp\n"
+                      "[chargen]\nmode = builtin\nbuiltin = chargen\nport = 127.0.0.1:0/udp\n"}}));
+  int echo = UdpPort("echo"), chargen = UdpPort("chargen");
+  ASSERT_GT(echo, 0);
+  ASSERT_GT(chargen, 0);
+  // A datagram that claims to come from echo's port (on another loopback
+  // address, as a spoofer would aim it): chargen must not feed echo.
+  UdpClient spoofed("127.0.0.2", echo);
+  ASSERT_TRUE(spoofed.ok());
+  ASSERT_TRUE(spoofed.Send("127.0.0.1", chargen, "x"));
+  EXPECT_TRUE(gatehouse_->WaitForLog("chargen: denied 127.0.0.2:" + std::to_string(echo)))
+      << gatehouse_->Log();
+  EXPECT_FALSE(spoofed.Receive(1));
+  UdpClient spoofed_chargen("127.0.0.2", chargen);
+  ASSERT_TRUE(spoofed_chargen.ok());
+  ASSERT_TRUE(spoofed_chargen.Send("127.0.0.1", echo, "x"));
+  EXPECT_FALSE(spoofed_chargen.Receive(1));
+  if (IsRoot()) {
+    std::unique_ptr<UdpClient> privileged = PrivilegedClient();
+    ASSERT_TRUE(privileged) << "no free port in 1000..1023";
+    ASSERT_TRUE(privileged->Send("127.0.0.1", echo, "from a server port"));
+    EXPECT_FALSE(privileged->Receive(1));
+  }
+  EXPECT_EQ(gatehouse_->Log().find("chargen: start"), std::string::npos) << gatehouse_->Log();
+  EXPECT_EQ(gatehouse_->Log().find("echo: start"), std::string::npos) << gatehouse_->Log();
+  // An ordinary client is answered by both.
+  std::optional<UdpClient::Reply> reply = Ask(echo, "hi");
+  ASSERT_TRUE(reply) << gatehouse_->Log();
+  EXPECT_EQ(reply->bytes, "hi");
+  EXPECT_TRUE(Ask(chargen, ""));
+}
+
 }  // namespace
 }  // namespace gatehouse::testing
