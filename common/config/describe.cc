@@ -63,9 +63,14 @@ std::string DescribeConfig(const Config& config) {
       out << "  unix_mode " << mode << "  unix_owner " << SocketFileOwner(s.unix_owner, false)
           << "  unix_group " << SocketFileOwner(s.unix_group, true) << "\n";
     }
-    out << "  exec     " << Shown(s.program.exec) << "\n  argv    ";
-    for (const std::string& word : s.program.argv) out << " " << Shown(QuoteShellWord(word));
-    out << "\n";
+    if (s.program.mode == ServiceMode::kBuiltin) {
+      out << "  exec     none: served in gatehouse-child (builtin "
+          << BuiltinServiceName(s.program.builtin) << ")\n";
+    } else {
+      out << "  exec     " << Shown(s.program.exec) << "\n  argv    ";
+      for (const std::string& word : s.program.argv) out << " " << Shown(QuoteShellWord(word));
+      out << "\n";
+    }
     if (s.jail.change_identity) {
       out << "  user     " << Shown(s.user_name) << " (uid " << s.jail.uid << "), group "
           << Shown(s.group_name) << " (gid " << s.jail.gid << ")\n";

@@ -198,6 +198,22 @@ TEST_F(BuiltinTest, ChargenSendsTheRotatingLines) {
 // An echo client that sends and does not read: the child stops reading it once
 // its buffer is full (the bytes wait in the kernel), and goes on when the client
 // reads; every byte comes back in order, and the child's memory stays put.
+TEST_F(BuiltinTest, CheckAndStatusNameTheBuiltinAndNoProgram) {
+  ASSERT_TRUE(Start("log_level = 3\n", {{"daytime.conf", BuiltinService("daytime", "daytime")}}));
+  CommandResult check = RunCommand({Gatehouse(), "--check", "--config", config_});
+  EXPECT_NE(check.out.find("mode     builtin (daytime)"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("exec     none: served in gatehouse-child (builtin daytime)"),
+            std::string::npos)
+      << check.out;
+  EXPECT_EQ(check.out.find("argv"), std::string::npos) << check.out;
+  LogMark mark = gatehouse_->MarkLog();
+  ASSERT_EQ(kill(gatehouse_->pid(), SIGUSR1), 0);
+  ASSERT_TRUE(gatehouse_->WaitForLog("status: daytime: ", mark));
+  EXPECT_NE(gatehouse_->Log(mark).find("status: daytime: mode builtin (daytime), "),
+            std::string::npos)
+      << gatehouse_->Log(mark);
+}
+
 TEST_F(BuiltinTest, EchoStopsReadingAClientThatDoesNotReadAndResumes) {
   ASSERT_TRUE(Start("log_level = 3\n", {{"echo.conf", BuiltinService("echo", "echo")}}));
   pid_t serving = ServingProcess("echo");
