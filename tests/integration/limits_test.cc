@@ -353,6 +353,49 @@ TEST_F(LimitsTest, TwoThousandIdleClientsLeaveTheSupervisorResponsiveAndBounded)
             static_cast<uint64_t>(StatusNumber(gatehouse_->Log(), "idle", ", denied ")));
 }
 
+// The issue's own case: one source opens 2,000 idle connections; per_source
+// keeps it to 32 programs, so a well-behaved client from another address is
+// served at once by the same service.
+TEST_F(LimitsTest, TwoThousandIdleFromOneSourceLeaveRoomForAnotherClient) {
+  ASSERT_TRUE(Start("", {{"idle.conf",
+                          "[idle]\nport = 127.0.0.1:0\nexec = /bin/cat\n"
+                          "max_servers = 64\nper_source = 32\n"}}));
+  pid_t supervisor = gatehouse_->pid();
+  int idle = Port("idle");
+  size_t fds_before = OpenFds(supervisor);
+  long rss_before = RssKb(supervisor);
+  long cpu_before = CpuTicks(supervisor);
+  std::vector<int> clients;
+  for (int i = 0; i < 2000; ++i) {
+    int fd = ConnectNonBlocking("127.0.0.2", idle);
+    if (fd >= 0) clients.push_back(fd);
+  }
+  for (int fd : clients) Connected(fd, 2);
+  ASSERT_TRUE(StatusReaches(*gatehouse_, "idle", "programs ", 32, 15)) << gatehouse_->Log();
+
+  double start = Now();
+  int good = ConnectTcp("127.0.0.1", idle, "127.0.0.3");
+  ASSERT_GE(good, 0);
+  ASSERT_EQ(write(good, "ping\n", 5), 5);
+  std::string reply = ReadUntil(good, "ping\n", 10);
+  double latency = Now() - start;
+  EXPECT_EQ(reply, "ping\n") << gatehouse_->Log();
+  ASSERT_TRUE(StatusReaches(*gatehouse_, "idle", "programs ", 33, 5)) << gatehouse_->Log();
+  size_t fds_during = OpenFds(supervisor);
+  long rss_during = RssKb(supervisor);
+  long cpu = CpuTicks(supervisor) - cpu_before;
+  EXPECT_LT(fds_during, fds_before + 64) << "the supervisor holds the clients' fds";
+  EXPECT_LT(rss_during, rss_before + 16 * 1024);
+  printf(
+      "[figures] 2000 idle from 127.0.0.2: good client from 127.0.0.3 served in %.3f s; "
+      "programs 33 (max_servers 64); supervisor fds %zu -> %zu, VmRSS %ld -> %ld kB, CPU %ld "
+      "ticks\n",
+      latency, fds_before, fds_during, rss_before, rss_during, cpu);
+  close(good);
+  for (int fd : clients) close(fd);
+  EXPECT_TRUE(StatusReaches(*gatehouse_, "idle", "programs ", 0, 20)) << gatehouse_->Log();
+}
+
 // --- a stopped child under nofile 1024 ---
 
 TEST_F(LimitsTest, AStoppedChildAtNofile1024TakesNoFdsOtherServicesNeed) {
