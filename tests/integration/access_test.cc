@@ -1,10 +1,9 @@
 // Access rules on real connections: a client bound to 127.0.0.2 is refused while
 // 127.0.0.1 is served; the refused client's program never runs.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <signal.h>
 
 #include "tests/integration/harness.h"
 
@@ -59,8 +58,7 @@ TEST_F(AccessTest, DenyRegexRefusesThatAddress) {
   EXPECT_EQ(gatehouse_->Log().find("denied 127.0.0.3"), std::string::npos);
   // USR1 counts them: one denied, two served.
   kill(gatehouse_->pid(), SIGUSR1);
-  EXPECT_TRUE(gatehouse_->WaitForLog(", served 2, denied 1, failed 0"))
-      << gatehouse_->Log();
+  EXPECT_TRUE(gatehouse_->WaitForLog(", served 2, denied 1, failed 0")) << gatehouse_->Log();
 }
 
 TEST_F(AccessTest, CidrDenyWinsOverAllow) {

@@ -44,24 +44,6 @@ std::string ExpectedChargen(size_t lines) {
 // The kilobytes of VmRSS ("1234 kB").
 long RssKb(pid_t pid) { return std::atol(ProcStatusField(pid, "VmRSS").c_str()); }
 
-std::set<std::string> OpenFds(pid_t pid) {
-  std::set<std::string> fds;
-  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-  DIR* handle = opendir(dir.c_str());
-  if (handle == nullptr) return fds;
-  while (dirent* entry = readdir(handle)) {
-    if (entry->d_name[0] != '.') fds.insert(entry->d_name);
-  }
-  closedir(handle);
-  return fds;
-}
-
-std::string Link(const std::string& path) {
-  char target[PATH_MAX] = {};
-  ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
-  return n > 0 ? std::string(target, static_cast<size_t>(n)) : "";
-}
-
 // Reads exactly `size` bytes (or until EOF, an error or the socket's timeout).
 std::string ReadBytes(int fd, size_t size) {
   std::string data;

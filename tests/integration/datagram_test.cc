@@ -119,25 +119,6 @@ class UdpClient {
   int fd_ = -1;
 };
 
-std::set<std::string> OpenFds(pid_t pid) {
-  std::set<std::string> fds;
-  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-  DIR* handle = opendir(dir.c_str());
-  if (handle == nullptr) return fds;
-  while (dirent* entry = readdir(handle)) {
-    if (entry->d_name[0] != '.') fds.insert(entry->d_name);
-  }
-  closedir(handle);
-  return fds;
-}
-
-bool SameFile(const std::string& a, const std::string& b) {
-  struct stat first {
-  }, second{};
-  return stat(a.c_str(), &first) == 0 && stat(b.c_str(), &second) == 0 &&
-         first.st_dev == second.st_dev && first.st_ino == second.st_ino;
-}
-
 class DatagramTest : public GatehouseTest {
  protected:
   // The UDP port `service` is bound to on `address` ("127.0.0.1", "[::1]", "0.0.0.0").

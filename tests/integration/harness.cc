@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -311,6 +312,31 @@ std::vector<pid_t> ChildPids(pid_t parent) {
   }
   closedir(proc);
   return pids;
+}
+
+std::set<std::string> OpenFds(pid_t pid) {
+  std::set<std::string> fds;
+  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* handle = opendir(dir.c_str());
+  if (handle == nullptr) return fds;
+  while (dirent* entry = readdir(handle)) {
+    if (entry->d_name[0] != '.') fds.insert(entry->d_name);
+  }
+  closedir(handle);
+  return fds;
+}
+
+std::string Link(const std::string& path) {
+  char target[PATH_MAX] = {};
+  ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
+  return n > 0 ? std::string(target, static_cast<size_t>(n)) : "";
+}
+
+bool SameFile(const std::string& a, const std::string& b) {
+  struct stat first {
+  }, second{};
+  return stat(a.c_str(), &first) == 0 && stat(b.c_str(), &second) == 0 &&
+         first.st_dev == second.st_dev && first.st_ino == second.st_ino;
 }
 
 std::string ProcStatusField(pid_t pid, const std::string& field) {

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -124,6 +125,14 @@ std::vector<pid_t> ChildPids(pid_t parent);
 
 // One line of /proc/PID/status ("Uid", "CapEff", ...), the text after the colon.
 std::string ProcStatusField(pid_t pid, const std::string& field);
+// The fd numbers process `pid` has open, from /proc/PID/fd ("0", "1", ...).
+std::set<std::string> OpenFds(pid_t pid);
+// Where a symlink (a /proc fd or root link) points; "" if it cannot be read.
+std::string Link(const std::string& path);
+// Whether two paths name one file: the same inode. Through /proc/PID/root and
+// cwd this holds whatever mount namespace the process is in, where the links'
+// text may name a path from another root (as on a chroot-based test machine).
+bool SameFile(const std::string& a, const std::string& b);
 
 // A TCP connection from the test itself (for holding a connection open), to
 // ip:port, optionally from `source` ("127.0.0.2"). -1 on failure. Reads and

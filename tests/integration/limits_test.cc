@@ -34,7 +34,7 @@ size_t Count(const std::string& text, const std::string& needle) {
   return count;
 }
 
-size_t OpenFds(pid_t pid) {
+size_t OpenFdCount(pid_t pid) {
   CommandResult listing = RunCommand({"ls", "/proc/" + std::to_string(pid) + "/fd"});
   return Count(listing.out, "\n");
 }
@@ -278,7 +278,7 @@ TEST_F(LimitsTest, TwoThousandIdleClientsLeaveTheSupervisorResponsiveAndBounded)
   pid_t supervisor = gatehouse_->pid();
   int idle = Port("idle");
   int echo = Port("echo");
-  size_t fds_before = OpenFds(supervisor);
+  size_t fds_before = OpenFdCount(supervisor);
   long rss_before = RssKb(supervisor);
   long cpu_before = CpuTicks(supervisor);
   double started = Now();
@@ -304,7 +304,7 @@ TEST_F(LimitsTest, TwoThousandIdleClientsLeaveTheSupervisorResponsiveAndBounded)
     ASSERT_GT(seconds, 0) << "echo did not answer while 2,000 clients sat on idle";
     worst = std::max(worst, seconds);
   }
-  size_t fds_during = OpenFds(supervisor);
+  size_t fds_during = OpenFdCount(supervisor);
   long rss_during = RssKb(supervisor);
   long cpu_during = CpuTicks(supervisor) - cpu_before;
   std::string log = gatehouse_->Log();
@@ -342,10 +342,11 @@ TEST_F(LimitsTest, TwoThousandIdleClientsLeaveTheSupervisorResponsiveAndBounded)
       },
       40))
       << gatehouse_->Log();
-  EXPECT_TRUE(WaitUntil([&] { return OpenFds(supervisor) <= fds_before + 2; }, 5))
-      << OpenFds(supervisor) << " fds, " << fds_before << " before";
+  EXPECT_TRUE(WaitUntil([&] { return OpenFdCount(supervisor) <= fds_before + 2; }, 5))
+      << OpenFdCount(supervisor) << " fds, " << fds_before << " before";
   printf("[figures] 2000 idle: cleaned up in %.2f s; fds %zu; served %ld, denied %ld\n",
-         Now() - closing, OpenFds(supervisor), StatusNumber(gatehouse_->Log(), "idle", ", served "),
+         Now() - closing, OpenFdCount(supervisor),
+         StatusNumber(gatehouse_->Log(), "idle", ", served "),
          StatusNumber(gatehouse_->Log(), "idle", ", denied "));
   ASSERT_EQ(gatehouse_->Stop(SIGTERM), 0);
   // The per_source lines add up to the refusals.
@@ -362,7 +363,7 @@ TEST_F(LimitsTest, TwoThousandIdleFromOneSourceLeaveRoomForAnotherClient) {
                           "max_servers = 64\nper_source = 32\n"}}));
   pid_t supervisor = gatehouse_->pid();
   int idle = Port("idle");
-  size_t fds_before = OpenFds(supervisor);
+  size_t fds_before = OpenFdCount(supervisor);
   long rss_before = RssKb(supervisor);
   long cpu_before = CpuTicks(supervisor);
   std::vector<int> clients;
@@ -381,7 +382,7 @@ TEST_F(LimitsTest, TwoThousandIdleFromOneSourceLeaveRoomForAnotherClient) {
   double latency = Now() - start;
   EXPECT_EQ(reply, "ping\n") << gatehouse_->Log();
   ASSERT_TRUE(StatusReaches(*gatehouse_, "idle", "programs ", 33, 5)) << gatehouse_->Log();
-  size_t fds_during = OpenFds(supervisor);
+  size_t fds_during = OpenFdCount(supervisor);
   long rss_during = RssKb(supervisor);
   long cpu = CpuTicks(supervisor) - cpu_before;
   EXPECT_LT(fds_during, fds_before + 64) << "the supervisor holds the clients' fds";
@@ -415,7 +416,7 @@ TEST_F(LimitsTest, AStoppedChildAtNofile1024TakesNoFdsOtherServicesNeed) {
     if (text.find("victim") != std::string::npos) child = pid;
   }
   ASSERT_GT(child, 0);
-  size_t fds_before = OpenFds(supervisor);
+  size_t fds_before = OpenFdCount(supervisor);
   ASSERT_EQ(kill(child, SIGSTOP), 0);
 
   // 3,000 clients in at most 12 s, each sending a line and its end; the echo
@@ -435,11 +436,11 @@ TEST_F(LimitsTest, AStoppedChildAtNofile1024TakesNoFdsOtherServicesNeed) {
     }
     if (i % 200 == 199) {
       echo_seconds.push_back(EchoSeconds(echo, 5));
-      max_fds = std::max(max_fds, OpenFds(supervisor));
+      max_fds = std::max(max_fds, OpenFdCount(supervisor));
     }
   }
   double connecting = Now() - started;
-  max_fds = std::max(max_fds, OpenFds(supervisor));
+  max_fds = std::max(max_fds, OpenFdCount(supervisor));
   kill(child, SIGCONT);  // (the watchdog may have ended it: child_stall_timeout)
   double resumed = Now();
   Outcomes outcomes = Collect(clients, 40);
@@ -468,8 +469,8 @@ TEST_F(LimitsTest, AStoppedChildAtNofile1024TakesNoFdsOtherServicesNeed) {
   EXPECT_EQ(waited_out, 0);
   EXPECT_GT(served, 0);
   EXPECT_LE(Count(log, "Too many open files"), 2u) << log;
-  EXPECT_TRUE(WaitUntil([&] { return OpenFds(supervisor) <= fds_before + 2; }, 10))
-      << OpenFds(supervisor) << " fds, " << fds_before << " before";
+  EXPECT_TRUE(WaitUntil([&] { return OpenFdCount(supervisor) <= fds_before + 2; }, 10))
+      << OpenFdCount(supervisor) << " fds, " << fds_before << " before";
   EXPECT_GT(EchoSeconds(echo, 5), 0);
 }
 

@@ -19,12 +19,6 @@ namespace {
 
 constexpr const char* kForged = "2026-01-01T00:00:00.000Z gatehouse[1] notice: forged";
 
-std::string Link(const std::string& path) {
-  char target[PATH_MAX] = {};
-  ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
-  return n > 0 ? std::string(target, static_cast<size_t>(n)) : "";
-}
-
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);

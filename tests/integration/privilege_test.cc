@@ -24,28 +24,6 @@ namespace {
 
 constexpr const char* kNoCapabilities = "0000000000000000";
 
-std::set<std::string> OpenFds(pid_t pid) {
-  std::set<std::string> fds;
-  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-  DIR* handle = opendir(dir.c_str());
-  if (handle == nullptr) return fds;
-  while (dirent* entry = readdir(handle)) {
-    if (entry->d_name[0] != '.') fds.insert(entry->d_name);
-  }
-  closedir(handle);
-  return fds;
-}
-
-// Whether two paths name one file: the same inode. Through /proc/PID/root and
-// cwd this holds whatever mount namespace the process is in, where the links'
-// text may name a path from another root (as on a chroot-based test machine).
-bool SameFile(const std::string& a, const std::string& b) {
-  struct stat first {
-  }, second{};
-  return stat(a.c_str(), &first) == 0 && stat(b.c_str(), &second) == 0 &&
-         first.st_dev == second.st_dev && first.st_ino == second.st_ino;
-}
-
 bool RootIs(pid_t pid, const std::string& dir) {
   return SameFile("/proc/" + std::to_string(pid) + "/root/", dir);
 }
@@ -60,12 +38,6 @@ bool IsDevNull(const std::string& fd_path) {
   }, null{};
   return stat(fd_path.c_str(), &fd) == 0 && stat("/dev/null", &null) == 0 && S_ISCHR(fd.st_mode) &&
          fd.st_rdev == null.st_rdev;
-}
-
-std::string Link(const std::string& path) {
-  char target[PATH_MAX] = {};
-  ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
-  return n > 0 ? std::string(target, static_cast<size_t>(n)) : "";
 }
 
 // A chroot holding only the static probe program, as /probe.

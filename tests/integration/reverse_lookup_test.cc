@@ -207,8 +207,8 @@ TEST_F(ReverseLookupTest, TooManyWaitingLookupsRefusePeersInsteadOfSkippingTheRu
   // The denials are throttled: one line at once, the rest counted in one line
   // when the 10 s window ends.
   auto overflow_denials = [&] {
-    return static_cast<int>(CountThrottled(
-        gatehouse_->Log(), "(lookup failed: 1024 lookups already waiting)"));
+    return static_cast<int>(
+        CountThrottled(gatehouse_->Log(), "(lookup failed: 1024 lookups already waiting)"));
   };
   EXPECT_TRUE(WaitUntil([&] { return overflow_denials() == kConnections - 1024; }, 12))
       << overflow_denials() << "\n"

@@ -22,31 +22,6 @@
 namespace gatehouse::testing {
 namespace {
 
-std::set<std::string> OpenFds(pid_t pid) {
-  std::set<std::string> fds;
-  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-  DIR* handle = opendir(dir.c_str());
-  if (handle == nullptr) return fds;
-  while (dirent* entry = readdir(handle)) {
-    if (entry->d_name[0] != '.') fds.insert(entry->d_name);
-  }
-  closedir(handle);
-  return fds;
-}
-
-std::string Link(const std::string& path) {
-  char target[PATH_MAX] = {};
-  ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
-  return n > 0 ? std::string(target, static_cast<size_t>(n)) : "";
-}
-
-bool SameFile(const std::string& a, const std::string& b) {
-  struct stat first {
-  }, second{};
-  return stat(a.c_str(), &first) == 0 && stat(b.c_str(), &second) == 0 &&
-         first.st_dev == second.st_dev && first.st_ino == second.st_ino;
-}
-
 // One line from a TCP port (the program writes it and closes); "" on failure.
 std::string LineFrom(int port) {
   int fd = ConnectTcp("127.0.0.1", port);
