@@ -93,7 +93,16 @@ class PrivilegeTest : public GatehouseTest {
   std::unique_ptr<TempDir> world_;
 };
 
-TEST_F(PrivilegeTest, ChrootedInItsOwnUidAndNamespaceWithNoCapabilitiesAndOnlyThreeFds) {
+// fork and single run a program per connection the same way; the other modes'
+// programs (wait, datagram) and the built-ins' child are checked in their own
+// tests (wait_test, datagram_test, builtin_test).
+class ConnectionModePrivilegeTest : public PrivilegeTest,
+                                    public ::testing::WithParamInterface<const char*> {};
+
+INSTANTIATE_TEST_SUITE_P(Modes, ConnectionModePrivilegeTest, ::testing::Values("fork", "single"));
+
+TEST_P(ConnectionModePrivilegeTest,
+       ChrootedInItsOwnUidAndNamespaceWithNoCapabilitiesAndOnlyThreeFds) {
   std::string jail = MakeJail(dir_);
   // gatehouse starts with a stray inherited fd (as from a careless shell); it must
   // not reach the program.
@@ -103,7 +112,8 @@ TEST_F(PrivilegeTest, ChrootedInItsOwnUidAndNamespaceWithNoCapabilitiesAndOnlyTh
   launch.extra_fd = stray;
   ::testing::AssertionResult started =
       Start("log_level = 3\n",
-            {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nchroot = " + jail + "\nexec = /probe\n"}},
+            {{"probe.conf", "[probe]\nport = 127.0.0.1:0\nchroot = " + jail +
+                                "\nexec = /probe\nmode = " + GetParam() + "\n"}},
             launch);
   close(stray);
   ASSERT_TRUE(started);
@@ -145,6 +155,14 @@ TEST_F(PrivilegeTest, ChrootedInItsOwnUidAndNamespaceWithNoCapabilitiesAndOnlyTh
     EXPECT_EQ(ProcStatusField(child, "CapBnd"), kNoCapabilities) << child;
     EXPECT_TRUE(RootIs(child, jail)) << child;
   }
+
+  // The service runs in the mode asked for (--check and USR1 say so).
+  LogMark mark = gatehouse_->MarkLog();
+  ASSERT_EQ(kill(gatehouse_->pid(), SIGUSR1), 0);
+  ASSERT_TRUE(gatehouse_->WaitForLog("status: probe: ", mark));
+  EXPECT_NE(gatehouse_->Log(mark).find(std::string("status: probe: mode ") + GetParam() + ","),
+            std::string::npos)
+      << gatehouse_->Log(mark);
 
   // The connection works end to end.
   ASSERT_EQ(write(connection_, "ping\n", 5), 5);
