@@ -137,8 +137,8 @@ class ChildProcess {
   std::unique_ptr<ProgramOutputLog> output_log_;  // its programs' stderr and its own
   std::unique_ptr<OutputPipe> child_stderr_;      // the child's stdout and stderr
   EventPtr restart_timer_;
-  EventPtr note_starts_;      // sends ProgramsNoted once the reports read now are handled
-  uint64_t starts_read_ = 0;  // ProgramStarted of a process read on this link
+  EventPtr note_starts_;       // sends ProgramsNoted once the reports read now are handled
+  uint64_t starts_read_ = 0;   // ProgramStarted of a process read on this link
   uint64_t starts_noted_ = 0;  // what the last ProgramsNoted said
   pid_t pid_ = 0;
   pid_t serving_pid_ = 0;  // the child's serving process (namespace init), from Ready's pidfd
