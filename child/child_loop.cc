@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -114,12 +115,19 @@ void ChildLoop::OnMessage(WireMessage& message) {
     case MessageType::kListenFd:
       ReceiveListenFd(message);
       return;
+    case MessageType::kProgramsNoted:
+      OnProgramsNoted(message);
+      return;
     default:
       return;  // the table lets nothing else through
   }
 }
 
 void ChildLoop::OnChannelClosed(const std::string& reason) {
+  // Nobody reads pidfds any more: nothing is kept unreaped for it (reaped from
+  // the loop, not from inside whatever send or read closed the channel).
+  starts_noted_ = UINT64_MAX;
+  event_active(sigchld_event_.get(), EV_SIGNAL, 1);
   if (!reason.empty()) {
     fprintf(stderr, "gatehouse-child[%s]: %s\n", service_.name.c_str(), reason.c_str());
     exit_code_ = 1;
@@ -235,6 +243,7 @@ void ChildLoop::Adopt(pid_t pid, uint64_t connection_id, UniqueFd stderr_read) {
     if (connection_id == kListenersConnectionId && wait_program_) wait_program_->Exited(0);
     return;
   }
+  if (pidfd) running.start_number = ++starts_sent_;
   running_[pid] = running;
   deadlines_->Started(pid, connection_id);
   if (stderr_read) program_stderr_->Watch(pid, std::move(stderr_read));
@@ -285,10 +294,37 @@ void ChildLoop::FailWaiting(const std::string& reason) {
   waiting_.clear();
 }
 
+void ChildLoop::OnProgramsNoted(WireMessage& message) {
+  ProgramsNoted noted;
+  std::string error;
+  if (!DecodePayload(message.payload, &noted, &error)) {
+    channel_->Close("bad ProgramsNoted message: " + error);
+    return;
+  }
+  if (noted.starts > starts_sent_ || noted.starts < starts_noted_) {
+    channel_->Close("ProgramsNoted for " + std::to_string(noted.starts) + " starts, not between " +
+                    std::to_string(starts_noted_) + " and " + std::to_string(starts_sent_));
+    return;
+  }
+  starts_noted_ = noted.starts;
+  ReapPrograms();  // what waited for it
+}
+
+pid_t ChildLoop::ReapNext(int* status) {
+  if (starts_noted_ < starts_sent_) {
+    siginfo_t ended{};
+    if (waitid(P_ALL, 0, &ended, WEXITED | WNOHANG | WNOWAIT) != 0 || ended.si_pid <= 0) return 0;
+    auto found = running_.find(ended.si_pid);
+    if (found != running_.end() && found->second.start_number > starts_noted_) return 0;
+    return waitpid(ended.si_pid, status, WNOHANG);
+  }
+  return waitpid(-1, status, WNOHANG);
+}
+
 void ChildLoop::ReapPrograms() {
   int status = 0;
   pid_t pid;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+  while ((pid = ReapNext(&status)) > 0) {
     auto found = running_.find(pid);
     if (found == running_.end()) continue;
     ProgramExited exited{found->second.connection_id, pid, status,

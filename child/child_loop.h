@@ -41,6 +41,10 @@ class ChildLoop {
   struct Running {
     uint64_t connection_id;
     double started;  // MonotonicSeconds()
+    // In a PID namespace: the number of its ProgramStarted on the link. It is not
+    // reaped before the supervisor has noted that many (ProgramsNoted): until then
+    // its pidfd must name a process, or the supervisor cannot learn its pid.
+    uint64_t start_number = 0;
   };
   // A connection received while the child had no fd left for a stderr pipe.
   struct Waiting {
@@ -72,6 +76,11 @@ class ChildLoop {
   void LaunchWaiting();
   void FailWaiting(const std::string& reason);
   void ReapPrograms();
+  // Reaps the next ended child process (waitpid's order) and returns its pid; 0
+  // when none may be reaped now: a program whose start the supervisor has not
+  // noted yet holds the rest back until it has (one round trip).
+  pid_t ReapNext(int* status);
+  void OnProgramsNoted(WireMessage& message);
   void StopAccepting();
   void EndPrograms(int signal);
   void FinishIfIdle();
@@ -95,6 +104,8 @@ class ChildLoop {
   std::unique_ptr<DatagramPrograms> datagram_programs_;  // mode = datagram
   std::unique_ptr<WaitProgram> wait_program_;            // mode = wait only
   std::unique_ptr<BuiltinServer> builtin_;               // mode = builtin only
+  uint64_t starts_sent_ = 0;       // ProgramStarted with a pidfd sent on the link
+  uint64_t starts_noted_ = 0;      // as many as the supervisor has read (ProgramsNoted)
   uint64_t unreported_start_ = 0;  // the built-in connection being started (ids start at 1)
   // While this holds any, the channel is not read: more connections wait in the
   // socket and the supervisor's queue (back-pressure), none is lost.

@@ -2,7 +2,8 @@
 // the control socket on fd 3; never run by hand.
 //
 // Process flow:
-//   1. keep fd 3 (control socket) and 0-2, close everything else
+//   1. every signal at its default and unblocked (then the few it sets itself);
+//      keep fd 3 (control socket) and 0-2, close everything else
 //   2. receive the ServiceDefinition from the supervisor
 //   3. enter the service's own PID and mount namespaces (and network, with
 //      private_network): this process stays outside as the holder, its child is
@@ -45,6 +46,21 @@ constexpr int kDefinitionTimeoutMs = 10000;
   SendMessage(kControlFd, MessageType::kFatal, EncodePayload(FatalError{reason}));
   fprintf(stderr, "gatehouse-child: %s\n", reason.c_str());
   _exit(1);
+}
+
+// Whatever gatehouse was started with (signals ignored or blocked by its own
+// parent) reaches us through fork and exec: every signal back to its default
+// and none blocked, before we set our own. Through the kernel directly, since
+// glibc refuses 32 and 33 (its own), which a parent may have ignored too.
+void DefaultSignals() {
+  constexpr size_t kKernelSigsetBytes = (_NSIG - 1) / 8;
+  unsigned long zeroed[8] = {};  // SIG_DFL, no flags, an empty mask
+  for (int signal = 1; signal < _NSIG; ++signal) {
+    if (signal != SIGKILL && signal != SIGSTOP) {
+      syscall(SYS_rt_sigaction, signal, zeroed, nullptr, kKernelSigsetBytes);
+    }
+  }
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, zeroed, nullptr, kKernelSigsetBytes);
 }
 
 void CloseInheritedFds() {
@@ -106,8 +122,8 @@ int main() {
     fprintf(stderr, "gatehouse-child: started by gatehouse only (no control socket on fd 3)\n");
     return 2;
   }
+  DefaultSignals();
   signal(SIGPIPE, SIG_IGN);
-  signal(SIGCHLD, SIG_DFL);
   // Ctrl-C reaches the whole foreground process group; the supervisor decides
   // how connections end (and uses TERM for that), so the terminal's signals are
   // not ours. Programs get every signal reset to default.

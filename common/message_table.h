@@ -19,6 +19,7 @@ enum class MessageType : uint16_t {
   kShutdown = 3,
   kListenFd = 4,
   kDatagram = 5,
+  kProgramsNoted = 6,
   kReady = 101,
   kProgramStarted = 102,
   kProgramExited = 103,
@@ -84,6 +85,11 @@ inline constexpr MessageRule kMessageTable[] = {
      In(LinkState::kReady), std::nullopt},
   {MessageType::kDatagram, "Datagram", Sender::kSupervisor, 0,
      kMaxDatagramPayload,
+     In(LinkState::kReady), std::nullopt},
+  // How many ProgramStarted with a pidfd the supervisor has read: the child keeps
+  // a program unreaped until then, so that its pidfd still names a process.
+  {MessageType::kProgramsNoted, "ProgramsNoted", Sender::kSupervisor, 0,
+     8,
      In(LinkState::kReady), std::nullopt},
   // Ready and ProgramStarted carry a pidfd (of the serving process, of the
   // program) when the service has its own PID namespace: the pids in payloads

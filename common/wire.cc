@@ -340,6 +340,18 @@ bool DecodePayload(const std::string& payload, ProgramStarted* v, std::string* e
   return true;
 }
 
+std::string EncodePayload(const ProgramsNoted& v) {
+  Writer w;
+  w.U64(v.starts);
+  return w.Take();
+}
+
+bool DecodePayload(const std::string& payload, ProgramsNoted* v, std::string* error) {
+  Reader r(payload);
+  r.U64("starts", &v->starts);
+  return r.Finish(error);
+}
+
 std::string EncodePayload(const ProgramExited& v) {
   Writer w;
   w.U64(v.connection_id);

@@ -47,6 +47,12 @@ struct ProgramStarted {
   int32_t pid = 0;  // the program's, or kInProcess
 };
 
+// The number of ProgramStarted (with a pidfd: in a PID namespace) the
+// supervisor has read on this link, counted from the link's start.
+struct ProgramsNoted {
+  uint64_t starts = 0;
+};
+
 struct ProgramExited {
   uint64_t connection_id = 0;
   int32_t pid = 0;
@@ -109,6 +115,7 @@ std::string EncodePayload(const ServiceDefinition& value);
 std::string EncodePayload(const ConnectionInfo& value);
 std::string EncodePayload(const ProgramStarted& value);
 std::string EncodePayload(const ProgramExited& value);
+std::string EncodePayload(const ProgramsNoted& value);
 std::string EncodePayload(const ProgramFailed& value);
 std::string EncodePayload(const FatalError& value);
 std::string EncodePayload(const ProgramOutput& value);
@@ -121,6 +128,7 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* value, std::st
 bool DecodePayload(const std::string& payload, ConnectionInfo* value, std::string* error);
 bool DecodePayload(const std::string& payload, ProgramStarted* value, std::string* error);
 bool DecodePayload(const std::string& payload, ProgramExited* value, std::string* error);
+bool DecodePayload(const std::string& payload, ProgramsNoted* value, std::string* error);
 bool DecodePayload(const std::string& payload, ProgramFailed* value, std::string* error);
 bool DecodePayload(const std::string& payload, FatalError* value, std::string* error);
 bool DecodePayload(const std::string& payload, ProgramOutput* value, std::string* error);

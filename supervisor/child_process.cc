@@ -124,6 +124,7 @@ ChildProcess::ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig
                        [this](const std::string& why) { EndChild("child stalled: " + why); }),
       log_throttle_(base_) {
   restart_timer_.reset(evtimer_new(base_, OnRestartTimer, this));
+  note_starts_.reset(event_new(base_, -1, 0, OnNoteStarts, this));
   output_log_ = std::make_unique<ProgramOutputLog>(base_, service_->name);
 }
 
@@ -202,6 +203,8 @@ bool ChildProcess::Start() {
   started_ = MonotonicSeconds();
   SetState(State::kStarting);
   link_state_ = LinkState::kStarting;
+  starts_read_ = 0;
+  starts_noted_ = 0;
   channel_ = std::make_unique<MessageChannel>(
       base_, std::move(ours), kMaxQueuedConnections,
       [this](WireMessage& message) { OnMessage(message); },
@@ -325,6 +328,21 @@ void ChildProcess::OnRestartTimer(evutil_socket_t, short, void* self) {
   if (child->state_ == State::kRestarting) child->Start();
 }
 
+void ChildProcess::NoteProgramStarted() {
+  // Not one message per start: the event runs after the rest of this batch of
+  // reports, and one ProgramsNoted covers them all.
+  if (starts_read_++ == starts_noted_) event_active(note_starts_.get(), 0, 0);
+}
+
+void ChildProcess::OnNoteStarts(evutil_socket_t, short, void* self) {
+  auto* child = static_cast<ChildProcess*>(self);
+  if (!child->channel_ || !child->channel_->open()) return;
+  if (child->starts_noted_ == child->starts_read_) return;  // a new link since
+  child->starts_noted_ = child->starts_read_;
+  child->channel_->Send(MessageType::kProgramsNoted,
+                        EncodePayload(ProgramsNoted{child->starts_noted_}));
+}
+
 void ChildProcess::ProtocolViolation(const std::string& what) {
   EndChild("child broke the protocol (" + what + ")");
 }
@@ -414,6 +432,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
       if (host_pid == 0 && !service_namespaces) host_pid = started.pid;
       found->second.host_pid = host_pid;
       host_pid_of_[started.pid] = host_pid;
+      if (service_namespaces) NoteProgramStarted();
       report_watchdog_.Heard(started.connection_id);
       if (LogEnabled(kLogInfo)) {
         Log(kLogInfo,

@@ -112,6 +112,10 @@ class ChildProcess {
   // Arms the restart timer with the current back-off (1 s, doubling to 30 s).
   void ScheduleRestart();
   static void OnRestartTimer(evutil_socket_t, short, void* self);
+  // In a PID namespace the child keeps each program unreaped until we have read
+  // its ProgramStarted (and its pidfd): one ProgramsNoted per batch of reports.
+  void NoteProgramStarted();
+  static void OnNoteStarts(evutil_socket_t, short, void* self);
 
   void SetState(State state);
   void ProgramsChanged();
@@ -133,6 +137,9 @@ class ChildProcess {
   std::unique_ptr<ProgramOutputLog> output_log_;  // its programs' stderr and its own
   std::unique_ptr<OutputPipe> child_stderr_;      // the child's stdout and stderr
   EventPtr restart_timer_;
+  EventPtr note_starts_;       // sends ProgramsNoted once the reports read now are handled
+  uint64_t starts_read_ = 0;   // ProgramStarted of a process read on this link
+  uint64_t starts_noted_ = 0;  // what the last ProgramsNoted said
   pid_t pid_ = 0;
   pid_t serving_pid_ = 0;  // the child's serving process (namespace init), from Ready's pidfd
   std::unordered_map<pid_t, pid_t> host_pid_of_;  // program: child's pid -> ours

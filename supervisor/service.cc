@@ -261,4 +261,13 @@ bool Service::WaitChildDraining() const {
       });
 }
 
+uint32_t Service::LongestKillGrace() const {
+  uint32_t longest = config_ ? config_->program.kill_grace : 0;
+  if (current_) longest = std::max(longest, current_->config().program.kill_grace);
+  for (const auto& child : draining_) {
+    longest = std::max(longest, child->config().program.kill_grace);
+  }
+  return longest;
+}
+
 }  // namespace gatehouse

@@ -71,6 +71,9 @@ class Service {
   // run as `uid` now.
   bool HasProgramsAs(uint32_t uid) const;
   size_t programs() const;
+  // The longest kill_grace among its children's own configs, the draining ones'
+  // included (a reload may have lowered it while their programs run).
+  uint32_t LongestKillGrace() const;
   // The USR1 status line: "echo: mode fork, listeners ..., child 812 ready, ...".
   std::string Status(const std::string& listeners) const;
 

@@ -39,12 +39,13 @@ std::vector<std::string> RestartOnlyChanges(const GlobalConfig& now, const Globa
   return changed;
 }
 
-// After TERM each child KILLs its programs once its service's kill_grace is over;
-// the supervisor's KILL (children that hang, orphaned programs) comes after all of them.
+// After TERM each child KILLs its programs once the kill_grace of its own config
+// is over (a draining child's may be longer than the current one); the
+// supervisor's KILL (children that hang, orphaned programs) comes after all of them.
 double KillAfterTermSeconds(const std::map<std::string, std::shared_ptr<Service>>& services) {
   uint32_t longest = 0;
   for (const auto& [name, service] : services) {
-    if (service->config()) longest = std::max(longest, service->config()->program.kill_grace);
+    longest = std::max(longest, service->LongestKillGrace());
   }
   return longest + kKillAfterChildrenSeconds;
 }

@@ -369,6 +369,7 @@ TEST(Wire, RandomPayloadsAreRejectedOrRoundTrip) {
   datagram.bytes = std::string("a\0b", 3);
   CheckRandomPayloads(datagram, 9);
   CheckRandomPayloads(DatagramReply{7, std::string("\0\xff", 2)}, 10);
+  CheckRandomPayloads(ProgramsNoted{12}, 12);
   ServiceDefinition builtin;
   builtin.name = "daytime";
   builtin.program.mode = ServiceMode::kBuiltin;
@@ -612,6 +613,7 @@ TEST(MessageTable, EachTypeIsAllowedOnlyFromItsSenderInItsStates) {
       {MessageType::kListenFd, Sender::kSupervisor, {S::kReady}},
       {MessageType::kDatagram, Sender::kSupervisor, {S::kReady}},
       {MessageType::kDatagramReply, Sender::kChild, {S::kReady}},
+      {MessageType::kProgramsNoted, Sender::kSupervisor, {S::kReady}},
   };
   ASSERT_EQ(std::size(rules), std::size(kMessageTable));
   for (const Rule& rule : rules) {

@@ -58,6 +58,8 @@ void DecodeAsType(MessageType type, const std::string& payload) {
       return DecodeAs<gatehouse::Datagram>(payload);
     case MessageType::kDatagramReply:
       return DecodeAs<gatehouse::DatagramReply>(payload);
+    case MessageType::kProgramsNoted:
+      return DecodeAs<gatehouse::ProgramsNoted>(payload);
     case MessageType::kShutdown:
     case MessageType::kReady:
       FUZZ_CHECK(payload.empty());  // their rows allow no payload

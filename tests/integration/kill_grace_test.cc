@@ -150,6 +150,40 @@ TEST_F(KillGraceTest, ReloadProgramsEndEndsHeldConnectionsAndKeepLeavesThem) {
   close(keeps_fd);
 }
 
+TEST_F(KillGraceTest, ADrainingChildKeepsItsOwnLongerKillGraceAtShutdown) {
+  // Its program ignores TERM and, given a line, ends 3 s later with a status of its own.
+  auto service = [](int kill_grace) {
+    return "[slow]\nport = 127.0.0.1:0\nexec = /bin/sh\n"
+           "args = -c 'trap \"\" TERM; read line; sleep 3; exit 7'\nkill_grace = " +
+           std::to_string(kill_grace) + "\n";
+  };
+  ASSERT_TRUE(Start("shutdown_timeout = 0\nlog_level = 3\n", {{"slow.conf", service(4)}}));
+  LogMark mark = gatehouse_->MarkLog();
+  int fd = ConnectTcp("127.0.0.1", Port("slow"));
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(gatehouse_->WaitForLog("slow: start ", mark)) << gatehouse_->Log();
+
+  // The reload lowers kill_grace to 0; the old child keeps the program (keep) and its 4 s.
+  dir_.Write("services.d/slow.conf", service(0));
+  ASSERT_EQ(kill(gatehouse_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(gatehouse_->WaitForLog("reloaded: ", mark)) << gatehouse_->Log();
+  ASSERT_NE(gatehouse_->Log(mark).find("slow: changed"), std::string::npos) << gatehouse_->Log();
+
+  // Shutdown: the program's grace is the old child's 4 s, not the current config's 0
+  // (the supervisor's own KILL would come at 0 + 1 s and end it half-way).
+  ASSERT_EQ(write(fd, "go\n", 3), 3);
+  double term_sent = MonotonicSeconds();
+  EXPECT_EQ(gatehouse_->Stop(SIGTERM, 20), 0) << gatehouse_->Log();
+  double stopped_after = MonotonicSeconds() - term_sent;
+  std::cout << "gatehouse stopped " << stopped_after << " s after TERM\n";
+  std::string log = gatehouse_->Log(mark);
+  EXPECT_NE(log.find("slow: exit 127.0.0.1:"), std::string::npos) << log;
+  EXPECT_NE(log.find(" exit 7 after 3."), std::string::npos) << log;
+  EXPECT_EQ(log.find("child did not end; killing it"), std::string::npos) << log;
+  EXPECT_GE(stopped_after, 2.5) << log;
+  close(fd);
+}
+
 }  // namespace
 }  // namespace gatehouse::testing
 

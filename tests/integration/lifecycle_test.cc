@@ -96,6 +96,50 @@ TEST(Check, UsageErrors) {
   EXPECT_NE(help.out.find("--check"), std::string::npos);
 }
 
+// A signal set from /proc/PID/status (SigIgn, SigBlk): bit N-1 for signal N.
+uint64_t SignalSet(pid_t pid, const std::string& field) {
+  return std::stoull(ProcStatusField(pid, field), nullptr, 16);
+}
+constexpr uint64_t Bit(int signal) { return uint64_t{1} << (signal - 1); }
+
+class SignalStateTest : public GatehouseTest {};
+
+TEST_F(SignalStateTest, TheChildStartsWithDefaultSignalsWhateverGatehouseInherited) {
+  // gatehouse started by a parent that ignores and blocks signals of its own
+  // (python3 cannot reach glibc's 32 and 33; the child resets them the same way).
+  const std::string ignore_and_block =
+      "import os, signal, sys\n"
+      "for s in (signal.SIGALRM, signal.SIGUSR1, signal.SIGRTMIN + 2, signal.SIGRTMAX):\n"
+      "    signal.signal(s, signal.SIG_IGN)\n"
+      "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH, signal.SIGRTMIN + 3})\n"
+      "os.execv(sys.argv[1], sys.argv[1:])\n";
+  GatehouseProcess::Launch launch;
+  launch.wrapper = {"python3", "-c", ignore_and_block};
+  ASSERT_TRUE(Start("", {{"echo.conf", kEcho}}, launch));
+  // What gatehouse itself got (it does not reset what it never uses): proof the
+  // parent's settings were there to inherit.
+  ASSERT_NE(SignalSet(gatehouse_->pid(), "SigIgn") & Bit(SIGALRM), 0u);
+  ASSERT_NE(SignalSet(gatehouse_->pid(), "SigBlk") & Bit(SIGWINCH), 0u);
+
+  // Only what the child sets itself: HUP, INT, QUIT and PIPE ignored; TERM (read by
+  // a signalfd in the serving process) and CHLD (the namespace holder's) blocked.
+  const uint64_t own_ignored = Bit(SIGHUP) | Bit(SIGINT) | Bit(SIGQUIT) | Bit(SIGPIPE);
+  const uint64_t own_blocked = Bit(SIGTERM) | Bit(SIGCHLD);
+  std::vector<pid_t> children;  // the child, and with namespaces its init
+  for (pid_t child : ChildPids(gatehouse_->pid())) {
+    children.push_back(child);
+    for (pid_t init : ChildPids(child)) children.push_back(init);
+  }
+  ASSERT_FALSE(children.empty());
+  for (pid_t pid : children) {
+    ASSERT_EQ(ProcStatusField(pid, "Name"), "gatehouse-child") << pid;
+    EXPECT_EQ(SignalSet(pid, "SigIgn") & ~own_ignored, 0u)
+        << pid << " ignores " << ProcStatusField(pid, "SigIgn");
+    EXPECT_EQ(SignalSet(pid, "SigBlk") & ~own_blocked, 0u)
+        << pid << " blocks " << ProcStatusField(pid, "SigBlk");
+  }
+}
+
 // An echo service with a connection held open through it.
 class RunningEcho : public GatehouseTest {
  protected:

@@ -2,14 +2,18 @@
 // bounded, rate-limited lines; no program ever holds the log file itself. The
 // log file is reopened when it was deleted or renamed, and with syslog program
 // lines go to syslog like every other line.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
+#include <regex>
 #include <sstream>
 
 #include "tests/integration/harness.h"
@@ -38,6 +42,36 @@ size_t CountLinesWith(const std::string& text, const std::string& needle) {
 long DroppedLines(const std::string& text, const std::string& service) {
   return static_cast<long>(CountThrottled(text, " " + service + ": program output dropped"));
 }
+
+// strace attached to `pid`, delaying each of its openat() calls by `delay_us`:
+// a supervisor slow to read a pidfd (/proc/self/fdinfo), as on a busy machine.
+// Stopped (detached) by pid when it goes out of scope.
+class SlowOpens {
+ public:
+  SlowOpens(pid_t pid, int delay_us, const std::string& messages) {
+    std::string inject = "inject=openat:delay_enter=" + std::to_string(delay_us);
+    tracer_ = fork();
+    if (tracer_ == 0) {
+      int out = open(messages.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(out, 2);
+      execlp("strace", "strace", "-o", "/dev/null", "-e", "trace=openat", "-e", inject.c_str(),
+             "-p", std::to_string(pid).c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    attached_ =
+        WaitUntil([&] { return ReadFile(messages).find(" attached") != std::string::npos; });
+  }
+  ~SlowOpens() {
+    if (tracer_ <= 0) return;
+    kill(tracer_, SIGTERM);
+    waitpid(tracer_, nullptr, 0);
+  }
+  bool attached() const { return attached_; }
+
+ private:
+  pid_t tracer_ = -1;
+  bool attached_ = false;
+};
 
 class LogTest : public GatehouseTest {
  protected:
@@ -121,8 +155,7 @@ TEST_F(LogTest, ProgramStderrLinesAreLabelledWithTheProgramPid) {
   ASSERT_TRUE(StartLogging(
       "[echo]\nport = 127.0.0.1:0\nexec = /bin/sh\n"
       "args = -c 'echo $$; echo hello from $$ >&2; printf \"bell\\a esc\\033[31m\\n\" >&2; "
-      // The sleep: a program gone within milliseconds is logged as pid ?.
-      "printf no-newline-$$ >&2; sleep 1'\n",
+      "printf no-newline-$$ >&2'\n",
       3));
   CommandResult result = RunCommand({"nc", "-N", "127.0.0.1", std::to_string(Port("echo"))});
   pid_t own = std::atoi(result.out.c_str());  // its $$, in its PID namespace
@@ -145,6 +178,38 @@ TEST_F(LogTest, ProgramStderrLinesAreLabelledWithTheProgramPid) {
   for (const std::string& line : Lines(log)) {
     EXPECT_NE(line.find(" gatehouse["), std::string::npos) << line;
   }
+}
+
+TEST_F(LogTest, ProgramsThatEndAtOnceAreLoggedWithTheirPid) {
+  if (!IsRoot()) GTEST_SKIP() << "programs get a PID namespace of their own only as root";
+  ASSERT_TRUE(StartLogging("[quick]\nport = 127.0.0.1:0\nexec = /bin/true\n", 3));
+  ASSERT_NE(gatehouse_->Log().find("isolation: each service in its own PID"), std::string::npos)
+      << gatehouse_->Log();
+  std::string port = std::to_string(Port("quick"));
+  {
+    // Each pidfd is read 20 ms late: /bin/true has ended long before.
+    SlowOpens slow(gatehouse_->pid(), 20000, dir_.path() + "/strace.err");
+    ASSERT_TRUE(slow.attached()) << ReadFile(dir_.path() + "/strace.err");
+    for (int i = 0; i < 50; ++i) RunCommand({"nc", "-N", "127.0.0.1", port});
+    ASSERT_TRUE(WaitUntil([&] { return CountLinesWith(gatehouse_->Log(), "quick: exit ") == 50; }))
+        << gatehouse_->Log();
+  }
+  std::string log = gatehouse_->Log();
+  std::map<std::string, std::string> started;  // peer -> pid
+  const std::regex start(R"(\] info: quick: start (127\.0\.0\.1:\d+) pid (\d+)$)");
+  const std::regex exit(R"(\] info: quick: exit (127\.0\.0\.1:\d+) pid (\d+) exit 0 after )");
+  std::smatch match;
+  for (const std::string& line : Lines(log)) {
+    if (line.find("quick: start ") != std::string::npos) {
+      ASSERT_TRUE(std::regex_search(line, match, start)) << line;
+      EXPECT_GT(std::stol(match[2]), 1) << line;
+      started[match[1]] = match[2];
+    } else if (line.find("quick: exit ") != std::string::npos) {
+      ASSERT_TRUE(std::regex_search(line, match, exit)) << line;
+      EXPECT_EQ(started[match[1]], match[2].str()) << line;  // the pid its start line named
+    }
+  }
+  EXPECT_EQ(started.size(), 50u) << log;
 }
 
 TEST_F(LogTest, ALongLineIsCutAndMarked) {
