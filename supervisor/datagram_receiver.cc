@@ -70,8 +70,8 @@ void DatagramReceiver::Attach(std::shared_ptr<const ServiceConfig> service, Disp
   }
 }
 
-void DatagramReceiver::SetBuiltinPorts(std::shared_ptr<const std::set<uint16_t>> ports) {
-  builtin_ports_ = std::move(ports);
+void DatagramReceiver::SetServicePorts(std::shared_ptr<const std::set<uint16_t>> ports) {
+  service_ports_ = std::move(ports);
 }
 
 bool DatagramReceiver::serves_datagrams() const {
@@ -111,7 +111,9 @@ void DatagramReceiver::ReceiveBatch() {
     message.msg_control = control;
     message.msg_controllen = sizeof control;
     // MSG_TRUNC: the datagram's real length, so an oversize one is seen, not cut.
-    ssize_t received = recvmsg(listener_->fd.get(), &message, MSG_TRUNC | MSG_CMSG_CLOEXEC);
+    // MSG_DONTWAIT: a wait program that held the socket may have left it blocking.
+    ssize_t received =
+        recvmsg(listener_->fd.get(), &message, MSG_TRUNC | MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     if (received < 0) {
       int err = errno;
       if (err == EAGAIN || err == EINTR) return;
@@ -173,9 +175,9 @@ void DatagramReceiver::Admit(std::shared_ptr<Arrival> arrival) {
                  where + ": source port below 1024 (reflection_guard); no reply");
       return;
     }
-    if (builtin_ports_ && builtin_ports_->count(port) > 0) {
-      DropDenied("built-in source port",
-                 where + ": source port of a UDP built-in service (reflection_guard); no reply");
+    if (service_ports_ && service_ports_->count(port) > 0) {
+      DropDenied("service source port",
+                 where + ": source port of a UDP service (reflection_guard); no reply");
       return;
     }
   }
