@@ -3,13 +3,19 @@
 // listening socket blocking before a reload changes the mode (the supervisor
 // must not hang in accept or recvmsg), a local socket binding a UDP service's
 // port beside gatehouse, a forged datagram bounced between two datagram
-// services, and chargen clients that never read.
+// services, chargen clients that never read, and a UNIX datagram sender that
+// turns its bound path into a symlink to have the root supervisor's reply (its
+// own bytes, echoed) delivered to a socket it may not write to.
 #include <arpa/inet.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -227,6 +233,85 @@ TEST_F(HostileSocketTest, ChargenClientsThatNeverReadHoldLittleKernelMemory) {
     EXPECT_LE(queue, 256 * 1024);
   }
   for (int fd : clients) close(fd);
+}
+
+// A UNIX datagram socket of the test's bound at `path`; -1 when that fails.
+int UnixDatagramSocket(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Runs `client` in a child process as nobody; its exit status (0: it saw what it wanted).
+template <typename Client>
+int AsNobody(Client client) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+        setresuid(65534, 65534, 65534) != 0) {
+      _exit(2);
+    }
+    _exit(client() ? 0 : 1);
+  }
+  int status = -1;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool SendTo(int fd, const std::string& path, const std::string& bytes) {
+  sockaddr_un to{};
+  to.sun_family = AF_UNIX;
+  snprintf(to.sun_path, sizeof to.sun_path, "%s", path.c_str());
+  return sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+         static_cast<ssize_t>(bytes.size());
+}
+
+TEST_F(HostileSocketTest, AUnixSenderCannotSendItsReplyThroughASymlink) {
+  if (!IsRoot()) GTEST_SKIP() << "needs root (the sender runs as nobody)";
+  TempDir shared("/tmp");  // reachable by nobody, as a service's socket directory is
+  chmod(shared.path().c_str(), 01777);
+  std::string service = shared.path() + "/echo.sock";
+  ASSERT_TRUE(Start("", {{"u.conf", "[u]\nmode = builtin\nbuiltin = echo\nport = " + service +
+                                        "|SOCK_DGRAM|unix\nunix_mode = 0666\n"}}));
+  // A root-only socket, as /dev/log or systemd's notify socket are to the sender.
+  TempDir private_dir("/tmp");
+  chmod(private_dir.path().c_str(), 0700);
+  std::string victim = private_dir.path() + "/victim.sock";
+  int victim_fd = UnixDatagramSocket(victim);
+  ASSERT_GE(victim_fd, 0);
+  chmod(victim.c_str(), 0600);
+
+  // A sender with a plain bound path gets its echo.
+  std::string plain = shared.path() + "/plain.sock";
+  EXPECT_EQ(AsNobody([&] {
+              int fd = UnixDatagramSocket(plain);
+              if (fd < 0 || !SendTo(fd, service, "plain")) return false;
+              pollfd ready{fd, POLLIN, 0};
+              char reply[16] = {};
+              return poll(&ready, 1, 5000) == 1 && recv(fd, reply, sizeof reply, 0) == 5 &&
+                     std::string(reply) == "plain";
+            }),
+            0);
+  // One whose bound path has become a symlink to the victim gets no reply, and
+  // the victim gets nothing.
+  std::string swapped = shared.path() + "/swapped.sock";
+  EXPECT_EQ(AsNobody([&] {
+              int fd = UnixDatagramSocket(swapped);
+              return fd >= 0 && unlink(swapped.c_str()) == 0 &&
+                     symlink(victim.c_str(), swapped.c_str()) == 0 &&
+                     SendTo(fd, service, "<0>forged");
+            }),
+            0);
+  EXPECT_TRUE(gatehouse_->WaitForLog("u: no reply to " + swapped)) << gatehouse_->Log();
+  pollfd arrived{victim_fd, POLLIN, 0};
+  EXPECT_EQ(poll(&arrived, 1, 1000), 0) << "the victim socket got a datagram";
+  close(victim_fd);
 }
 
 }  // namespace
