@@ -4,9 +4,9 @@
 // must not hang in accept or recvmsg), a local socket binding a UDP service's
 // port beside gatehouse, a forged datagram bounced between two datagram
 // services, chargen clients that never read (and one that reads, which must
-// still get bulk), and a UNIX datagram sender that
-// turns its bound path into a symlink to have the root supervisor's reply (its
-// own bytes, echoed) delivered to a socket it may not write to.
+// still get bulk), and a UNIX datagram sender that turns its bound path into a
+// symlink to have the root supervisor's reply (its own bytes, echoed)
+// delivered to a socket it may not write to.
 #include <arpa/inet.h>
 #include <grp.h>
 #include <gtest/gtest.h>
