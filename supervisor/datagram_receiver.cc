@@ -38,7 +38,7 @@ std::string TextOf(int family, const void* address) {
 // chose, with our credentials, to any socket on the host (/dev/log, systemd's
 // notify socket). So the reply goes only to a socket file the sender owns, and
 // to that very file: `to` names it as /proc/self/fd/N of `held`, an O_PATH fd.
-// Abstract names have no file to swap: kept as they are.
+// Abstract names have no file to swap: kept as they are. `peer` is absolute.
 bool UnixReplyTarget(const SocketAddress& peer, const std::optional<ucred>& sender, UniqueFd* held,
                      SocketAddress* to, std::string* why) {
   const auto* address = reinterpret_cast<const sockaddr_un*>(&peer.storage);
@@ -296,6 +296,12 @@ void DatagramReceiver::SendReply(const Arrival& arrival, std::string reply) {
   if (unix_socket && arrival.peer.length <= sizeof(sa_family_t)) {
     // An unnamed (unbound) sender has no address to answer to.
     LogThrottled("unnamed sender", "no reply to " + where + ": the sender has no bound path");
+    return;
+  }
+  char first = reinterpret_cast<const sockaddr_un*>(&arrival.peer.storage)->sun_path[0];
+  if (unix_socket && first != '\0' && first != '/') {
+    // Relative to the sender's directory, which we do not know.
+    LogThrottled("relative sender", "no reply to " + where + ": the sender bound a relative path");
     return;
   }
   SocketAddress to = arrival.peer;

@@ -331,6 +331,15 @@ TEST_F(HostileSocketTest, AUnixSenderCannotSendItsReplyThroughASymlink) {
             }),
             0);
   EXPECT_TRUE(gatehouse_->WaitForLog("u: no reply to " + swapped)) << gatehouse_->Log();
+  // A relative path names the sender's directory, not ours: no reply either.
+  EXPECT_EQ(AsNobody([&] {
+              int fd = chdir(shared.path().c_str()) == 0 ? UnixDatagramSocket("relative.sock") : -1;
+              return fd >= 0 && SendTo(fd, service, "relative");
+            }),
+            0);
+  EXPECT_TRUE(gatehouse_->WaitForLog("u: no reply to relative.sock on " + service +
+                                     "|SOCK_DGRAM|unix: the sender bound a relative path"))
+      << gatehouse_->Log();
   pollfd arrived{victim_fd, POLLIN, 0};
   EXPECT_EQ(poll(&arrived, 1, 1000), 0) << "the victim socket got a datagram";
   close(victim_fd);
