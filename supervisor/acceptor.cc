@@ -1,5 +1,6 @@
 #include "supervisor/acceptor.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -123,6 +124,13 @@ void Acceptor::OnResume(evutil_socket_t, short, void* self) {
 }
 
 void Acceptor::AcceptBatch() {
+  // The socket's O_NONBLOCK is shared with every copy of it: a wait program that
+  // held it before a reload changed the mode may have cleared it, and one accept
+  // on a blocking socket would stop the whole supervisor.
+  int flags = fcntl(listener_->fd.get(), F_GETFL);
+  if (flags >= 0 && (flags & O_NONBLOCK) == 0) {
+    fcntl(listener_->fd.get(), F_SETFL, flags | O_NONBLOCK);
+  }
   // A batch may end in a dispatch that stops this acceptor (the child fell behind).
   for (int i = 0; i < kAcceptBatch && accepting_; ++i) {
     SocketAddress peer;

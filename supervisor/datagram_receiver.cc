@@ -1,17 +1,22 @@
 #include "supervisor/datagram_receiver.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
 
 #include "common/log.h"
 #include "common/monotonic_clock.h"
 #include "common/sys_error.h"
+#include "common/unique_fd.h"
 #include "supervisor/acceptor.h"
 
 namespace gatehouse {
@@ -25,6 +30,45 @@ std::string TextOf(int family, const void* address) {
   char text[INET6_ADDRSTRLEN] = {};
   inet_ntop(family, address, text, sizeof text);
   return text;
+}
+
+// Where a UNIX sender's reply may go. We send as root, and its bound path is
+// looked up again when we send: a sender that swapped its socket file for a
+// symlink (or renamed a directory of the path) would have us deliver what it
+// chose, with our credentials, to any socket on the host (/dev/log, systemd's
+// notify socket). So the reply goes only to a socket file the sender owns, and
+// to that very file: `to` names it as /proc/self/fd/N of `held`, an O_PATH fd.
+// Abstract names have no file to swap: kept as they are. `peer` is absolute.
+bool UnixReplyTarget(const SocketAddress& peer, const std::optional<ucred>& sender, UniqueFd* held,
+                     SocketAddress* to, std::string* why) {
+  const auto* address = reinterpret_cast<const sockaddr_un*>(&peer.storage);
+  size_t length = peer.length - offsetof(sockaddr_un, sun_path);
+  if (length == 0 || address->sun_path[0] == '\0') return true;  // abstract
+  std::string path(address->sun_path, strnlen(address->sun_path, length));
+  held->reset(open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  struct stat file {};
+  if (!*held || fstat(held->get(), &file) != 0) {
+    *why = ErrnoMessage("open", path, errno);
+    return false;
+  }
+  if (!S_ISSOCK(file.st_mode)) {
+    *why = path + " is no longer a socket";
+    return false;
+  }
+  if (!sender) {
+    *why = "the sender's credentials are unknown";
+    return false;
+  }
+  if (sender->uid != 0 && file.st_uid != sender->uid) {
+    *why = path + " belongs to uid " + std::to_string(file.st_uid) + ", not to the sender (uid " +
+           std::to_string(sender->uid) + ")";
+    return false;
+  }
+  auto* target = reinterpret_cast<sockaddr_un*>(&to->storage);
+  target->sun_family = AF_UNIX;
+  int n = snprintf(target->sun_path, sizeof target->sun_path, "/proc/self/fd/%d", held->get());
+  to->length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n + 1);
+  return true;
 }
 
 }  // namespace
@@ -70,8 +114,8 @@ void DatagramReceiver::Attach(std::shared_ptr<const ServiceConfig> service, Disp
   }
 }
 
-void DatagramReceiver::SetBuiltinPorts(std::shared_ptr<const std::set<uint16_t>> ports) {
-  builtin_ports_ = std::move(ports);
+void DatagramReceiver::SetServicePorts(std::shared_ptr<const std::set<uint16_t>> ports) {
+  service_ports_ = std::move(ports);
 }
 
 bool DatagramReceiver::serves_datagrams() const {
@@ -111,7 +155,9 @@ void DatagramReceiver::ReceiveBatch() {
     message.msg_control = control;
     message.msg_controllen = sizeof control;
     // MSG_TRUNC: the datagram's real length, so an oversize one is seen, not cut.
-    ssize_t received = recvmsg(listener_->fd.get(), &message, MSG_TRUNC | MSG_CMSG_CLOEXEC);
+    // MSG_DONTWAIT: a wait program that held the socket may have left it blocking.
+    ssize_t received =
+        recvmsg(listener_->fd.get(), &message, MSG_TRUNC | MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     if (received < 0) {
       int err = errno;
       if (err == EAGAIN || err == EINTR) return;
@@ -173,9 +219,9 @@ void DatagramReceiver::Admit(std::shared_ptr<Arrival> arrival) {
                  where + ": source port below 1024 (reflection_guard); no reply");
       return;
     }
-    if (builtin_ports_ && builtin_ports_->count(port) > 0) {
-      DropDenied("built-in source port",
-                 where + ": source port of a UDP built-in service (reflection_guard); no reply");
+    if (service_ports_ && service_ports_->count(port) > 0) {
+      DropDenied("service source port",
+                 where + ": source port of a UDP service (reflection_guard); no reply");
       return;
     }
   }
@@ -252,6 +298,19 @@ void DatagramReceiver::SendReply(const Arrival& arrival, std::string reply) {
     LogThrottled("unnamed sender", "no reply to " + where + ": the sender has no bound path");
     return;
   }
+  char first = reinterpret_cast<const sockaddr_un*>(&arrival.peer.storage)->sun_path[0];
+  if (unix_socket && first != '\0' && first != '/') {
+    // Relative to the sender's directory, which we do not know.
+    LogThrottled("relative sender", "no reply to " + where + ": the sender bound a relative path");
+    return;
+  }
+  SocketAddress to = arrival.peer;
+  UniqueFd target;
+  std::string why;
+  if (unix_socket && !UnixReplyTarget(arrival.peer, arrival.credentials, &target, &to, &why)) {
+    LogThrottled("reply refused", "no reply to " + where + ": " + why);
+    return;
+  }
   if (arrival.guarded && !unix_socket) {
     size_t bound = ReflectionBound(arrival.request_bytes);
     if (reply.size() > bound) {
@@ -265,8 +324,8 @@ void DatagramReceiver::SendReply(const Arrival& arrival, std::string reply) {
   }
   iovec data{reply.data(), reply.size()};
   msghdr message{};
-  message.msg_name = const_cast<sockaddr*>(arrival.peer.get());
-  message.msg_namelen = arrival.peer.length;
+  message.msg_name = to.get();
+  message.msg_namelen = to.length;
   message.msg_iov = &data;
   message.msg_iovlen = 1;
   // From the address the request was sent to: a "*" socket's route might pick another.

@@ -56,9 +56,9 @@ class DatagramReceiver {
   // access rules or the reflection guard drop.
   void Attach(std::shared_ptr<const ServiceConfig> service, Dispatch dispatch,
               std::function<void()> on_denied);
-  // The ports of the config's UDP built-ins: no datagram from one is answered
-  // (an echo/chargen loop between two built-ins).
-  void SetBuiltinPorts(std::shared_ptr<const std::set<uint16_t>> ports);
+  // The ports of the config's UDP services: no datagram from one is answered
+  // (an echo/chargen loop, or two datagram programs answering each other).
+  void SetServicePorts(std::shared_ptr<const std::set<uint16_t>> ports);
   // Read (true) or leave datagrams in the socket's buffer (false). Only services
   // in mode datagram or builtin are ever read (mode wait hands the socket on).
   void SetReceiving(bool receiving);
@@ -90,7 +90,7 @@ class DatagramReceiver {
   ReverseResolver* resolver_;
   Dispatch dispatch_;
   std::function<void()> on_denied_;
-  std::shared_ptr<const std::set<uint16_t>> builtin_ports_;
+  std::shared_ptr<const std::set<uint16_t>> service_ports_;
   // Replies and lookups answered after this receiver is gone find it expired.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   EventPtr read_event_;

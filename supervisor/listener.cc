@@ -67,7 +67,10 @@ int BindOne(const ServiceConfig& service, const ServicePort& port, const SocketA
     return err;
   }
   int on = 1;
-  if (address.family() != AF_UNIX) {
+  // TCP only (a restart binds past TIME_WAIT): on a UDP socket SO_REUSEADDR would
+  // let any local user's socket bind the same address and port beside ours and
+  // take the service's datagrams.
+  if (address.family() != AF_UNIX && type == SOCK_STREAM) {
     setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   }
   if (address.family() == AF_INET6) {

@@ -218,20 +218,19 @@ void Supervisor::Apply(const Config& next, ListenerMap fresh) {
   }
   listeners_ = std::move(table);
   datagram_listeners_ = std::move(datagram_table);
-  // The reflection guard's loop check: the ports the UDP built-ins are bound to now.
-  auto builtin_ports = std::make_shared<std::set<uint16_t>>();
+  // The reflection guard's loop check: the ports every UDP service is bound to
+  // now. Any of them may answer (a datagram program such as cat answers like
+  // echo), so two of them, or one with itself, would bounce a forged datagram.
+  auto service_ports = std::make_shared<std::set<uint16_t>>();
   for (const auto& [key, receivers] : datagram_listeners_) {
     for (const auto& receiver : receivers) {
-      auto service = services_.find(receiver->service_name());
-      if (service != services_.end() && service->second->config() &&
-          service->second->config()->program.mode == ServiceMode::kBuiltin &&
-          receiver->listener().spec.protocol == Protocol::kUdp) {
-        builtin_ports->insert(receiver->listener().address.Port());
+      if (receiver->listener().spec.protocol == Protocol::kUdp) {
+        service_ports->insert(receiver->listener().address.Port());
       }
     }
   }
   for (auto& [key, receivers] : datagram_listeners_) {
-    for (auto& receiver : receivers) receiver->SetBuiltinPorts(builtin_ports);
+    for (auto& receiver : receivers) receiver->SetServicePorts(service_ports);
   }
 
   for (auto it = services_.begin(); it != services_.end();) {
