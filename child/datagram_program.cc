@@ -10,6 +10,15 @@
 #include "common/sys_error.h"
 
 namespace gatehouse {
+namespace {
+
+// Output beyond one reply that is read and dropped (so that a program writing a
+// little too much ends normally) before its stdout is closed: a program that
+// writes for ever then gets SIGPIPE instead of holding a max_servers slot and
+// the child's CPU until shutdown.
+constexpr size_t kMaxDroppedOutputBytes = size_t{1} << 20;
+
+}  // namespace
 
 struct DatagramPrograms::Program {
   pid_t pid = 0;
@@ -21,7 +30,8 @@ struct DatagramPrograms::Program {
   UniqueFd stdout_read;  // until its end
   EventPtr stdout_event;
   std::string reply;
-  bool cut = false;  // it wrote more than one reply; the rest is read and dropped
+  bool cut = false;    // it wrote more than one reply; the rest is read and dropped
+  size_t dropped = 0;  // bytes read and dropped since the cut
 };
 
 DatagramPrograms::DatagramPrograms(event_base* base, const ServiceDefinition* service, int null_fd)
@@ -125,6 +135,14 @@ bool DatagramPrograms::ReadReply(Program* program) {
                 "gatehouse-child[%s]: program pid %d wrote more than %zu bytes to stdout; the "
                 "reply is cut to one datagram\n",
                 program->service.c_str(), static_cast<int>(program->pid), kMaxDatagramReplyBytes);
+      }
+      program->dropped += static_cast<size_t>(n) - take;
+      if (program->dropped > kMaxDroppedOutputBytes) {
+        fprintf(stderr,
+                "gatehouse-child[%s]: program pid %d wrote over %zu bytes more; its stdout is "
+                "closed\n",
+                program->service.c_str(), static_cast<int>(program->pid), kMaxDroppedOutputBytes);
+        return false;  // the caller closes our end: its next write gets SIGPIPE
       }
       continue;  // read on (and drop) so that the program never blocks on a full pipe
     }

@@ -318,6 +318,22 @@ TEST_F(DatagramTest, OutputBeyondOneDatagramIsCutAt65507AndLogged) {
   EXPECT_TRUE(gatehouse_->WaitForLog("big: exit")) << gatehouse_->Log();
 }
 
+// A program that writes for ever (no timeout set) does not hold its slot and
+// the child's CPU until shutdown: past 1 MiB of dropped output its stdout is
+// closed, it gets SIGPIPE, and what fitted one datagram is the reply.
+TEST_F(DatagramTest, AProgramThatWritesForEverIsCutOffAndAnswered) {
+  ASSERT_TRUE(Start("log_level = 3\n",
+                    {{"yes.conf",
+                      "[yes]\nmode = datagram\nport = 127.0.0.1:0/udp\nexec = /usr/bin/yes\n"
+                      "reflection_guard = no\n"}}));
+  std::optional<UdpClient::Reply> reply = Ask(UdpPort("yes"), "go", 10);
+  ASSERT_TRUE(reply) << gatehouse_->Log();
+  EXPECT_EQ(reply->bytes.size(), 65507u);
+  EXPECT_EQ(reply->bytes.substr(0, 4), "y\ny\n");
+  EXPECT_TRUE(gatehouse_->WaitForLog("its stdout is closed")) << gatehouse_->Log();
+  EXPECT_TRUE(gatehouse_->WaitForLog("yes: exit 127.0.0.1:")) << gatehouse_->Log();
+}
+
 TEST_F(DatagramTest, SixtyThousandBytesRoundTrip) {
   ASSERT_TRUE(Start(
       "", {{"cat.conf", "[cat]\nmode = datagram\nport = 127.0.0.1:0/udp\nexec = /bin/cat\n"}}));
