@@ -19,8 +19,8 @@ namespace {
 constexpr int kMaxRefillsPerEvent = 4;
 // Reads per readable event, for the same reason.
 constexpr int kMaxReadsPerEvent = 4;
-// chargen's SO_SNDBUF (the kernel doubles it).
-constexpr int kChargenSendBufferBytes = 64 * 1024;
+// SO_SNDBUF of chargen and echo connections (the kernel doubles it).
+constexpr int kSendBufferBytes = 64 * 1024;
 
 }  // namespace
 
@@ -40,23 +40,29 @@ class BuiltinServer::Connection {
   uint64_t id() const { return id_; }
   double started() const { return started_; }
 
+  // A client that never reads would otherwise have the kernel's send buffer
+  // grow to tcp_wmem's maximum (4 MiB) with chargen lines or its own echo: a
+  // few thousand such clients pin gigabytes of kernel memory, and filling them
+  // keeps this loop from serving anyone else. Not smaller: under one loopback
+  // segment (64 KiB) a reading client gets 3 MB/s, not 280.
+  void LimitSendBuffer() {
+    int bytes = kSendBufferBytes;
+    setsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  }
+
   // False when it is over already. `reply`: what daytime and time still have to send.
   bool Start(const std::string& reply) {
     if (idle_timer_) ArmIdleTimer(server_->idle_timeout_);
     switch (server_->builtin_) {
       case BuiltinService::kEcho:
+        LimitSendBuffer();
+        [[fallthrough]];
       case BuiltinService::kDiscard:
         // The request has usually arrived with the connection: read it now,
         // and watch the socket only if more is to come.
         return Readable();
       case BuiltinService::kChargen: {
-        // A client that never reads would otherwise have the kernel's send
-        // buffer grow to tcp_wmem's maximum (4 MiB) with chargen lines: a few
-        // thousand such clients pin gigabytes of kernel memory, and filling them
-        // keeps this loop from serving anyone else. Not smaller: under one
-        // loopback segment (64 KiB) a reading client gets 3 MB/s, not 280.
-        int bytes = kChargenSendBufferBytes;
-        setsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+        LimitSendBuffer();
         Watch(read_event_, true);  // what the client sends is dropped
         return Flush();
       }

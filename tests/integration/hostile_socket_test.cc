@@ -8,6 +8,7 @@
 // symlink to have the root supervisor's reply (its own bytes, echoed)
 // delivered to a socket it may not write to.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -232,6 +233,38 @@ TEST_F(HostileSocketTest, ChargenClientsThatNeverReadHoldLittleKernelMemory) {
   ASSERT_EQ(queues.size(), clients.size());
   for (long queue : queues) {
     EXPECT_GT(queue, 0);  // chargen did send
+    EXPECT_LE(queue, 256 * 1024);
+  }
+  for (int fd : clients) close(fd);
+}
+
+// The same for echo: a client that sends and never reads has its echo wait in
+// a bounded send queue (and echo stops reading), not in megabytes of kernel memory.
+TEST_F(HostileSocketTest, EchoClientsThatNeverReadHoldLittleKernelMemory) {
+  ASSERT_TRUE(Start("", {{"e.conf",
+                          "[e]\nmode = builtin\nbuiltin = echo\n"
+                          "port = 127.0.0.1:0\n"}}));
+  int port = Port("e");
+  ASSERT_GT(port, 0);
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) {
+    int fd = ConnectTcp("127.0.0.1", port);
+    ASSERT_GE(fd, 0);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    clients.push_back(fd);
+  }
+  // Send until nothing more goes (bounded: 3 s), never reading.
+  std::string chunk(64 * 1024, 'e');
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool sent = false;
+    for (int fd : clients) sent |= send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) > 0;
+    if (!sent) usleep(100 * 1000);
+  }
+  std::vector<long> queues = SendQueues(port);
+  ASSERT_EQ(queues.size(), clients.size());
+  for (long queue : queues) {
+    EXPECT_GT(queue, 0);  // echo did answer
     EXPECT_LE(queue, 256 * 1024);
   }
   for (int fd : clients) close(fd);
