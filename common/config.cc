@@ -1,5 +1,7 @@
 #include "common/config.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -57,16 +59,57 @@ ServiceConfig ResolveService(const ConfigSources& sources, const ServiceSource& 
   return service;
 }
 
-// One listener per port across all services (port 0 excepted: the kernel picks).
+// Address families a literal host binds, as bits (1: IPv4, 2: IPv6; "*": both),
+// and whether it is a wildcard. A host name gives 0: what it resolves to is
+// only known at bind time, which reports a clash itself.
+struct HostFamilies {
+  int families = 0;
+  bool wildcard = false;
+};
+
+HostFamilies FamiliesOf(const std::string& host) {
+  if (host == "*") return {3, true};
+  unsigned char address[16];
+  if (inet_pton(AF_INET, host.c_str(), address) == 1) return {1, host == "0.0.0.0"};
+  if (inet_pton(AF_INET6, host.c_str(), address) == 1) return {2, host == "::"};
+  return {};
+}
+
+// Two specs the kernel will not bind side by side: the same port and protocol,
+// one a wildcard and the other an address of its family (gatehouse's UDP
+// sockets take no SO_REUSEADDR, and a listening TCP socket refuses it).
+bool Overlap(const PortSpec& a, const PortSpec& b) {
+  if (a.protocol == Protocol::kUnix || a.protocol != b.protocol || a.port == 0 ||
+      a.port != b.port) {
+    return false;
+  }
+  HostFamilies first = FamiliesOf(a.host), second = FamiliesOf(b.host);
+  return (first.wildcard || second.wildcard) && (first.families & second.families) != 0;
+}
+
+// One listener per port across all services (port 0 excepted: the kernel picks),
+// and no wildcard beside an address on the same port.
 void CheckPortsUnique(const std::vector<ServiceConfig>& services, ConfigErrors* errors) {
   std::map<std::string, std::string> owner_of;  // canonical port -> "service (where)"
+  std::vector<std::pair<const ServicePort*, std::string>> seen;  // port, its service
   for (const ServiceConfig& service : services) {
     for (const ServicePort& port : service.ports) {
       std::string key = port.spec.ToString();
       auto [owner, inserted] = owner_of.emplace(key, service.name + " (" + port.where + ")");
       if (!inserted && port.spec.port != 0) {
         errors->Add(port.where, "port: " + key + " is already used by service " + owner->second);
+        continue;
       }
+      for (const auto& [other, other_service] : seen) {
+        if (!Overlap(port.spec, other->spec)) continue;
+        errors->Add(port.where, "port: " + key + " cannot be bound beside " +
+                                    other->spec.ToString() + " of service " + other_service + " (" +
+                                    other->where +
+                                    "): a wildcard address takes the port "
+                                    "on every address of its family");
+        break;
+      }
+      seen.emplace_back(&port, service.name);
     }
   }
 }

@@ -321,7 +321,7 @@ TEST(Config, ScalarKeyTwiceIsAnErrorListKeysRepeat) {
   TempDir dir;
   std::string main = testing::WriteConfig(
       dir, "",
-      {{"x.conf", "[x]\nport = 7007\nport = [::1]:7007\nexec = /bin/cat\nexec = /bin/sh\n"}});
+      {{"x.conf", "[x]\nport = 7007\nport = [::1]:7008\nexec = /bin/cat\nexec = /bin/sh\n"}});
   Loaded loaded = Load(main);
   ASSERT_EQ(loaded.errors.size(), 1u) << loaded.AllErrors();
   EXPECT_NE(loaded.errors[0].find("x.conf:5: exec: given twice (first at "), std::string::npos);
@@ -384,6 +384,33 @@ TEST(Config, DuplicateServicesAndPorts) {
   EXPECT_NE(all.find("b.conf:5: port: 127.0.0.1:7007/tcp is already used by service a"),
             std::string::npos)
       << all;
+}
+
+// What the kernel would refuse at bind time is refused by --check already: a
+// wildcard beside an address of its family on one port and protocol.
+TEST(Config, AWildcardBesideAnAddressOnTheSamePortIsRefused) {
+  TempDir dir;
+  std::string main = testing::WriteConfig(
+      dir, "",
+      {{"a.conf", "[a]\nport = 127.0.0.1:7099\nexec = /bin/cat\n"},
+       {"b.conf", "[b]\nport = *:7099\nexec = /bin/cat\n"},
+       {"c.conf", "[c]\nmode = datagram\nport = 0.0.0.0:7099/udp\nexec = /bin/cat\n"},
+       {"d.conf", "[d]\nmode = datagram\nport = 127.0.0.2:7099/udp\nexec = /bin/cat\n"},
+       {"e.conf", "[e]\nport = [::1]:7098\nexec = /bin/cat\n"},
+       {"f.conf", "[f]\nport = 0.0.0.0:7098\nexec = /bin/cat\n"}});
+  std::string all = Load(main).AllErrors();
+  EXPECT_NE(all.find("b.conf:2: port: *:7099/tcp cannot be bound beside 127.0.0.1:7099/tcp of "
+                     "service a (" +
+                     dir.path() + "/services.d/a.conf:2)"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("d.conf:3: port: 127.0.0.2:7099/udp cannot be bound beside "
+                     "0.0.0.0:7099/udp of service c"),
+            std::string::npos)
+      << all;
+  // TCP and UDP do not clash, nor 0.0.0.0 and an IPv6 address.
+  EXPECT_EQ(all.find("c.conf:3: port:"), std::string::npos) << all;
+  EXPECT_EQ(all.find("f.conf:2: port:"), std::string::npos) << all;
 }
 
 TEST(Config, EachModeTakesTheSocketsItCanServe) {
