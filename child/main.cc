@@ -31,6 +31,7 @@
 #include "child/child_loop.h"
 #include "child/privilege_drop.h"
 #include "child/service_namespaces.h"
+#include "common/default_signals.h"
 #include "common/message_packet.h"
 #include "common/message_table.h"
 #include "common/sys_error.h"
@@ -46,21 +47,6 @@ constexpr int kDefinitionTimeoutMs = 10000;
   SendMessage(kControlFd, MessageType::kFatal, EncodePayload(FatalError{reason}));
   fprintf(stderr, "gatehouse-child: %s\n", reason.c_str());
   _exit(1);
-}
-
-// Whatever gatehouse was started with (signals ignored or blocked by its own
-// parent) reaches us through fork and exec: every signal back to its default
-// and none blocked, before we set our own. Through the kernel directly, since
-// glibc refuses 32 and 33 (its own), which a parent may have ignored too.
-void DefaultSignals() {
-  constexpr size_t kKernelSigsetBytes = (_NSIG - 1) / 8;
-  unsigned long zeroed[8] = {};  // SIG_DFL, no flags, an empty mask
-  for (int signal = 1; signal < _NSIG; ++signal) {
-    if (signal != SIGKILL && signal != SIGSTOP) {
-      syscall(SYS_rt_sigaction, signal, zeroed, nullptr, kKernelSigsetBytes);
-    }
-  }
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, zeroed, nullptr, kKernelSigsetBytes);
 }
 
 void CloseInheritedFds() {

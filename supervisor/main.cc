@@ -24,6 +24,7 @@
 #include <set>
 
 #include "common/config.h"
+#include "common/default_signals.h"
 #include "common/log.h"
 #include "supervisor/daemon.h"
 #include "supervisor/fd_budget.h"
@@ -68,6 +69,7 @@ int PrintErrors(const std::vector<std::string>& errors) {
 int main(int argc, char** argv) {
   using namespace gatehouse;
   MarkInheritedFdsCloseOnExec();
+  DefaultSignals();  // what our parent ignored or blocked is not ours
   signal(SIGPIPE, SIG_IGN);
   // What SIGUSR2 starts again, taken before anything can change it.
   ProcessImage image = CurrentProcessImage();

@@ -104,22 +104,32 @@ constexpr uint64_t Bit(int signal) { return uint64_t{1} << (signal - 1); }
 
 class SignalStateTest : public GatehouseTest {};
 
-TEST_F(SignalStateTest, TheChildStartsWithDefaultSignalsWhateverGatehouseInherited) {
+TEST_F(SignalStateTest, GatehouseAndItsChildStartWithDefaultSignalsWhateverTheirParentSet) {
   // gatehouse started by a parent that ignores and blocks signals of its own
-  // (python3 cannot reach glibc's 32 and 33; the child resets them the same way).
+  // (python3 cannot reach glibc's 32 and 33; they are reset the same way),
+  // TERM and HUP among the blocked ones.
   const std::string ignore_and_block =
       "import os, signal, sys\n"
       "for s in (signal.SIGALRM, signal.SIGUSR1, signal.SIGRTMIN + 2, signal.SIGRTMAX):\n"
       "    signal.signal(s, signal.SIG_IGN)\n"
-      "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH, signal.SIGRTMIN + 3})\n"
+      "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH, signal.SIGRTMIN + 3,\n"
+      "                                          signal.SIGTERM, signal.SIGHUP})\n"
       "os.execv(sys.argv[1], sys.argv[1:])\n";
   GatehouseProcess::Launch launch;
   launch.wrapper = {"python3", "-c", ignore_and_block};
   ASSERT_TRUE(Start("", {{"echo.conf", kEcho}}, launch));
-  // What gatehouse itself got (it does not reset what it never uses): proof the
-  // parent's settings were there to inherit.
-  ASSERT_NE(SignalSet(gatehouse_->pid(), "SigIgn") & Bit(SIGALRM), 0u);
-  ASSERT_NE(SignalSet(gatehouse_->pid(), "SigBlk") & Bit(SIGWINCH), 0u);
+  // gatehouse kept none of it: it ignores only SIGPIPE, and what it blocks is
+  // its own (none outside a signal handler).
+  EXPECT_EQ(SignalSet(gatehouse_->pid(), "SigIgn") & ~Bit(SIGPIPE), 0u)
+      << ProcStatusField(gatehouse_->pid(), "SigIgn");
+  EXPECT_EQ(SignalSet(gatehouse_->pid(), "SigBlk"), 0u)
+      << ProcStatusField(gatehouse_->pid(), "SigBlk");
+  // So HUP reloads and USR1 reports, though the parent had blocked or ignored them.
+  LogMark mark = gatehouse_->MarkLog();
+  ASSERT_EQ(kill(gatehouse_->pid(), SIGHUP), 0);
+  EXPECT_TRUE(gatehouse_->WaitForLog("reloaded", mark, 5)) << gatehouse_->Log();
+  ASSERT_EQ(kill(gatehouse_->pid(), SIGUSR1), 0);
+  EXPECT_TRUE(gatehouse_->WaitForLog("status: echo: ", mark, 5)) << gatehouse_->Log();
 
   // Only what the child sets itself: HUP, INT, QUIT and PIPE ignored; TERM (read by
   // a signalfd in the serving process) and CHLD (the namespace holder's) blocked.
@@ -138,6 +148,8 @@ TEST_F(SignalStateTest, TheChildStartsWithDefaultSignalsWhateverGatehouseInherit
     EXPECT_EQ(SignalSet(pid, "SigBlk") & ~own_blocked, 0u)
         << pid << " blocks " << ProcStatusField(pid, "SigBlk");
   }
+  // And TERM stops it.
+  EXPECT_EQ(gatehouse_->Stop(SIGTERM, 10), 0) << gatehouse_->Log();
 }
 
 // An echo service with a connection held open through it.
