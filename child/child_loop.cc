@@ -272,7 +272,8 @@ void ChildLoop::AnswerDatagramInProcess(const Datagram& datagram) {
   double started = MonotonicSeconds();
   channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{id, kInProcess}));
   std::string reply = BuiltinDatagramReply(service_.program.builtin, datagram.bytes, time(nullptr));
-  if (!reply.empty()) {
+  // RFC 862 echoes an empty datagram too; discard's empty answer is no answer.
+  if (!reply.empty() || service_.program.builtin == BuiltinService::kEcho) {
     channel_->Send(MessageType::kDatagramReply, EncodePayload(DatagramReply{id, std::move(reply)}));
   }
   channel_->Send(MessageType::kProgramExited,

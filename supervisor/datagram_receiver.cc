@@ -289,8 +289,9 @@ DatagramReplySender DatagramReceiver::ReplySenderFor(std::shared_ptr<Arrival> ar
   };
 }
 
+// Sent as it is, an empty reply too (echo's answer to an empty datagram): the
+// child decides whether there is a reply by sending DatagramReply or not.
 void DatagramReceiver::SendReply(const Arrival& arrival, std::string reply) {
-  if (reply.empty()) return;
   std::string where = arrival.shown + " on " + listener_->Describe();
   bool unix_socket = listener_->spec.protocol == Protocol::kUnix;
   if (unix_socket && arrival.peer.length <= sizeof(sa_family_t)) {

@@ -544,6 +544,11 @@ TEST_F(DatagramTest, UdpBuiltinsAnswerAsTheirRfcsSay) {
   ASSERT_TRUE(reply) << gatehouse_->Log();
   EXPECT_EQ(reply->bytes, binary);
 
+  // An empty datagram is echoed as an empty one (RFC 862), not dropped.
+  reply = Ask(UdpPort("echo"), "");
+  ASSERT_TRUE(reply) << gatehouse_->Log();
+  EXPECT_EQ(reply->bytes, "");
+
   // discard: nothing comes back, and the datagram was served in-process.
   EXPECT_FALSE(Ask(UdpPort("discard"), "drop me", 1));
   EXPECT_TRUE(gatehouse_->WaitForLog("discard: exit 127.0.0.1:")) << gatehouse_->Log();
