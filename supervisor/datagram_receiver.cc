@@ -24,6 +24,11 @@ namespace {
 
 // Datagrams read per wake-up before other sockets and the children get their turn.
 constexpr int kReceiveBatch = 64;
+// Reverse lookups one datagram socket may have waiting. Datagram senders are
+// forged at no cost: without a bound of its own one socket could fill the
+// resolver's shared pool (and hold a datagram's bytes per lookup), so that TCP
+// peers of every service lost their names.
+constexpr size_t kMaxPendingLookups = 64;
 // At most one line per this many seconds for drops a flood repeats.
 
 std::string TextOf(int family, const void* address) {
@@ -229,10 +234,18 @@ void DatagramReceiver::Admit(std::shared_ptr<Arrival> arrival) {
     Decide(std::move(arrival), std::nullopt);
     return;
   }
+  if (pending_lookups_ >= kMaxPendingLookups) {
+    LogThrottled("lookups pending", arrival->shown + " on " + listener_->Describe() +
+                                        ": dropped, " + std::to_string(kMaxPendingLookups) +
+                                        " reverse lookups of this socket are waiting");
+    return;
+  }
+  ++pending_lookups_;
   std::weak_ptr<bool> alive = alive_;
   SocketAddress peer = arrival->peer;
   resolver_->Lookup(peer, [this, alive, arrival](const PeerName& found) {
     if (alive.expired()) return;
+    --pending_lookups_;
     if (found.outcome == PeerName::kFailed && service_->access.HasRegexRules()) {
       // Fail closed: the name might have matched a deny rule.
       DropDenied("denied", arrival->shown + " on " + listener_->Describe() +

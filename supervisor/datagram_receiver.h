@@ -95,8 +95,9 @@ class DatagramReceiver {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   EventPtr read_event_;
   bool receiving_ = false;
-  std::string buffer_;        // one datagram: kMaxDatagramBytes
-  LogThrottle log_throttle_;  // by kind: a few fixed names
+  size_t pending_lookups_ = 0;  // reverse lookups under way for this socket
+  std::string buffer_;          // one datagram: kMaxDatagramBytes
+  LogThrottle log_throttle_;    // by kind: a few fixed names
 };
 
 }  // namespace gatehouse

@@ -8,10 +8,13 @@
 //   127.0.0.4  PTR spoof.example.org, which resolves to 127.0.0.98: not confirmed
 //   127.0.0.5  dnsmasq answers REFUSED at once: a failed lookup
 //   127.0.0.6  NXDOMAIN: no name
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -54,6 +57,8 @@ constexpr const char* kExample =
 constexpr const char* kHostOnly =
     "[hostonly]\nport = 127.0.0.1:0\nexec = /bin/cat\nreverse_lookups = 1\nallow = localhost\n";
 constexpr const char* kPlain = "[plain]\nport = 127.0.0.1:0\nexec = /bin/cat\n";
+constexpr const char* kUdp =
+    "[udp]\nmode = datagram\nport = 127.0.0.1:0/udp\nexec = /bin/cat\nreverse_lookups = 1\n";
 
 class ReverseLookupTest : public ::testing::Test {
  protected:
@@ -71,7 +76,8 @@ class ReverseLookupTest : public ::testing::Test {
                                       {"guarded.conf", kGuarded},
                                       {"example.conf", kExample},
                                       {"hostonly.conf", kHostOnly},
-                                      {"plain.conf", kPlain}});
+                                      {"plain.conf", kPlain},
+                                      {"udp.conf", kUdp}});
     GatehouseProcess::Launch launch;
     launch.wrapper = {"unshare", "--net",         "--mount", "--",   "sh",
                       "-c",      kNamespaceSetup, "sh",      resolv, dns_log_};
@@ -215,6 +221,52 @@ TEST_F(ReverseLookupTest, TooManyWaitingLookupsRefusePeersInsteadOfSkippingTheRu
       << gatehouse_->Log().substr(0, 4000);
   EXPECT_FALSE(Logged("guarded: start 127.0.0.2")) << gatehouse_->Log().substr(0, 4000);
   for (int fd : fds) close(fd);
+}
+
+// Datagram senders cost nothing to forge: a flood from a sender whose lookups
+// all wait must not fill the resolver's shared pool (each pending lookup of a
+// datagram also holds its bytes). Each datagram socket has 64 lookups at most;
+// the rest of the flood is dropped, and a TCP peer's lookup still gets a place
+// in the pool. (It then waits behind the slow ones for one of the resolver's
+// four threads: a black-holed sender slows every lookup; see the notes.)
+TEST_F(ReverseLookupTest, AForgedDatagramFloodCannotTakeTheLookupsOfOtherServices) {
+  Start(30);  // every lookup of 127.0.0.2 waits until gatehouse's deadline
+  int udp_port = 0;
+  {
+    std::string log = gatehouse_->Log();
+    size_t at = log.find("udp: listening on 127.0.0.1:");
+    ASSERT_NE(at, std::string::npos) << log;
+    udp_port = std::atoi(log.c_str() + at + std::string("udp: listening on 127.0.0.1:").size());
+  }
+  constexpr int kDatagrams = 1024 + 100;  // more than the shared pool
+  std::thread sender([&] {
+    int ns = open(("/proc/" + std::to_string(gatehouse_->pid()) + "/ns/net").c_str(),
+                  O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) return;
+    close(ns);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in from{}, to{};
+    from.sin_family = to.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.2", &from.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    to.sin_port = htons(static_cast<uint16_t>(udp_port));
+    if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) return;
+    for (int i = 0; i < kDatagrams; ++i) {
+      sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      if (i % 32 == 31) usleep(2000);  // within the socket's receive buffer
+    }
+    close(fd);
+  });
+  sender.join();
+  EXPECT_TRUE(gatehouse_->WaitForLog("reverse lookups of this socket are waiting", 5))
+      << gatehouse_->Log().substr(0, 4000);
+  // A TCP peer of another service is not refused for want of a place.
+  LogMark mark = gatehouse_->MarkLog();
+  CommandResult named = Nc("named", "127.0.0.3");
+  EXPECT_NE(named.out.find("TCPREMOTEIP=127.0.0.3\n"), std::string::npos) << named.out;
+  EXPECT_EQ(gatehouse_->Log(mark).find("lookups already waiting"), std::string::npos)
+      << gatehouse_->Log(mark);
+  EXPECT_EQ(gatehouse_->Log().find("lookups already waiting"), std::string::npos);
 }
 
 }  // namespace
