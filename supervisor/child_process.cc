@@ -214,54 +214,45 @@ bool ChildProcess::Start() {
   return true;
 }
 
-bool ChildProcess::CanTake(const std::string& peer) {
-  if (channel_ && channel_->open() && state_ != State::kDraining) return true;
-  log_throttle_.Note("refused", kLogWarning,
-                     service_->name + ": " + peer + " refused: service child not running");
-  ++counters_->failed;
-  return false;
+ChildProcess::Connection* ChildProcess::HandOver(MessageType type, const std::string& payload,
+                                                 UniqueFd fd, uint64_t id,
+                                                 const std::string& refused) {
+  bool taken = channel_ && channel_->open() && state_ != State::kDraining &&
+               channel_->Send(type, payload, std::move(fd));
+  if (!taken) {
+    log_throttle_.Note(
+        "refused", kLogWarning,
+        service_->name + ": " + refused +
+            (channel_ && channel_->open() && state_ != State::kDraining
+                 ? "service child is " + std::to_string(channel_->queued()) + " messages behind"
+                 : std::string("service child not running")));
+    ++counters_->failed;
+    return nullptr;
+  }
+  Connection& entry = connections_[id];
+  ProgramsChanged();
+  ++counters_->served;
+  report_watchdog_.Expect(id);  // past the bound this ends the child now
+  return &entry;
 }
 
 bool ChildProcess::Dispatch(UniqueFd connection, const ConnectionInfo& info,
                             const std::string& peer, SourceSlots::Slot slot) {
-  if (!CanTake(peer)) return false;
-  if (!channel_->Send(MessageType::kConnection, EncodePayload(info), std::move(connection))) {
-    log_throttle_.Note(
-        "refused", kLogWarning,
-        service_->name + ": " + peer + " refused: " +
-            (channel_->open()
-                 ? "service child is " + std::to_string(channel_->queued()) + " connections behind"
-                 : std::string("service child not running")));
-    ++counters_->failed;
-    return false;
-  }
-  Connection& entry = connections_[info.id];
-  entry.peer = peer;
-  entry.slot = std::move(slot);
-  ProgramsChanged();
-  ++counters_->served;
-  report_watchdog_.Expect(info.id);  // past the bound this ends the child now
+  Connection* entry = HandOver(MessageType::kConnection, EncodePayload(info), std::move(connection),
+                               info.id, peer + " refused: ");
+  if (entry == nullptr) return false;
+  entry->peer = peer;
+  entry->slot = std::move(slot);
   return true;
 }
 
 bool ChildProcess::DispatchDatagram(const Datagram& datagram, const std::string& peer,
                                     DatagramReplySender reply) {
-  if (!CanTake(peer)) return false;
-  if (!channel_->Send(MessageType::kDatagram, EncodePayload(datagram))) {
-    Log(kLogWarning,
-        service_->name + ": datagram from " + peer + " dropped: " +
-            (channel_->open()
-                 ? "service child is " + std::to_string(channel_->queued()) + " messages behind"
-                 : std::string("service child not running")));
-    ++counters_->failed;
-    return false;
-  }
-  Connection& entry = connections_[datagram.connection.id];
-  entry.peer = peer;
-  entry.reply = std::move(reply);
-  ProgramsChanged();
-  ++counters_->served;
-  report_watchdog_.Expect(datagram.connection.id);
+  Connection* entry = HandOver(MessageType::kDatagram, EncodePayload(datagram), UniqueFd(),
+                               datagram.connection.id, "datagram from " + peer + " dropped: ");
+  if (entry == nullptr) return false;
+  entry->peer = peer;
+  entry->reply = std::move(reply);
   return true;
 }
 
@@ -427,7 +418,6 @@ void ChildProcess::OnMessage(WireMessage& message) {
                                  ", which is not its program");
       }
       found->second.program = started.pid;
-      found->second.started = true;
       // Unknown (0) only in a namespace, where the child's pid means nothing here.
       if (host_pid == 0 && !service_namespaces) host_pid = started.pid;
       found->second.host_pid = host_pid;

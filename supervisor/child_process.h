@@ -98,9 +98,12 @@ class ChildProcess {
     DatagramReplySender reply;  // a datagram's way back; empty for a connection
     bool replied = false;       // one DatagramReply per datagram
   };
-  // Whether the child can be handed a connection or datagram now; a refusal is
-  // logged and counted as failed.
-  bool CanTake(const std::string& peer);
+  // Sends a connection or datagram and tracks it under `id` (the caller fills in
+  // the entry). nullptr when the child cannot take it now (not running,
+  // draining, or too far behind): logged throttled after `refused` ("PEER
+  // refused: ") and counted as failed.
+  Connection* HandOver(MessageType type, const std::string& payload, UniqueFd fd, uint64_t id,
+                       const std::string& refused);
 
   void OnMessage(WireMessage& message);
   void OnChannelClosed(const std::string& reason);
