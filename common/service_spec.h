@@ -115,6 +115,10 @@ inline const char* BuiltinServiceName(BuiltinService builtin) {
   }
 }
 
+struct ProgramSpec;
+// The mode as --check and USR1 show it: "fork", "builtin (daytime)".
+std::string ModeDescription(const ProgramSpec& program);
+
 // What runs for each connection, and how it is ended.
 struct ProgramSpec {
   ServiceMode mode = ServiceMode::kFork;
@@ -151,5 +155,13 @@ struct ProgramSpec {
 };
 
 inline constexpr uint32_t kMaxTimeout = 7 * 24 * 3600;
+
+inline std::string ModeDescription(const ProgramSpec& program) {
+  std::string mode = ServiceModeName(program.mode);
+  if (program.mode == ServiceMode::kBuiltin) {
+    mode += std::string(" (") + BuiltinServiceName(program.builtin) + ")";
+  }
+  return mode;
+}
 
 }  // namespace gatehouse

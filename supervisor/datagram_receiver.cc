@@ -29,7 +29,6 @@ constexpr int kReceiveBatch = 64;
 // resolver's shared pool (and hold a datagram's bytes per lookup), so that TCP
 // peers of every service lost their names.
 constexpr size_t kMaxPendingLookups = 64;
-// At most one line per this many seconds for drops a flood repeats.
 
 std::string TextOf(int family, const void* address) {
   char text[INET6_ADDRSTRLEN] = {};
@@ -74,6 +73,18 @@ bool UnixReplyTarget(const SocketAddress& peer, const std::optional<ucred>& send
   int n = snprintf(target->sun_path, sizeof target->sun_path, "/proc/self/fd/%d", held->get());
   to->length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n + 1);
   return true;
+}
+
+// Makes `value` the one control message of `message`, in `buffer` (room for it).
+template <typename Value>
+void SetControl(msghdr* message, char* buffer, int level, int type, const Value& value) {
+  message->msg_control = buffer;
+  message->msg_controllen = CMSG_SPACE(sizeof value);
+  cmsghdr* control = CMSG_FIRSTHDR(message);
+  control->cmsg_level = level;
+  control->cmsg_type = type;
+  control->cmsg_len = CMSG_LEN(sizeof value);
+  std::memcpy(CMSG_DATA(control), &value, sizeof value);
 }
 
 }  // namespace
@@ -347,22 +358,10 @@ void DatagramReceiver::SendReply(const Arrival& arrival, std::string reply) {
   if (arrival.v4) {
     in_pktinfo from{};
     from.ipi_spec_dst = arrival.v4->ipi_spec_dst;  // the request's local address (unicast)
-    message.msg_control = control;
-    message.msg_controllen = CMSG_SPACE(sizeof from);
-    cmsghdr* c = CMSG_FIRSTHDR(&message);
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof from);
-    std::memcpy(CMSG_DATA(c), &from, sizeof from);
+    SetControl(&message, control, IPPROTO_IP, IP_PKTINFO, from);
   } else if (arrival.v6) {
-    in6_pktinfo from = *arrival.v6;  // address and interface (link-local needs it)
-    message.msg_control = control;
-    message.msg_controllen = CMSG_SPACE(sizeof from);
-    cmsghdr* c = CMSG_FIRSTHDR(&message);
-    c->cmsg_level = IPPROTO_IPV6;
-    c->cmsg_type = IPV6_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof from);
-    std::memcpy(CMSG_DATA(c), &from, sizeof from);
+    // Address and interface (link-local needs it).
+    SetControl(&message, control, IPPROTO_IPV6, IPV6_PKTINFO, *arrival.v6);
   }
   if (sendmsg(listener_->fd.get(), &message, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
     // Datagrams are lossy: a full buffer or a gone UNIX peer loses this reply only.

@@ -209,15 +209,9 @@ size_t Service::programs() const {
 }
 
 std::string Service::Status(const std::string& listeners) const {
-  std::string mode = "(removed)";
-  if (config_) {
-    mode = ServiceModeName(config_->program.mode);
-    if (config_->program.mode == ServiceMode::kBuiltin) {
-      mode += std::string(" (") + BuiltinServiceName(config_->program.builtin) + ")";
-    }
-  }
-  std::string line =
-      name_ + ": mode " + mode + ", listeners " + (listeners.empty() ? "none" : listeners);
+  std::string line = name_ + ": mode " +
+                     (config_ ? ModeDescription(config_->program) : "(removed)") + ", listeners " +
+                     (listeners.empty() ? "none" : listeners);
   if (current_) {
     line += ", child " + std::to_string(current_->pid()) + " " +
             ChildProcess::StateName(current_->state());

@@ -94,10 +94,8 @@ std::string DescribeConfig(const Config& config) {
         << "\n";
     out << "  kill_grace " << s.program.kill_grace << "\n";
     out << "  child_stall_timeout " << s.child_stall_timeout << "\n";
-    out << "  mode     " << ServiceModeName(s.program.mode);
-    if (s.program.mode == ServiceMode::kBuiltin)
-      out << " (" << BuiltinServiceName(s.program.builtin) << ")";
-    out << "  max_servers " << s.max_servers << "  max_servers_action "
+    out << "  mode     " << ModeDescription(s.program) << "  max_servers " << s.max_servers
+        << "  max_servers_action "
         << (s.max_servers_action == MaxServersAction::kReject ? "reject" : "wait") << "\n";
     for (auto [name, text] :
          {std::pair<const char*, const std::string*>{"banner", &s.program.banner},
