@@ -386,10 +386,8 @@ TEST_F(BuiltinTest, TheServingChildIsDroppedAndChrootedWithOnlyItsOwnFds) {
   pid_t serving = ServingProcess("echo");
   ASSERT_GT(serving, 1) << gatehouse_->Log();
 
-  std::string out = RunCommand({Gatehouse(), "--check", "--config", config_}).out;
-  size_t at = out.find("(uid ");
-  ASSERT_NE(at, std::string::npos) << out;
-  std::string uid = out.substr(at + 5, out.find(')', at) - at - 5);
+  std::string uid = CheckedUid(config_);  // the service's own, as --check names it
+  ASSERT_FALSE(uid.empty());
   std::string ids = uid + "\t" + uid + "\t" + uid + "\t" + uid;
   EXPECT_EQ(ProcStatusField(serving, "Uid"), ids);
   EXPECT_EQ(ProcStatusField(serving, "Gid"), ids);

@@ -415,10 +415,8 @@ TEST_F(DatagramTest, ProgramRunsAsTheServiceUserWithoutPrivilegesInItsChroot) {
   pid_t program = FirstProgramPid(gatehouse_->Log(), "slow");
   ASSERT_GT(program, 1) << gatehouse_->Log();
 
-  std::string out = RunCommand({Gatehouse(), "--check", "--config", config_}).out;  // "(uid N)"
-  size_t at = out.find("(uid ");
-  ASSERT_NE(at, std::string::npos) << out;
-  std::string uid = out.substr(at + 5, out.find(')', at) - at - 5);
+  std::string uid = CheckedUid(config_);  // the service's own, as --check names it
+  ASSERT_FALSE(uid.empty());
   EXPECT_NE(uid, "0");
   std::string ids = uid + "\t" + uid + "\t" + uid + "\t" + uid;
   EXPECT_EQ(ProcStatusField(program, "Uid"), ids);

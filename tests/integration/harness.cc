@@ -314,6 +314,12 @@ std::vector<pid_t> ChildPids(pid_t parent) {
   return pids;
 }
 
+std::string CheckedUid(const std::string& config) {
+  std::string out = RunCommand({Gatehouse(), "--check", "--config", config}).out;
+  size_t at = out.find("(uid ");
+  return at == std::string::npos ? "" : out.substr(at + 5, out.find(')', at) - at - 5);
+}
+
 std::set<std::string> OpenFds(pid_t pid) {
   std::set<std::string> fds;
   std::string dir = "/proc/" + std::to_string(pid) + "/fd";

@@ -125,6 +125,9 @@ std::vector<pid_t> ChildPids(pid_t parent);
 
 // One line of /proc/PID/status ("Uid", "CapEff", ...), the text after the colon.
 std::string ProcStatusField(pid_t pid, const std::string& field);
+// The uid `gatehouse --check` names for the first service of `config` ("(uid N)"),
+// "" if none.
+std::string CheckedUid(const std::string& config);
 // The fd numbers process `pid` has open, from /proc/PID/fd ("0", "1", ...).
 std::set<std::string> OpenFds(pid_t pid);
 // Where a symlink (a /proc fd or root link) points; "" if it cannot be read.

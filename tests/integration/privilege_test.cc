@@ -72,12 +72,6 @@ class PrivilegeTest : public GatehouseTest {
     return ProgramPid(*gatehouse_, connection_, "probe");
   }
   // The uid --check says a service runs as ("user     dynamic (uid N)").
-  std::string CheckedUid(const std::string& config) {
-    std::string out =
-        RunCommand({Runfile("supervisor/gatehouse"), "--check", "--config", config}).out;
-    size_t at = out.find("(uid ");
-    return at == std::string::npos ? "" : out.substr(at + 5, out.find(')', at) - at - 5);
-  }
   void CloseConnection() {
     if (connection_ >= 0) close(connection_);
     connection_ = -1;
