@@ -523,7 +523,8 @@ void ChildProcess::SendListeners(const std::vector<int>& listening_fds) {
       return EndChild(ErrnoMessage("dup", "listening socket for the child", errno));
     }
     // Shared with our own copy: our acceptors never accept on a wait service's
-    // sockets, and Apply makes them non-blocking again for any other mode.
+    // sockets, set O_NONBLOCK again before each accept batch should a reload
+    // give them another mode, and receivers read datagrams with MSG_DONTWAIT.
     int flags = fcntl(copy.get(), F_GETFL);
     if (flags >= 0) fcntl(copy.get(), F_SETFL, flags & ~O_NONBLOCK);
     channel_->Send(MessageType::kListenFd, EncodePayload(ListenFd{index, count, service_->name}),

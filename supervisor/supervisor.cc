@@ -1,6 +1,5 @@
 #include "supervisor/supervisor.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,15 +71,6 @@ std::vector<int> ListeningFdsOf(
   return fds;
 }
 
-// A wait service's program gets its sockets blocking (ChildProcess::SendListeners);
-// our acceptors need them non-blocking again when a reload gives them another mode.
-void MakeNonBlockingUnlessWait(const ServiceConfig& config, const Listener& listener) {
-  if (config.program.mode == ServiceMode::kWait) return;
-  int flags = fcntl(listener.fd.get(), F_GETFL);
-  if (flags >= 0 && (flags & O_NONBLOCK) == 0) {
-    fcntl(listener.fd.get(), F_SETFL, flags | O_NONBLOCK);
-  }
-}
 }  // namespace
 
 Supervisor::Supervisor(CommandLine command_line, std::string child_program, ProcessImage image)
@@ -200,7 +190,6 @@ void Supervisor::Apply(const Config& next, ListenerMap fresh) {
         if (announce) {
           Log(kLogNotice, config.name + ": listening on " + acceptor->listener().Describe());
         }
-        MakeNonBlockingUnlessWait(config, acceptor->listener());
       }
     }
   }
@@ -269,7 +258,6 @@ void Supervisor::AttachDatagramPort(
     if (announce) {
       Log(kLogNotice, service->name() + ": listening on " + receiver->listener().Describe());
     }
-    MakeNonBlockingUnlessWait(*service->config(), receiver->listener());
   }
 }
 
