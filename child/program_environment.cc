@@ -2,16 +2,21 @@
 
 namespace gatehouse {
 
-std::vector<std::string> ProgramEnvironment(const ServiceDefinition& service,
-                                            const ConnectionInfo& connection) {
+std::vector<std::string> ServiceEnvironment(const ServiceDefinition& service, size_t room) {
   std::vector<std::string> env;
-  env.reserve(service.program.env.size() + 8);
+  env.reserve(service.program.env.size() + 1 + room);
   bool has_path = false;
   for (const std::string& entry : service.program.env) {
     if (entry.rfind("PATH=", 0) == 0) has_path = true;
     env.push_back(entry);
   }
   if (!has_path) env.push_back(kDefaultPath);
+  return env;
+}
+
+std::vector<std::string> ProgramEnvironment(const ServiceDefinition& service,
+                                            const ConnectionInfo& connection) {
+  std::vector<std::string> env = ServiceEnvironment(service, 7);
   env.push_back("PROTO=" + connection.proto);
   if (connection.proto == "TCP" || connection.proto == "UDP") {
     // UCSPI names the variables after $PROTO: TCPREMOTEIP, UDPREMOTEIP, ...

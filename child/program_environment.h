@@ -14,6 +14,10 @@ namespace gatehouse {
 
 inline constexpr const char* kDefaultPath = "PATH=/usr/local/bin:/usr/bin:/bin";
 
+// What every program of the service gets: the env= entries, then PATH unless
+// they set it. `room`: entries the caller will add.
+std::vector<std::string> ServiceEnvironment(const ServiceDefinition& service, size_t room = 0);
+
 std::vector<std::string> ProgramEnvironment(const ServiceDefinition& service,
                                             const ConnectionInfo& connection);
 

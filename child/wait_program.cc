@@ -27,14 +27,9 @@ WaitProgram::WaitProgram(event_base* base, const ServiceDefinition& service, int
 std::vector<std::string> WaitProgram::Environment(const ServiceDefinition& service,
                                                   const std::vector<std::string>& names,
                                                   int* own_pid_entry) {
-  std::vector<std::string> env;
-  bool has_path = false;
-  for (const std::string& entry : service.program.env) {
-    if (IsListenVariable(entry)) continue;  // ours alone: a stale one would mislead sd_listen_fds
-    if (entry.rfind("PATH=", 0) == 0) has_path = true;
-    env.push_back(entry);
-  }
-  if (!has_path) env.push_back(kDefaultPath);
+  std::vector<std::string> env = ServiceEnvironment(service, 3);
+  // Ours alone: one from env= would mislead sd_listen_fds.
+  env.erase(std::remove_if(env.begin(), env.end(), IsListenVariable), env.end());
   env.push_back("LISTEN_FDS=" + std::to_string(names.size()));
   *own_pid_entry = static_cast<int>(env.size());
   env.push_back("LISTEN_PID=" + std::string(kOwnPidSlotBytes, '\0'));
