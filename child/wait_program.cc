@@ -44,8 +44,9 @@ bool WaitProgram::Receive(const ListenFd& listen_fd, UniqueFd fd, std::string* e
     *error = "ListenFd after all " + std::to_string(count_) + " were received";
     return false;
   }
-  if (listen_fd.count == 0 || listen_fd.count > kMaxListenFds ||
-      listen_fd.count > static_cast<uint32_t>(kMaxExtraFds)) {
+  // The decoder checked the count's range, the index against it and the name;
+  // what is left is the sequence across messages and the exec stage's room.
+  if (listen_fd.count > static_cast<uint32_t>(kMaxExtraFds)) {
     *error = "ListenFd count " + std::to_string(listen_fd.count) + " out of range";
     return false;
   }
@@ -56,10 +57,6 @@ bool WaitProgram::Receive(const ListenFd& listen_fd, UniqueFd fd, std::string* e
   if (listen_fd.index != fds_.size()) {
     *error = "ListenFd index " + std::to_string(listen_fd.index) + " where " +
              std::to_string(fds_.size()) + " was due";
-    return false;
-  }
-  if (listen_fd.name.empty() || listen_fd.name.find(':') != std::string::npos) {
-    *error = "ListenFd name \"" + listen_fd.name + "\" is empty or holds ':'";
     return false;
   }
   if (!fd) {

@@ -35,9 +35,9 @@ class WaitProgram {
   // `service` and `null_fd` (/dev/null for stderr = null) outlive this.
   WaitProgram(event_base* base, const ServiceDefinition& service, int null_fd, Hooks hooks);
 
-  // One ListenFd message and its fd. Starts the program once all have come.
-  // False with `error` when the message breaks the order (index, count, name,
-  // or more after the last).
+  // One decoded ListenFd message and its fd. Starts the program once all have
+  // come. False with `error` when the message breaks the sequence (index,
+  // count, more after the last) or there is no fd.
   bool Receive(const ListenFd& listen_fd, UniqueFd fd, std::string* error);
   // The program ended after running `ran_seconds`: it starts again, at once or
   // after the back-off.
