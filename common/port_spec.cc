@@ -126,6 +126,10 @@ bool ParseProtocol(const std::string& text, Protocol* protocol) {
   return false;
 }
 
+bool PortSpec::datagram() const {
+  return protocol == Protocol::kUdp || (protocol == Protocol::kUnix && socket_type == SOCK_DGRAM);
+}
+
 std::string PortSpec::ToString() const {
   if (protocol == Protocol::kUnix) {
     return path + (socket_type == SOCK_DGRAM ? "|SOCK_DGRAM|unix" : "|unix");

@@ -26,6 +26,8 @@ struct PortSpec {
 
   // Canonical text: "127.0.0.1:7007/tcp", "[::1]:7007/tcp", "/run/x.sock|unix".
   std::string ToString() const;
+  // A datagram socket: UDP, or path|SOCK_DGRAM|unix.
+  bool datagram() const;
   bool operator==(const PortSpec& other) const { return ToString() == other.ToString(); }
 };
 

@@ -18,9 +18,8 @@ bool HandsOverConnections(const ServiceConfig& service) {
       service.program.mode == ServiceMode::kDatagram) {
     return false;
   }
-  return std::any_of(service.ports.begin(), service.ports.end(), [](const ServicePort& port) {
-    return port.spec.protocol != Protocol::kUdp && port.spec.socket_type != SOCK_DGRAM;
-  });
+  return std::any_of(service.ports.begin(), service.ports.end(),
+                     [](const ServicePort& port) { return !port.spec.datagram(); });
 }
 
 // What one program costs its gatehouse-child: the stderr pipe it reads (stderr =

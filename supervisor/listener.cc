@@ -170,11 +170,6 @@ std::string ListenerKey(const std::string& service, const PortSpec& spec) {
   return key;
 }
 
-bool IsDatagramSpec(const PortSpec& spec) {
-  return spec.protocol == Protocol::kUdp ||
-         (spec.protocol == Protocol::kUnix && spec.socket_type == SOCK_DGRAM);
-}
-
 void SetBacklog(const Listener& listener, int backlog) {
   if (!listener.datagram()) listen(listener.fd.get(), backlog);
 }

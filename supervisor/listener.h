@@ -14,9 +14,6 @@
 
 namespace gatehouse {
 
-// udp, or path|SOCK_DGRAM|unix.
-bool IsDatagramSpec(const PortSpec& spec);
-
 struct Listener {
   std::string service;
   PortSpec spec;
@@ -29,7 +26,7 @@ struct Listener {
   // "127.0.0.1:7007/tcp", "[::1]:7007/tcp", "/run/echo.sock|unix"
   std::string Describe() const;
   // A UDP or SOCK_DGRAM UNIX socket: bound, never listening; DatagramReceiver reads it.
-  bool datagram() const { return IsDatagramSpec(spec); }
+  bool datagram() const { return spec.datagram(); }
   ~Listener();  // removes a UNIX socket's file
   Listener() = default;
   Listener(Listener&&) = default;

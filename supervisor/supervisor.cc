@@ -158,7 +158,7 @@ void Supervisor::Apply(const Config& next, ListenerMap fresh) {
     std::weak_ptr<Service> weak = service;
     for (const ServicePort& port : config.ports) {
       std::string key = ListenerKey(config.name, port.spec);
-      if (IsDatagramSpec(port.spec)) {
+      if (port.spec.datagram()) {
         AttachDatagramPort(key, service, &fresh, &datagram_table);
         continue;
       }

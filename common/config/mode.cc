@@ -1,15 +1,9 @@
 // How a service runs its programs: mode, what each mode needs of the other
 // keys (ports, exec, builtin, access rules), and the bound on programs at once.
-#include <sys/socket.h>
-
 #include "common/config/resolve.h"
 
 namespace gatehouse {
 namespace {
-
-bool IsDatagramPort(const PortSpec& spec) {
-  return spec.protocol == Protocol::kUdp || spec.socket_type == SOCK_DGRAM;
-}
 
 // The first given, non-empty entry of the access keys: where the effective rules came from.
 const ConfigEntry* AccessEntry(const Settings& settings) {
@@ -27,7 +21,7 @@ void CheckPorts(const ServiceConfig& service, bool datagram_allowed, bool stream
                 ConfigErrors* errors) {
   const char* mode = ServiceModeName(service.program.mode);
   for (const ServicePort& port : service.ports) {
-    bool datagram = IsDatagramPort(port.spec);
+    bool datagram = port.spec.datagram();
     if (datagram && !datagram_allowed) {
       errors->Add(port.where, "port: " + port.spec.ToString() +
                                   " is a datagram socket; mode = " + mode +

@@ -1,6 +1,4 @@
 // PROXY protocol keys that depend on others: the header is a TCP thing.
-#include <sys/socket.h>
-
 #include "common/config/resolve.h"
 
 namespace gatehouse {
@@ -32,12 +30,12 @@ void ResolveProxyProtocol(const Settings& settings, ServiceConfig* service, Conf
     return;
   }
   for (const ServicePort& port : service->ports) {
-    if (port.spec.protocol == Protocol::kUnix && port.spec.socket_type != SOCK_DGRAM) {
+    if (port.spec.protocol == Protocol::kUnix && !port.spec.datagram()) {
       errors->Add(*entry, "a UNIX socket service takes no PROXY header (port " +
                               port.spec.ToString() + " at " + port.where + ")");
       return;
     }
-    if (port.spec.protocol == Protocol::kUdp || port.spec.socket_type == SOCK_DGRAM) {
+    if (port.spec.datagram()) {
       errors->Add(*entry, "a datagram takes no PROXY header (port " + port.spec.ToString() +
                               " at " + port.where + ")");
       return;
