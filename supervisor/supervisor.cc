@@ -71,6 +71,16 @@ std::vector<int> ListeningFdsOf(
   return fds;
 }
 
+// The signals gatehouse acts on, blocked for the rest of the process's life.
+void BlockControlSignals() {
+  sigset_t control;
+  sigemptyset(&control);
+  for (int signal : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2}) {
+    sigaddset(&control, signal);
+  }
+  sigprocmask(SIG_BLOCK, &control, nullptr);
+}
+
 }  // namespace
 
 Supervisor::Supervisor(CommandLine command_line, std::string child_program, ProcessImage image)
@@ -289,6 +299,10 @@ int Supervisor::Run() {
   event_add(startup_timer_.get(), &startup);
   NotifyReadyOnceSettled();
   event_base_dispatch(base_.get());
+  // libevent still handles these here; freeing its signal events puts SIG_DFL
+  // back, and a second TERM (or HUP, USR1...) sent to a process already
+  // stopping would then kill it. Blocked, they stay pending until exit.
+  BlockControlSignals();
   Log(kLogNotice, "stopped");
   return 0;
 }

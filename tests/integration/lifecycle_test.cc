@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/exec_interpreter.h"
+#include "common/monotonic_clock.h"
 #include "tests/integration/harness.h"
 
 namespace gatehouse::testing {
@@ -212,6 +213,31 @@ TEST_F(RunningEcho, GracePeriodEndsStuckPrograms) {
 TEST_F(RunningEcho, QuitEndsAtOnce) {
   ASSERT_TRUE(StartHolding("shutdown_timeout = 600\n"));
   EXPECT_TRUE(ExitsCleanly(SIGQUIT)) << gatehouse_->Log();
+}
+
+// A stop ends with exit 0 however many control signals arrive while it runs:
+// a storm of TERM, INT, HUP, USR1 and USR2 until the process is gone (once
+// the loop had ended, a late TERM used to find SIG_DFL and kill it).
+TEST_F(RunningEcho, SignalsDuringAStopAreHarmless) {
+  for (int round = 0; round < 25; ++round) {
+    ASSERT_TRUE(StartHolding("shutdown_timeout = 1\n")) << "round " << round;
+    // TERM first and seen, so that no USR2 can start an upgrade instead.
+    LogMark before = gatehouse_->MarkLog();
+    kill(gatehouse_->pid(), SIGTERM);
+    ASSERT_TRUE(gatehouse_->WaitForLog("SIGTERM: no new connections", before, 10));
+    CloseHeld();
+    const int storm[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
+    double deadline = MonotonicSeconds() + 20;
+    uint64_t sent = 0;
+    while (gatehouse_->Running() && MonotonicSeconds() < deadline) {
+      kill(gatehouse_->pid(), storm[sent++ % 5]);
+    }
+    int status = gatehouse_->Stop(SIGTERM, 1);
+    ASSERT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "round " << round << ": wait status " << status << " after " << sent
+        << " signals\n"
+        << gatehouse_->Log();
+  }
 }
 
 TEST_F(RunningEcho, Usr1LogsStatusAndHupKeepsServing) {

@@ -227,10 +227,18 @@ TEST_F(WaitTest, AReloadEndsTheOldProgramBeforeTheNewOneStarts) {
   size_t start_at = log.find(" w: start listeners pid " + std::to_string(new_program));
   ASSERT_NE(exit_at, std::string::npos) << log;
   EXPECT_LT(exit_at, start_at) << log;
-  std::string journal = ReadFile(journal_);
+  // The supervisor logs the start at fork; the program writes its own line
+  // only once it runs, which on a loaded machine can take a moment.
+  std::string journal;
+  auto second_start_of = [](const std::string& text) {
+    size_t first = text.find("start ");
+    return first == std::string::npos ? first : text.find("start ", first + 1);
+  };
+  WaitUntil([&] { return second_start_of(journal = ReadFile(journal_)) != std::string::npos; },
+            10);
   size_t first_start = journal.find("start ");
   size_t stop = journal.find("stop ");
-  size_t second_start = journal.find("start ", first_start + 1);
+  size_t second_start = second_start_of(journal);
   ASSERT_NE(second_start, std::string::npos) << journal;
   EXPECT_LT(first_start, stop) << journal;
   EXPECT_LT(stop, second_start) << journal;
