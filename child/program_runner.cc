@@ -44,6 +44,14 @@ std::string ExplainMissingInterpreter(const ServiceDefinition& service, const st
   return "exec: " + path + " needs " + interpreter.path + where;
 }
 
+// This process's hard limit for `resource`: a program can be given no more
+// (the child has no CAP_SYS_RESOURCE), and asking for more fails its exec stage.
+uint64_t HardLimit(int resource) {
+  rlimit current{};
+  if (getrlimit(resource, &current) != 0) return RLIM_INFINITY;
+  return current.rlim_max;
+}
+
 }  // namespace
 
 pid_t StartProgram(const ServiceDefinition& service, const ConnectionInfo& connection,
@@ -118,14 +126,15 @@ pid_t StartProgramWith(const ServiceDefinition& service, ProgramLaunch& launch, 
                                  {RLIMIT_CORE, program.rlimit_core}}) {
     if (value == ProgramSpec::kUnchanged) continue;
     uint64_t limit = value == ProgramSpec::kUnlimited ? RLIM_INFINITY : value;
+    limit = std::min<uint64_t>(limit, HardLimit(resource));
     plan.limits[plan.limit_count++] = {resource, limit, limit};
   }
   // Without rlimit_nofile, the soft limit gatehouse was started with (it raised
   // its own, and so its children's, to the hard limit).
   if (program.rlimit_nofile == ProgramSpec::kUnchanged && program.start_nofile_soft != 0) {
-    rlimit current{};
-    getrlimit(RLIMIT_NOFILE, &current);
-    plan.limits[plan.limit_count++] = {RLIMIT_NOFILE, program.start_nofile_soft, current.rlim_max};
+    uint64_t hard = HardLimit(RLIMIT_NOFILE);
+    plan.limits[plan.limit_count++] = {RLIMIT_NOFILE,
+                                       std::min<uint64_t>(program.start_nofile_soft, hard), hard};
   }
   plan.nice = program.nice;
   plan.umask = program.umask;

@@ -40,8 +40,6 @@ constexpr size_t kLastWordsBytes = 64 * 1024;
 
 // Set once at start from what the kernel allows (supervisor/isolation_check.h).
 bool service_namespaces = false;
-// The soft RLIMIT_NOFILE gatehouse was started with, before it raised its own.
-uint64_t start_nofile_soft = 0;
 
 ServiceDefinition DefinitionFor(const ServiceConfig& service) {
   ServiceDefinition definition;
@@ -49,7 +47,8 @@ ServiceDefinition DefinitionFor(const ServiceConfig& service) {
   definition.jail = service.jail;
   definition.jail.namespaces = service_namespaces;
   definition.program = service.program;
-  definition.program.start_nofile_soft = start_nofile_soft;
+  // The soft limit gatehouse was started with, within today's hard limit.
+  definition.program.start_nofile_soft = CurrentFileLimits().soft;
   return definition;
 }
 
@@ -86,7 +85,6 @@ void UseServiceNamespaces(bool available) { service_namespaces = available; }
 void RaiseFileLimit() {
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) != 0) return;
-  start_nofile_soft = files.rlim_cur;
   files.rlim_cur = files.rlim_max;
   setrlimit(RLIMIT_NOFILE, &files);
 }

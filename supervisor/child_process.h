@@ -159,8 +159,9 @@ class ChildProcess {
 
 // Whether children put their service in its own namespaces (decided once, at start).
 void UseServiceNamespaces(bool available);
-// Raises gatehouse's soft RLIMIT_NOFILE to the hard limit (its children's too);
-// programs get the soft limit gatehouse was started with back (or rlimit_nofile).
+// Raises gatehouse's soft RLIMIT_NOFILE to the hard limit (its children's too),
+// at start and after each reload (the hard limit may have changed); programs get
+// the soft limit gatehouse was started with back (or rlimit_nofile).
 void RaiseFileLimit();
 
 // "exit 1", "signal Killed": a wait status for the log.

@@ -115,6 +115,15 @@ FdBudget ComputeFdBudget(const Config& config, uint64_t hard_limit) {
 void CheckFdBudget(const Config& config, const FileLimits& limits, std::vector<std::string>* errors,
                    std::vector<std::string>* warnings) {
   if (config.services.empty() || limits.hard == 0 || limits.hard == RLIM_INFINITY) return;
+  for (const ServiceConfig& service : config.services) {
+    uint64_t asked = service.program.rlimit_nofile;
+    if (asked == ProgramSpec::kUnchanged || asked <= limits.hard) continue;
+    warnings->push_back(service.where + ": rlimit_nofile: " +
+                        (asked == ProgramSpec::kUnlimited ? "unlimited" : std::to_string(asked)) +
+                        " is above the hard limit " + std::to_string(limits.hard) +
+                        " (ulimit -Hn); programs of " + service.name + " get " +
+                        std::to_string(limits.hard));
+  }
   FdBudget budget = ComputeFdBudget(config, limits.hard);
   const std::string& where = budget.services.front().where;
   std::string needed = "services need up to " + std::to_string(budget.total) + " fds at once";
@@ -145,6 +154,10 @@ void RememberStartFileLimits() {
   start_limits = FileLimits{files.rlim_cur, files.rlim_max};
 }
 
-FileLimits StartFileLimits() { return start_limits; }
+FileLimits CurrentFileLimits() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return start_limits;
+  return FileLimits{std::min<uint64_t>(start_limits.soft, files.rlim_max), files.rlim_max};
+}
 
 }  // namespace gatehouse

@@ -70,8 +70,11 @@ void CheckFdBudget(const Config& config, const FileLimits& limits, std::vector<s
                    std::vector<std::string>* warnings);
 
 // The limits gatehouse was started with: remembered once in main() before it
-// raises its soft limit, so that a reload compares with the same numbers.
+// raises its soft limit.
 void RememberStartFileLimits();
-FileLimits StartFileLimits();
+// What holds now: the hard limit read again (prlimit may have lowered it in a
+// running gatehouse), the start's soft limit no higher than it. A reload
+// checks its config against these, and programs get this soft limit back.
+FileLimits CurrentFileLimits();
 
 }  // namespace gatehouse

@@ -31,8 +31,6 @@
 #include "supervisor/import/import_command.h"
 #include "supervisor/isolation_check.h"
 #include "supervisor/listener.h"
-#include "supervisor/proxy_header_reader.h"
-#include "supervisor/reverse_resolver.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/upgrade.h"
 
@@ -102,7 +100,7 @@ int main(int argc, char** argv) {
   bool namespaces = ServiceNamespacesAvailable(&no_namespaces);
   CheckPrivateNetwork(config, namespaces, no_namespaces, &errors);
   RememberStartFileLimits();
-  CheckFdBudget(config, StartFileLimits(), &errors, &config.warnings);
+  CheckFdBudget(config, CurrentFileLimits(), &errors, &config.warnings);
   if (!errors.empty()) return PrintErrors(errors);
   if (command_line.check) {
     std::cout << DescribeConfig(config) << "\nchild program: " << child_program << "\n"
@@ -119,10 +117,7 @@ int main(int argc, char** argv) {
   for (const std::string& warning : config.warnings) Log(kLogWarning, warning);
   Log(namespaces ? kLogInfo : kLogWarning, DescribeIsolation(namespaces, no_namespaces));
   UseServiceNamespaces(namespaces);
-  RaiseFileLimit();
-  uint64_t pool = SharedPoolBound(StartFileLimits().hard);
-  PendingHeaderSlot::SetTotal(static_cast<int>(pool));
-  ReverseResolver::SetMaxPending(pool);
+  UseFileLimits();
   if (config.builtin_default) {
     Log(kLogNotice, std::string("no config file (no --config, no ") + kDefaultConfigPath +
                         "): serving the built-in echo service (/bin/cat)");

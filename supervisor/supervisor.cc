@@ -13,6 +13,7 @@
 #include "supervisor/fd_budget.h"
 #include "supervisor/isolation_check.h"
 #include "supervisor/process_tree.h"
+#include "supervisor/proxy_header_reader.h"
 #include "supervisor/systemd_notify.h"
 
 namespace gatehouse {
@@ -70,6 +71,17 @@ std::vector<int> ListeningFdsOf(
   }
   return fds;
 }
+
+}  // namespace
+
+void UseFileLimits() {
+  RaiseFileLimit();
+  uint64_t pool = SharedPoolBound(CurrentFileLimits().hard);
+  PendingHeaderSlot::SetTotal(static_cast<int>(pool));
+  ReverseResolver::SetMaxPending(pool);
+}
+
+namespace {
 
 // The signals gatehouse acts on, blocked for the rest of the process's life.
 void BlockControlSignals() {
@@ -374,7 +386,7 @@ bool Supervisor::PrepareReload(Config* next, ListenerMap* fresh, std::vector<std
   std::string no_namespaces;
   bool namespaces = ServiceNamespacesAvailable(&no_namespaces);
   CheckPrivateNetwork(*next, namespaces, no_namespaces, errors);
-  CheckFdBudget(*next, StartFileLimits(), errors, warnings);
+  CheckFdBudget(*next, CurrentFileLimits(), errors, warnings);
   return errors->empty() && DynamicUidsFree(*next, errors) &&
          BindListeners(*next, ListenerKeys(), fresh, errors, warnings);
 }
@@ -415,6 +427,7 @@ void Supervisor::Reload() {
   for (const std::string& warning : next.warnings) Log(kLogWarning, warning);
   for (const std::string& warning : warnings) Log(kLogWarning, warning);
   Apply(next, std::move(fresh));
+  UseFileLimits();
   char took[32];
   snprintf(took, sizeof took, "%.1f ms", (MonotonicSeconds() - started) * 1000);
   size_t listeners = 0;

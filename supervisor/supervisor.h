@@ -21,6 +21,11 @@
 
 namespace gatehouse {
 
+// Raises the soft RLIMIT_NOFILE to the hard limit read now and sizes the shared
+// pools (pending PROXY headers, reverse lookups) from it: at start and after
+// every reload, so that a hard limit lowered with prlimit is taken into account.
+void UseFileLimits();
+
 class Supervisor {
  public:
   // `command_line` is kept to re-read the same files on SIGHUP; `image` is what

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -240,6 +242,61 @@ TEST_F(LimitsTest, AReloadThatWouldNotFitIsRefusedAndTheRunningConfigStays) {
   EXPECT_EQ(Port("echo"), port);
   EXPECT_GT(EchoSeconds(port, 5), 0) << gatehouse_->Log();
   EXPECT_TRUE(StatusReaches(*gatehouse_, "echo", "programs 0 of ", 256, 5)) << gatehouse_->Log();
+}
+
+// The "Max open files" soft and hard limits of `pid`, from /proc/PID/limits.
+std::string OpenFilesLimits(pid_t pid) {
+  std::string limits = ReadFile("/proc/" + std::to_string(pid) + "/limits");
+  size_t at = limits.find("Max open files");
+  if (at == std::string::npos) return "";
+  std::istringstream line(limits.substr(at + 14, limits.find('\n', at) - at - 14));
+  std::string soft, hard;
+  line >> soft >> hard;
+  return soft + ":" + hard;
+}
+
+// prlimit lowers the hard limit of a running gatehouse below the soft limit it
+// was started with: programs of children started after it still run (with the
+// new hard limit as both limits, also where rlimit_nofile asks for more), and a
+// reload is checked against the new hard limit.
+TEST_F(LimitsTest, AHardLimitLoweredWhileRunningIsReadAgain) {
+  GatehouseProcess::Launch launch;
+  launch.wrapper = Prlimit(2048, 8192);
+  ASSERT_TRUE(Start("log_level = 3\n",
+                    {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}}, launch));
+  rlimit lowered{1024, 1024};
+  ASSERT_EQ(prlimit(gatehouse_->pid(), RLIMIT_NOFILE, &lowered, nullptr), 0) << strerror(errno);
+
+  // A changed service: new children, started under the lowered limit.
+  dir_.Write("services.d/echo.conf",
+             "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\nargs = -u\n"
+             "[wide]\nport = 127.0.0.1:0\nexec = /bin/cat\nrlimit_nofile = 4096\n");
+  LogMark mark = gatehouse_->MarkLog();
+  kill(gatehouse_->pid(), SIGHUP);
+  ASSERT_TRUE(gatehouse_->WaitForLog("reloaded: 2 services", mark)) << gatehouse_->Log(mark);
+  EXPECT_NE(gatehouse_->Log(mark).find("rlimit_nofile: 4096 is above the hard limit 1024"),
+            std::string::npos)
+      << gatehouse_->Log(mark);
+  for (const std::string service : {"echo", "wide"}) {
+    int fd = ConnectTcp("127.0.0.1", Port(service));
+    ASSERT_GE(fd, 0) << service;
+    pid_t program = ProgramPid(*gatehouse_, fd, service);
+    ASSERT_GT(program, 1) << service << "\n" << gatehouse_->Log(mark);
+    EXPECT_EQ(OpenFilesLimits(program), "1024:1024") << service;
+    ASSERT_EQ(write(fd, "ping\n", 5), 5);
+    EXPECT_EQ(ReadUntil(fd, "ping\n", 5), "ping\n") << service << "\n" << gatehouse_->Log(mark);
+    close(fd);
+  }
+  EXPECT_EQ(gatehouse_->Log(mark).find("setrlimit"), std::string::npos) << gatehouse_->Log(mark);
+
+  // 1,000 more connections fit 8,192 but not 1,024: refused, the running config stays.
+  dir_.Write("services.d/echo.conf",
+             "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\nmax_servers = 1000\n");
+  mark = gatehouse_->MarkLog();
+  kill(gatehouse_->pid(), SIGHUP);
+  ASSERT_TRUE(gatehouse_->WaitForLog("reload refused", mark)) << gatehouse_->Log(mark);
+  EXPECT_NE(gatehouse_->Log(mark).find("the hard limit is 1024 (ulimit -Hn)"), std::string::npos)
+      << gatehouse_->Log(mark);
 }
 
 // --- throttled lines ---
