@@ -9,6 +9,7 @@
 
 #include <sys/stat.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ struct TrustedPathRule {
   bool follow_symlinks = true;      // false: any symlink on the way is refused (a chroot)
   bool follow_last_symlink = true;  // false: the last entry may not be one (O_NOFOLLOW)
   bool last_may_be_sticky = false;  // the last entry is a folder files are made in (log, pid)
+  // Entries not judged (the caller has reported them otherwise): the walk goes on.
+  const std::set<std::string>* tolerated = nullptr;
 };
 
 struct PathTrustFinding {

@@ -16,19 +16,29 @@ class SourceCheck {
   SourceCheck(ConfigErrors* errors, std::vector<std::string>* warnings)
       : errors_(errors), warnings_(warnings) {}
 
-  // Everything on the way to `path` becomes a warning's matter.
-  void Lenient(const std::string& path) {
+  // --check FILE: what is wrong on the way to the copy itself (each entry, not
+  // only the first) is a warning, and no longer judged for the other files.
+  void WarnAboutCopy(const std::string& path) {
     PathTrustFinding finding;
-    std::vector<std::string> visited;
-    OpenTrustedPath(path, TrustedPathRule{}, &finding, &visited);
-    lenient_.insert(visited.begin(), visited.end());
+    TrustedPathRule rule;
+    rule.tolerated = &tolerated_;
+    while (!OpenTrustedPath(path, rule, &finding) && finding.error == 0 &&
+           tolerated_.insert(finding.path).second) {
+      warnings_->push_back(EscapeControlBytes(
+          path + ": " + DescribeFinding(finding) + TrustRuleReason("reads it") +
+          "; a warning for a copy checked with --check FILE, an error for the config "
+          "gatehouse runs"));
+    }
   }
 
   // A config file or folder; what cannot be opened is left to its reader.
   void Check(const std::string& path) {
+    TrustedPathRule rule;
+    rule.tolerated = &tolerated_;
     PathTrustFinding finding;
-    if (OpenTrustedPath(path, TrustedPathRule{}, &finding) || finding.error != 0) return;
-    Report(path, "reads it", finding);
+    if (OpenTrustedPath(path, rule, &finding) || finding.error != 0) return;
+    if (!reported_.insert(finding.path).second) return;  // one folder, one message
+    errors_->Add(path, DescribeFinding(finding) + TrustRuleReason("reads it"));
   }
 
   // log_file, pid_file: the folder they are made in, and the file if it is there.
@@ -51,22 +61,9 @@ class SourceCheck {
   }
 
  private:
-  void Report(const std::string& path, const std::string& what, const PathTrustFinding& finding) {
-    if (!reported_.insert(finding.path).second) return;  // one folder, one message
-    std::string message = DescribeFinding(finding) + TrustRuleReason(what);
-    if (lenient_.count(finding.path) != 0) {
-      warnings_->push_back(
-          EscapeControlBytes(path + ": " + message +
-                             " (a copy checked with --check FILE: as gatehouse's config "
-                             "there it would be refused)"));
-    } else {
-      errors_->Add(path, message);
-    }
-  }
-
   ConfigErrors* errors_;
   std::vector<std::string>* warnings_;
-  std::set<std::string> lenient_;
+  std::set<std::string> tolerated_;  // warned about (--check FILE)
   std::set<std::string> reported_;
 };
 
@@ -76,7 +73,7 @@ void CheckSourcesTrusted(const ConfigSources& sources, const GlobalConfig& globa
                          bool main_is_copy, ConfigErrors* errors,
                          std::vector<std::string>* warnings) {
   SourceCheck check(errors, warnings);
-  if (main_is_copy && !sources.main_path.empty()) check.Lenient(sources.main_path);
+  if (main_is_copy && !sources.main_path.empty()) check.WarnAboutCopy(sources.main_path);
   for (const std::string& file : sources.files) check.Check(file);
   if (!global.services_dir.empty()) check.Check(global.services_dir);
   const ConfigEntry* log_file = Last(sources.global, "log_file");
