@@ -313,5 +313,33 @@ TEST_F(TrustTest, UnixOwnerNamingAUidZeroAliasWarns) {
       << check.out << check.err;
 }
 
+// Not root, the same rules hold with gatehouse's own uid beside root: nobody's
+// own tree loads, a file of another user (daemon, uid 1) in it does not.
+TEST_F(TrustTest, NotRootItsOwnUidTakesRootsPlace) {
+  TempDir bin("/tmp"), tree("/tmp");
+  CopyExecutable(Gatehouse(), bin.path() + "/gatehouse");
+  CopyExecutable(Runfile("child/gatehouse-child"), bin.path() + "/gatehouse-child");
+  std::string main = WriteConfig(tree, "", {{"echo.conf", kEcho}});
+  for (const std::string& path :
+       {tree.path(), tree.path() + "/services.d", main, tree.path() + "/services.d/echo.conf"}) {
+    ASSERT_EQ(chown(path.c_str(), kNobody, kNobody), 0) << path;
+  }
+  CommandResult own = AsNobody(bin.path() + "/gatehouse --check --config " + main);
+  EXPECT_EQ(own.exit_code, 0) << own.out << own.err;
+  EXPECT_NE(own.out.find("config OK"), std::string::npos) << own.out << own.err;
+
+  std::string other =
+      tree.Write("services.d/other.conf", "[other]\nport = 127.0.0.1:0\nexec = /bin/cat\n");
+  ASSERT_EQ(chown(other.c_str(), 1, 1), 0);
+  CommandResult foreign = AsNobody(bin.path() + "/gatehouse --check --config " + main);
+  EXPECT_EQ(foreign.exit_code, 1) << foreign.out << foreign.err;
+  EXPECT_NE(foreign.err.find(other + ": " + other +
+                             ": owned by daemon (uid 1), mode 0644; "
+                             "gatehouse reads it as uid 65534, so it and every folder above it "
+                             "must be owned by root or uid 65534"),
+            std::string::npos)
+      << foreign.err;
+}
+
 }  // namespace
 }  // namespace gatehouse::testing
