@@ -24,24 +24,22 @@ std::string OwnerName(uid_t uid) {
   passwd* found = nullptr;
   char buffer[4096];
   getpwuid_r(uid, &entry, buffer, sizeof buffer, &found);
-  return (found ? std::string(found->pw_name) : "uid " + std::to_string(uid)) + " (uid " +
-         std::to_string(uid) + ")";
+  std::string number = "uid " + std::to_string(uid);
+  return found ? std::string(found->pw_name) + " (" + number + ")" : number;
 }
 
-void SplitInto(const std::string& path, std::deque<std::string>* parts, bool front) {
-  std::deque<std::string> split;
+// Puts the components of `path` before those still to walk (a symlink's target
+// is walked before the rest of the path).
+void PrependComponents(const std::string& path, std::deque<std::string>* pending) {
+  std::deque<std::string> components;
   size_t start = 0;
   while (start <= path.size()) {
     size_t slash = path.find('/', start);
     if (slash == std::string::npos) slash = path.size();
-    if (slash > start) split.push_back(path.substr(start, slash - start));
+    if (slash > start) components.push_back(path.substr(start, slash - start));
     start = slash + 1;
   }
-  if (front) {
-    parts->insert(parts->begin(), split.begin(), split.end());
-  } else {
-    parts->insert(parts->end(), split.begin(), split.end());
-  }
+  pending->insert(pending->begin(), components.begin(), components.end());
 }
 
 bool Tolerated(const TrustedPathRule& rule, const std::string& path) {
@@ -84,7 +82,7 @@ UniqueFd OpenTrustedPath(const std::string& path, const TrustedPathRule& rule,
     absolute = std::string(cwd) + "/" + path;
   }
   std::deque<std::string> pending;
-  SplitInto(absolute, &pending, false);
+  PrependComponents(absolute, &pending);
   std::vector<std::string> names;  // of the folders open in `folders` (below /)
   std::vector<UniqueFd> folders;
   UniqueFd entry(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -134,8 +132,8 @@ UniqueFd OpenTrustedPath(const std::string& path, const TrustedPathRule& rule,
       }
       names.pop_back();
       std::string text(target, static_cast<size_t>(length));
-      SplitInto(text, &pending, true);
-      if (text[0] == '/') {  // from / again; / itself was checked
+      PrependComponents(text, &pending);
+      if (!text.empty() && text[0] == '/') {  // from / again; / itself was checked
         while (!folders.empty()) {
           entry = std::move(folders.back());
           folders.pop_back();
