@@ -127,7 +127,11 @@ int main() {
     }
     if (init > 0) {
       close(kControlFd);  // init speaks for the service; the holder only waits
-      if (!DropAllPrivileges(service.jail, &error)) _exit(1);
+      if (!DropAllPrivileges(service.jail, &error)) {
+        // Said here too: init may be ended before it reports its own failure.
+        fprintf(stderr, "gatehouse-child: namespace holder: %s\n", error.c_str());
+        _exit(1);
+      }
       HoldNamespace(init);
     }
     if (!MountPrivateProc(service.jail.chroot, &error)) Fail("namespaces: " + error);

@@ -3,18 +3,35 @@
 #include <grp.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "common/config/trusted_path.h"
 #include "common/sys_error.h"
+#include "common/unique_fd.h"
 
 namespace gatehouse {
 namespace {
 
+// The chroot is checked again at every child start (its folders may have
+// changed since the supervisor's check) and entered through the folder just
+// checked: a path replaced by a symlink is refused, never followed.
 bool EnterChroot(const std::string& dir, std::string* error) {
   if (dir.empty()) return true;
-  if (chroot(dir.c_str()) != 0) {
+  PathTrustFinding finding;
+  UniqueFd jail = OpenTrustedPath(dir, ChrootRule(), &finding);
+  if (!jail) {
+    *error = "chroot " + dir + ": " + UntrustedChroot(dir);
+    return false;
+  }
+  struct stat info {};
+  if (fstat(jail.get(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    *error = "chroot " + dir + ": not a directory";
+    return false;
+  }
+  if (fchdir(jail.get()) != 0 || chroot(".") != 0) {
     *error = ErrnoMessage("chroot", dir, errno);
     return false;
   }

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 
+#include "common/config/trusted_path.h"
 #include "common/sys_error.h"
 
 namespace gatehouse {
@@ -64,6 +65,11 @@ bool EnterServiceNamespaces(bool private_network, pid_t* init_pid, std::string* 
 }
 
 bool MountPrivateProc(const std::string& chroot, std::string* error) {
+  // Not into a chroot that has been replaced since the supervisor checked it.
+  if (std::string untrusted = chroot.empty() ? "" : UntrustedChroot(chroot); !untrusted.empty()) {
+    *error = "chroot " + chroot + ": " + untrusted;
+    return false;
+  }
   std::string target = chroot.empty() ? "/proc" : chroot + "/proc";
   struct stat info {};
   if (stat(target.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {

@@ -13,6 +13,7 @@
 #include "common/config/resolve.h"
 #include "common/config/settings.h"
 #include "common/config/sources.h"
+#include "common/config/trusted_sources.h"
 #include "common/control_bytes.h"
 
 namespace gatehouse {
@@ -39,20 +40,20 @@ void RequireSomeService(const ConfigSources& sources, const Config& config, Conf
 }
 
 ServiceConfig ResolveService(const ConfigSources& sources, const ServiceSource& source,
-                             ConfigErrors* errors) {
+                             ConfigErrors* errors, std::vector<std::string>* warnings) {
   Settings settings = ServiceSettings(sources, source);
   ServiceConfig service;
   service.name = source.name;
   service.where = source.where;
-  ApplyKeys(KeyScope::kService, settings, KeyTarget{nullptr, &service, DirName(sources.main_path)},
-            errors);
+  ApplyKeys(KeyScope::kService, settings,
+            KeyTarget{nullptr, &service, DirName(sources.main_path), warnings}, errors);
   ResolveNetwork(settings, source.where, &service, errors);
   ResolveIdentity(settings, source.where, &service, errors);
   ResolveProgram(settings, source.where, &service, errors);
   ResolveMode(settings, &service, errors);
   ResolveWorkingDirectory(settings, &service, errors);
   ResolveProxyProtocol(settings, &service, errors);
-  ResolveUnixSocket(settings, source.settings, &service, errors);
+  ResolveUnixSocket(settings, source.settings, &service, errors, warnings);
   if (const ConfigEntry* max_servers = Last(settings, "max_servers")) {
     service.max_servers_where = max_servers->where;
   }
@@ -186,8 +187,9 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
     ReadServicesDir(config->global.services_dir, &sources, &errs);
   }
   RequireSomeService(sources, *config, &errs);
+  CheckSourcesTrusted(sources, config->global, command_line.check_copy, &errs, &config->warnings);
   for (const ServiceSource& source : sources.services) {
-    config->services.push_back(ResolveService(sources, source, &errs));
+    config->services.push_back(ResolveService(sources, source, &errs, &config->warnings));
   }
   DistinctDynamicUids(&config->services);
   for (ServiceConfig& service : config->services) ResolveLoginEnvironment(&service);

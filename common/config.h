@@ -35,6 +35,9 @@ struct ConfigEntry {
 struct CommandLine {
   std::string config_path;  // --config; empty: kDefaultConfigPath if it exists
   bool check = false;       // --check: validate, print, exit
+  // --check FILE: FILE is a copy being validated; that it lies where others
+  // could change it is a warning, not an error (see CheckSourcesTrusted).
+  bool check_copy = false;
   bool help = false;
   bool version = false;
   std::vector<ConfigEntry> overrides;  // --key value, --key=value, key=value

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <map>
 
+#include "common/config/trusted_path.h"
 #include "common/control_bytes.h"
 #include "common/monotonic_clock.h"
 #include "common/sys_error.h"
@@ -27,14 +28,17 @@ bool use_syslog = false;
 UniqueFd log_fd;         // the log file; none when logging to stderr or syslog
 double log_checked = 0;  // MonotonicSeconds() of the last check
 
+std::string reopen_refused;  // why the last reopen after a move failed, said once
+
+// Appending as root: the folder may be changed by root alone (a sticky one
+// holds only our own file) and a symlink is never followed, so nobody can point
+// the log at another file (common/config/trusted_path.h). Checked at every open.
 bool OpenLogFile(const std::string& path, std::string* error) {
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    *error = ErrnoMessage("open", "log_file " + path, errno);
-    return false;
-  }
-  log_fd.reset(fd);
+  UniqueFd fd = OpenTrustedFileForWriting(path, "log_file", O_WRONLY | O_APPEND, 0640, error);
+  if (!fd) return false;
+  log_fd = std::move(fd);
   log_checked = MonotonicSeconds();
+  reopen_refused.clear();
   return true;
 }
 
@@ -47,10 +51,13 @@ void ReopenIfMoved() {
   struct stat open_file {
   }, named{};
   if (fstat(log_fd.get(), &open_file) != 0) return;
-  bool moved = open_file.st_nlink == 0 || stat(current.log_file.c_str(), &named) != 0 ||
+  bool moved = open_file.st_nlink == 0 || lstat(current.log_file.c_str(), &named) != 0 ||
                named.st_dev != open_file.st_dev || named.st_ino != open_file.st_ino;
-  std::string ignored;
-  if (moved) OpenLogFile(current.log_file, &ignored);  // on failure, the old file it is
+  std::string error;
+  if (moved && !OpenLogFile(current.log_file, &error) && error != reopen_refused) {
+    reopen_refused = error;  // the old file it is; said once, in it
+    Log(kLogErr, "reopen refused: " + error + "; still writing to the file it was");
+  }
 }
 
 const char* LevelName(int level) {

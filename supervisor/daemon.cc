@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <fstream>
 
+#include "common/config/trusted_path.h"
 #include "common/sys_error.h"
 #include "common/unique_fd.h"
 
@@ -35,23 +37,25 @@ bool Daemonize(bool background, bool setsid, std::string* error) {
   return true;
 }
 
+// Written as root, at start and by an upgrade's successor: opened as the log is
+// (common/config/trusted_path.h), and read through the same fd before it is
+// truncated, so no symlink or file of another user is ever written.
 bool WritePidFile(const std::string& path, pid_t replacing, std::string* error) {
   if (path.empty()) return true;
-  std::ifstream existing(path);
-  long old_pid = 0;
-  if (existing >> old_pid && old_pid > 1 && old_pid != getpid() && old_pid != replacing &&
+  UniqueFd fd = OpenTrustedFileForWriting(path, "pid_file", O_RDWR, 0644, error);
+  if (!fd) return false;
+  char old[32] = {};
+  ssize_t got = pread(fd.get(), old, sizeof old - 1, 0);
+  long old_pid = got > 0 ? std::strtol(old, nullptr, 10) : 0;
+  if (old_pid > 1 && old_pid != getpid() && old_pid != replacing &&
       kill(static_cast<pid_t>(old_pid), 0) == 0) {
     *error =
         "pid_file " + path + " names pid " + std::to_string(old_pid) + ", which is still running";
     return false;
   }
-  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!fd) {
-    *error = ErrnoMessage("open", "pid_file " + path, errno);
-    return false;
-  }
   std::string text = std::to_string(getpid()) + "\n";
-  if (write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+  if (ftruncate(fd.get(), 0) != 0 ||
+      pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
     *error = ErrnoMessage("write", "pid_file " + path, errno);
     return false;
   }

@@ -38,11 +38,14 @@ namespace gatehouse {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: gatehouse [--config FILE] [--check] [--key value | --key=value | key=value ...]\n"
+    "usage: gatehouse [--config FILE] [--check [FILE]]\n"
+    "                 [--key value | --key=value | key=value ...]\n"
     "\n"
     "  --config FILE  main config file (default /etc/gatehouse/gatehouse.conf; without\n"
     "                 one, a built-in echo service runs on 127.0.0.1:20203)\n"
     "  --check        load and validate everything, print the resolved services, exit\n"
+    "  --check FILE   the same for FILE, a copy: that others could change it where it\n"
+    "                 lies is a warning (as the config, gatehouse refuses such a file)\n"
     "  --key value    any config key; overrides the file (service keys: every service)\n"
     "\n"
     "Keys and defaults: docs/configuration.md\n";

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstring>
 
 #include "common/config.h"
 #include "common/config/keys.h"
@@ -12,6 +13,15 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* command_li
     std::string arg = argv[i];
     if (arg == "--check" || arg == "-t") {
       command_line->check = true;
+      // --check FILE: a copy to validate before it is put in place.
+      if (i + 1 < argc && argv[i + 1][0] != '-' && std::strchr(argv[i + 1], '=') == nullptr) {
+        if (!command_line->config_path.empty()) {
+          *error = "--check FILE and --config FILE: give the file once";
+          return false;
+        }
+        command_line->config_path = argv[++i];
+        command_line->check_copy = true;
+      }
       continue;
     }
     if (arg == "--help" || arg == "-h") {
@@ -46,6 +56,10 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* command_li
     }
     std::replace(key.begin(), key.end(), '-', '_');
     if (key == "config" || key == "conf_file") {
+      if (command_line->check_copy) {
+        *error = "--check FILE and --config FILE: give the file once";
+        return false;
+      }
       command_line->config_path = value;
     } else if (FindConfigKey(key) != nullptr) {
       command_line->overrides.push_back(ConfigEntry{key, value, "command line"});

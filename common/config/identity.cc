@@ -10,6 +10,7 @@
 
 #include "common/config/accounts.h"
 #include "common/config/resolve.h"
+#include "common/config/trusted_path.h"
 #include "common/parse_number.h"
 
 namespace gatehouse {
@@ -240,6 +241,8 @@ void ResolveIdentity(const Settings& settings, const std::string& where, Service
     } else if (!root) {
       errors->Add(*chroot, "chroot needs gatehouse to run as root (it runs as uid " +
                                std::to_string(geteuid()) + ")");
+    } else if (std::string untrusted = UntrustedChroot(chroot->value); !untrusted.empty()) {
+      errors->Add(*chroot, untrusted);
     } else {
       service->jail.chroot = chroot->value;
     }

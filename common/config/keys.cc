@@ -13,6 +13,8 @@
 #include "common/access_rules.h"
 #include "common/config/paths.h"
 #include "common/config/privileges.h"
+#include "common/config/trusted_path.h"
+#include "common/control_bytes.h"
 #include "common/parse_number.h"
 #include "common/sys_error.h"
 #include "common/unique_fd.h"
@@ -21,6 +23,10 @@ namespace gatehouse {
 namespace {
 
 std::string Quoted(const std::string& value) { return "\"" + value + "\""; }
+
+std::string UntrustedFileMessage(const std::string& path, const std::string& finding) {
+  return Quoted(path) + ": " + finding + TrustRuleReason("reads it");
+}
 
 bool ParseBool(const std::string& value, bool* out, std::string* error) {
   std::string text = value;
@@ -342,9 +348,26 @@ bool ParseMaxServersAction(const std::string& value, const KeyTarget& target, st
 
 // The contents of a text file named by `@file`: a regular file (a FIFO would
 // block, /dev/zero never ends) read at load time, at most kMaxMessageTextBytes.
-bool ReadMessageFile(const std::string& path, std::string* text, std::string* error) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+// Read as root, so only root may be able to change it or a folder above it, and
+// a symlink is not followed; a banner is public, so one hidden from others is
+// most likely the wrong file (@/etc/shadow): a note.
+bool ReadMessageFile(const std::string& path, const KeyTarget& target, std::string* text,
+                     std::string* error) {
+  PathTrustFinding finding;
+  UniqueFd folder = OpenTrustedPath(DirName(AbsolutePath(path)), TrustedPathRule{}, &finding);
+  if (!folder) {
+    *error = finding.error != 0 ? DescribeFinding(finding)
+                                : UntrustedFileMessage(path, DescribeFinding(finding));
+    return false;
+  }
+  std::string name = path.substr(path.rfind('/') + 1);
+  UniqueFd fd(openat(folder.get(), name.c_str(),
+                     O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW));
   struct stat info {};
+  if (!fd && errno == ELOOP) {
+    *error = Quoted(path) + " is a symbolic link; name the file itself (it is read as root)";
+    return false;
+  }
   if (!fd || fstat(fd.get(), &info) != 0) {
     *error = ErrnoMessage(fd ? "fstat" : "open", path, errno);
     return false;
@@ -352,6 +375,15 @@ bool ReadMessageFile(const std::string& path, std::string* text, std::string* er
   if (!S_ISREG(info.st_mode)) {
     *error = Quoted(path) + " is not a regular file";
     return false;
+  }
+  std::string untrusted = UntrustedBecause(info, false);
+  if (!untrusted.empty()) {
+    *error = UntrustedFileMessage(path, untrusted);
+    return false;
+  }
+  if ((info.st_mode & S_IROTH) == 0 && target.warnings != nullptr) {
+    target.warnings->push_back(Quoted(path) +
+                               " is not world-readable, yet every client receives it");
   }
   // Read one byte past the limit, so that a file grown since fstat is caught too.
   char buffer[kMaxMessageTextBytes + 1];
@@ -412,8 +444,9 @@ bool UnescapeMessage(const std::string& value, std::string* text, std::string* e
 bool MessageText(const std::string& value, const KeyTarget& target, std::string* text,
                  std::string* error) {
   bool from_file = !value.empty() && value[0] == '@';
-  if (from_file ? !ReadMessageFile(JoinPath(target.config_dir, value.substr(1)), text, error)
-                : !UnescapeMessage(value, text, error)) {
+  if (from_file
+          ? !ReadMessageFile(JoinPath(target.config_dir, value.substr(1)), target, text, error)
+          : !UnescapeMessage(value, text, error)) {
     return false;
   }
   if (text->size() > kMaxMessageTextBytes) {
@@ -627,7 +660,16 @@ void ApplyKeys(KeyScope scope, const Settings& settings, const KeyTarget& target
       // service, it clears what [defaults] gave.
       if (key.kind == KeyKind::kList && entry->value.empty()) continue;
       std::string message;
-      if (!key.parse(entry->value, target, &message)) errors->Add(*entry, message);
+      std::vector<std::string> notes;
+      KeyTarget noting = target;
+      noting.warnings = &notes;
+      if (!key.parse(entry->value, noting, &message)) errors->Add(*entry, message);
+      for (const std::string& note : notes) {
+        if (target.warnings) {
+          target.warnings->push_back(
+              EscapeControlBytes(entry->where + ": " + entry->key + ": " + note));
+        }
+      }
     }
   }
 }

@@ -20,6 +20,9 @@ struct KeyTarget {
   GlobalConfig* global = nullptr;    // for global keys
   ServiceConfig* service = nullptr;  // for service keys
   std::string config_dir;            // the main file's folder (for services_dir)
+  // Where a parser notes what is worth a warning; ApplyKeys prefixes each note
+  // with the entry's file:line: key (and drops them when it is nullptr).
+  std::vector<std::string>* warnings = nullptr;
 };
 
 // Parses one value into `target`; false with a message that may quote the value.

@@ -62,16 +62,22 @@ void WarnPrivileges(Config* config) {
   for (const ServiceConfig& service : config->services) {
     const JailSpec& jail = service.jail;
     bool root = jail.change_identity && jail.uid == 0;
-    if (jail.capabilities == 0 && jail.no_new_privs && !root) continue;
+    // Group root opens every file root's group may write (much of /etc, /var).
+    bool root_group = jail.change_identity && jail.uid != 0 && jail.gid == 0;
+    if (jail.capabilities == 0 && jail.no_new_privs && !root && !root_group) continue;
     std::string what;
     if (jail.capabilities != 0) what = "capabilities = " + CapabilitiesText(jail.capabilities);
     if (!jail.no_new_privs) what += std::string(what.empty() ? "" : ", ") + "no_new_privs = no";
     if (root) what += std::string(what.empty() ? "" : ", ") + "user = root";
-    std::string consequence =
-        root && jail.capabilities == 0
-            ? " (without capabilities it still has root's file access: reads and writes every "
-              "file root owns)"
-            : "";
+    if (root_group) what += std::string(what.empty() ? "" : ", ") + "group = root";
+    std::string consequence;
+    if (root && jail.capabilities == 0) {
+      consequence =
+          " (without capabilities it still has root's file access: reads and writes every "
+          "file root owns)";
+    } else if (root_group) {
+      consequence = " (gid 0: reads and writes every file open to group root)";
+    }
     config->warnings.push_back(EscapeControlBytes(
         service.where + ": [" + service.name + "] keeps privileges (" + what + ")" + consequence +
         ": such a service can break the isolation between services"));

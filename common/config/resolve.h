@@ -26,9 +26,10 @@ void ResolveMode(const Settings& settings, ServiceConfig* service, ConfigErrors*
 void ResolveProxyProtocol(const Settings& settings, ServiceConfig* service, ConfigErrors* errors);
 
 // unix_owner and unix_group as ids; an error for these keys and unix_mode in a
-// service's own section (`own`) when it has no UNIX port.
+// service's own section (`own`) when it has no UNIX port; a warning for a
+// unix_owner that is root under another name.
 void ResolveUnixSocket(const Settings& settings, const Settings& own, ServiceConfig* service,
-                       ConfigErrors* errors);
+                       ConfigErrors* errors, std::vector<std::string>* warnings);
 
 void ResolveIdentity(const Settings& settings, const std::string& where, ServiceConfig* service,
                      ConfigErrors* errors);

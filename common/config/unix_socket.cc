@@ -7,6 +7,7 @@
 
 #include "common/config/accounts.h"
 #include "common/config/resolve.h"
+#include "common/control_bytes.h"
 
 namespace gatehouse {
 namespace {
@@ -25,7 +26,8 @@ bool IsOwnGroup(gid_t gid) {
   return count > 0 && std::find(groups.begin(), groups.begin() + count, gid) != groups.end();
 }
 
-void ResolveOwner(const ConfigEntry& entry, ServiceConfig* service, ConfigErrors* errors) {
+void ResolveOwner(const ConfigEntry& entry, ServiceConfig* service, ConfigErrors* errors,
+                  std::vector<std::string>* warnings) {
   UserEntry user;
   std::string message;
   if (!LookUpUser(entry.value, &user, &message)) {
@@ -37,6 +39,12 @@ void ResolveOwner(const ConfigEntry& entry, ServiceConfig* service, ConfigErrors
                     std::to_string(geteuid()) + ")");
   } else {
     service->unix_owner = user.uid;
+    // As for user =: root is said by name, never reached through an alias.
+    if (user.uid == 0 && entry.value != "root" && entry.value != "0") {
+      warnings->push_back(EscapeControlBytes(
+          entry.where + ": unix_owner: \"" + entry.value +
+          "\" is uid 0: the socket files go to root; write unix_owner = root if that is meant"));
+    }
   }
 }
 
@@ -62,7 +70,7 @@ void ResolveGroup(const ConfigEntry& entry, ServiceConfig* service, ConfigErrors
 // UNIX port is. The same keys in [defaults] are meant for the services that
 // have UNIX ports, so the others ignore them.
 void ResolveUnixSocket(const Settings& settings, const Settings& own, ServiceConfig* service,
-                       ConfigErrors* errors) {
+                       ConfigErrors* errors, std::vector<std::string>* warnings) {
   if (!HasUnixPort(*service)) {
     for (const char* key : {"unix_mode", "unix_owner", "unix_group"}) {
       if (const ConfigEntry* entry = Last(own, key)) {
@@ -73,7 +81,7 @@ void ResolveUnixSocket(const Settings& settings, const Settings& own, ServiceCon
     return;
   }
   if (const ConfigEntry* owner = Last(settings, "unix_owner"))
-    ResolveOwner(*owner, service, errors);
+    ResolveOwner(*owner, service, errors, warnings);
   if (const ConfigEntry* group = Last(settings, "unix_group"))
     ResolveGroup(*group, service, errors);
 }
