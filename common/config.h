@@ -130,10 +130,13 @@ struct ServiceConfig {
   int per_source_prefix6 = 64;
 
   // PROXY protocol: the header the supervisor reads before anything else, from
-  // peers in proxy_from (any peer when it is empty), within proxy_timeout seconds.
+  // peers in proxy_from (required with it), within proxy_timeout seconds.
   ProxyProtocol proxy_protocol = ProxyProtocol::kOff;
   std::vector<CidrBlock> proxy_from;
   int proxy_timeout = 3;
+  // proxy_local = close: a header that names no client (v2 LOCAL, v1 UNKNOWN: a
+  // load balancer's health check) is answered by closing, starting nothing.
+  bool proxy_local_close = false;
 };
 
 // The range of uids (and gids) gatehouse gives services without a `user`:

@@ -148,6 +148,7 @@ ProxyHeader ParseV1(const uint8_t* data, size_t size) {
   constexpr char kUnknown[] = "PROXY UNKNOWN";
   if (line.compare(0, sizeof kUnknown - 1, kUnknown) == 0) {
     std::string rest = line.substr(sizeof kUnknown - 1);
+    header.local = true;
     if (rest.empty() || (rest[0] == ' ' && OnlyPrintable(rest))) return header;
     return Invalid(1, "v1 UNKNOWN is not followed by CRLF or a space and printable text");
   }
@@ -221,7 +222,10 @@ ProxyHeader ParseV2(const uint8_t* data, size_t size) {
   header.length = kProxyV2FixedBytes + payload;
   const uint8_t* block = data + kProxyV2FixedBytes;
   bool local = (data[12] & 0x0F) == 0;
-  if (local) return header;  // a health check from the proxy itself: block ignored
+  if (local) {
+    header.local = true;
+    return header;  // a health check from the proxy itself: block ignored
+  }
 
   uint8_t family = data[13] >> 4;
   size_t address_bytes = family == 1   ? kV2Inet4Bytes

@@ -471,6 +471,15 @@ bool ParseProxyFrom(const std::string& value, const KeyTarget& target, std::stri
   return true;
 }
 
+bool ParseProxyLocal(const std::string& value, const KeyTarget& target, std::string* error) {
+  if (value == "serve" || value == "close") {
+    target.service->proxy_local_close = value == "close";
+    return true;
+  }
+  *error = Quoted(value) + " is not serve or close";
+  return false;
+}
+
 bool ParseProxyTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
   return ParseNumber<1, 3600>(value, &target.service->proxy_timeout, error);
 }
@@ -597,7 +606,9 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"proxy_protocol", kService, kScalar, ParseProxyProtocol,
        "connections start with a PROXY header naming the client: off, v1, v2 or any"},
       {"proxy_from", kService, kList, ParseProxyFrom,
-       "address block allowed to send a PROXY header (others are refused)"},
+       "address block allowed to send a PROXY header (required with proxy_protocol)"},
+      {"proxy_local", kService, kScalar, ParseProxyLocal,
+       "a PROXY header naming no client (LOCAL, UNKNOWN): serve (default) or close"},
       {"proxy_timeout", kService, kScalar, ParseProxyTimeout,
        "seconds a client has to send its whole PROXY header (1-3600)"},
       {"capabilities", kService, kScalar, ParseCapabilitiesKey,
