@@ -180,6 +180,21 @@ TEST_F(LogTest, ProgramStderrLinesAreLabelledWithTheProgramPid) {
   }
 }
 
+// sshd -e ends every stderr line in CRLF: the CR is part of the line end, not
+// a byte for the log to show as '?'. A CR inside a line still is one.
+TEST_F(LogTest, ACarriageReturnEndingAStderrLineIsDropped) {
+  ASSERT_TRUE(StartLogging(
+      "[crlf]\nport = 127.0.0.1:0\nexec = /bin/sh\n"
+      "args = -c 'printf \"like sshd -e\\r\\nin\\rside\\r\\n\" >&2; printf \"last\\r\" >&2'\n"));
+  RunCommand({"nc", "-N", "127.0.0.1", std::to_string(Port("crlf"))});
+  ASSERT_TRUE(gatehouse_->WaitForLog("]: last")) << gatehouse_->Log();
+  std::string log = gatehouse_->Log();
+  EXPECT_NE(log.find("]: like sshd -e\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("]: in?side\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("]: last\n"), std::string::npos) << log;
+  EXPECT_EQ(log.find("e?\n"), std::string::npos) << log;
+}
+
 TEST_F(LogTest, ProgramsThatEndAtOnceAreLoggedWithTheirPid) {
   if (!IsRoot()) GTEST_SKIP() << "programs get a PID namespace of their own only as root";
   ASSERT_TRUE(StartLogging("[quick]\nport = 127.0.0.1:0\nexec = /bin/true\n", 3));
