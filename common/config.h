@@ -105,6 +105,11 @@ struct ServiceConfig {
   // below 1024 or to a port of a UDP built-in, and none longer than a bounded
   // multiple of the request (reflection and loop amplification).
   bool reflection_guard = true;
+  // udp_reply_budget = BURST RATE: UDP replies (mode = datagram, UDP built-ins)
+  // per source (IPv6 by /64), a token bucket; a loop between two UDP services
+  // dies when the burst runs out. Burst 0: off.
+  int udp_reply_burst = 256;
+  int udp_reply_rate = 128;
 
   // What a reload does to the running programs of a changed or removed service.
   ReloadPrograms reload_programs = ReloadPrograms::kKeep;

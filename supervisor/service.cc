@@ -15,6 +15,7 @@ Service::Service(event_base* base, std::string name, std::string child_program,
       child_program_(std::move(child_program)),
       on_change_(std::move(on_change)),
       pause_timer_(evtimer_new(base, OnPauseOver, this)),
+      dropped_replies_(std::make_shared<DroppedReplies>(base)),
       log_throttle_(base) {}
 
 bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
@@ -22,7 +23,15 @@ bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
   bool replacing = current_ != nullptr;
   // A change ends the running programs only when the new config asks for it.
   if (replacing) DrainCurrent(MustEndPrograms(*config_, config.get()));
+  bool same_budget = config_ && config_->udp_reply_burst == config->udp_reply_burst &&
+                     config_->udp_reply_rate == config->udp_reply_rate;
   config_ = std::move(config);
+  if (!same_budget) {
+    reply_budget_ =
+        config_->udp_reply_burst > 0
+            ? std::make_shared<UdpReplyBudget>(config_->udp_reply_burst, config_->udp_reply_rate)
+            : nullptr;
+  }
   current_ = std::make_unique<ChildProcess>(base_, config_, child_program_, &counters_,
                                             [this] { OnChildChanged(); });
   current_->Start();
@@ -102,7 +111,32 @@ void Service::DispatchDatagram(const Datagram& datagram, const std::string& peer
                            " datagrams in flight (max_servers)");
     return;
   }
-  current_->DispatchDatagram(datagram, peer, std::move(reply));
+  current_->DispatchDatagram(datagram, peer, WithinReplyBudget(datagram, peer, std::move(reply)));
+}
+
+DatagramReplySender Service::WithinReplyBudget(const Datagram& datagram, const std::string& peer,
+                                               DatagramReplySender reply) {
+  if (!reply_budget_ || datagram.connection.proto != "UDP") return reply;
+  std::string source = SourceSlots::KeyOf(datagram.connection.peer_ip, 64);
+  std::string dropped = name_ + ": no reply to " + peer + ": " + source +
+                        " is over udp_reply_budget (" + std::to_string(config_->udp_reply_burst) +
+                        " at once, " + std::to_string(config_->udp_reply_rate) +
+                        " a second): a loop between UDP services, or a flood";
+  return [budget = reply_budget_, drops = dropped_replies_, source = std::move(source),
+          dropped = std::move(dropped), reply = std::move(reply)](const std::string& bytes) {
+    if (budget->Take(source, MonotonicSeconds())) {
+      reply(bytes);
+      return;
+    }
+    ++drops->count;
+    drops->log_throttle.Note("udp_reply_budget", kLogNotice, dropped);
+  };
+}
+
+bool Service::HasUdpPort() const {
+  return config_ &&
+         std::any_of(config_->ports.begin(), config_->ports.end(),
+                     [](const ServicePort& port) { return port.spec.protocol == Protocol::kUdp; });
 }
 
 bool Service::receiving_datagrams() const {
@@ -231,6 +265,9 @@ std::string Service::Status(const std::string& listeners) const {
           std::to_string(counters_.served) + ", denied " + std::to_string(counters_.denied) +
           ", failed " + std::to_string(counters_.failed) + ", exit_nonzero " +
           std::to_string(counters_.exit_nonzero) + ", busy " + std::to_string(busy_);
+  if (HasUdpPort() || dropped_replies_->count > 0) {
+    line += ", over_udp_reply_budget " + std::to_string(dropped_replies_->count);
+  }
   return line;
 }
 
