@@ -802,6 +802,37 @@ TEST(Config, ProxyProtocolWithoutProxyFromIsAnError) {
       << loaded.AllErrors();
 }
 
+TEST(Config, UdpReplyBudgetDefaultsDefaultsSectionOffAndErrors) {
+  TempDir dir;
+  Loaded file = Load(testing::WriteConfig(
+      dir, "[defaults]\nudp_reply_budget = 2000 1000\n",
+      {{"a.conf", "[a]\nmode = builtin\nbuiltin = echo\nport = 127.0.0.1:7008/udp\n"},
+       {"b.conf",
+        "[b]\nmode = builtin\nbuiltin = echo\nport = 127.0.0.1:7009/udp\nudp_reply_budget = off\n"},
+       {"c.conf",
+        "[c]\nmode = builtin\nbuiltin = echo\nport = 127.0.0.1:7010/udp\n"
+        "udp_reply_budget = 0\n"}}));
+  ASSERT_TRUE(file.ok) << file.AllErrors();
+  EXPECT_EQ(file.Service("a")->udp_reply_burst, 2000);
+  EXPECT_EQ(file.Service("a")->udp_reply_rate, 1000);
+  EXPECT_EQ(file.Service("b")->udp_reply_burst, 0);
+  EXPECT_EQ(file.Service("c")->udp_reply_burst, 0);
+  EXPECT_EQ(ServiceConfig{}.udp_reply_burst, 256);  // the default
+  EXPECT_EQ(ServiceConfig{}.udp_reply_rate, 128);
+  for (const auto& [line, error] : std::vector<std::pair<std::string, std::string>>{
+           {"udp_reply_budget = 256",
+            "udp_reply_budget: \"256\" is not BURST RATE (replies at once, replies per second) "
+            "or off"},
+           {"udp_reply_budget = 256 0", "udp_reply_budget: \"0\" is not a number from 1 to"},
+           {"udp_reply_budget = many 1", "udp_reply_budget: \"many\" is not a number"},
+       }) {
+    Loaded loaded = Load(testing::WriteConfig(dir, "", {{"a.conf", kEcho + line + "\n"}}));
+    EXPECT_FALSE(loaded.ok) << line;
+    EXPECT_NE(loaded.AllErrors().find("a.conf:4: " + error), std::string::npos)
+        << loaded.AllErrors();
+  }
+}
+
 TEST(Config, ProxyProtocolParsesStrictlyAndNotOnUnixSockets) {
   TempDir dir;
   for (const auto& [line, error] : std::vector<std::pair<std::string, std::string>>{
@@ -912,6 +943,8 @@ TEST(SameService, IgnoresWhereAndSeesEveryFieldThatMatters) {
       {"proxy_protocol", [](ServiceConfig* s) { s->proxy_protocol = ProxyProtocol::kV2; }},
       {"proxy_timeout", [](ServiceConfig* s) { s->proxy_timeout = 9; }},
       {"proxy_local", [](ServiceConfig* s) { s->proxy_local_close = true; }},
+      {"udp_reply_budget burst", [](ServiceConfig* s) { s->udp_reply_burst = 1; }},
+      {"udp_reply_budget rate", [](ServiceConfig* s) { s->udp_reply_rate = 1; }},
       {"proxy_from",
        [](ServiceConfig* s) {
          CidrBlock block;
