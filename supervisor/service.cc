@@ -29,7 +29,7 @@ bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
   if (!same_budget) {
     reply_budget_ =
         config_->udp_reply_burst > 0
-            ? std::make_shared<UdpReplyBudget>(config_->udp_reply_burst, config_->udp_reply_rate)
+            ? std::make_shared<SourceBudget>(config_->udp_reply_burst, config_->udp_reply_rate)
             : nullptr;
   }
   current_ = std::make_unique<ChildProcess>(base_, config_, child_program_, &counters_,

@@ -16,7 +16,7 @@
 #include "common/log_throttle.h"
 #include "supervisor/child_process.h"
 #include "supervisor/source_slots.h"
-#include "supervisor/udp_reply_budget.h"
+#include "supervisor/source_budget.h"
 
 namespace gatehouse {
 
@@ -124,7 +124,7 @@ class Service {
   std::vector<std::unique_ptr<ChildProcess>> draining_;
   EventPtr pause_timer_;                          // cps: the service accepts again when it fires
   SourceSlots sources_;                           // per_source
-  std::shared_ptr<UdpReplyBudget> reply_budget_;  // null: udp_reply_budget = off
+  std::shared_ptr<SourceBudget> reply_budget_;  // null: udp_reply_budget = off
   std::shared_ptr<DroppedReplies> dropped_replies_;
   uint64_t busy_ = 0;         // clients rejected at max_servers (USR1: "busy N")
   LogThrottle log_throttle_;  // per_source, busy, cps, removed

@@ -1,16 +1,16 @@
-#include "supervisor/udp_reply_budget.h"
+#include "supervisor/source_budget.h"
 
 #include <algorithm>
 #include <iterator>
 
 namespace gatehouse {
 
-UdpReplyBudget::UdpReplyBudget(int burst, int rate, size_t max_sources)
+SourceBudget::SourceBudget(int burst, int rate, size_t max_sources)
     : burst_(burst), rate_(rate), max_sources_(max_sources) {
   shared_.tokens = burst_;
 }
 
-bool UdpReplyBudget::TakeFrom(Bucket& bucket, double now) const {
+bool SourceBudget::TakeFrom(Bucket& bucket, double now) const {
   bucket.tokens = std::min(burst_, bucket.tokens + std::max(0.0, now - bucket.refilled) * rate_);
   bucket.refilled = now;
   if (bucket.tokens < 1) return false;
@@ -18,7 +18,7 @@ bool UdpReplyBudget::TakeFrom(Bucket& bucket, double now) const {
   return true;
 }
 
-bool UdpReplyBudget::ForgetOne(double now) {
+bool SourceBudget::ForgetOne(double now) {
   auto oldest = buckets_.find(used_.front());
   // Full again by now: forgetting it changes nothing for that source.
   if (oldest->second.tokens + (now - oldest->second.refilled) * rate_ < burst_) return false;
@@ -27,7 +27,7 @@ bool UdpReplyBudget::ForgetOne(double now) {
   return true;
 }
 
-bool UdpReplyBudget::Take(const std::string& source, double now) {
+bool SourceBudget::Take(const std::string& source, double now) {
   auto found = buckets_.find(source);
   if (found != buckets_.end()) {
     used_.splice(used_.end(), used_, found->second.used);

@@ -1,11 +1,11 @@
-// UdpReplyBudget: how many datagram replies each source may still get, as a
-// token bucket per source (an IPv4 address, an IPv6 /64): `burst` replies at
-// once, refilled at `rate` a second. A loop between two UDP services (one
-// forged datagram bouncing between them) needs every reply, so it ends the
-// first time its burst runs out; a client that asks less often than `rate`
-// never notices. The table is bounded: at most `max_sources` sources are kept;
-// a full one forgets its least recently used source once that source's bucket
-// would be full again, and while none would, new sources share one bucket.
+// SourceBudget: how much of something (UDP replies, log lines) each client
+// source may still have, as a token bucket per source (an IPv4 address, an
+// IPv6 /64): `burst` at once, refilled at `rate` a second. A loop between two
+// UDP services needs every reply, so it ends the first time its burst runs
+// out; a client that asks less often than `rate` never notices. The table is
+// bounded: at most `max_sources` sources are kept; a full one forgets its least
+// recently used source once that source's bucket would be full again, and
+// while none would, new sources share one bucket.
 #pragma once
 
 #include <cstddef>
@@ -16,13 +16,13 @@
 
 namespace gatehouse {
 
-class UdpReplyBudget {
+class SourceBudget {
  public:
   static constexpr size_t kMaxSources = 4096;
 
-  UdpReplyBudget(int burst, int rate, size_t max_sources = kMaxSources);
+  SourceBudget(int burst, int rate, size_t max_sources = kMaxSources);
 
-  // True when a reply to `source` may go at `now` (MonotonicSeconds()), and
+  // True when `source` may have one more at `now` (MonotonicSeconds()), and
   // takes it from the source's budget.
   bool Take(const std::string& source, double now);
   // Sources with a bucket of their own (for tests and the memory bound).

@@ -1,6 +1,6 @@
-// The per-source budget of UDP replies: a burst, a refill rate, sources kept
+// The per-source budget (of UDP replies, of log lines): a burst, a refill rate, sources kept
 // apart, and a bounded table that forgets only sources whose bucket is full.
-#include "supervisor/udp_reply_budget.h"
+#include "supervisor/source_budget.h"
 
 #include <gtest/gtest.h>
 
@@ -9,14 +9,14 @@
 namespace gatehouse {
 namespace {
 
-int Taken(UdpReplyBudget& budget, const std::string& source, int tries, double now) {
+int Taken(SourceBudget& budget, const std::string& source, int tries, double now) {
   int taken = 0;
   for (int i = 0; i < tries; ++i) taken += budget.Take(source, now) ? 1 : 0;
   return taken;
 }
 
-TEST(UdpReplyBudget, ABurstThenTheRate) {
-  UdpReplyBudget budget(256, 128);
+TEST(SourceBudget, ABurstThenTheRate) {
+  SourceBudget budget(256, 128);
   EXPECT_EQ(Taken(budget, "127.0.0.1", 1000, 100.0), 256);
   EXPECT_FALSE(budget.Take("127.0.0.1", 100.0));
   // Half a second refills 64, no more.
@@ -25,21 +25,21 @@ TEST(UdpReplyBudget, ABurstThenTheRate) {
   EXPECT_EQ(Taken(budget, "127.0.0.1", 1000, 1000.0), 256);
 }
 
-TEST(UdpReplyBudget, AClientBelowTheRateIsAlwaysAnswered) {
-  UdpReplyBudget budget(256, 128);
+TEST(SourceBudget, AClientBelowTheRateIsAlwaysAnswered) {
+  SourceBudget budget(256, 128);
   double now = 5;
   for (int i = 0; i < 10000; ++i, now += 1.0 / 100) EXPECT_TRUE(budget.Take("192.0.2.1", now)) << i;
 }
 
-TEST(UdpReplyBudget, SourcesHaveBudgetsOfTheirOwn) {
-  UdpReplyBudget budget(4, 1);
+TEST(SourceBudget, SourcesHaveBudgetsOfTheirOwn) {
+  SourceBudget budget(4, 1);
   EXPECT_EQ(Taken(budget, "127.0.0.1", 10, 1.0), 4);
   EXPECT_EQ(Taken(budget, "127.0.0.2", 10, 1.0), 4);
   EXPECT_EQ(budget.sources(), 2u);
 }
 
-TEST(UdpReplyBudget, TheTableIsBoundedAndForgetsOnlyFullBuckets) {
-  UdpReplyBudget budget(2, 1, 3);
+TEST(SourceBudget, TheTableIsBoundedAndForgetsOnlyFullBuckets) {
+  SourceBudget budget(2, 1, 3);
   for (const char* source : {"a", "b", "c"}) EXPECT_TRUE(budget.Take(source, 10.0));
   // Full table, every source still spending: a new one shares the spare bucket.
   EXPECT_EQ(Taken(budget, "d", 5, 10.0), 2);
