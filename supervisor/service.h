@@ -15,8 +15,8 @@
 #include "common/event_loop.h"
 #include "common/log_throttle.h"
 #include "supervisor/child_process.h"
-#include "supervisor/source_slots.h"
 #include "supervisor/source_budget.h"
+#include "supervisor/source_slots.h"
 
 namespace gatehouse {
 
@@ -122,8 +122,8 @@ class Service {
   ServiceCounters counters_;
   std::unique_ptr<ChildProcess> current_;
   std::vector<std::unique_ptr<ChildProcess>> draining_;
-  EventPtr pause_timer_;                          // cps: the service accepts again when it fires
-  SourceSlots sources_;                           // per_source
+  EventPtr pause_timer_;                        // cps: the service accepts again when it fires
+  SourceSlots sources_;                         // per_source
   std::shared_ptr<SourceBudget> reply_budget_;  // null: udp_reply_budget = off
   std::shared_ptr<DroppedReplies> dropped_replies_;
   uint64_t busy_ = 0;         // clients rejected at max_servers (USR1: "busy N")

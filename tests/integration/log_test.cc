@@ -7,11 +7,13 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -193,6 +195,57 @@ TEST_F(LogTest, ACarriageReturnEndingAStderrLineIsDropped) {
   EXPECT_NE(log.find("]: in?side\n"), std::string::npos) << log;
   EXPECT_NE(log.find("]: last\n"), std::string::npos) << log;
   EXPECT_EQ(log.find("e?\n"), std::string::npos) << log;
+}
+
+// Connects to 127.0.0.1:`port` from `source` and resets the connection at once
+// (SO_LINGER 0), as a client that fails programs at will does.
+void ConnectAndReset(int port, const std::string& source) {
+  int fd = ConnectTcp("127.0.0.1", port, source);
+  if (fd < 0) return;
+  linger reset{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  close(fd);
+}
+
+// The connect-and-reset loop: each connection a failed program, its
+// exit line at notice and its stderr line. Per client, both go through the
+// throttle: the first lines, then a count; another client's first lines still
+// show at once, and the counts add up to every program.
+TEST_F(LogTest, AConnectAndResetLoopIsThrottledPerClient) {
+  ASSERT_TRUE(
+      StartLogging("[fail]\nport = 127.0.0.1:0\nexec = /bin/sh\n"
+                   "args = -c 'echo \"fail: cannot read the request\" >&2; exit 1'\n"));
+  int port = Port("fail");
+  constexpr int kLoop = 300;
+  for (int i = 0; i < kLoop; ++i) ConnectAndReset(port, "127.0.0.1");
+  auto exited = [&] {
+    LogMark mark = gatehouse_->MarkLog();
+    kill(gatehouse_->pid(), SIGUSR1);
+    if (!gatehouse_->WaitForLog("status: fail:", mark)) return false;
+    return gatehouse_->Log(mark).find(", exit_nonzero " + std::to_string(kLoop) + ",") !=
+           std::string::npos;
+  };
+  ASSERT_TRUE(WaitUntil(exited, 30)) << gatehouse_->Log();
+  // Another client is not hidden by the first one's flood.
+  LogMark other = gatehouse_->MarkLog();
+  ConnectAndReset(port, "127.0.0.2");
+  EXPECT_TRUE(gatehouse_->WaitForLog("fail: exit 127.0.0.2:", other)) << gatehouse_->Log(other);
+  EXPECT_TRUE(gatehouse_->WaitForLog("]: fail: cannot read the request\n", other))
+      << gatehouse_->Log(other);
+  // Stopping logs what the throttle still counts.
+  EXPECT_EQ(gatehouse_->Stop(SIGTERM), 0);
+  std::string log = ReadFile(log_file_);
+  EXPECT_EQ(CountThrottled(log, "fail: exit 127.0.0.1:"), static_cast<uint64_t>(kLoop)) << log;
+  EXPECT_LE(CountLinesWith(log, "fail: exit 127.0.0.1:"), 3u) << log;
+  EXPECT_EQ(CountThrottled(log, "]: fail: cannot read the request"),
+            static_cast<uint64_t>(kLoop) + 1)
+      << log;
+  // The client's programs logged in full: a burst of 32, 4 a second; then the
+  // throttle's lines. Far from one per program.
+  EXPECT_LE(CountLinesWith(log, "]: fail: cannot read the request"), 32u + 4u * 30 + 3) << log;
+  EXPECT_EQ(CountLinesWith(log, "program output dropped"), 0u) << log;
+  std::cout << "connect-and-reset loop of " << kLoop << ": " << Lines(log).size() << " log lines, "
+            << log.size() << " bytes\n";
 }
 
 TEST_F(LogTest, ProgramsThatEndAtOnceAreLoggedWithTheirPid) {
