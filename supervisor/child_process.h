@@ -73,6 +73,8 @@ class ChildProcess {
   State state() const { return state_; }
   static const char* StateName(State state);
   pid_t pid() const { return pid_; }
+  // Its serving process (the namespace's init, or the child itself); 0 before Ready.
+  pid_t serving_pid() const { return serving_pid_; }
   bool running() const { return pid_ > 0; }
   size_t connections() const { return connections_.size(); }
   const std::string& name() const { return service_->name; }

@@ -242,7 +242,7 @@ size_t Service::programs() const {
   return count;
 }
 
-std::string Service::Status(const std::string& listeners) const {
+std::string Service::Status(const std::string& listeners, const ProcessCensus& census) const {
   std::string line = name_ + ": mode " +
                      (config_ ? ModeDescription(config_->program) : "(removed)") + ", listeners " +
                      (listeners.empty() ? "none" : listeners);
@@ -265,6 +265,11 @@ std::string Service::Status(const std::string& listeners) const {
           std::to_string(counters_.served) + ", denied " + std::to_string(counters_.denied) +
           ", failed " + std::to_string(counters_.failed) + ", exit_nonzero " +
           std::to_string(counters_.exit_nonzero) + ", busy " + std::to_string(busy_);
+  // Everything the programs started counts too (a program that forks 1,500
+  // children is one program): what descends from each child's serving process.
+  size_t processes = current_ ? census.DescendantsOf(current_->serving_pid()) : 0;
+  for (const auto& child : draining_) processes += census.DescendantsOf(child->serving_pid());
+  line += ", processes " + std::to_string(processes);
   if (HasUdpPort() || dropped_replies_->count > 0) {
     line += ", over_udp_reply_budget " + std::to_string(dropped_replies_->count);
   }

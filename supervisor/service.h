@@ -15,6 +15,7 @@
 #include "common/event_loop.h"
 #include "common/log_throttle.h"
 #include "supervisor/child_process.h"
+#include "supervisor/process_tree.h"
 #include "supervisor/source_budget.h"
 #include "supervisor/source_slots.h"
 
@@ -77,8 +78,9 @@ class Service {
   // The longest kill_grace among its children's own configs, the draining ones'
   // included (a reload may have lowered it while their programs run).
   uint32_t LongestKillGrace() const;
-  // The USR1 status line: "echo: mode fork, listeners ..., child 812 ready, ...".
-  std::string Status(const std::string& listeners) const;
+  // The USR1 status line: "echo: mode fork, listeners ..., child 812 ready, ...",
+  // with the processes of its children's programs as `census` found them.
+  std::string Status(const std::string& listeners, const ProcessCensus& census) const;
 
  private:
   void DrainCurrent(bool end_programs);
