@@ -463,8 +463,9 @@ void ChildProcess::OnMessage(WireMessage& message) {
             (in_process ? std::string(" in-process") : " pid " + ShownPid(found->second.host_pid)) +
             " " + DescribeWaitStatus(exited.wait_status) + " after " + duration;
         // A client that connects and resets at will fails a program at will: at
-        // notice, per client, throttled. At info every start has its exit line.
-        if (LogEnabled(kLogInfo)) {
+        // notice, per client, throttled. At info every start has its exit line;
+        // a wait program has no client (its restarts are bounded by back-off).
+        if (LogEnabled(kLogInfo) || found->second.source.empty()) {
           Log(level, line);
         } else {
           log_throttle_.Note("exit " + found->second.source, level, line);

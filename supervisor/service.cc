@@ -117,19 +117,22 @@ void Service::DispatchDatagram(const Datagram& datagram, const std::string& peer
 DatagramReplySender Service::WithinReplyBudget(const Datagram& datagram, const std::string& peer,
                                                DatagramReplySender reply) {
   if (!reply_budget_ || datagram.connection.proto != "UDP") return reply;
-  std::string source = SourceSlots::KeyOf(datagram.connection.peer_ip, 64);
-  std::string dropped = name_ + ": no reply to " + peer + ": " + source +
-                        " is over udp_reply_budget (" + std::to_string(config_->udp_reply_burst) +
-                        " at once, " + std::to_string(config_->udp_reply_rate) +
-                        " a second): a loop between UDP services, or a flood";
-  return [budget = reply_budget_, drops = dropped_replies_, source = std::move(source),
-          dropped = std::move(dropped), reply = std::move(reply)](const std::string& bytes) {
+  // The closure may outlive this service (a reply after its removal): it holds
+  // what it needs, and builds its log line only when it drops.
+  return [budget = reply_budget_, drops = dropped_replies_,
+          source = SourceSlots::KeyOf(datagram.connection.peer_ip, 64), service = name_, peer,
+          burst = config_->udp_reply_burst, rate = config_->udp_reply_rate,
+          reply = std::move(reply)](const std::string& bytes) {
     if (budget->Take(source, MonotonicSeconds())) {
       reply(bytes);
       return;
     }
     ++drops->count;
-    drops->log_throttle.Note("udp_reply_budget", kLogNotice, dropped);
+    drops->log_throttle.Note("udp_reply_budget", kLogNotice,
+                             service + ": no reply to " + peer + ": " + source +
+                                 " is over udp_reply_budget (" + std::to_string(burst) +
+                                 " at once, " + std::to_string(rate) +
+                                 " a second): a loop between UDP services, or a flood");
   };
 }
 
