@@ -675,9 +675,12 @@ TEST_F(DatagramTest, AForgedDatagramBetweenTwoInstancesStopsWithinTheReplyBudget
       },
       10))
       << "still bouncing: " << served_a << " and " << served_b;
-  // A burst of 256 each, and what the rate refilled in the milliseconds the loop ran.
+  // A burst of 256 each, and what the rate refilled while the loop ran: on a
+  // quiet machine it bounces thousands of times a second and stops after about
+  // 2 x 260; even at 256 bounces a second (a machine under heavy load) the
+  // burst is gone within 2 s, 512 each.
   EXPECT_GE(served_a + served_b, 256);
-  EXPECT_LE(served_a + served_b, 2 * (256 + 64)) << served_a << " + " << served_b;
+  EXPECT_LE(served_a + served_b, 2 * 512) << served_a << " + " << served_b;
   std::cout << "loop: " << served_a << " + " << served_b << " datagrams served before it stopped\n";
   std::string both = gatehouse_->Log() + other.Log();
   EXPECT_NE(both.find("echo: no reply to 127.0.0.1:"), std::string::npos) << both;
