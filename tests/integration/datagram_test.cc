@@ -631,6 +631,52 @@ long StatusCount(GatehouseProcess& gatehouse, const std::string& service,
   return found == std::string::npos ? -1 : std::stol(line.substr(found + field.size() + 3));
 }
 
+// A datagram program's replies are budgeted like a built-in's, as the service's
+// udp_reply_budget says (here 5 at once, 1 a second): one sender's run of
+// requests gets its burst and then about one reply a second; every program
+// still runs; the drops are counted; another sender has a budget of its own.
+TEST_F(DatagramTest, ADatagramProgramsRepliesKeepToTheSendersBudget) {
+  ASSERT_TRUE(Start("", {{"tr.conf",
+                          "[tr]\nmode = datagram\nport = 127.0.0.1:0/udp\nexec = /usr/bin/tr\n"
+                          "args = a-z A-Z\nudp_reply_budget = 5 1\n"}}));
+  int port = UdpPort("tr");
+  ASSERT_GT(port, 0);
+  UdpClient client;
+  ASSERT_TRUE(client.ok());
+  constexpr int kRequests = 12;
+  int answered = 0;
+  double started = MonotonicNow();
+  for (int i = 0; i < kRequests; ++i) {
+    ASSERT_TRUE(client.Send("127.0.0.1", port, "hello"));
+    std::optional<UdpClient::Reply> reply = client.Receive(0.25);
+    if (reply) {
+      EXPECT_EQ(reply->bytes, "HELLO");
+      ++answered;
+    }
+  }
+  double seconds = MonotonicNow() - started;
+  EXPECT_GE(answered, 5);
+  EXPECT_LE(answered, 5 + static_cast<int>(seconds) + 1) << seconds << " s";
+  std::string dropped = ", over_udp_reply_budget " + std::to_string(kRequests - answered) + "\n";
+  EXPECT_TRUE(WaitUntil([&] {
+    LogMark mark = gatehouse_->MarkLog();
+    kill(gatehouse_->pid(), SIGUSR1);
+    return gatehouse_->WaitForLog("status: tr:", mark, 2) &&
+           gatehouse_->Log(mark).find(", served " + std::to_string(kRequests) + ",") !=
+               std::string::npos &&
+           gatehouse_->Log(mark).find(dropped) != std::string::npos;
+  })) << gatehouse_->Log();
+  EXPECT_TRUE(
+      gatehouse_->WaitForLog(": 127.0.0.1 is over udp_reply_budget (5 at once, 1 a second)"))
+      << gatehouse_->Log();
+  UdpClient other("127.0.0.2");
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(other.Send("127.0.0.1", port, "other"));
+  std::optional<UdpClient::Reply> reply = other.Receive();
+  ASSERT_TRUE(reply) << gatehouse_->Log();
+  EXPECT_EQ(reply->bytes, "OTHER");
+}
+
 // The loop: one forged datagram between the UDP echo services of two
 // gatehouse instances (ports above 1024, so the reflection guard cannot know
 // them) bounced for as long as both ran. Each reply takes one of the sender's
