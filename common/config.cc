@@ -125,18 +125,6 @@ void WarnDenyOnly(Config* config) {
   }
 }
 
-// A header from anyone lets any client name any address, and the access rules
-// then judge the address it named.
-void WarnProxyFromAnyone(Config* config) {
-  for (const ServiceConfig& service : config->services) {
-    if (service.proxy_protocol == ProxyProtocol::kOff || !service.proxy_from.empty()) continue;
-    config->warnings.push_back(EscapeControlBytes(
-        service.where + ": [" + service.name +
-        "] takes a PROXY header from any peer, so any client can claim any address; "
-        "add proxy_from = the load balancer's addresses"));
-  }
-}
-
 // Where an error points: the rank of its file among `files` (1 for the first
 // read; 0 for none) and its line (0 for the file as a whole).
 std::pair<size_t, uint64_t> ErrorPlace(const std::vector<std::string>& files,
@@ -195,7 +183,6 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
   for (ServiceConfig& service : config->services) ResolveLoginEnvironment(&service);
   CheckPortsUnique(config->services, &errs);
   WarnDenyOnly(config);
-  WarnProxyFromAnyone(config);
   WarnPrivileges(config);
   SortByPlace(sources.files, errors, first_error);
   return errs.None();

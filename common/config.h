@@ -108,6 +108,11 @@ struct ServiceConfig {
   // below 1024 or to a port of a UDP built-in, and none longer than a bounded
   // multiple of the request (reflection and loop amplification).
   bool reflection_guard = true;
+  // udp_reply_budget = BURST RATE: UDP replies (mode = datagram, UDP built-ins)
+  // per source (IPv6 by /64), a token bucket; a loop between two UDP services
+  // dies when the burst runs out. Burst 0: off.
+  int udp_reply_burst = 256;
+  int udp_reply_rate = 128;
 
   // What a reload does to the running programs of a changed or removed service.
   ReloadPrograms reload_programs = ReloadPrograms::kKeep;
@@ -133,10 +138,13 @@ struct ServiceConfig {
   int per_source_prefix6 = 64;
 
   // PROXY protocol: the header the supervisor reads before anything else, from
-  // peers in proxy_from (any peer when it is empty), within proxy_timeout seconds.
+  // peers in proxy_from (required with it), within proxy_timeout seconds.
   ProxyProtocol proxy_protocol = ProxyProtocol::kOff;
   std::vector<CidrBlock> proxy_from;
   int proxy_timeout = 3;
+  // proxy_local = close: a header that names no client (v2 LOCAL, v1 UNKNOWN: a
+  // load balancer's health check) is answered by closing, starting nothing.
+  bool proxy_local_close = false;
 };
 
 // The range of uids (and gids) gatehouse gives services without a `user`:

@@ -24,6 +24,15 @@ void LineSplitter::Append(const char* bytes, size_t size) {
   cut_ = true;
 }
 
+void LineSplitter::TakeLine(std::vector<std::string>* lines) {
+  // A CRLF line end (sshd -e, programs written for sockets) is a line end, not
+  // a control byte for the log to show as '?'.
+  if (!cut_ && !partial_.empty() && partial_.back() == '\r') partial_.pop_back();
+  lines->push_back(std::move(partial_));
+  partial_.clear();
+  cut_ = false;
+}
+
 void LineSplitter::Feed(const char* bytes, size_t size, std::vector<std::string>* lines) {
   const char* end = bytes + size;
   while (bytes < end) {
@@ -33,16 +42,13 @@ void LineSplitter::Feed(const char* bytes, size_t size, std::vector<std::string>
       return;
     }
     Append(bytes, static_cast<size_t>(newline - bytes));
-    lines->push_back(std::move(partial_));
-    partial_.clear();
-    cut_ = false;
+    TakeLine(lines);
     bytes = newline + 1;
   }
 }
 
 void LineSplitter::Finish(std::vector<std::string>* lines) {
-  if (!partial_.empty()) lines->push_back(std::move(partial_));
-  partial_.clear();
+  if (!partial_.empty()) TakeLine(lines);
   cut_ = false;
 }
 

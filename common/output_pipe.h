@@ -21,13 +21,15 @@ inline constexpr const char* kCutMarker = " [cut]";
 
 class LineSplitter {
  public:
-  // Appends `size` bytes; every line they complete (without its '\n') is added to `lines`.
+  // Appends `size` bytes; every line they complete (without its '\n', or its
+  // "\r\n") is added to `lines`.
   void Feed(const char* bytes, size_t size, std::vector<std::string>* lines);
   // The unfinished last line, if any (the writer has gone).
   void Finish(std::vector<std::string>* lines);
 
  private:
   void Append(const char* bytes, size_t size);
+  void TakeLine(std::vector<std::string>* lines);
   std::string partial_;
   bool cut_ = false;  // the current line went over the bound; skip to its end
 };

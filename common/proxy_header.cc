@@ -18,6 +18,12 @@ constexpr size_t kV2Inet4Bytes = 12;
 constexpr size_t kV2Inet6Bytes = 36;
 constexpr size_t kV2UnixBytes = 216;
 constexpr size_t kV2TlvHeaderBytes = 3;
+// A proxy names an IPv4 client as TCP4 (or v4-mapped ::ffff:a.b.c.d, judged as
+// the IPv4 address); the deprecated IPv4-compatible form would let a header's
+// IPv4 client be judged as an IPv6 one (past cidr_deny with cidr_allow = ::/0).
+constexpr char kIpv4CompatibleRefused[] =
+    "an IPv4-compatible IPv6 address (::a.b.c.d, deprecated by RFC 4291): a proxy names an IPv4 "
+    "client as TCP4 or ::ffff:a.b.c.d";
 
 ProxyHeader Invalid(int version, const std::string& reason) {
   ProxyHeader header;
@@ -31,6 +37,15 @@ ProxyHeader NeedMore(int version) {
   ProxyHeader header;
   header.version = version;
   return header;
+}
+
+// ::a.b.c.d, other than :: and ::1 (which are not IPv4 addresses).
+bool IsIpv4Compatible(const SocketAddress& address) {
+  if (address.family() != AF_INET6) return false;
+  const uint8_t* bytes = reinterpret_cast<const sockaddr_in6*>(&address.storage)->sin6_addr.s6_addr;
+  static const uint8_t kZeros[12] = {};
+  return std::memcmp(bytes, kZeros, 12) == 0 &&
+         (bytes[12] != 0 || bytes[13] != 0 || bytes[14] != 0 || bytes[15] > 1);
 }
 
 // True when the first `size` bytes agree with `expected` (as far as both go).
@@ -73,6 +88,24 @@ std::vector<std::string> SplitOnSpaces(const std::string& line) {
   }
 }
 
+// The bytes the spec's grammar allows after "PROXY TCP4 " or "PROXY TCP6 ": the
+// address and port characters and the single spaces between them. Checked over
+// the whole line first, so no NUL or other byte can end a word early for
+// inet_pton and leave garbage behind it.
+bool OnlyAddressCharacters(const std::string& text, int family) {
+  const char* allowed = family == AF_INET ? "0123456789. " : "0123456789abcdefABCDEF:. ";
+  return text.find_first_not_of(allowed) == std::string::npos;
+}
+
+// UNKNOWN's ignored rest: printable US-ASCII only (what a proxy sends there is
+// addresses), so no control byte hides in a header gatehouse accepts.
+bool OnlyPrintable(const std::string& text) {
+  for (char c : text) {
+    if (c < 0x20 || c > 0x7E) return false;
+  }
+  return true;
+}
+
 // Decimal 0-65535 without sign or leading zeros, as the spec writes them.
 bool ParseV1Port(const std::string& text, uint16_t* port) {
   if (text.empty() || text.size() > 5 || (text.size() > 1 && text[0] == '0')) return false;
@@ -111,17 +144,31 @@ ProxyHeader ParseV1(const uint8_t* data, size_t size) {
   header.outcome = ProxyHeader::kParsed;
   header.version = 1;
   header.length = line_end + 1;
-  std::vector<std::string> words = SplitOnSpaces(line);
-  std::string protocol = words.size() > 1 ? words[1] : "";
   // The spec: after UNKNOWN the receiver ignores everything up to the CRLF.
-  if (protocol == "UNKNOWN") return header;
-  int family = protocol == "TCP4" ? AF_INET : protocol == "TCP6" ? AF_INET6 : AF_UNSPEC;
+  constexpr char kUnknown[] = "PROXY UNKNOWN";
+  if (line.compare(0, sizeof kUnknown - 1, kUnknown) == 0) {
+    std::string rest = line.substr(sizeof kUnknown - 1);
+    header.local = true;
+    if (rest.empty() || (rest[0] == ' ' && OnlyPrintable(rest))) return header;
+    return Invalid(1, "v1 UNKNOWN is not followed by CRLF or a space and printable text");
+  }
+  std::string protocol = line.substr(kV1PrefixBytes, 5);
+  int family = protocol == "TCP4 " ? AF_INET : protocol == "TCP6 " ? AF_INET6 : AF_UNSPEC;
   if (family == AF_UNSPEC) return Invalid(1, "v1 protocol is not TCP4, TCP6 or UNKNOWN");
-  if (words.size() != 6)
+  protocol.pop_back();
+  std::string rest = line.substr(kV1PrefixBytes + 5);
+  if (!OnlyAddressCharacters(rest, family)) {
+    return Invalid(1, "v1 " + protocol + " line has a byte no address or port has");
+  }
+  std::vector<std::string> words = SplitOnSpaces(rest);
+  if (words.size() != 4)
     return Invalid(1, "v1 line is not PROXY " + protocol + " SRC DST SPORT DPORT");
-  if (!ParseV1Address(family, words[2], words[4], &header.source) ||
-      !ParseV1Address(family, words[3], words[5], &header.destination)) {
+  if (!ParseV1Address(family, words[0], words[2], &header.source) ||
+      !ParseV1Address(family, words[1], words[3], &header.destination)) {
     return Invalid(1, "v1 address or port is not valid for " + protocol);
+  }
+  if (IsIpv4Compatible(header.source) || IsIpv4Compatible(header.destination)) {
+    return Invalid(1, kIpv4CompatibleRefused);
   }
   header.has_addresses = true;
   return header;
@@ -175,7 +222,10 @@ ProxyHeader ParseV2(const uint8_t* data, size_t size) {
   header.length = kProxyV2FixedBytes + payload;
   const uint8_t* block = data + kProxyV2FixedBytes;
   bool local = (data[12] & 0x0F) == 0;
-  if (local) return header;  // a health check from the proxy itself: block ignored
+  if (local) {
+    header.local = true;
+    return header;  // a health check from the proxy itself: block ignored
+  }
 
   uint8_t family = data[13] >> 4;
   size_t address_bytes = family == 1   ? kV2Inet4Bytes
@@ -191,6 +241,9 @@ ProxyHeader ParseV2(const uint8_t* data, size_t size) {
   } else if (data[13] == 0x21) {
     header.source = Inet6(block, block + 32);
     header.destination = Inet6(block + 16, block + 34);
+    if (IsIpv4Compatible(header.source) || IsIpv4Compatible(header.destination)) {
+      return Invalid(2, kIpv4CompatibleRefused);
+    }
   } else {
     return header;  // UNSPEC, datagram or UNIX: the spec's fallback to the real endpoints
   }

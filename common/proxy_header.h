@@ -37,6 +37,9 @@ struct ProxyHeader {
   // False for v1 UNKNOWN, v2 LOCAL and v2 address families gatehouse does not
   // take (UNSPEC, UNIX, datagram): the connection's own addresses stand.
   bool has_addresses = false;
+  // v2 LOCAL and v1 UNKNOWN: the proxy's own connection (a health check), not a
+  // client's.
+  bool local = false;
   SocketAddress source;       // the client
   SocketAddress destination;  // where the client connected (the proxy's side)
 };

@@ -240,6 +240,14 @@ void Acceptor::ContinueHeader(PendingHeader* pending, bool timed_out) {
          where + ": bad PROXY header: " + header.reason);
     return;
   }
+  if (header.local && service_->proxy_local_close) {
+    // A load balancer's health check: answered by the close, as often as it comes.
+    log_throttle_.Note("proxy local", kLogInfo,
+                       service_->name + ": " + where + ": PROXY " +
+                           (header.version == 1 ? "UNKNOWN" : "LOCAL") +
+                           " header closed (proxy_local = close)");
+    return;  // closed by UniqueFd
+  }
   // UNKNOWN and LOCAL: the proxy speaks for itself; the socket's own ends stand.
   ClientEnds client{done->peer, std::nullopt, ""};
   if (header.has_addresses) {

@@ -89,6 +89,13 @@ void RaiseFileLimit() {
   setrlimit(RLIMIT_NOFILE, &files);
 }
 
+// The client a connection's log lines are throttled by: its address (IPv6 by
+// /64, as per_source counts), or a UNIX peer's uid.
+std::string SourceOf(const ConnectionInfo& info) {
+  if (!info.peer_ip.empty()) return SourceSlots::KeyOf(info.peer_ip, 64);
+  return info.unix_uid >= 0 ? "uid " + std::to_string(info.unix_uid) : "unix";
+}
+
 std::string DescribeWaitStatus(int status) {
   if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
@@ -240,6 +247,7 @@ bool ChildProcess::Dispatch(UniqueFd connection, const ConnectionInfo& info,
                                info.id, peer + " refused: ");
   if (entry == nullptr) return false;
   entry->peer = peer;
+  entry->source = SourceOf(info);
   entry->slot = std::move(slot);
   return true;
 }
@@ -250,6 +258,7 @@ bool ChildProcess::DispatchDatagram(const Datagram& datagram, const std::string&
                                datagram.connection.id, "datagram from " + peer + " dropped: ");
   if (entry == nullptr) return false;
   entry->peer = peer;
+  entry->source = SourceOf(datagram.connection);
   entry->reply = std::move(reply);
   return true;
 }
@@ -287,6 +296,7 @@ void ChildProcess::OnExit(int wait_status) {
                          " connections still open; their programs run on unreported");
     connections_.clear();
     host_pid_of_.clear();
+    source_of_.clear();
   }
   report_watchdog_.Clear();
   pid_ = 0;
@@ -351,6 +361,7 @@ void ChildProcess::EndChild(const std::string& why) {
   Signal(SIGKILL);
   connections_.clear();
   host_pid_of_.clear();
+  source_of_.clear();
   report_watchdog_.Clear();
   if (channel_) channel_->Close("child ended");
   // Until it is reaped and restarted, clients wait in the backlog rather than
@@ -420,6 +431,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
       if (host_pid == 0 && !service_namespaces) host_pid = started.pid;
       found->second.host_pid = host_pid;
       host_pid_of_[started.pid] = host_pid;
+      source_of_[started.pid] = found->second.source;
       if (service_namespaces) NoteProgramStarted();
       report_watchdog_.Heard(started.connection_id);
       if (LogEnabled(kLogInfo)) {
@@ -444,13 +456,24 @@ void ChildProcess::OnMessage(WireMessage& message) {
         char duration[32];
         snprintf(duration, sizeof duration, "%.3f s",
                  static_cast<double>(exited.duration_us) / 1e6);
-        Log(level, service_->name + ": exit " + found->second.peer +
-                       (in_process ? std::string(" in-process")
-                                   : " pid " + ShownPid(found->second.host_pid)) +
-                       " " + DescribeWaitStatus(exited.wait_status) + " after " + duration);
+        std::string line =
+            service_->name + ": exit " + found->second.peer +
+            (in_process ? std::string(" in-process") : " pid " + ShownPid(found->second.host_pid)) +
+            " " + DescribeWaitStatus(exited.wait_status) + " after " + duration;
+        // A client that connects and resets at will fails a program at will: at
+        // notice, per client, throttled. At info every start has its exit line;
+        // a wait program has no client (its restarts are bounded by back-off).
+        if (LogEnabled(kLogInfo) || found->second.source.empty()) {
+          Log(level, line);
+        } else {
+          log_throttle_.Note("exit " + found->second.source, level, line);
+        }
       }
       if (exited.wait_status != 0) ++counters_->exit_nonzero;
+      auto host = host_pid_of_.find(exited.pid);
+      output_log_->ProgramEnded(host == host_pid_of_.end() ? exited.pid : host->second);
       host_pid_of_.erase(exited.pid);
+      source_of_.erase(exited.pid);
       if (!KeepWaitProgramEntry(found->second, exited.connection_id)) connections_.erase(found);
       ProgramsChanged();
       return;
@@ -490,7 +513,9 @@ void ChildProcess::OnMessage(WireMessage& message) {
       ProgramOutput output;
       if (!DecodePayload(message.payload, &output, &error)) return ProtocolViolation(error);
       auto host = host_pid_of_.find(output.pid);
-      output_log_->ProgramText(host == host_pid_of_.end() ? output.pid : host->second, output.text);
+      auto source = source_of_.find(output.pid);
+      output_log_->ProgramText(host == host_pid_of_.end() ? output.pid : host->second, output.text,
+                               source == source_of_.end() ? "" : source->second);
       return;
     }
     case MessageType::kFatal: {
@@ -563,6 +588,7 @@ void ChildProcess::EndOrphanedWaitProgram() {
     kill(program, SIGKILL);
   }
   host_pid_of_.erase(found->second.program);
+  source_of_.erase(found->second.program);
   connections_.erase(found);
 }
 

@@ -73,6 +73,8 @@ class ChildProcess {
   State state() const { return state_; }
   static const char* StateName(State state);
   pid_t pid() const { return pid_; }
+  // Its serving process (the namespace's init, or the child itself); 0 before Ready.
+  pid_t serving_pid() const { return serving_pid_; }
   bool running() const { return pid_ > 0; }
   size_t connections() const { return connections_.size(); }
   const std::string& name() const { return service_->name; }
@@ -97,6 +99,7 @@ class ChildProcess {
     bool started = false;    // ProgramStarted came (its pid may be kInProcess)
     DatagramReplySender reply;  // a datagram's way back; empty for a connection
     bool replied = false;       // one DatagramReply per datagram
+    std::string source;         // the client, as its log lines are throttled (SourceOf)
   };
   // Sends a connection or datagram and tracks it under `id` (the caller fills in
   // the entry). nullptr when the child cannot take it now (not running,
@@ -145,7 +148,8 @@ class ChildProcess {
   uint64_t starts_noted_ = 0;  // what the last ProgramsNoted said
   pid_t pid_ = 0;
   pid_t serving_pid_ = 0;  // the child's serving process (namespace init), from Ready's pidfd
-  std::unordered_map<pid_t, pid_t> host_pid_of_;  // program: child's pid -> ours
+  std::unordered_map<pid_t, pid_t> host_pid_of_;      // program: child's pid -> ours
+  std::unordered_map<pid_t, std::string> source_of_;  // program: child's pid -> its client
   bool listeners_sent_ = false;  // mode = wait: this start of the child has its ListenFds
   bool reaped_ = false;  // pid_ has exited and been reaped (its last reports are being read)
   LinkState link_state_ = LinkState::kStarting;  // what the child may say next (message table)

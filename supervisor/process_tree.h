@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <set>
+#include <unordered_map>
 #include <vector>
 
 namespace gatehouse {
@@ -22,5 +23,19 @@ std::vector<pid_t> OwnChildren();
 // (programs lead their own session, so the group holds what they started).
 // Returns how many children there were.
 size_t SignalOwnChildren(int signal, const std::set<pid_t>& spare);
+
+// One look at every process's parent in /proc, for USR1's process counts.
+class ProcessCensus {
+ public:
+  static ProcessCensus Take();
+  // How many processes descend from `root` (itself not counted). A service's
+  // programs descend from its child's serving process: in a PID namespace
+  // whatever they leave behind is re-parented to that init, so all of the
+  // namespace but the init is counted.
+  size_t DescendantsOf(pid_t root) const;
+
+ private:
+  std::unordered_map<pid_t, std::vector<pid_t>> children_;
+};
 
 }  // namespace gatehouse

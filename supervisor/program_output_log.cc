@@ -11,7 +11,7 @@ namespace gatehouse {
 ProgramOutputLog::ProgramOutputLog(event_base* base, std::string service)
     : service_(std::move(service)), refilled_(MonotonicSeconds()), dropped_(base) {}
 
-void ProgramOutputLog::ProgramText(pid_t pid, const std::string& text) {
+void ProgramOutputLog::ProgramText(pid_t pid, const std::string& text, const std::string& source) {
   // The child split the lines already; split again, so that a child that breaks
   // the bound cannot write longer lines.
   LineSplitter splitter;
@@ -20,8 +20,20 @@ void ProgramOutputLog::ProgramText(pid_t pid, const std::string& text) {
   splitter.Finish(&lines);
   // 0: a program in a namespace that ended before its pid could be read.
   std::string label = service_ + "[" + (pid > 0 ? std::to_string(pid) : "?") + "]: ";
+  // Decided at a program's first output, for all of it.
+  auto decided = in_full_.find(pid);
+  if (decided == in_full_.end()) {
+    decided =
+        in_full_.emplace(pid, source.empty() || per_source_.Take(source, MonotonicSeconds())).first;
+  }
   uint64_t dropped = 0;
-  for (const std::string& line : lines) dropped += LogLine(label, line) ? 0 : 1;
+  for (const std::string& line : lines) {
+    if (decided->second) {
+      dropped += LogLine(label, line) ? 0 : 1;
+    } else {
+      dropped_.Note("output " + source, kLogNotice, label + line);
+    }
+  }
   CountDropped(dropped);
 }
 

@@ -4,22 +4,30 @@
 // kMaxOutputLine bytes and sanitised by Log(); at most kOutputLinesPerSecond
 // per service child (a burst of as many); the rest are dropped and counted in a
 // throttled warning ("SERVICE: program output dropped (over 100 lines/s)", then
-// one line per 10 s with how many more). The limit is kept here, not in the
-// child, because the child is not trusted to keep it.
+// one line per 10 s with how many more). A client can start programs at will
+// (a connect-and-reset loop fails one per connection), so the programs of one
+// client have a budget: kProgramsPerSourceBurst of them at once, refilled at
+// kProgramsPerSourceRate a second, are logged in full; the lines of the rest go
+// through the throttle per client ("(N more like this in 10 s)"). The limits
+// are kept here, not in the child, because the child is not trusted to keep them.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/event_loop.h"
 #include "common/log_throttle.h"
+#include "supervisor/source_budget.h"
 
 namespace gatehouse {
 
 inline constexpr double kOutputLinesPerSecond = 100;
+inline constexpr int kProgramsPerSourceBurst = 32;
+inline constexpr int kProgramsPerSourceRate = 4;
 
 class ProgramOutputLog {
  public:
@@ -28,8 +36,11 @@ class ProgramOutputLog {
   ProgramOutputLog& operator=(const ProgramOutputLog&) = delete;
   ~ProgramOutputLog() = default;  // the throttle reports what it counted
 
-  // `text` from a ProgramOutput message: lines, each ending in '\n'.
-  void ProgramText(pid_t pid, const std::string& text);
+  // `text` from a ProgramOutput message: lines, each ending in '\n'. `source`:
+  // the client its program serves (SourceOf), empty for none (mode = wait).
+  void ProgramText(pid_t pid, const std::string& text, const std::string& source);
+  // Program `pid` (as ProgramText named it) has ended.
+  void ProgramEnded(pid_t pid) { in_full_.erase(pid); }
   // Lines the child itself wrote to its stderr.
   void ChildLines(const std::vector<std::string>& lines);
 
@@ -41,7 +52,9 @@ class ProgramOutputLog {
   std::string service_;
   double tokens_ = kOutputLinesPerSecond;  // lines that may be logged now
   double refilled_ = 0;                    // MonotonicSeconds() of the last refill
-  LogThrottle dropped_;
+  SourceBudget per_source_{kProgramsPerSourceBurst, kProgramsPerSourceRate};
+  std::unordered_map<pid_t, bool> in_full_;  // running programs: within their client's budget?
+  LogThrottle dropped_;  // "dropped" (over the rate), "output SOURCE" (over its budget)
 };
 
 }  // namespace gatehouse

@@ -15,6 +15,7 @@ Service::Service(event_base* base, std::string name, std::string child_program,
       child_program_(std::move(child_program)),
       on_change_(std::move(on_change)),
       pause_timer_(evtimer_new(base, OnPauseOver, this)),
+      dropped_replies_(std::make_shared<DroppedReplies>(base)),
       log_throttle_(base) {}
 
 bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
@@ -22,7 +23,15 @@ bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
   bool replacing = current_ != nullptr;
   // A change ends the running programs only when the new config asks for it.
   if (replacing) DrainCurrent(MustEndPrograms(*config_, config.get()));
+  bool same_budget = config_ && config_->udp_reply_burst == config->udp_reply_burst &&
+                     config_->udp_reply_rate == config->udp_reply_rate;
   config_ = std::move(config);
+  if (!same_budget) {
+    reply_budget_ =
+        config_->udp_reply_burst > 0
+            ? std::make_shared<SourceBudget>(config_->udp_reply_burst, config_->udp_reply_rate)
+            : nullptr;
+  }
   current_ = std::make_unique<ChildProcess>(base_, config_, child_program_, &counters_,
                                             [this] { OnChildChanged(); });
   current_->Start();
@@ -102,7 +111,35 @@ void Service::DispatchDatagram(const Datagram& datagram, const std::string& peer
                            " datagrams in flight (max_servers)");
     return;
   }
-  current_->DispatchDatagram(datagram, peer, std::move(reply));
+  current_->DispatchDatagram(datagram, peer, WithinReplyBudget(datagram, peer, std::move(reply)));
+}
+
+DatagramReplySender Service::WithinReplyBudget(const Datagram& datagram, const std::string& peer,
+                                               DatagramReplySender reply) {
+  if (!reply_budget_ || datagram.connection.proto != "UDP") return reply;
+  // The closure may outlive this service (a reply after its removal): it holds
+  // what it needs, and builds its log line only when it drops.
+  return [budget = reply_budget_, drops = dropped_replies_,
+          source = SourceSlots::KeyOf(datagram.connection.peer_ip, 64), service = name_, peer,
+          burst = config_->udp_reply_burst, rate = config_->udp_reply_rate,
+          reply = std::move(reply)](const std::string& bytes) {
+    if (budget->Take(source, MonotonicSeconds())) {
+      reply(bytes);
+      return;
+    }
+    ++drops->count;
+    drops->log_throttle.Note("udp_reply_budget", kLogNotice,
+                             service + ": no reply to " + peer + ": " + source +
+                                 " is over udp_reply_budget (" + std::to_string(burst) +
+                                 " at once, " + std::to_string(rate) +
+                                 " a second): a loop between UDP services, or a flood");
+  };
+}
+
+bool Service::HasUdpPort() const {
+  return config_ &&
+         std::any_of(config_->ports.begin(), config_->ports.end(),
+                     [](const ServicePort& port) { return port.spec.protocol == Protocol::kUdp; });
 }
 
 bool Service::receiving_datagrams() const {
@@ -208,7 +245,7 @@ size_t Service::programs() const {
   return count;
 }
 
-std::string Service::Status(const std::string& listeners) const {
+std::string Service::Status(const std::string& listeners, const ProcessCensus& census) const {
   std::string line = name_ + ": mode " +
                      (config_ ? ModeDescription(config_->program) : "(removed)") + ", listeners " +
                      (listeners.empty() ? "none" : listeners);
@@ -231,6 +268,14 @@ std::string Service::Status(const std::string& listeners) const {
           std::to_string(counters_.served) + ", denied " + std::to_string(counters_.denied) +
           ", failed " + std::to_string(counters_.failed) + ", exit_nonzero " +
           std::to_string(counters_.exit_nonzero) + ", busy " + std::to_string(busy_);
+  // Everything the programs started counts too (a program that forks 1,500
+  // children is one program): what descends from each child's serving process.
+  size_t processes = current_ ? census.DescendantsOf(current_->serving_pid()) : 0;
+  for (const auto& child : draining_) processes += census.DescendantsOf(child->serving_pid());
+  line += ", processes " + std::to_string(processes);
+  if (HasUdpPort() || dropped_replies_->count > 0) {
+    line += ", over_udp_reply_budget " + std::to_string(dropped_replies_->count);
+  }
   return line;
 }
 

@@ -15,6 +15,8 @@
 #include "common/event_loop.h"
 #include "common/log_throttle.h"
 #include "supervisor/child_process.h"
+#include "supervisor/process_tree.h"
+#include "supervisor/source_budget.h"
 #include "supervisor/source_slots.h"
 
 namespace gatehouse {
@@ -43,7 +45,9 @@ class Service {
   void CountDenied() { ++counters_.denied; }
   // A datagram for the current child (mode datagram, UDP built-ins). With
   // max_servers datagrams in flight it is dropped and counted as busy (logged
-  // every 10 s): datagrams are not queued.
+  // every 10 s): datagrams are not queued. Its UDP reply goes only within the
+  // sender's udp_reply_budget; over it the reply is dropped, counted and logged
+  // throttled.
   void DispatchDatagram(const Datagram& datagram, const std::string& peer,
                         DatagramReplySender reply);
   // True when its datagram sockets should be read: a child is ready (over
@@ -74,8 +78,9 @@ class Service {
   // The longest kill_grace among its children's own configs, the draining ones'
   // included (a reload may have lowered it while their programs run).
   uint32_t LongestKillGrace() const;
-  // The USR1 status line: "echo: mode fork, listeners ..., child 812 ready, ...".
-  std::string Status(const std::string& listeners) const;
+  // The USR1 status line: "echo: mode fork, listeners ..., child 812 ready, ...",
+  // with the processes of its children's programs as `census` found them.
+  std::string Status(const std::string& listeners, const ProcessCensus& census) const;
 
  private:
   void DrainCurrent(bool end_programs);
@@ -97,6 +102,18 @@ class Service {
   // cps: counts this connection in the current second; over the rate, pauses.
   void CountForRate();
   static void OnPauseOver(evutil_socket_t, short, void* self);
+  // The reply as the sender's udp_reply_budget lets it go.
+  DatagramReplySender WithinReplyBudget(const Datagram& datagram, const std::string& peer,
+                                        DatagramReplySender reply);
+  bool HasUdpPort() const;
+
+  // Replies over udp_reply_budget: shared with the replies still on their way,
+  // which may come after a reload replaced the budget.
+  struct DroppedReplies {
+    explicit DroppedReplies(event_base* base) : log_throttle(base) {}
+    uint64_t count = 0;
+    LogThrottle log_throttle;
+  };
 
   event_base* base_;
   std::string name_;
@@ -107,8 +124,10 @@ class Service {
   ServiceCounters counters_;
   std::unique_ptr<ChildProcess> current_;
   std::vector<std::unique_ptr<ChildProcess>> draining_;
-  EventPtr pause_timer_;      // cps: the service accepts again when it fires
-  SourceSlots sources_;       // per_source
+  EventPtr pause_timer_;                        // cps: the service accepts again when it fires
+  SourceSlots sources_;                         // per_source
+  std::shared_ptr<SourceBudget> reply_budget_;  // null: udp_reply_budget = off
+  std::shared_ptr<DroppedReplies> dropped_replies_;
   uint64_t busy_ = 0;         // clients rejected at max_servers (USR1: "busy N")
   LogThrottle log_throttle_;  // per_source, busy, cps, removed
   bool paused_ = false;

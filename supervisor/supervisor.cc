@@ -579,8 +579,9 @@ void Supervisor::LogStatus() {
     std::string& text = listeners[service];
     text += (text.empty() ? "" : " ") + listener.Describe();
   });
+  ProcessCensus census = ProcessCensus::Take();
   for (auto& [name, service] : services_) {
-    Log(kLogNotice, "status: " + service->Status(listeners[name]));
+    Log(kLogNotice, "status: " + service->Status(listeners[name], census));
   }
 }
 

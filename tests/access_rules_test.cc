@@ -80,6 +80,21 @@ TEST(Cidr, V4MappedPeersMatchV4Blocks) {
   EXPECT_FALSE(Cidr("::ffff:10.0.0.0/104").Contains(Address("11.1.2.3")));
 }
 
+// A v4-mapped peer (::ffff:a.b.c.d) is the IPv4 client it names: cidr_deny of
+// its IPv4 block refuses it under cidr_allow = ::/0. An IPv4-compatible address
+// (::a.b.c.d, deprecated) is an IPv6 address: a real peer with one connected
+// over IPv6 (PROXY headers that name one are refused before the rules).
+TEST(AccessRules, V4MappedPeerCannotPassAnIpv4CidrDenyUnderAnIpv6Allow) {
+  AccessRules rules;
+  rules.cidr_allow.push_back(Cidr("::/0"));
+  rules.cidr_allow.push_back(Cidr("0.0.0.0/0"));
+  rules.cidr_deny.push_back(Cidr("10.66.0.0/16"));
+  EXPECT_FALSE(rules.Admits(Address("::ffff:10.66.1.1"), std::nullopt));
+  EXPECT_FALSE(rules.Admits(Address("10.66.1.1"), std::nullopt));
+  EXPECT_TRUE(rules.Admits(Address("::ffff:10.67.1.1"), std::nullopt));
+  EXPECT_FALSE(Cidr("10.66.0.0/16").Contains(Address("::10.66.1.1")));
+}
+
 TEST(Cidr, Errors) {
   CidrBlock block;
   std::string error;

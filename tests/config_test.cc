@@ -737,13 +737,15 @@ TEST(Config, ChdirIsCheckedInsideTheChroot) {
 
 TEST(Config, ProxyProtocolKeysDefaultsFileAndCheckOutput) {
   TempDir dir;
-  std::string main = testing::WriteConfig(
-      dir, "[defaults]\nproxy_timeout = 5\n",
-      {{"a.conf", kEcho},
-       {"b.conf",
-        "[b]\nport = 127.0.0.1:7008\nexec = /bin/cat\nproxy_protocol = any\n"
-        "proxy_from = 10.0.0.0/8\nproxy_from = 2001:db8::/32\n"},
-       {"c.conf", "[c]\nport = 127.0.0.1:7009\nexec = /bin/cat\nproxy_protocol = v1\n"}});
+  std::string main =
+      testing::WriteConfig(dir, "[defaults]\nproxy_timeout = 5\n",
+                           {{"a.conf", kEcho},
+                            {"b.conf",
+                             "[b]\nport = 127.0.0.1:7008\nexec = /bin/cat\nproxy_protocol = any\n"
+                             "proxy_from = 10.0.0.0/8\nproxy_from = 2001:db8::/32\n"},
+                            {"c.conf",
+                             "[c]\nport = 127.0.0.1:7009\nexec = /bin/cat\nproxy_protocol = v1\n"
+                             "proxy_from = 192.0.2.1\nproxy_local = close\n"}});
   Loaded file = Load(main);
   ASSERT_TRUE(file.ok) << file.AllErrors();
   EXPECT_EQ(file.Service("echo")->proxy_protocol, ProxyProtocol::kOff);  // the default
@@ -753,22 +755,82 @@ TEST(Config, ProxyProtocolKeysDefaultsFileAndCheckOutput) {
   ASSERT_EQ(b.proxy_from.size(), 2u);
   EXPECT_EQ(b.proxy_from[1].text, "2001:db8::/32");
   std::string shown = DescribeConfig(file.config);
-  EXPECT_NE(shown.find("  proxy_protocol any  proxy_timeout 5  proxy_from 10.0.0.0/8 "
-                       "2001:db8::/32\n"),
+  EXPECT_FALSE(b.proxy_local_close);  // the default: serve
+  EXPECT_TRUE(file.Service("c")->proxy_local_close);
+  EXPECT_NE(shown.find("  proxy_protocol any  proxy_timeout 5  proxy_local serve  proxy_from "
+                       "10.0.0.0/8 2001:db8::/32\n"),
             std::string::npos)
       << shown;
-  EXPECT_NE(shown.find("  proxy_protocol v1  proxy_timeout 5  proxy_from (any peer)\n"),
+  EXPECT_NE(shown.find("  proxy_protocol v1  proxy_timeout 5  proxy_local close  proxy_from "
+                       "192.0.2.1\n"),
             std::string::npos)
       << shown;
   // Off: --check says nothing about it.
   size_t echo = shown.find("[echo]");
   std::string echo_section = shown.substr(echo, shown.find("\n[", echo) - echo);
   EXPECT_EQ(echo_section.find("proxy"), std::string::npos) << echo_section;
-  // A header from anyone is worth a warning; only c lacks proxy_from.
-  ASSERT_EQ(file.config.warnings.size(), 1u);
-  EXPECT_NE(file.config.warnings[0].find("c.conf:1: [c] takes a PROXY header from any peer"),
+  EXPECT_TRUE(file.config.warnings.empty()) << file.config.warnings[0];
+}
+
+// A header from any peer lets any client name any address and pass cidr_deny:
+// proxy_protocol without proxy_from is an error that says so, at the line that
+// set proxy_protocol (here in [defaults], inherited by both services).
+TEST(Config, ProxyProtocolWithoutProxyFromIsAnError) {
+  TempDir dir;
+  Loaded loaded = Load(testing::WriteConfig(
+      dir, "[defaults]\nproxy_protocol = v1\n",
+      {{"a.conf", "[a]\nport = 127.0.0.1:7008\nexec = /bin/cat\n"},
+       {"b.conf", "[b]\nport = 127.0.0.1:7009\nexec = /bin/cat\nproxy_from = 10.0.0.1\n"}}));
+  EXPECT_FALSE(loaded.ok);
+  ASSERT_EQ(loaded.errors.size(), 1u) << loaded.AllErrors();
+  EXPECT_NE(loaded.errors[0].find(
+                "gatehouse.conf:2: proxy_protocol: needs proxy_from = the load balancer's "
+                "addresses: a header from any peer lets any client claim any address and pass "
+                "cidr_deny and deny"),
             std::string::npos)
-      << file.config.warnings[0];
+      << loaded.errors[0];
+  // An empty proxy_from in the service clears what [defaults] gave: an error again.
+  TempDir cleared;
+  loaded = Load(
+      testing::WriteConfig(cleared, "[defaults]\nproxy_from = 10.0.0.1\n",
+                           {{"a.conf",
+                             "[a]\nport = 127.0.0.1:7008\nexec = /bin/cat\nproxy_protocol = any\n"
+                             "proxy_from =\n"}}));
+  EXPECT_FALSE(loaded.ok);
+  EXPECT_NE(loaded.AllErrors().find("a.conf:4: proxy_protocol: needs proxy_from"),
+            std::string::npos)
+      << loaded.AllErrors();
+}
+
+TEST(Config, UdpReplyBudgetDefaultsDefaultsSectionOffAndErrors) {
+  TempDir dir;
+  Loaded file = Load(testing::WriteConfig(
+      dir, "[defaults]\nudp_reply_budget = 2000 1000\n",
+      {{"a.conf", "[a]\nmode = builtin\nbuiltin = echo\nport = 127.0.0.1:7008/udp\n"},
+       {"b.conf",
+        "[b]\nmode = builtin\nbuiltin = echo\nport = 127.0.0.1:7009/udp\nudp_reply_budget = off\n"},
+       {"c.conf",
+        "[c]\nmode = builtin\nbuiltin = echo\nport = 127.0.0.1:7010/udp\n"
+        "udp_reply_budget = 0\n"}}));
+  ASSERT_TRUE(file.ok) << file.AllErrors();
+  EXPECT_EQ(file.Service("a")->udp_reply_burst, 2000);
+  EXPECT_EQ(file.Service("a")->udp_reply_rate, 1000);
+  EXPECT_EQ(file.Service("b")->udp_reply_burst, 0);
+  EXPECT_EQ(file.Service("c")->udp_reply_burst, 0);
+  EXPECT_EQ(ServiceConfig{}.udp_reply_burst, 256);  // the default
+  EXPECT_EQ(ServiceConfig{}.udp_reply_rate, 128);
+  for (const auto& [line, error] : std::vector<std::pair<std::string, std::string>>{
+           {"udp_reply_budget = 256",
+            "udp_reply_budget: \"256\" is not BURST RATE (replies at once, replies per second) "
+            "or off"},
+           {"udp_reply_budget = 256 0", "udp_reply_budget: \"0\" is not a number from 1 to"},
+           {"udp_reply_budget = many 1", "udp_reply_budget: \"many\" is not a number"},
+       }) {
+    Loaded loaded = Load(testing::WriteConfig(dir, "", {{"a.conf", kEcho + line + "\n"}}));
+    EXPECT_FALSE(loaded.ok) << line;
+    EXPECT_NE(loaded.AllErrors().find("a.conf:4: " + error), std::string::npos)
+        << loaded.AllErrors();
+  }
 }
 
 TEST(Config, ProxyProtocolParsesStrictlyAndNotOnUnixSockets) {
@@ -781,6 +843,7 @@ TEST(Config, ProxyProtocolParsesStrictlyAndNotOnUnixSockets) {
            {"proxy_from = proxy.example", "proxy_from: "},
            {"proxy_timeout = 0", "proxy_timeout: \"0\" is not a number from 1 to 3600"},
            {"proxy_timeout = 3601", "proxy_timeout: \"3601\" is not a number from 1 to 3600"},
+           {"proxy_local = yes", "proxy_local: \"yes\" is not serve or close"},
        }) {
     Loaded loaded = Load(testing::WriteConfig(dir, "", {{"a.conf", kEcho + line + "\n"}}));
     EXPECT_FALSE(loaded.ok) << line;
@@ -879,6 +942,9 @@ TEST(SameService, IgnoresWhereAndSeesEveryFieldThatMatters) {
       {"child_stall_timeout", [](ServiceConfig* s) { s->child_stall_timeout = 1; }},
       {"proxy_protocol", [](ServiceConfig* s) { s->proxy_protocol = ProxyProtocol::kV2; }},
       {"proxy_timeout", [](ServiceConfig* s) { s->proxy_timeout = 9; }},
+      {"proxy_local", [](ServiceConfig* s) { s->proxy_local_close = true; }},
+      {"udp_reply_budget burst", [](ServiceConfig* s) { s->udp_reply_burst = 1; }},
+      {"udp_reply_budget rate", [](ServiceConfig* s) { s->udp_reply_rate = 1; }},
       {"proxy_from",
        [](ServiceConfig* s) {
          CidrBlock block;

@@ -13,6 +13,7 @@ namespace gatehouse {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
+using namespace std::string_literals;
 
 constexpr ProxyVersions kAny{true, true};
 constexpr ProxyVersions kOnlyV1{true, false};
@@ -141,6 +142,72 @@ TEST(ProxyHeaderV1, MalformedLinesAreInvalid) {
     EXPECT_EQ(header.outcome, ProxyHeader::kInvalid) << line;
     EXPECT_FALSE(header.reason.empty()) << line;
   }
+}
+
+// The case: a NUL ended the address for inet_pton and the garbage after
+// it was ignored. No byte outside the grammar may appear anywhere in the line.
+TEST(ProxyHeaderV1, NoByteOutsideTheGrammarAnywhere) {
+  for (const std::string& line : {
+           "PROXY TCP4 10.1.2.3\0garbage 10.0.0.1 40001 443\r\n"s,
+           "PROXY TCP4 10.1.2.3 10.0.0.1 40001 443\0\r\n"s,
+           "PROXY TCP4 10.1.2.3 10.0.0.1 40001\0 443\r\n"s,
+           "PROXY TCP6 2001:db8::1\0x 2001:db8::2 1 2\r\n"s,
+           "PROXY TCP4 10.1.2.3\t10.0.0.1 40001 443\r\n"s,
+           "PROXY TCP4 10.1.2.3 10.0.0.1 40001 443\r\r\n"s,
+           "PROXY TCP4 10.1.2.3 10.0.0.1 +4001 443\r\n"s,
+           "PROXY TCP4 10.1.2.3 10.0.0.1 40001 443\x7f\r\n"s,
+           "PROXY TCP4 10.1.2.3 10.0.0.1 40001 \xc3\xa9\r\n"s,
+           "PROXY TCP4 010.1.2.3 10.0.0.1 40001 443\r\n"s,
+           "PROXY TCP4 10.1.2 10.0.0.1 40001 443\r\n"s,
+           "PROXY TCP6 2001:db8::1%lo 2001:db8::2 1 2\r\n"s,
+           "PROXY tcp4 10.1.2.3 10.0.0.1 40001 443\r\n"s,
+           "PROXY TCP4\r\n"s,
+           "PROXY UNKNOWNX\r\n"s,
+           "PROXY UNKNOWN\0\r\n"s,
+           "PROXY UNKNOWN 1.2.3.4\0 5.6.7.8 1 2\r\n"s,
+           "PROXY UNKNOWN\t\r\n"s,
+       }) {
+    ProxyHeader header = Parse(line);
+    EXPECT_EQ(header.outcome, ProxyHeader::kInvalid) << ::testing::PrintToString(line);
+    EXPECT_FALSE(header.reason.empty()) << ::testing::PrintToString(line);
+  }
+  EXPECT_EQ(Parse("PROXY TCP4 10.1.2.3\0garbage 10.0.0.1 40001 443\r\n"s).reason,
+            "v1 TCP4 line has a byte no address or port has");
+  // What the spec allows after UNKNOWN: nothing, or a space and the addresses.
+  EXPECT_EQ(Parse("PROXY UNKNOWN 1.2.3.4 5.6.7.8 1 2\r\n").outcome, ProxyHeader::kParsed);
+  EXPECT_EQ(Parse("PROXY TCP4 0.0.0.0 255.255.255.255 0 65535\r\n").outcome, ProxyHeader::kParsed);
+}
+
+// IPv4-compatible IPv6 addresses (::a.b.c.d, deprecated) are refused in both
+// versions: judged as IPv6 they would pass cidr_deny = 10.66.0.0/16 under
+// cidr_allow = ::/0. v4-mapped addresses stay (the access rules judge them as IPv4).
+TEST(ProxyHeaderV1, Ipv4CompatibleAddressesAreRefusedAndMappedOnesKept) {
+  for (const char* line : {"PROXY TCP6 ::10.66.1.1 2001:db8::2 4000 80\r\n",
+                           "PROXY TCP6 2001:db8::2 ::10.66.1.1 4000 80\r\n",
+                           "PROXY TCP6 ::a42:101 2001:db8::2 4000 80\r\n",
+                           "PROXY TCP6 ::0.0.0.2 2001:db8::2 4000 80\r\n"}) {
+    ProxyHeader header = Parse(line);
+    EXPECT_EQ(header.outcome, ProxyHeader::kInvalid) << line;
+    EXPECT_NE(header.reason.find("IPv4-compatible"), std::string::npos) << header.reason;
+  }
+  ProxyHeader mapped = Parse("PROXY TCP6 ::ffff:10.66.1.1 2001:db8::2 4000 80\r\n");
+  ASSERT_EQ(mapped.outcome, ProxyHeader::kParsed) << mapped.reason;
+  EXPECT_EQ(mapped.source.Ip(), "10.66.1.1");
+  // :: and ::1 are not IPv4 addresses.
+  EXPECT_EQ(Parse("PROXY TCP6 ::1 :: 4000 80\r\n").outcome, ProxyHeader::kParsed);
+}
+
+TEST(ProxyHeaderV2, Ipv4CompatibleAddressesAreRefused) {
+  Bytes block(36, 0);
+  block[12] = 10, block[13] = 66, block[14] = 1, block[15] = 1;  // ::10.66.1.1
+  block[31] = 1;                                                 // ::1
+  ProxyHeader header = Parse(V2(0x21, 0x21, block));
+  EXPECT_EQ(header.outcome, ProxyHeader::kInvalid);
+  EXPECT_NE(header.reason.find("IPv4-compatible"), std::string::npos) << header.reason;
+  block[10] = 0xFF, block[11] = 0xFF;  // ::ffff:10.66.1.1
+  header = Parse(V2(0x21, 0x21, block));
+  ASSERT_EQ(header.outcome, ProxyHeader::kParsed) << header.reason;
+  EXPECT_EQ(header.source.Ip(), "10.66.1.1");
 }
 
 TEST(ProxyHeaderV1, GarbageIsRefusedAtItsFirstByte) {

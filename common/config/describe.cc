@@ -125,8 +125,8 @@ std::string DescribeConfig(const Config& config) {
     out << "  umask    " << umask << "\n";
     if (s.proxy_protocol != ProxyProtocol::kOff) {
       out << "  proxy_protocol " << ProxyProtocolName(s.proxy_protocol) << "  proxy_timeout "
-          << s.proxy_timeout << "  proxy_from";
-      if (s.proxy_from.empty()) out << " (any peer)";
+          << s.proxy_timeout << "  proxy_local " << (s.proxy_local_close ? "close" : "serve")
+          << "  proxy_from";
       for (const CidrBlock& b : s.proxy_from) out << " " << Shown(b.text);
       out << "\n";
     }

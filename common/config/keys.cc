@@ -285,6 +285,22 @@ bool ParseCps(const std::string& value, const KeyTarget& target, std::string* er
          ParseNumber<1, 3600>(value.substr(second), &target.service->cps_wait, error);
 }
 
+bool ParseUdpReplyBudget(const std::string& value, const KeyTarget& target, std::string* error) {
+  if (value == "off" || value == "0") {
+    target.service->udp_reply_burst = 0;
+    target.service->udp_reply_rate = 0;
+    return true;
+  }
+  size_t space = value.find_first_of(" \t");
+  size_t second = space == std::string::npos ? space : value.find_first_not_of(" \t", space);
+  if (second == std::string::npos) {
+    *error = Quoted(value) + " is not BURST RATE (replies at once, replies per second) or off";
+    return false;
+  }
+  return ParseNumber<1, 1000000>(value.substr(0, space), &target.service->udp_reply_burst, error) &&
+         ParseNumber<1, 1000000>(value.substr(second), &target.service->udp_reply_rate, error);
+}
+
 bool ParseTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
   return ParseSeconds<static_cast<int>(kMaxTimeout)>(value, &target.service->program.timeout,
                                                      error);
@@ -504,6 +520,15 @@ bool ParseProxyFrom(const std::string& value, const KeyTarget& target, std::stri
   return true;
 }
 
+bool ParseProxyLocal(const std::string& value, const KeyTarget& target, std::string* error) {
+  if (value == "serve" || value == "close") {
+    target.service->proxy_local_close = value == "close";
+    return true;
+  }
+  *error = Quoted(value) + " is not serve or close";
+  return false;
+}
+
 bool ParseProxyTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
   return ParseNumber<1, 3600>(value, &target.service->proxy_timeout, error);
 }
@@ -593,6 +618,9 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "file mode of the service's UNIX socket files, octal (default 0666)"},
       {"unix_owner", kService, kScalar, nullptr, "owner of its UNIX socket files (name or uid)"},
       {"unix_group", kService, kScalar, nullptr, "group of its UNIX socket files (name or gid)"},
+      {"udp_reply_budget", kService, kScalar, ParseUdpReplyBudget,
+       "BURST RATE: UDP replies per source (IPv6 by /64) at once and per second (default 256 "
+       "128); off"},
       {"reflection_guard", kService, kScalar, ParseReflectionGuard,
        "datagram replies: none to source ports below 1024, bounded by the request (default yes)"},
       {"max_servers", kService, kScalar, ParseMaxServers,
@@ -630,7 +658,9 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"proxy_protocol", kService, kScalar, ParseProxyProtocol,
        "connections start with a PROXY header naming the client: off, v1, v2 or any"},
       {"proxy_from", kService, kList, ParseProxyFrom,
-       "address block allowed to send a PROXY header (others are refused)"},
+       "address block allowed to send a PROXY header (required with proxy_protocol)"},
+      {"proxy_local", kService, kScalar, ParseProxyLocal,
+       "a PROXY header naming no client (LOCAL, UNKNOWN): serve (default) or close"},
       {"proxy_timeout", kService, kScalar, ParseProxyTimeout,
        "seconds a client has to send its whole PROXY header (1-3600)"},
       {"capabilities", kService, kScalar, ParseCapabilitiesKey,

@@ -41,6 +41,11 @@ void ResolveProxyProtocol(const Settings& settings, ServiceConfig* service, Conf
       return;
     }
   }
+  if (service->proxy_from.empty()) {
+    errors->Add(*entry,
+                "needs proxy_from = the load balancer's addresses: a header from any peer lets "
+                "any client claim any address and pass cidr_deny and deny");
+  }
 }
 
 }  // namespace gatehouse

@@ -46,7 +46,8 @@ auto Definition(const ServiceConfig& s) {
                          s.max_servers_action, s.busy_message, s.banner_fail, s.cps_rate,
                          s.cps_wait, s.per_source, s.per_source_prefix6, s.proxy_protocol,
                          ProxyFromTexts(s), s.proxy_timeout, s.unix_mode, s.unix_owner,
-                         s.unix_group, s.reflection_guard);
+                         s.unix_group, s.reflection_guard,
+                         s.proxy_local_close, s.udp_reply_burst, s.udp_reply_rate);
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // client bytes on the privileged side. The first byte picks the accepted
 // versions. Properties: a parsed header lies within the input and its bounds; a
 // verdict does not change when bytes after the header are added; every shorter
-// prefix of a parsed header only asks for more (never a different verdict).
+// prefix of a parsed header only asks for more (never a different verdict); a
+// parsed v1 line holds nothing but printable US-ASCII before its CRLF.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -28,6 +29,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(header.length > 0 && header.length <= length);
   FUZZ_CHECK(header.length <= gatehouse::kProxyHeaderMaxBytes);
   FUZZ_CHECK(header.version == 1 || header.version == 2);
+  if (header.version == 1) {
+    // The spec's grammar: printable US-ASCII up to the CRLF, nothing else.
+    for (size_t i = 0; i + 2 < header.length; ++i) FUZZ_CHECK(bytes[i] >= 0x20 && bytes[i] <= 0x7E);
+    FUZZ_CHECK(bytes[header.length - 2] == '\r' && bytes[header.length - 1] == '\n');
+  }
   // The header alone gives the same verdict, and its prefixes ask for more.
   ProxyHeader alone = gatehouse::ParseProxyHeader(bytes, header.length, accepted);
   FUZZ_CHECK(alone.outcome == ProxyHeader::kParsed && alone.length == header.length);

@@ -7,15 +7,18 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <regex>
 #include <sstream>
 
+#include "common/monotonic_clock.h"
 #include "tests/integration/harness.h"
 
 namespace gatehouse::testing {
@@ -178,6 +181,77 @@ TEST_F(LogTest, ProgramStderrLinesAreLabelledWithTheProgramPid) {
   for (const std::string& line : Lines(log)) {
     EXPECT_NE(line.find(" gatehouse["), std::string::npos) << line;
   }
+}
+
+// sshd -e ends every stderr line in CRLF: the CR is part of the line end, not
+// a byte for the log to show as '?'. A CR inside a line still is one.
+TEST_F(LogTest, ACarriageReturnEndingAStderrLineIsDropped) {
+  ASSERT_TRUE(StartLogging(
+      "[crlf]\nport = 127.0.0.1:0\nexec = /bin/sh\n"
+      "args = -c 'printf \"like sshd -e\\r\\nin\\rside\\r\\n\" >&2; printf \"last\\r\" >&2'\n"));
+  RunCommand({"nc", "-N", "127.0.0.1", std::to_string(Port("crlf"))});
+  ASSERT_TRUE(gatehouse_->WaitForLog("]: last")) << gatehouse_->Log();
+  std::string log = gatehouse_->Log();
+  EXPECT_NE(log.find("]: like sshd -e\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("]: in?side\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("]: last\n"), std::string::npos) << log;
+  EXPECT_EQ(log.find("e?\n"), std::string::npos) << log;
+}
+
+// Connects to 127.0.0.1:`port` from `source` and resets the connection at once
+// (SO_LINGER 0), as a client that fails programs at will does.
+void ConnectAndReset(int port, const std::string& source) {
+  int fd = ConnectTcp("127.0.0.1", port, source);
+  if (fd < 0) return;
+  linger reset{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  close(fd);
+}
+
+// The connect-and-reset loop: each connection a failed program, its
+// exit line at notice and its stderr line. Per client, both go through the
+// throttle: the first lines, then a count; another client's first lines still
+// show at once, and the counts add up to every program.
+TEST_F(LogTest, AConnectAndResetLoopIsThrottledPerClient) {
+  ASSERT_TRUE(
+      StartLogging("[fail]\nport = 127.0.0.1:0\nexec = /bin/sh\n"
+                   "args = -c 'echo \"fail: cannot read the request\" >&2; exit 1'\n"));
+  int port = Port("fail");
+  constexpr int kLoop = 300;
+  double started = MonotonicSeconds();
+  for (int i = 0; i < kLoop; ++i) ConnectAndReset(port, "127.0.0.1");
+  auto exited = [&] {
+    LogMark mark = gatehouse_->MarkLog();
+    kill(gatehouse_->pid(), SIGUSR1);
+    if (!gatehouse_->WaitForLog("status: fail:", mark)) return false;
+    return gatehouse_->Log(mark).find(", exit_nonzero " + std::to_string(kLoop) + ",") !=
+           std::string::npos;
+  };
+  ASSERT_TRUE(WaitUntil(exited, 30)) << gatehouse_->Log();
+  // Another client is not hidden by the first one's flood.
+  LogMark other = gatehouse_->MarkLog();
+  ConnectAndReset(port, "127.0.0.2");
+  EXPECT_TRUE(gatehouse_->WaitForLog("fail: exit 127.0.0.2:", other)) << gatehouse_->Log(other);
+  EXPECT_TRUE(gatehouse_->WaitForLog("]: fail: cannot read the request\n", other))
+      << gatehouse_->Log(other);
+  // Stopping logs what the throttle still counts.
+  EXPECT_EQ(gatehouse_->Stop(SIGTERM), 0);
+  // The first line, one per 10 s window the loop took, and the last at the stop.
+  size_t windows = static_cast<size_t>((MonotonicSeconds() - started) / 10) + 1;
+  std::string log = ReadFile(log_file_);
+  EXPECT_EQ(CountThrottled(log, "fail: exit 127.0.0.1:"), static_cast<uint64_t>(kLoop)) << log;
+  EXPECT_LE(CountLinesWith(log, "fail: exit 127.0.0.1:"), 1 + windows) << log;
+  EXPECT_EQ(CountThrottled(log, "]: fail: cannot read the request"),
+            static_cast<uint64_t>(kLoop) + 1)
+      << log;
+  // The client's programs logged in full: a burst of 32, 4 a second; then the
+  // throttle's lines. Far from one per program.
+  EXPECT_LE(CountLinesWith(log, "]: fail: cannot read the request"),
+            32 + 4 * 10 * windows + 1 + windows + 1)
+      << log;
+  EXPECT_EQ(CountLinesWith(log, "program output dropped"), 0u) << log;
+  std::cout << "connect-and-reset loop of " << kLoop << ": " << Lines(log).size() << " log lines, "
+            << log.size() << " bytes\n";
 }
 
 TEST_F(LogTest, ProgramsThatEndAtOnceAreLoggedWithTheirPid) {

@@ -89,6 +89,35 @@ TEST_F(MaxServersTest, BeyondMaxServersClientsWaitAndAreServedInTurn) {
   EXPECT_EQ(gatehouse_->Log().find("refused"), std::string::npos) << gatehouse_->Log();
 }
 
+// USR1's count of everything the service's programs run: "programs 0 of 256"
+// hid 1,500 processes the programs had forked. A program forks 50 children and
+// waits: 1 program, 51 processes. Once it ends, its children run on (in the
+// service's PID namespace, re-parented to its init) and are still counted.
+TEST_F(MaxServersTest, StatusCountsTheProcessesTheProgramsStarted) {
+  ASSERT_TRUE(Start("", {{"forks.conf",
+                          "[forks]\nport = 127.0.0.1:0\nexec = /bin/sh\n"
+                          "args = -c 'i=0; while [ $i -lt 50 ]; do sleep 30 & i=$((i+1)); done; "
+                          "echo started; read line'\n"}}));
+  auto status_has = [&](const std::string& text) {
+    return WaitUntil([&] {
+      LogMark mark = gatehouse_->MarkLog();
+      kill(gatehouse_->pid(), SIGUSR1);
+      return gatehouse_->WaitForLog("status: forks:", mark, 2) &&
+             gatehouse_->Log(mark).find(text) != std::string::npos;
+    });
+  };
+  EXPECT_TRUE(status_has(", programs 0 of 256,")) << gatehouse_->Log();
+  EXPECT_TRUE(status_has(", processes 0\n")) << gatehouse_->Log();
+  int fd = Open("forks");
+  ASSERT_TRUE(Started(fd, 10)) << gatehouse_->Log();
+  EXPECT_TRUE(status_has(", programs 1 of 256,")) << gatehouse_->Log();
+  EXPECT_TRUE(status_has(", processes 51\n")) << gatehouse_->Log();
+  if (!IsRoot()) return;  // without a PID namespace the orphans are the supervisor's
+  close(fd);
+  EXPECT_TRUE(status_has(", programs 0 of 256,")) << gatehouse_->Log();
+  EXPECT_TRUE(status_has(", processes 50\n")) << gatehouse_->Log();
+}
+
 TEST_F(MaxServersTest, AReloadCannotDoubleSingle) {
   ASSERT_TRUE(Start("log_level = 3\n", {{"one.conf", "[one]\nport = 127.0.0.1:0\nmode = single\n" +
                                                          std::string(kHold)}}));

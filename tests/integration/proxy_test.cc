@@ -30,6 +30,7 @@ const char* kShowEnds =
     "args = -c 'read line; echo \"$TCPREMOTEIP $TCPREMOTEPORT $TCPLOCALIP $TCPLOCALPORT $line\"'\n";
 
 using Bytes = std::string;
+using namespace std::string_literals;
 
 Bytes V2Signature() { return Bytes("\r\n\r\n\0\r\nQUIT\n", 12); }
 
@@ -119,11 +120,17 @@ size_t Count(const std::string& text, const std::string& needle) {
   return count;
 }
 
+// proxy_from is required with proxy_protocol: the test clients connect from
+// loopback addresses.
+const char* kFromLoopback = "proxy_from = 127.0.0.0/8\n";
+
 class ProxyTest : public GatehouseTest {
  protected:
+  // `keys` for the service; proxy_from = 127.0.0.0/8 unless they name one.
   ::testing::AssertionResult StartWith(const std::string& keys) {
-    return Start("log_level = 3\n",
-                 {{"web.conf", std::string("[web]\nport = 127.0.0.1:0\n") + kShowEnds + keys}});
+    std::string from = keys.find("proxy_from") == std::string::npos ? kFromLoopback : "";
+    return Start("log_level = 3\n", {{"web.conf", std::string("[web]\nport = 127.0.0.1:0\n") +
+                                                      kShowEnds + keys + from}});
   }
   // Connects from `source`, sends `bytes`, and reads until the server closes.
   Reply Exchange(const Bytes& bytes, const std::string& source = "127.0.0.1") {
@@ -206,6 +213,58 @@ TEST_F(ProxyTest, AccessRulesJudgeTheHeadersAddress) {
   EXPECT_EQ(
       Exchange(V2(0x21, 0x11, Inet4Block("198.51.100.9", 1234, "192.0.2.1", 80)) + "y\n").text,
       "198.51.100.9 1234 192.0.2.1 80 y\n");
+}
+
+// The header: a NUL ended the address and the garbage after it was
+// ignored. Over a real connection it is refused, the program never starts.
+TEST_F(ProxyTest, V1LineWithANulOrOtherGarbageIsRefused) {
+  ASSERT_TRUE(StartWith("proxy_protocol = v1\n"));
+  ExpectRefused("PROXY TCP4 10.1.2.3\0garbage 10.0.0.1 40001 443\r\nhello\n"s,
+                "bad PROXY header: v1 TCP4 line has a byte no address or port has");
+  ExpectRefused("PROXY UNKNOWN\x01\r\nhello\n",
+                "bad PROXY header: v1 UNKNOWN is not followed by CRLF");
+}
+
+// ::10.66.1.1 names the IPv4 host 10.66.1.1 in a deprecated form: judged as
+// IPv6 it passed cidr_deny = 10.66.0.0/16 under cidr_allow = ::/0. Refused in
+// both versions; the v4-mapped form is judged as the IPv4 address it names.
+TEST_F(ProxyTest, AnIpv4AddressInIpv6FormCannotPassCidrDeny) {
+  ASSERT_TRUE(
+      StartWith("proxy_protocol = any\ncidr_allow = ::/0\ncidr_allow = 192.0.2.0/24\n"
+                "cidr_deny = 10.66.0.0/16\n"));
+  ExpectRefused("PROXY TCP6 ::10.66.1.1 2001:db8::2 40001 443\r\nhello\n",
+                "bad PROXY header: an IPv4-compatible IPv6 address");
+  ExpectRefused(V2(0x21, 0x21, Inet6Block("::10.66.1.1", 40001, "2001:db8::2", 443)) + "x\n",
+                "bad PROXY header: an IPv4-compatible IPv6 address");
+  ExpectRefused("PROXY TCP6 ::ffff:10.66.1.1 2001:db8::2 40001 443\r\nhello\n",
+                "web: denied 10.66.1.1:40001 via 127.0.0.1:");
+  ExpectRefused(V2(0x21, 0x21, Inet6Block("::ffff:10.66.1.1", 40001, "2001:db8::2", 443)) + "x\n",
+                "web: denied 10.66.1.1:40001 via 127.0.0.1:");
+  // Admitted: a real IPv6 client and an IPv4 one outside the denied block.
+  EXPECT_EQ(Exchange("PROXY TCP6 2001:db8::7 2001:db8::2 40002 443\r\nsix\n").text,
+            "2001:db8::7 40002 2001:db8::2 443 six\n");
+  EXPECT_EQ(Exchange("PROXY TCP6 ::ffff:192.0.2.7 2001:db8::2 40003 443\r\nfour\n").text,
+            "192.0.2.7 40003 2001:db8::2 443 four\n");
+}
+
+// proxy_local = close: a load balancer's health check (v2 LOCAL, v1 UNKNOWN)
+// is answered by closing; no program starts. A header naming a client is served.
+TEST_F(ProxyTest, ProxyLocalCloseAnswersAHealthCheckByClosing) {
+  ASSERT_TRUE(StartWith("proxy_protocol = any\nproxy_local = close\n"));
+  Bytes local_with_addresses = V2(0x20, 0x11, Inet4Block("192.0.2.1", 1, "192.0.2.2", 2));
+  for (const Bytes& health_check :
+       {V2(0x20, 0x00, ""), local_with_addresses, Bytes("PROXY UNKNOWN\r\n")}) {
+    Reply reply = Exchange(health_check + "hello\n");
+    EXPECT_TRUE(reply.closed);
+    EXPECT_EQ(reply.text, "");
+  }
+  // The first is logged at info, the rest counted by the throttle.
+  EXPECT_TRUE(gatehouse_->WaitForLog("PROXY LOCAL header closed (proxy_local = close)"))
+      << gatehouse_->Log();
+  EXPECT_EQ(Exchange("PROXY TCP4 192.0.2.10 192.0.2.1 50000 443\r\nserved\n").text,
+            "192.0.2.10 50000 192.0.2.1 443 served\n");
+  ASSERT_TRUE(gatehouse_->WaitForLog("web: start 192.0.2.10:50000")) << gatehouse_->Log();
+  EXPECT_EQ(Count(gatehouse_->Log(), "web: start "), 1u) << gatehouse_->Log();
 }
 
 // HAProxy sends its header in one segment; a hand-made client sends it a byte
