@@ -70,7 +70,10 @@ void WarnPrivileges(Config* config) {
     std::string consequence =
         root && jail.capabilities == 0
             ? " (without capabilities it still has root's file access: reads and writes every "
-              "file root owns)"
+              "file root owns; yet it has none of root's capabilities, so a daemon that "
+              "chroots or changes user fails: vsftpd, rsync, sshd and in.tftpd need "
+              "capabilities = CAP_SYS_CHROOT CAP_SETUID CAP_SETGID or more, see "
+              "docs/migrating.md)"
             : "";
     config->warnings.push_back(EscapeControlBytes(
         service.where + ": [" + service.name + "] keeps privileges (" + what + ")" + consequence +
