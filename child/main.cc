@@ -143,7 +143,10 @@ int main() {
       if (!DropAllPrivileges(service.jail, &error)) _exit(1);
       HoldNamespace(init);
     }
-    if (service.jail.dev_log) dev_log = OpenDevLog(service);
+    // A built-in runs no program that could log.
+    if (service.jail.dev_log && service.program.mode != ServiceMode::kBuiltin) {
+      dev_log = OpenDevLog(service);
+    }
     if (!MountPrivateProc(service.jail.chroot, &error)) Fail("namespaces: " + error);
   }
   UniqueFd null_fd = OpenNullIfWanted(service);
