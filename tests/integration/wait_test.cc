@@ -375,7 +375,8 @@ TEST_F(WaitTest, StdoutIsTheListeningSocketAndDevStderrReachesTheLog) {
   ASSERT_GT(pid, 1) << gatehouse_->Log();
   std::string label = "gun[" + std::to_string(pid) + "]: ";
   EXPECT_TRUE(gatehouse_->WaitForLog(label + "access line via /dev/stderr")) << gatehouse_->Log();
-  EXPECT_TRUE(gatehouse_->WaitForLog(label + "stdout is fd 3: True - stdout write refused: Broken pipe"))
+  EXPECT_TRUE(
+      gatehouse_->WaitForLog(label + "stdout is fd 3: True - stdout write refused: Broken pipe"))
       << gatehouse_->Log();
   EXPECT_EQ(LineFrom(Port("gun")), "served\n");
   EXPECT_EQ(gatehouse_->Log().find("access line via stdout"), std::string::npos);
