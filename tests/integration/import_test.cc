@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <regex>
+
 #include "tests/integration/harness.h"
 
 namespace gatehouse {
@@ -239,6 +241,35 @@ TEST(Import, RootDaemonsGetTheirRecipesCapabilitiesAndPassCheck) {
                            "user fails"),
             std::string::npos)
       << check.out;
+}
+
+// What the import writes for a root in.tftpd is a service that works: a tftp
+// get through gatehouse, run from the imported file as it is.
+TEST(Import, AnImportedRootTftpdServesAGet) {
+  if (getuid() != 0) GTEST_SKIP() << "in.tftpd as root: needs gatehouse as root";
+  if (access("/usr/sbin/in.tftpd", X_OK) != 0) GTEST_SKIP() << "tftpd-hpa is not installed";
+  TempDir dir("/tmp"), served("/tmp");
+  const std::string content = "served by an imported in.tftpd\n";
+  served.Write("boot.img", content);
+  std::string conf = dir.Write("inetd.conf",
+                               "127.0.0.1:0\tdgram\tudp\twait\troot\t/usr/sbin/in.tftpd"
+                               "\tin.tftpd --secure --user tftp " +
+                                   served.path() + "\n");
+  CommandResult import = RunCommand({Gatehouse(), "import", "inetd", conf}, "", 10);
+  ASSERT_EQ(import.exit_code, 0) << import.err;
+  dir.Write("services.d/imported.conf", import.out);
+  std::string main = dir.Write("gatehouse.conf", "log_level = 3\n");
+  testing::GatehouseProcess gatehouse({"--config", main}, dir.path() + "/gatehouse.log");
+  ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
+  std::smatch match;
+  std::string log = gatehouse.Log();
+  ASSERT_TRUE(std::regex_search(log, match, std::regex("listening on 127.0.0.1:([0-9]+)/udp")))
+      << log;
+  std::string fetched = dir.path() + "/fetched";
+  CommandResult get = RunCommand(
+      {"tftp", "-m", "binary", "127.0.0.1", match[1], "-c", "get", "boot.img", fetched}, "", 15);
+  EXPECT_EQ(testing::ReadFile(fetched), content)
+      << import.out << get.out << get.err << gatehouse.Log();
 }
 
 }  // namespace
