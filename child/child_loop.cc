@@ -86,6 +86,10 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
   }
 }
 
+void ChildLoop::ReadDevLog(UniqueFd socket) {
+  dev_log_ = std::make_unique<DevLogReader>(base_, std::move(socket), channel_.get());
+}
+
 int ChildLoop::Run() {
   channel_->Send(MessageType::kReady, "",
                  service_.jail.namespaces ? OpenPidfd(getpid()) : UniqueFd());

@@ -15,6 +15,7 @@
 
 #include "child/builtin_server.h"
 #include "child/datagram_program.h"
+#include "child/dev_log.h"
 #include "child/program_deadlines.h"
 #include "child/program_stderr.h"
 #include "child/wait_program.h"
@@ -36,6 +37,8 @@ class ChildLoop {
   // it as ProgramStarted, DatagramReply (unless the reply is empty), ProgramExited,
   // all with pid kInProcess.
   void AnswerDatagramInProcess(const Datagram& datagram);
+  // Reads the service's /dev/log (BindDevLog) into the log while it serves.
+  void ReadDevLog(UniqueFd socket);
 
  private:
   struct Running {
@@ -94,6 +97,7 @@ class ChildLoop {
   UniqueFd null_fd_;
   std::unique_ptr<MessageChannel> channel_;
   std::unique_ptr<ProgramStderr> program_stderr_;
+  std::unique_ptr<DevLogReader> dev_log_;  // dev_log = yes, in a namespace
   EventPtr sigchld_event_;
   UniqueFd term_fd_;  // SIGTERM, from the supervisor's side only
   EventPtr sigterm_event_;

@@ -7,7 +7,8 @@
 //   2. receive the ServiceDefinition from the supervisor
 //   3. enter the service's own PID and mount namespaces (and network, with
 //      private_network): this process stays outside as the holder, its child is
-//      the namespace's init and goes on; init mounts a private /proc
+//      the namespace's init and goes on; init binds the service's /dev/log
+//      (dev_log) and mounts a private /proc
 //   4. open /dev/null for stderr = null (a chroot may have none)
 //   5. drop privileges: chroot, groups, gid, uid, capabilities, no_new_privs
 //      (the holder too, keeping nothing, then it only waits); init is sealed (not dumpable, dies
@@ -29,6 +30,7 @@
 #include <string>
 
 #include "child/child_loop.h"
+#include "child/dev_log.h"
 #include "child/privilege_drop.h"
 #include "child/service_namespaces.h"
 #include "common/default_signals.h"
@@ -91,6 +93,16 @@ void CheckProgram(const ServiceDefinition& service) {
     Fail(ErrnoMessage("chdir", dir + (chroot.empty() ? "" : " in chroot " + chroot), err));
 }
 
+// The service's /dev/log, or none (said on stderr, which the log shows): the
+// service runs either way.
+UniqueFd OpenDevLog(const ServiceDefinition& service) {
+  std::string skipped, error;
+  UniqueFd socket = BindDevLog(service.jail.chroot, &skipped, &error);
+  std::string why = error.empty() ? skipped : error;
+  if (!why.empty()) fprintf(stderr, "dev_log: no /dev/log for the programs: %s\n", why.c_str());
+  return socket;
+}
+
 UniqueFd OpenNullIfWanted(const ServiceDefinition& service) {
   if (service.program.stderr_target != StderrTarget::kNull) return UniqueFd();
   UniqueFd null(open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -120,6 +132,7 @@ int main() {
 
   ServiceDefinition service = ReceiveDefinition();
   std::string error;
+  UniqueFd dev_log;
   if (service.jail.namespaces) {
     pid_t init = 0;
     if (!EnterServiceNamespaces(service.jail.private_network, &init, &error)) {
@@ -134,6 +147,10 @@ int main() {
       }
       HoldNamespace(init);
     }
+    // A built-in runs no program that could log.
+    if (service.jail.dev_log && service.program.mode != ServiceMode::kBuiltin) {
+      dev_log = OpenDevLog(service);
+    }
     if (!MountPrivateProc(service.jail.chroot, &error)) Fail("namespaces: " + error);
   }
   UniqueFd null_fd = OpenNullIfWanted(service);
@@ -146,5 +163,6 @@ int main() {
   EventBasePtr base(event_base_new());
   if (!base) Fail("event_base_new failed");
   ChildLoop child(base.get(), UniqueFd(kControlFd), std::move(service), std::move(null_fd));
+  if (dev_log) child.ReadDevLog(std::move(dev_log));
   return child.Run();
 }

@@ -1,6 +1,7 @@
 #include "common/config.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
@@ -125,6 +126,23 @@ void WarnDenyOnly(Config* config) {
   }
 }
 
+// A chroot without /dev has no place for the service's /dev/log (child/dev_log.h).
+void WarnChrootWithoutDev(Config* config) {
+  for (const ServiceConfig& service : config->services) {
+    const JailSpec& jail = service.jail;
+    if (!jail.dev_log || jail.chroot.empty() || service.program.mode == ServiceMode::kBuiltin) {
+      continue;
+    }
+    struct stat info {};
+    std::string dev = jail.chroot + "/dev";
+    if (stat(dev.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) continue;
+    config->warnings.push_back(EscapeControlBytes(
+        service.where + ": [" + service.name + "] dev_log: the chroot has no " + dev +
+        " directory, so its programs get no /dev/log (their syslog messages are lost); "
+        "create it, or say dev_log = no"));
+  }
+}
+
 // Where an error points: the rank of its file among `files` (1 for the first
 // read; 0 for none) and its line (0 for the file as a whole).
 std::pair<size_t, uint64_t> ErrorPlace(const std::vector<std::string>& files,
@@ -183,6 +201,7 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
   for (ServiceConfig& service : config->services) ResolveLoginEnvironment(&service);
   CheckPortsUnique(config->services, &errs);
   WarnDenyOnly(config);
+  WarnChrootWithoutDev(config);
   WarnPrivileges(config);
   SortByPlace(sources.files, errors, first_error);
   return errs.None();

@@ -27,6 +27,7 @@ enum class MessageType : uint16_t {
   kFatal = 105,
   kProgramOutput = 106,
   kDatagramReply = 107,
+  kProgramSyslog = 108,
 };
 
 enum class Sender : uint8_t { kSupervisor, kChild };
@@ -116,6 +117,11 @@ inline constexpr MessageRule kMessageTable[] = {
   {MessageType::kDatagramReply, "DatagramReply", Sender::kChild, 0,
      kMaxDatagramReplyPayload,
      In(LinkState::kReady), std::nullopt},
+  // A message from the service's /dev/log (ProgramOutput's payload, one line),
+  // with the sender's pidfd while it is there to be named.
+  {MessageType::kProgramSyslog, "ProgramSyslog", Sender::kChild, 1,
+     kMaxOutputPayload,
+     In(LinkState::kReady), std::nullopt, true},
 };
 // clang-format on
 

@@ -26,6 +26,9 @@ struct JailSpec {
   // An empty network namespace for the programs (private_network = yes): the
   // connection they were handed works, nothing else does.
   bool private_network = false;
+  // dev_log =: the programs get a /dev/log of the service's own, read by the
+  // child into gatehouse's log (child/dev_log.h). Only with namespaces.
+  bool dev_log = true;
   // capabilities =: bit n keeps capability n for the programs (bounding,
   // permitted, effective; ambient too for a user other than root). 0: none.
   uint64_t capabilities = 0;

@@ -119,6 +119,7 @@ std::string EncodePayload(const ServiceDefinition& v) {
   w.U8(v.jail.no_new_privs ? 1 : 0);
   w.U8(static_cast<uint8_t>(v.program.mode));
   w.U8(static_cast<uint8_t>(v.program.builtin));
+  w.U8(v.jail.dev_log ? 1 : 0);
   return w.Take();
 }
 
@@ -166,7 +167,10 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
   uint8_t mode = 0, builtin = 0;
   r.U8("mode", &mode);
   r.U8("builtin", &builtin);
+  uint8_t dev_log = 0;
+  r.U8("dev_log", &dev_log);
   if (!r.Finish(error)) return false;
+  v->jail.dev_log = dev_log == 1;
   v->program.mode = static_cast<ServiceMode>(mode);
   v->program.builtin = static_cast<BuiltinService>(builtin);
   bool in_process = v->program.mode == ServiceMode::kBuiltin;
@@ -181,8 +185,8 @@ bool DecodePayload(const std::string& payload, ServiceDefinition* v, std::string
     *error = "no_new_privs: not a boolean";
   else if (v->jail.capabilities != 0 && !v->jail.change_identity)
     *error = "capabilities: need gatehouse to run as root";
-  else if (namespaces > 1 || private_network > 1)
-    *error = "namespaces, private_network: not a boolean";
+  else if (namespaces > 1 || private_network > 1 || dev_log > 1)
+    *error = "namespaces, private_network, dev_log: not a boolean";
   else if (v->jail.private_network && !v->jail.namespaces)
     *error = "private_network: needs namespaces";
   else if (mode > static_cast<uint8_t>(kLastServiceMode))

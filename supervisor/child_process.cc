@@ -509,6 +509,19 @@ void ChildProcess::OnMessage(WireMessage& message) {
       found->second.reply(reply.bytes);
       return;
     }
+    case MessageType::kProgramSyslog: {
+      ProgramOutput output;
+      if (!DecodePayload(message.payload, &output, &error)) return ProtocolViolation(error);
+      // The sender as we see it: from its pidfd, or a program we know; else "?"
+      // (a namespace's pid would mislead).
+      pid_t host_pid = message.fd ? PidOfPidfd(message.fd.get()) : 0;
+      if (host_pid <= 0) {
+        auto host = host_pid_of_.find(output.pid);
+        host_pid = host != host_pid_of_.end() ? host->second : 0;
+      }
+      output_log_->SyslogText(host_pid, output.text);
+      return;
+    }
     case MessageType::kProgramOutput: {
       ProgramOutput output;
       if (!DecodePayload(message.payload, &output, &error)) return ProtocolViolation(error);

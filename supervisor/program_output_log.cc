@@ -37,6 +37,17 @@ void ProgramOutputLog::ProgramText(pid_t pid, const std::string& text, const std
   CountDropped(dropped);
 }
 
+void ProgramOutputLog::SyslogText(pid_t pid, const std::string& text) {
+  LineSplitter splitter;
+  std::vector<std::string> lines;
+  splitter.Feed(text.data(), text.size(), &lines);
+  splitter.Finish(&lines);
+  std::string label = service_ + "[" + (pid > 0 ? std::to_string(pid) : "?") + "]: ";
+  uint64_t dropped = 0;
+  for (const std::string& line : lines) dropped += LogLine(label, line) ? 0 : 1;
+  CountDropped(dropped);
+}
+
 void ProgramOutputLog::ChildLines(const std::vector<std::string>& lines) {
   uint64_t dropped = 0;
   for (const std::string& line : lines) dropped += LogLine(service_ + " child: ", line) ? 0 : 1;

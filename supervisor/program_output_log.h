@@ -39,6 +39,11 @@ class ProgramOutputLog {
   // `text` from a ProgramOutput message: lines, each ending in '\n'. `source`:
   // the client its program serves (SourceOf), empty for none (mode = wait).
   void ProgramText(pid_t pid, const std::string& text, const std::string& source);
+  // `text` a process of the service sent to its /dev/log (ProgramSyslog): under
+  // the service's line rate only, since the sender may be any process of the
+  // service (tftpd's per-request children), not a program with a client; the
+  // child bounds the messages it forwards already.
+  void SyslogText(pid_t pid, const std::string& text);
   // Program `pid` (as ProgramText named it) has ended.
   void ProgramEnded(pid_t pid) { in_full_.erase(pid); }
   // Lines the child itself wrote to its stderr.

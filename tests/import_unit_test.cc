@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "supervisor/import/inetd.h"
+#include "supervisor/import/port_clashes.h"
 #include "supervisor/import/services_d_writer.h"
 #include "supervisor/import/xinetd.h"
 #include "tests/integration/harness.h"
@@ -49,6 +50,11 @@ std::string SectionFrom(const std::string& text, const std::string& origin) {
   return text.substr(start, end == std::string::npos ? std::string::npos : end + 1 - start);
 }
 
+// The defaults' logging is gatehouse's own business: each service says it was dropped.
+const char kLogTypeDropped[] =
+    "# dropped from the defaults: log_type = SYSLOG daemon info (gatehouse writes its own log: "
+    "log_file, log_level)\n";
+
 TEST(XinetdImport, DefaultsApplyAndPlusEqualsMinusEqualsEditTheirLists) {
   TempDir dir("/tmp");
   std::string conf = dir.Write("xinetd.conf",
@@ -68,27 +74,25 @@ TEST(XinetdImport, DefaultsApplyAndPlusEqualsMinusEqualsEditTheirLists) {
                                "}\n");
   Imported imported = Xinetd({conf});
   EXPECT_TRUE(imported.errors.empty()) << imported.errors[0];
-  EXPECT_EQ(SectionFrom(imported.text, conf + ":7"), conf + ":7: added\n" +
-                                                         "# only_from += 192.168.1.1 (" + conf +
-                                                         ":13): added to the defaults' list\n" +
-                                                         "[added]\n"
-                                                         "port = 7001\n"
-                                                         "exec = /bin/cat\n"
-                                                         "cidr_allow = 127.0.0.1/32\n"
-                                                         "cidr_allow = 10.0.0.0/8\n"
-                                                         "cidr_allow = 192.168.1.1/32\n"
-                                                         "max_servers = 10\n");
-  EXPECT_EQ(SectionFrom(imported.text, conf + ":15"), conf + ":15: taken\n" +
-                                                          "# only_from -= 10.0.0.0/8 (" + conf +
-                                                          ":20): taken from the defaults' list\n" +
-                                                          "[taken]\n"
-                                                          "port = 7002\n"
-                                                          "exec = /bin/cat\n"
-                                                          "args = -u\n"
-                                                          "cidr_allow = 127.0.0.1/32\n"
-                                                          "max_servers = 3\n");
-  // The defaults' logging is gatehouse's own business: no note about it.
-  EXPECT_EQ(imported.text.find("log_type"), std::string::npos) << imported.text;
+  EXPECT_EQ(SectionFrom(imported.text, conf + ":7"),
+            conf + ":7: added\n" + "# only_from += 192.168.1.1 (" + conf +
+                ":13): added to the defaults' list\n" + kLogTypeDropped +
+                "[added]\n"
+                "port = 7001\n"
+                "exec = /bin/cat\n"
+                "cidr_allow = 127.0.0.1/32\n"
+                "cidr_allow = 10.0.0.0/8\n"
+                "cidr_allow = 192.168.1.1/32\n"
+                "max_servers = 10\n");
+  EXPECT_EQ(SectionFrom(imported.text, conf + ":15"),
+            conf + ":15: taken\n" + "# only_from -= 10.0.0.0/8 (" + conf +
+                ":20): taken from the defaults' list\n" + kLogTypeDropped +
+                "[taken]\n"
+                "port = 7002\n"
+                "exec = /bin/cat\n"
+                "args = -u\n"
+                "cidr_allow = 127.0.0.1/32\n"
+                "max_servers = 3\n");
 }
 
 TEST(XinetdImport, IncludedirReadsInNameOrderSkipsDottedAndBackupNamesAndIsBounded) {
@@ -389,6 +393,92 @@ TEST(InetdImport, ShortLinesAreNamedByFileAndLineAndTheRestIsRead) {
   EXPECT_EQ(imported.errors[0],
             conf + ":1: expected service socket_type protocol wait user server [args]");
   EXPECT_NE(imported.text.find("\n[7002]\n"), std::string::npos) << imported.text;
+}
+
+// xinetd's `user = root` for a daemon with a recipe: its capabilities; for any
+// other program a note saying what it will probably need.
+TEST(XinetdImport, RootDaemonsKeepTheirRecipesCapabilitiesOthersAreTold) {
+  TempDir dir("/tmp");
+  std::string conf = dir.Write("tftp",
+                               "service tftp\n{\n\tsocket_type = dgram\n\tprotocol = udp\n"
+                               "\twait = yes\n\tuser = root\n\tserver = /usr/sbin/in.tftpd\n"
+                               "\tserver_args = -s /srv/tftp\n}\n"
+                               "service other\n{\n\tport = 7100\n\tsocket_type = stream\n"
+                               "\twait = no\n\tuser = root\n\tserver = /usr/local/sbin/otherd\n}\n"
+                               "service plain\n{\n\tport = 7101\n\tsocket_type = stream\n"
+                               "\twait = no\n\tuser = nobody\n\tserver = /usr/sbin/vsftpd\n}\n");
+  Imported imported = Xinetd({conf});
+  EXPECT_TRUE(imported.errors.empty()) << imported.errors[0];
+  std::string tftp = SectionFrom(imported.text, conf + ":1");
+  EXPECT_NE(tftp.find("\nuser = root\ngroup = root\n"
+                      "capabilities = CAP_SYS_CHROOT CAP_SETUID CAP_SETGID\n"),
+            std::string::npos)
+      << tftp;
+  std::string other = SectionFrom(imported.text, conf + ":10");
+  EXPECT_EQ(other.find("\ncapabilities ="), std::string::npos) << other;
+  EXPECT_NE(other.find("# user = root: the program gets root's file access but none of root's "
+                       "capabilities."),
+            std::string::npos)
+      << other;
+  // Not root: nothing to add.
+  std::string plain = SectionFrom(imported.text, conf + ":15");
+  EXPECT_EQ(plain.find("capabilities"), std::string::npos) << plain;
+}
+
+// Two entries on one port: the later is commented out, naming the earlier, and
+// called an identical twin when it is one. A service name counts as its port
+// number, and a wildcard clashes with any address of that port.
+TEST(ImportPortClashes, TheLaterEntryIsCommentedOutNamingTheFirst) {
+  auto service = [](const std::string& origin, const std::string& port, const std::string& exec) {
+    ImportedService out;
+    out.name = "s";
+    out.origin = origin;
+    out.Key("port", port);
+    out.Key("exec", exec);
+    return out;
+  };
+  std::vector<ImportedService> services = {service("a:1", "echo/udp", "/bin/cat"),
+                                           service("a:2", "7/udp", "/bin/cat"),
+                                           service("a:3", "127.0.0.1:7/udp", "/bin/true"),
+                                           service("a:4", "7", "/bin/cat"),
+                                           service("a:5", "127.0.0.1:8000", "/bin/cat"),
+                                           service("a:6", "127.0.0.2:8000", "/bin/cat"),
+                                           service("a:7", "8000", "/bin/cat")};
+  CommentOutPortClashes(&services);
+  ASSERT_EQ(services[1].not_runnable.size(), 1u);
+  EXPECT_EQ(services[1].not_runnable[0],
+            "port 7/udp is already taken by the entry of a:1, an identical twin (xinetd's second "
+            "bind fails too)");
+  ASSERT_EQ(services[2].not_runnable.size(), 1u);
+  EXPECT_EQ(services[2].not_runnable[0],
+            "port 127.0.0.1:7/udp is already taken by the entry of a:1 (xinetd's second bind "
+            "fails too)");
+  EXPECT_TRUE(services[0].not_runnable.empty());
+  EXPECT_TRUE(services[3].not_runnable.empty());  // tcp: another port
+  EXPECT_TRUE(services[4].not_runnable.empty());
+  EXPECT_TRUE(services[5].not_runnable.empty());   // another address
+  ASSERT_EQ(services[6].not_runnable.size(), 1u);  // the wildcard beside both
+  EXPECT_NE(services[6].not_runnable[0].find("entry of a:5"), std::string::npos);
+}
+
+// RPC entries say so in both formats.
+TEST(ImportRpc, RpcServicesAreNotSupported) {
+  TempDir dir("/tmp");
+  std::string xinetd = dir.Write("rstatd",
+                                 "service rstatd\n{\n\ttype = RPC UNLISTED\n\tsocket_type = dgram\n"
+                                 "\tprotocol = udp\n\twait = yes\n\tserver = /usr/sbin/rpc.rstatd\n"
+                                 "\trpc_version = 2-4\n\tport = 7200\n}\n");
+  Imported imported = Xinetd({xinetd});
+  EXPECT_NE(imported.text.find("# commented out: type = RPC: RPC services are not supported\n"),
+            std::string::npos)
+      << imported.text;
+  std::string inetd =
+      dir.Write("inetd.conf", "rstatd/1-5\tdgram\trpc/udp\twait\troot\t/usr/sbin/rpc.rstatd\tx\n");
+  imported = Inetd(inetd);
+  EXPECT_NE(imported.text.find("# commented out: protocol rpc/udp: RPC services are not "
+                               "supported\n"),
+            std::string::npos)
+      << imported.text;
 }
 
 }  // namespace

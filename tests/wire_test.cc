@@ -261,8 +261,8 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   // The stderr target's byte comes before the timeout (u32), six rlimits (u64),
   // The stderr target's byte comes before the timeout (u32), six rlimits (u64),
   // nice and umask (u32 each), the start soft file limit (u64), the empty banner
-  // (u32), the capabilities (u64), no_new_privs, mode and builtin (u8 each).
-  bad_target[bad_target.size() - (4 + 6 * 8 + 4 + 4 + 8 + 4 + 8 + 1 + 1 + 1) - 1] = 3;
+  // (u32), the capabilities (u64), no_new_privs, mode, builtin and dev_log (u8 each).
+  bad_target[bad_target.size() - (4 + 6 * 8 + 4 + 4 + 8 + 4 + 8 + 1 + 1 + 1 + 1) - 1] = 3;
   EXPECT_FALSE(DecodePayload(bad_target, &definition, &error));
   EXPECT_EQ(error, "stderr_target: not log, client or null");
   // The timeout is at most a week.
@@ -283,10 +283,17 @@ TEST(Wire, MalformedPayloadsAreRejected) {
   EXPECT_FALSE(DecodePayload(EncodePayload(definition), &definition, &error));
   EXPECT_EQ(error, "umask: not from 0000 to 0777");
   definition.program.umask = 022;
+  std::string bad_dev_log = EncodePayload(definition);
+  bad_dev_log.back() = 2;  // dev_log, the last byte
+  EXPECT_FALSE(DecodePayload(bad_dev_log, &definition, &error));
+  EXPECT_EQ(error, "namespaces, private_network, dev_log: not a boolean");
+  definition.jail.dev_log = false;
+  ASSERT_TRUE(DecodePayload(EncodePayload(definition), &definition, &error)) << error;
+  EXPECT_FALSE(definition.jail.dev_log);
   // no_new_privs is a boolean; capabilities are kept only by a child that
   // changes identity (gatehouse as root).
   std::string bad_privs = EncodePayload(definition);
-  bad_privs[bad_privs.size() - 3] = 2;  // before mode and builtin
+  bad_privs[bad_privs.size() - 4] = 2;  // before mode, builtin and dev_log
   EXPECT_FALSE(DecodePayload(bad_privs, &definition, &error));
   EXPECT_EQ(error, "no_new_privs: not a boolean");
   definition.jail.capabilities = 1ull << 10;
@@ -613,6 +620,7 @@ TEST(MessageTable, EachTypeIsAllowedOnlyFromItsSenderInItsStates) {
       {MessageType::kListenFd, Sender::kSupervisor, {S::kReady}},
       {MessageType::kDatagram, Sender::kSupervisor, {S::kReady}},
       {MessageType::kDatagramReply, Sender::kChild, {S::kReady}},
+      {MessageType::kProgramSyslog, Sender::kChild, {S::kReady}},
       {MessageType::kProgramsNoted, Sender::kSupervisor, {S::kReady}},
   };
   ASSERT_EQ(std::size(rules), std::size(kMessageTable));

@@ -83,6 +83,7 @@ std::string DescribeConfig(const Config& config) {
     out << "  chdir    " << Shown(s.program.working_directory) << "\n";
     out << "  stderr   " << StderrTargetName(s.program.stderr_target) << "\n";
     if (s.jail.private_network) out << "  private_network yes\n";
+    out << "  dev_log  " << (s.jail.dev_log ? "yes" : "no") << "\n";
     out << "  listen   " << s.listen << "\n";
     for (const std::string& env : s.program.env) out << "  env      " << Shown(env) << "\n";
     for (const AddressPattern& p : s.access.allow) out << "  allow    " << Shown(p.text) << "\n";

@@ -155,6 +155,10 @@ bool ParsePrivateNetwork(const std::string& value, const KeyTarget& target, std:
   return ParseBool(value, &target.service->jail.private_network, error);
 }
 
+bool ParseDevLog(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseBool(value, &target.service->jail.dev_log, error);
+}
+
 template <typename Item, bool (*kParse)(const std::string&, Item*, std::string*),
           std::vector<Item> AccessRules::*kList>
 bool ParseAccessRule(const std::string& value, const KeyTarget& target, std::string* error) {
@@ -604,6 +608,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "where the program's stderr goes: log (default), client (the connection) or null"},
       {"private_network", kService, kScalar, ParsePrivateNetwork,
        "programs get an empty network namespace (only their connection works)"},
+      {"dev_log", kService, kScalar, ParseDevLog,
+       "programs get a /dev/log of their own whose messages go to gatehouse's log (default yes)"},
       {"reload_programs", kService, kScalar, ParseReloadPrograms,
        "on reload, a changed or removed service's running programs: keep (run on) or end"},
       {"kill_grace", kService, kScalar, ParseKillGrace,

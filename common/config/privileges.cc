@@ -74,7 +74,10 @@ void WarnPrivileges(Config* config) {
     if (root && jail.capabilities == 0) {
       consequence =
           " (without capabilities it still has root's file access: reads and writes every "
-          "file root owns)";
+          "file root owns; yet it has none of root's capabilities, so a daemon that "
+          "chroots or changes user fails: vsftpd, rsync, sshd and in.tftpd need "
+          "capabilities = CAP_SYS_CHROOT CAP_SETUID CAP_SETGID or more, see "
+          "docs/migrating.md)";
     } else if (root_group) {
       consequence = " (gid 0: reads and writes every file open to group root)";
     }

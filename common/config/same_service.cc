@@ -23,7 +23,7 @@ std::vector<std::string> AccessTexts(const ServiceConfig& s) {
 
 auto Jail(const JailSpec& j) {
   return std::make_tuple(j.chroot, j.change_identity, j.uid, j.gid, j.groups, j.namespaces,
-                         j.private_network, j.capabilities, j.no_new_privs);
+                         j.private_network, j.dev_log, j.capabilities, j.no_new_privs);
 }
 
 auto Program(const ProgramSpec& p) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "supervisor/import/inetd.h"
+#include "supervisor/import/port_clashes.h"
 #include "supervisor/import/services_d_writer.h"
 #include "supervisor/import/xinetd.h"
 
@@ -28,6 +29,7 @@ int RunImport(int argc, char** argv) {
   } else {
     ImportInetd(paths[0], &services, &errors);
   }
+  CommentOutPortClashes(&services);
   std::cout << WriteServicesD(services, tool);
   for (const std::string& error : errors) std::cerr << "gatehouse import: " << error << "\n";
   return errors.empty() ? 0 : 1;

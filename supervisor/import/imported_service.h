@@ -11,8 +11,8 @@ namespace gatehouse {
 struct ImportedService {
   std::string name;    // the tool's service name; made a valid, unique section name on output
   std::string origin;  // FILE:LINE where it was described
-  // Why the section cannot run as gatehouse is today (disabled, RPC, ...): each
-  // one comments the whole section out, so what is emitted always passes --check.
+  // Why the section cannot run as gatehouse is today (disabled, RPC, a port an
+  // earlier entry took, ...): each one comments the whole section out.
   std::vector<std::string> not_runnable;
   // gatehouse keys in order; a key may repeat for list keys.
   std::vector<std::pair<std::string, std::string>> keys;

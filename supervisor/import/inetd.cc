@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "supervisor/import/bounded_file.h"
+#include "supervisor/import/root_daemons.h"
 #include "supervisor/import/service_mode.h"
 
 namespace gatehouse {
@@ -43,12 +44,13 @@ ImportedService Convert(const std::vector<std::string>& c, const std::string& or
   const std::string& socket_type = c[1];
   const std::string& proto = c[2];
   bool udp = proto.rfind("udp", 0) == 0;
+  if (proto.rfind("rpc", 0) == 0) {
+    out.not_runnable.push_back("protocol " + proto + ": RPC services are not supported");
+  }
   if (socket_type == "dgram" || udp) {
     out.datagram = true;
   } else if (socket_type != "stream") {
     out.not_runnable.push_back("socket type " + socket_type + ": no equivalent");
-  } else if (proto.rfind("rpc", 0) == 0) {
-    out.not_runnable.push_back("protocol " + proto + ": no equivalent");
   }
   if (proto == "unix") {
     out.Key("port", service + (out.datagram ? "|SOCK_DGRAM|unix" : "|unix"));
@@ -105,6 +107,7 @@ ImportedService Convert(const std::vector<std::string>& c, const std::string& or
   }
   if (!args.empty()) out.Key("args", args);
   if (!group.empty()) out.Key("group", group);
+  ImportRootPrivileges(&out);
   if (exec[0] != '/') out.not_runnable.push_back("exec " + exec + " is not an absolute path");
   return out;
 }

@@ -1,5 +1,6 @@
 // Writes imported services as one services.d file: a section per service, those that
-// cannot run yet commented out whole, so the result passes `gatehouse --check`.
+// cannot run yet commented out whole. A draft for `gatehouse --check`, which may still
+// find what the importer cannot see (a missing exec, an unknown user).
 #pragma once
 
 #include <string>

@@ -9,6 +9,7 @@
 
 #include "supervisor/import/address_rules.h"
 #include "supervisor/import/bounded_file.h"
+#include "supervisor/import/root_daemons.h"
 #include "supervisor/import/service_mode.h"
 
 namespace gatehouse {
@@ -324,6 +325,16 @@ void ConvertLimits(std::map<std::string, Resolved>& keys, ImportedService* out) 
     }
     return;
   }
+  if (out->datagram) {
+    // Datagrams have no connections to count or pause (docs/configuration.md, mode = datagram).
+    for (const char* key : {"per_source", "cps"}) {
+      if (keys.count(key)) {
+        out->Note(std::string("no effect on datagrams: ") + key + " = " + Join(values(key)) + " (" +
+                  keys[key].origin + ")");
+        keys.erase(key);
+      }
+    }
+  }
   std::string instances = first("instances");
   if (IsNumber(instances, 1, 65535)) {
     out->Key("max_servers", instances);
@@ -362,7 +373,9 @@ ImportedService Convert(const Block* defaults, const Block& service,
   for (const std::string& type : values("type")) {
     if (type == "INTERNAL") {
       internal = true;
-    } else if (type == "RPC" || type == "TCPMUX" || type == "TCPMUXPLUS") {
+    } else if (type == "RPC") {
+      out.not_runnable.push_back("type = RPC: RPC services are not supported");
+    } else if (type == "TCPMUX" || type == "TCPMUXPLUS") {
       out.not_runnable.push_back("type = " + type + ": no equivalent");
     }
   }
@@ -415,6 +428,7 @@ ImportedService Convert(const Block* defaults, const Block& service,
     }
     if (!first("user").empty()) out.Key("user", first("user"));
     if (!first("group").empty()) out.Key("group", first("group"));
+    ImportRootPrivileges(&out);
   }
   ConvertAccess(keys, &out, errors);
 
@@ -454,14 +468,23 @@ ImportedService Convert(const Block* defaults, const Block& service,
       "bind",      "interface", "server",     "server_args", "user",     "group",   "only_from",
       "no_access", "instances", "per_source", "cps",         "env",      "passenv", "nice",
       "umask",     "rlimit_as", "rlimit_cpu", "rlimit_files"};
+  std::string defaults_logging;
   for (const auto& key : keys) {
     if (std::find(std::begin(kHandled), std::end(kHandled), key.first) != std::end(kHandled)) {
       continue;
     }
     bool from_service = std::any_of(service.attributes.begin(), service.attributes.end(),
                                     [&](const Attribute& a) { return a.key == key.first; });
-    if (!from_service && key.first.rfind("log_", 0) == 0) continue;  // defaults' logging
+    if (!from_service && key.first.rfind("log_", 0) == 0) {
+      defaults_logging +=
+          (defaults_logging.empty() ? "" : ", ") + key.first + " = " + Join(key.second.values);
+      continue;
+    }
     out.Note("no equivalent: " + key.first + " = " + Join(key.second.values));
+  }
+  if (!defaults_logging.empty()) {
+    out.Note("dropped from the defaults: " + defaults_logging +
+             " (gatehouse writes its own log: log_file, log_level)");
   }
   return out;
 }

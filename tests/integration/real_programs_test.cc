@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -207,6 +208,32 @@ TEST_F(RsyncDaemonTest, DefaultChrootNeedsRootAndTheClientIsToldSo) {
   EXPECT_NE(access(dest_.c_str(), F_OK), 0);
 }
 
+// As root (docs/migrating.md, "rsync as root"): rsyncd changes to the module's
+// uid and gid (nobody, nogroup by default) and chroots into it, so it needs the
+// three capabilities that takes. Without them, even with `use chroot = no`, it
+// fails at setgid and says so to the client.
+TEST_F(RsyncDaemonTest, AsRootWithChrootItNeedsThreeCapabilities) {
+  if (!IsRoot()) GTEST_SKIP() << "rsync as root: needs gatehouse as root";
+  // The module is read as nobody after the chroot: everything world-readable.
+  ASSERT_EQ(chmod(served_.path().c_str(), 0755), 0);
+  MustRun({"chmod", "-R", "a+rX", served_.path() + "/tree"});
+  std::string service =
+      "user = root\ngroup = root\nexec = /usr/bin/rsync\nargs = --daemon --config=";
+  ASSERT_TRUE(StartService("rsync", service + WriteRsyncdConf(served_.path() + "/tree") + "\n"));
+  CommandResult refused = Rsync({"-a", Url("rsync", "rsync") + "/data/", dest_ + "/"});
+  EXPECT_NE(refused.exit_code, 0) << refused.out;
+  EXPECT_NE(refused.err.find("@ERROR: setgid failed"), std::string::npos) << refused.err;
+  gatehouse_.reset();
+
+  // The recipe: the capabilities, and rsyncd's own chroot into the module too.
+  std::string with_chroot = WriteRsyncdConf(served_.path() + "/tree", /*use_chroot=*/true);
+  ASSERT_TRUE(StartService("rsync", "capabilities = CAP_SYS_CHROOT CAP_SETUID CAP_SETGID\n" +
+                                        service + with_chroot + "\n"));
+  CommandResult copy = Rsync({"-a", Url("rsync", "rsync") + "/data/", dest_ + "/"});
+  ASSERT_EQ(copy.exit_code, 0) << copy.err << gatehouse_->Log();
+  EXPECT_EQ(TreeChecksums(dest_), TreeChecksums(served_.path() + "/tree"));
+}
+
 // ---- busybox httpd -i in a chroot ----------------------------------------------
 
 class BusyboxHttpdTest : public RealProgramsTest {
@@ -345,6 +372,77 @@ TEST_F(VsftpdTest, WithoutCapabilitiesTheClientReadsVsftpdsOops) {
   EXPECT_NE(greeting.out.find("500 OOPS: setgroups"), std::string::npos)
       << greeting.out << gatehouse_->Log();
   EXPECT_NE(Curl({Url("ftp", "ftp") + "/"}).exit_code, 0);
+}
+
+// ---- in.tftpd (tftpd-hpa) as a UDP wait service -------------------------------
+
+// As docs/migrating.md says: mode = wait (tftpd takes the socket and serves
+// until idle), root with the capabilities to chroot (--secure) and to change
+// to its tftp user. Its syslog lines reach gatehouse's log through the
+// service's /dev/log; gatehouse runs under PrivateDevLogWrapper, so the host
+// has a /dev/log (the test's socat) for the service's to cover.
+class TftpdTest : public RealProgramsTest {
+ protected:
+  void SetUp() override {
+    if (!IsRoot()) GTEST_SKIP() << "in.tftpd chroots and changes user: needs gatehouse as root";
+    if (access("/usr/sbin/in.tftpd", X_OK) != 0) GTEST_SKIP() << "tftpd-hpa is not installed";
+    served_.Write("boot/pxelinux.0", blob_);
+  }
+  ::testing::AssertionResult StartTftpd(const std::string& capabilities) {
+    GatehouseProcess::Launch launch;
+    launch.wrapper = PrivateDevLogWrapper(dir_.path());
+    return Start("log_level = 3\n",
+                 {{"tftp.conf",
+                   "[tftp]\nport = 127.0.0.1:0/udp\nmode = wait\n"
+                   "user = root\ngroup = root\n" +
+                       capabilities +
+                       "exec = /usr/sbin/in.tftpd\n"
+                       "args = --secure --verbose --user tftp " +
+                       served_.path() + "\n"}},
+                 launch);
+  }
+  int UdpPort() const {
+    std::smatch match;
+    std::string log = gatehouse_->Log();
+    return std::regex_search(log, match, std::regex(" tftp: listening on 127.0.0.1:([0-9]+)/udp"))
+               ? std::stoi(match[1])
+               : 0;
+  }
+  // tftp-hpa's client, in binary mode; its own retries give up after 10 s.
+  CommandResult Get(const std::string& file, const std::string& to,
+                    double timeout_seconds = kClientTimeout) {
+    return RunCommand(
+        {"tftp", "-m", "binary", "127.0.0.1", std::to_string(UdpPort()), "-c", "get", file, to}, "",
+        timeout_seconds);
+  }
+
+  TempDir served_{"/tmp"};
+  std::string blob_ = BinaryContent(200000, 5);
+};
+
+TEST_F(TftpdTest, AGetIsByteIdenticalAndTftpdsSyslogIsInTheLog) {
+  ASSERT_TRUE(StartTftpd("capabilities = CAP_SYS_CHROOT CAP_SETUID CAP_SETGID\n"));
+  std::string fetched = dir_.path() + "/pxelinux.0";
+  CommandResult get = Get("boot/pxelinux.0", fetched);
+  EXPECT_EQ(get.exit_code, 0) << get.out << get.err << gatehouse_->Log();
+  EXPECT_TRUE(ReadFile(fetched) == blob_) << ReadFile(fetched).size() << " bytes";
+  // --verbose: tftpd's syslog() line, labelled with the service.
+  EXPECT_TRUE(gatehouse_->WaitForLog(": RRQ from 127.0.0.1 filename boot/pxelinux.0"))
+      << gatehouse_->Log();
+  EXPECT_NE(gatehouse_->Log().find("tftp["), std::string::npos) << gatehouse_->Log();
+}
+
+// Without the capabilities tftpd cannot change user: the client only times out
+// (it gives up after 25 s; here it is stopped after 3), and the reason is in
+// gatehouse's log, from tftpd's own syslog.
+TEST_F(TftpdTest, WithoutCapabilitiesTheLogSaysWhy) {
+  ASSERT_TRUE(StartTftpd(""));
+  std::string fetched = dir_.path() + "/pxelinux.0";
+  Get("boot/pxelinux.0", fetched, 3);
+  EXPECT_TRUE(gatehouse_->WaitForLog(": in.tftpd[", 10)) << gatehouse_->Log();
+  EXPECT_NE(gatehouse_->Log().find("cannot set groups for user tftp"), std::string::npos)
+      << gatehouse_->Log();
+  EXPECT_TRUE(ReadFile(fetched).empty());
 }
 
 }  // namespace

@@ -100,5 +100,28 @@ TEST(Systemd, WithoutNotifySocketItStillStartsReloadsAndStops) {
   EXPECT_EQ(gatehouse.Stop(SIGTERM), 0) << gatehouse.Log();
 }
 
+// `systemctl kill -s SIGNAL gatehouse` signals every process of the unit: the
+// service children and every running program too, which a USR2 or HUP ends.
+// Whatever tells an administrator to signal gatehouse through systemctl says
+// --kill-whom=main (or uses systemctl reload).
+TEST(Systemd, EveryKillAdviceSignalsTheMainProcessOnly) {
+  for (const char* file : {"README.md", "docs/systemd.md", "docs/configuration.md",
+                           "docs/gatehouse.8", "docs/migrating.md",
+                           "examples/systemd/gatehouse.service", "examples/logrotate/gatehouse"}) {
+    std::string text = ReadFile(Runfile(file));
+    ASSERT_FALSE(text.empty()) << file;
+    for (size_t at = text.find("systemctl kill"); at != std::string::npos;
+         at = text.find("systemctl kill", at + 1)) {
+      std::string rest = text.substr(at, text.find('\n', at) - at);
+      // "a plain `systemctl kill`" explains the trap; every command names its target.
+      if (rest.rfind("systemctl kill`", 0) == 0) continue;
+      EXPECT_EQ(rest.rfind("systemctl kill --kill-whom=main ", 0), 0u) << file << ": " << rest;
+    }
+  }
+  EXPECT_NE(ReadFile(Runfile("examples/logrotate/gatehouse"))
+                .find("systemctl kill --kill-whom=main -s HUP gatehouse.service"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace gatehouse::testing

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <set>
 #include <tuple>
@@ -234,8 +235,7 @@ TEST_F(WaitTest, AReloadEndsTheOldProgramBeforeTheNewOneStarts) {
     size_t first = text.find("start ");
     return first == std::string::npos ? first : text.find("start ", first + 1);
   };
-  WaitUntil([&] { return second_start_of(journal = ReadFile(journal_)) != std::string::npos; },
-            10);
+  WaitUntil([&] { return second_start_of(journal = ReadFile(journal_)) != std::string::npos; }, 10);
   size_t first_start = journal.find("start ");
   size_t stop = journal.find("stop ");
   size_t second_start = second_start_of(journal);
@@ -345,6 +345,43 @@ TEST_F(WaitTest, APythonSocketserverTakesItsSocketFromListenFds) {
     EXPECT_EQ(result.out.rfind("socketserver pid ", 0), 0u) << result.out;
   }
   EXPECT_EQ(gatehouse_->Log().find("not socket-activated"), std::string::npos) << gatehouse_->Log();
+}
+
+// A wait program's stdout is the listening socket (inetd's convention), not a
+// log: what a daemon logs there (gunicorn's --access-logfile -) is lost, and
+// /dev/stderr is where such a log belongs (docs/configuration.md, mode = wait).
+TEST_F(WaitTest, StdoutIsTheListeningSocketAndDevStderrReachesTheLog) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "python3 missing";
+  std::string script = world_->path() + "/logs.py";
+  std::ofstream(script) << "import os, socket\n"
+                           "same = os.fstat(1).st_ino == os.fstat(3).st_ino\n"
+                           "try:\n"
+                           "    os.write(1, b'access line via stdout\\n')\n"
+                           "    stdout = 'written'\n"
+                           "except OSError as e:\n"
+                           "    stdout = 'refused: ' + e.strerror\n"
+                           "with open('/dev/stderr', 'w') as log:\n"
+                           "    print('stdout is fd 3:', same, '- stdout write', stdout,\n"
+                           "          file=log, flush=True)\n"
+                           "    print('access line via /dev/stderr', file=log, flush=True)\n"
+                           "listener = socket.socket(fileno=3)\n"
+                           "while True:\n"
+                           "    conn, _ = listener.accept()\n"
+                           "    conn.sendall(b'served\\n')\n"
+                           "    conn.close()\n";
+  ASSERT_TRUE(Start("log_level = 3\n", {{"gun.conf",
+                                         "[gun]\nmode = wait\nport = 127.0.0.1:0\n"
+                                         "exec = /usr/bin/python3\nargs = " +
+                                             script + "\n"}}));
+  pid_t pid = ProgramStartedAfter("gun", LogMark{});
+  ASSERT_GT(pid, 1) << gatehouse_->Log();
+  std::string label = "gun[" + std::to_string(pid) + "]: ";
+  EXPECT_TRUE(gatehouse_->WaitForLog(label + "access line via /dev/stderr")) << gatehouse_->Log();
+  EXPECT_TRUE(
+      gatehouse_->WaitForLog(label + "stdout is fd 3: True - stdout write refused: Broken pipe"))
+      << gatehouse_->Log();
+  EXPECT_EQ(LineFrom(Port("gun")), "served\n");
+  EXPECT_EQ(gatehouse_->Log().find("access line via stdout"), std::string::npos);
 }
 
 }  // namespace
