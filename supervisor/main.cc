@@ -130,8 +130,9 @@ int main(int argc, char** argv) {
 
   ListenerMap listeners;
   std::vector<std::string> warnings;
-  pid_t replacing = UpgradingFrom();
+  pid_t replacing = TakeUpgradingFrom();
   AdoptInheritedListeners(config, TakeInheritedListeners(&warnings), &listeners);
+  std::vector<InheritedLink> generations = TakeGenerationLinks(&warnings);
   std::set<std::string> adopted;
   for (const auto& [key, sockets] : listeners) adopted.insert(key);
   if (replacing != 0) {
@@ -157,8 +158,9 @@ int main(int argc, char** argv) {
   int exit_code;
   {
     Supervisor supervisor(command_line, child_program, image);
+    supervisor.TakeOlderGenerations(std::move(generations), replacing);
     supervisor.Apply(config, std::move(listeners));
-    if (replacing != 0) ReportSuccessorReady();
+    if (replacing != 0) supervisor.ReportReady();
     exit_code = supervisor.Run();
   }
   RemovePidFile(pid_file);
