@@ -617,8 +617,7 @@ void Supervisor::Upgrade() {
   }
   // Our table waits in the link before the successor runs: it counts our
   // programs from its first connection on.
-  SendProgramsIfChanged();
-  if (linked) SendPacket(ours.get(), ProgramsPacket(OwnPrograms()));
+  if (linked) SendPacket(ours.get(), ProgramsTableForNewLink());
   pid_t pid = linked ? StartSuccessor(image_, handed, links, &error) : 0;
   if (pid == 0) {
     Log(kLogErr, "upgrade: cannot start " + image_.path + ": " + error + "; still serving");
@@ -681,8 +680,8 @@ void Supervisor::OnLinkMessage(GenerationLink& link, GenerationMessage& message,
         return;
       }
       spared_.insert(message.pid);  // ours only if its parent ends before us: never ended
-      SendProgramsIfChanged();
-      AddLink(std::move(fd), message.pid, Generation::kLater)->Send(ProgramsPacket(programs_sent_));
+      std::string table = ProgramsTableForNewLink();
+      AddLink(std::move(fd), message.pid, Generation::kLater)->Send(std::move(table));
       return;
   }
 }
@@ -743,6 +742,12 @@ void Supervisor::SendProgramsIfChanged() {
   programs_sent_ = std::move(programs);
   std::string packet = ProgramsPacket(programs_sent_);
   for (auto& link : later_) link->Send(packet);
+}
+
+std::string Supervisor::ProgramsTableForNewLink() {
+  SendProgramsIfChanged();         // the links we have are up to date (if any)...
+  programs_sent_ = OwnPrograms();  // ...so that this is what every later one has
+  return ProgramsPacket(programs_sent_);
 }
 
 void Supervisor::CountOlderPrograms() {

@@ -81,6 +81,8 @@ class Supervisor {
   // Our own programs per service, sent to the later generations when it changed.
   std::map<std::string, size_t> OwnPrograms() const;
   void SendProgramsIfChanged();
+  // The table a new later link starts with, the same all the others have.
+  std::string ProgramsTableForNewLink();
   // The older generations' programs, summed per service, into each Service.
   void CountOlderPrograms();
   bool OlderGenerationsRunning() const;
