@@ -520,10 +520,7 @@ void Supervisor::OnKillTimer(evutil_socket_t, short, void* self) {
 void Supervisor::OnOlderWaitOver(evutil_socket_t, short, void* self) {
   auto* supervisor = static_cast<Supervisor*>(self);
   for (auto& link : supervisor->older_) {
-    if (!link->open()) continue;
-    Log(kLogWarning, "older gatehouse pid " + std::to_string(link->peer()) +
-                         " has not ended; stopping without it");
-    link->Close("");
+    link->Close("it has not ended; stopping without it");
   }
   supervisor->FinishIfDone();
 }
@@ -566,10 +563,12 @@ void Supervisor::ReapChildren() {
 
 void Supervisor::TakeOlderGenerations(std::vector<InheritedLink> links, pid_t predecessor) {
   predecessor_ = predecessor;
+  applying_ = true;  // no tables yet: nothing to update (nor READY=1 to send) before Apply
   for (InheritedLink& inherited : links) {
     GenerationLink* link = AddLink(std::move(inherited.fd), inherited.peer, Generation::kOlder);
     link->ReadAvailable();  // the predecessor's table, written before it started us
   }
+  applying_ = false;
 }
 
 void Supervisor::ReportReady() {
@@ -669,7 +668,7 @@ void Supervisor::OnLinkMessage(GenerationLink& link, GenerationMessage& message,
     case GenerationMessage::Kind::kStop:
       // Only the generation that serves stops the older ones; we serve no more.
       if (!handed_over_) {
-        Log(kLogWarning, "upgrade: stop from " + peer + ", which does not serve; ignored");
+        Log(kLogWarning, "upgrade: stop from " + peer + " ignored: this process serves");
         return;
       }
       BeginShutdown(message.seconds, ("stop from " + peer).c_str());
