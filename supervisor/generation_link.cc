@@ -2,8 +2,10 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <sstream>
+#include <vector>
 
 #include "common/fd_passing.h"
 #include "common/parse_number.h"
@@ -12,9 +14,10 @@
 namespace gatehouse {
 namespace {
 
-// A table of 4,096 services with 64-byte names fits; nothing legitimate is larger.
-constexpr size_t kMaxPacket = 320 * 1024;
-constexpr size_t kMaxServices = 4096;
+// A table of 2,048 services with 64-byte names fits, and one packet of it fits a
+// UNIX socket's default send buffer (208 KiB); nothing legitimate is larger.
+constexpr size_t kMaxPacket = 192 * 1024;
+constexpr size_t kMaxServices = 2048;
 constexpr size_t kMaxNameBytes = 64;         // a service name's bound in the config
 constexpr uint64_t kMaxPrograms = 1 << 24;   // far above any max_servers
 constexpr uint64_t kMaxStopSeconds = 86400;  // shutdown_timeout's bound
@@ -100,9 +103,13 @@ std::string StopPacket(uint32_t seconds) { return "stop " + std::to_string(secon
 std::string SuccessorPacket(pid_t pid) { return "successor " + std::to_string(pid); }
 
 std::string ProgramsPacket(const std::map<std::string, size_t>& programs) {
+  // Within the bounds the peer checks, or it would close the link (which also
+  // carries the stop): beyond them a count is left out rather than the link lost.
   std::string packet = "programs";
+  size_t entries = 0;
   for (const auto& [name, count] : programs) {
-    packet += "\n" + name + " " + std::to_string(count);
+    if (++entries > kMaxServices) break;
+    packet += "\n" + name + " " + std::to_string(std::min<size_t>(count, kMaxPrograms));
   }
   return packet;
 }
@@ -175,7 +182,7 @@ void GenerationLink::OnReadable(evutil_socket_t, short, void* self) {
 }
 
 void GenerationLink::ReadAvailable() {
-  std::string buffer(kMaxPacket, '\0');
+  static std::vector<char> buffer(kMaxPacket);  // copied out before any handler runs
   // A few packets per wake-up: the loop's other work gets its turn.
   for (int i = 0; i < 16 && open_; ++i) {
     std::vector<UniqueFd> fds;

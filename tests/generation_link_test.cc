@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/fd_passing.h"
 #include "gtest/gtest.h"
 
 namespace gatehouse {
@@ -37,6 +38,20 @@ TEST(GenerationLinkTest, WhatWeSendParsesBack) {
   GenerationMessage successor = Parsed(SuccessorPacket(4242), 1, Generation::kLater);
   EXPECT_EQ(successor.kind, GenerationMessage::Kind::kSuccessor);
   EXPECT_EQ(successor.pid, 4242);
+}
+
+TEST(GenerationLinkTest, ATableAlwaysFitsThePeersBounds) {
+  std::map<std::string, size_t> programs;
+  for (int i = 0; i < 3000; ++i) programs[std::string(60, 'a') + std::to_string(i)] = 1u << 30;
+  std::string packet = ProgramsPacket(programs);
+  EXPECT_LE(packet.size(), 192u * 1024);
+  EXPECT_EQ(Parsed(packet, 0, Generation::kOlder).programs.size(), 2048u);
+  // And one packet of it goes through a link with the default buffers.
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  EXPECT_EQ(SendPacket(pair[0], packet), 0);
+  close(pair[0]);
+  close(pair[1]);
 }
 
 TEST(GenerationLinkTest, EachSideSaysOnlyItsOwnPackets) {
