@@ -146,8 +146,20 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  if ((replacing == 0 && !Daemonize(global.background, global.setsid, &error)) ||
-      !WritePidFile(global.pid_file, replacing, &error)) {
+  if (replacing == 0 && !Daemonize(global.background, global.setsid, &error)) {
+    Log(kLogErr, error);
+    return 1;
+  }
+  // Once the pid file names us, a signal (HUP, or USR2 for the next upgrade) may
+  // come at once: held until the supervisor's handlers are in place, rather than
+  // taking its default action and ending us.
+  sigset_t control, previous;
+  sigemptyset(&control);
+  for (int signal : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2}) {
+    sigaddset(&control, signal);
+  }
+  sigprocmask(SIG_BLOCK, &control, &previous);
+  if (!WritePidFile(global.pid_file, replacing, &error)) {
     Log(kLogErr, error);
     return 1;
   }
@@ -158,6 +170,7 @@ int main(int argc, char** argv) {
   int exit_code;
   {
     Supervisor supervisor(command_line, child_program, image);
+    sigprocmask(SIG_SETMASK, &previous, nullptr);  // its handlers take what came meanwhile
     supervisor.TakeOlderGenerations(std::move(generations), replacing);
     supervisor.Apply(config, std::move(listeners));
     if (replacing != 0) supervisor.ReportReady();

@@ -4,7 +4,9 @@
 // old process serving. Running sessions outlive every upgrade: they count for
 // the successor's max_servers and end with its stop.
 #include <dirent.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -456,6 +458,50 @@ TEST_F(UpgradeTest, TheFirstGenerationLeavesWhenItsLastSessionEnds) {
   EXPECT_TRUE(WaitUntil([&] { return !gatehouse_->Running(); }, 20)) << gatehouse_->Log();
   EXPECT_EQ(gatehouse_->Stop(0), 0);
   EXPECT_TRUE(Alive(third));
+  EXPECT_EQ(Echo(port_, "newest\n"), "newest\n");
+}
+
+// USR2 sent to each new generation the moment its pid file names it (inotify),
+// five times in a row: a signal that comes before its handlers are in place is
+// held for them, never taken with its default action (which ended the process,
+// leaving a pid file that names nobody).
+TEST_F(UpgradeTest, USR2TheMomentThePidFileNamesTheSuccessorIsNotLost) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  int watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  ASSERT_GE(watch, 0);
+  ASSERT_GE(inotify_add_watch(watch, dir_.path().c_str(), IN_CLOSE_WRITE | IN_MOVED_TO), 0);
+  // The pid the pid file names once it is rewritten with another than `current`,
+  // read the moment inotify says the file was written (0 after 20 s).
+  auto next_pid = [&](pid_t current) {
+    for (int i = 0; i < 2000; ++i) {  // bounded: each wait is at most 10 ms
+      pollfd written{watch, POLLIN, 0};
+      poll(&written, 1, 10);
+      char events[4096];
+      while (read(watch, events, sizeof events) > 0) {
+      }
+      pid_t next = ReadPid(pid_file_);
+      if (next != current && next > 0) return next;
+    }
+    return pid_t{0};
+  };
+  std::vector<pid_t> generations = {gatehouse_->pid()};
+  kill(generations.back(), SIGUSR2);
+  for (int round = 0; round < 5; ++round) {
+    pid_t next = next_pid(generations.back());
+    ASSERT_GT(next, 0) << "round " << round << "\n" << gatehouse_->Log();
+    if (next == generations.back()) break;
+    generations.push_back(next);
+    if (round < 4) kill(next, SIGUSR2);  // at once: its handlers may not be there yet
+  }
+  close(watch);
+  ASSERT_EQ(generations.size(), 6u) << gatehouse_->Log();
+  pid_t newest = generations.back();
+  EXPECT_TRUE(
+      gatehouse_->WaitForLog("upgrade: successor pid " + std::to_string(newest) + " serves"))
+      << gatehouse_->Log();
+  EXPECT_EQ(gatehouse_->Log().find("before it served"), std::string::npos) << gatehouse_->Log();
+  EXPECT_TRUE(Alive(newest));
+  EXPECT_EQ(ReadPid(pid_file_), newest);
   EXPECT_EQ(Echo(port_, "newest\n"), "newest\n");
 }
 
