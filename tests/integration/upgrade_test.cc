@@ -317,6 +317,42 @@ TEST_F(UpgradeTest, SessionsRunOnThroughTheUpgradeAndEndWithTheSuccessorsStop) {
   EXPECT_EQ(gatehouse_->Stop(0), 0);  // the old one exited 0 too
 }
 
+// QUIT to the generation that serves ends the old one's sessions at once, as it
+// ends its own: the older one gets no grace either (shutdown_timeout is 600 s).
+TEST_F(UpgradeTest, QuitToTheSuccessorEndsTheOldSessionsWithoutAGrace) {
+  ASSERT_NO_FATAL_FAILURE(Start("shutdown_timeout = 600\n"));
+  pid_t program = 0;
+  int held = OpenSession("held\n", &program);
+  ASSERT_GE(held, 0);
+  ASSERT_GT(program, 1) << gatehouse_->Log();
+  pid_t successor = UpgradeFrom(gatehouse_->pid());
+  ASSERT_GT(successor, 0) << gatehouse_->Log();
+  kill(successor, SIGQUIT);
+  EXPECT_TRUE(WaitUntil([&] { return !Alive(program); }, 20)) << gatehouse_->Log();
+  EXPECT_EQ(gatehouse_->Stop(0, 20), 0) << gatehouse_->Log();
+  int status = WaitForExit(successor);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\n"
+                                                             << gatehouse_->Log();
+}
+
+// The old process's sessions still end by their service's timeout, and the old
+// process leaves once they have: the upgrade's drain is bounded by them.
+TEST_F(UpgradeTest, OldSessionsEndByTheirTimeoutAndTheOldProcessLeaves) {
+  ASSERT_NO_FATAL_FAILURE(Start("shutdown_timeout = 600\n", "timeout = 2\n"));
+  pid_t program = 0;
+  int held = OpenSession("held\n", &program);
+  ASSERT_GE(held, 0);
+  ASSERT_GT(program, 1) << gatehouse_->Log();
+  pid_t successor = UpgradeFrom(gatehouse_->pid());
+  ASSERT_GT(successor, 0) << gatehouse_->Log();
+  EXPECT_TRUE(Echoes(held, "after the upgrade\n"));
+  EXPECT_TRUE(WaitUntil([&] { return !Alive(program); }, 20)) << gatehouse_->Log();
+  EXPECT_EQ(ReadUntil(held, "\x01never", 10), "");  // EOF
+  EXPECT_TRUE(WaitUntil([&] { return !gatehouse_->Running(); }, 20)) << gatehouse_->Log();
+  EXPECT_TRUE(Alive(successor));
+  EXPECT_EQ(Echo(port_, "newest\n"), "newest\n");
+}
+
 // The successor counts the old process's sessions against max_servers: with
 // max_servers held open across the upgrade it rejects the next client, and
 // takes one again once an old session has ended.
