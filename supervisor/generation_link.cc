@@ -66,7 +66,7 @@ bool ParseGenerationMessage(const std::string& packet, size_t fds, Generation fr
   std::string argument = space == std::string::npos ? "" : packet.substr(space + 1);
   uint64_t number = 0;
   bool fds_right = fds == 0;
-  if (from == Generation::kOlder && word == "programs") {
+  if (from == Generation::kOlder && (packet == "programs" || packet.rfind("programs\n", 0) == 0)) {
     message->kind = GenerationMessage::Kind::kPrograms;
     if (fds_right && ParseTable(packet, &message->programs, error)) return true;
   } else if (from == Generation::kLater && packet == "ready") {
@@ -160,7 +160,8 @@ void GenerationLink::Flush() {
       return;
     }
     if (err != 0) {
-      Close(ErrnoMessage("send", "", err));
+      // The peer has gone (its end closes when it exits): as when we read its EOF.
+      Close(err == EPIPE || err == ECONNRESET ? "" : ErrnoMessage("send", "", err));
       return;
     }
     queue_.pop_front();

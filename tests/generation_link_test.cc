@@ -71,7 +71,7 @@ TEST(GenerationLinkTest, MalformedPacketsAreRefused) {
   for (const char* packet :
        {"programs\necho", "programs\necho x", "programs\necho -1", "programs\n 1",
         "programs\necho 1\necho 2", "programs\nec ho 1", "programs\necho 16777217",
-        "programs\necho\x01 1", "programsx\necho 1"}) {
+        "programs\necho\x01 1", "programsx\necho 1", "programs extra\necho 1"}) {
     EXPECT_TRUE(Refused(packet, 0, Generation::kOlder)) << packet;
   }
   EXPECT_TRUE(Refused("programs\n" + std::string(65, 'a') + " 1", 0, Generation::kOlder));
