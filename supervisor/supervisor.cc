@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/monotonic_clock.h"
 #include "common/sys_error.h"
+#include "supervisor/daemon.h"
 #include "supervisor/fd_budget.h"
 #include "supervisor/isolation_check.h"
 #include "supervisor/process_tree.h"
@@ -538,6 +539,11 @@ void Supervisor::ReapChildren() {
       event_del(upgrade_timer_.get());
       successor_ = 0;
       successor_killed_ = false;
+      // It may have written the pid file before it failed or hung: ours again.
+      std::string error;
+      if (!stopping_ && !WritePidFile(global_.pid_file, pid, &error)) {
+        Log(kLogErr, "upgrade: " + error);
+      }
       continue;
     }
     for (auto& [name, service] : services_) {

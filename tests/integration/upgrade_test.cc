@@ -390,7 +390,8 @@ TEST_F(UpgradeTest, TheSuccessorCountsTheOldSessionsAgainstMaxServers) {
 TEST_F(UpgradeTest, ASuccessorThatHangsIsKilledAfterUpgradeTimeout) {
   ASSERT_NO_FATAL_FAILURE(Start("upgrade_timeout = 1\n"));
   std::string real_binary = ReadFile(binary_);
-  ReplaceBinary("#!/bin/sh\nexec sleep 600\n");
+  // It gets as far as writing the pid file, then hangs.
+  ReplaceBinary("#!/bin/sh\necho $$ > " + pid_file_ + "\nexec sleep 600\n");
   LogMark mark = gatehouse_->MarkLog();
   kill(gatehouse_->pid(), SIGUSR2);
   std::string started = "upgrade: started " + binary_ + " as pid ";
@@ -401,7 +402,8 @@ TEST_F(UpgradeTest, ASuccessorThatHangsIsKilledAfterUpgradeTimeout) {
   ASSERT_TRUE(gatehouse_->WaitForLog("not ready within 1 s; killing it", mark, 10))
       << gatehouse_->Log();
   EXPECT_TRUE(WaitUntil([&] { return !Alive(hanging); }, 10));
-  EXPECT_EQ(ReadPid(pid_file_), gatehouse_->pid());
+  EXPECT_TRUE(WaitUntil([&] { return ReadPid(pid_file_) == gatehouse_->pid(); }, 10))
+      << "the pid file still names the successor that was killed";
   EXPECT_EQ(Echo(port_, "still here\n"), "still here\n");
 
   ReplaceBinary(real_binary);
