@@ -138,13 +138,13 @@ class UpgradeTest : public ::testing::Test {
     ASSERT_GT(port_, 0);
   }
   void TearDown() override {
+    for (int fd : sessions_) close(fd);  // the old generation's last sessions end
     // The successor is not our child: end it by the pid it wrote.
     pid_t successor = ReadPid(pid_file_);
     if (gatehouse_ && successor != gatehouse_->pid() && Alive(successor)) {
       kill(successor, SIGTERM);
       WaitUntil([&] { return !Alive(successor); }, 20);
     }
-    for (int fd : sessions_) close(fd);
   }
   // A connection held open, checked to echo; its program's pid in `program`.
   int OpenSession(const std::string& hello, pid_t* program) {
