@@ -406,7 +406,13 @@ TEST_F(UpgradeTest, ASuccessorThatHangsIsKilledAfterUpgradeTimeout) {
       << "the pid file still names the successor that was killed";
   EXPECT_EQ(Echo(port_, "still here\n"), "still here\n");
 
+  // A real successor under a loaded machine gets more than 1 s: HUP applies it.
   ReplaceBinary(real_binary);
+  config_ = WriteConfig(dir_, "pid_file = " + pid_file_ + "\nlog_level = 3\nupgrade_timeout = 30\n",
+                        {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
+  mark = gatehouse_->MarkLog();
+  kill(gatehouse_->pid(), SIGHUP);
+  ASSERT_TRUE(gatehouse_->WaitForLog("reloaded:", mark)) << gatehouse_->Log();
   pid_t successor = UpgradeFrom(gatehouse_->pid());
   ASSERT_GT(successor, 0) << gatehouse_->Log();
   EXPECT_EQ(ReadPid(pid_file_), successor);
