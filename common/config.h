@@ -58,6 +58,7 @@ struct GlobalConfig {
   bool background = false;
   bool setsid = false;
   int shutdown_timeout = 10;  // seconds running programs get after TERM/INT
+  int upgrade_timeout = 30;   // seconds a USR2 successor has to be ready before it is killed
 };
 
 // Whether a service's connections start with a PROXY protocol header (a load

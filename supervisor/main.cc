@@ -128,8 +128,9 @@ int main(int argc, char** argv) {
 
   ListenerMap listeners;
   std::vector<std::string> warnings;
-  pid_t replacing = UpgradingFrom();
+  pid_t replacing = TakeUpgradingFrom();
   AdoptInheritedListeners(config, TakeInheritedListeners(&warnings), &listeners);
+  std::vector<InheritedLink> generations = TakeGenerationLinks(&warnings);
   std::set<std::string> adopted;
   for (const auto& [key, sockets] : listeners) adopted.insert(key);
   if (replacing != 0) {
@@ -143,8 +144,16 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  if ((replacing == 0 && !Daemonize(global.background, global.setsid, &error)) ||
-      !WritePidFile(global.pid_file, replacing, &error)) {
+  if (replacing == 0 && !Daemonize(global.background, global.setsid, &error)) {
+    Log(kLogErr, error);
+    return 1;
+  }
+  // Once the pid file names us, a signal (HUP, or USR2 for the next upgrade) may
+  // come at once: held until the supervisor's handlers are in place, rather than
+  // taking its default action and ending us.
+  sigset_t control = ControlSignals(), previous;
+  sigprocmask(SIG_BLOCK, &control, &previous);
+  if (!WritePidFile(global.pid_file, replacing, &error)) {
     Log(kLogErr, error);
     return 1;
   }
@@ -155,8 +164,10 @@ int main(int argc, char** argv) {
   int exit_code;
   {
     Supervisor supervisor(command_line, child_program, image);
+    sigprocmask(SIG_SETMASK, &previous, nullptr);  // its handlers take what came meanwhile
+    supervisor.TakeOlderGenerations(std::move(generations), replacing);
     supervisor.Apply(config, std::move(listeners));
-    if (replacing != 0) ReportSuccessorReady();
+    if (replacing != 0) supervisor.ReportReady();
     exit_code = supervisor.Run();
   }
   RemovePidFile(pid_file);

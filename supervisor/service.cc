@@ -239,7 +239,7 @@ bool Service::HasProgramsAs(uint32_t uid) const {
                      [&](const std::unique_ptr<ChildProcess>& child) { return holds(*child); });
 }
 
-size_t Service::programs() const {
+size_t Service::own_programs() const {
   size_t count = current_ ? current_->connections() : 0;
   for (const auto& child : draining_) count += child->connections();
   return count;
@@ -264,10 +264,14 @@ std::string Service::Status(const std::string& listeners, const ProcessCensus& c
             std::to_string(child->connections()) + " programs)";
   }
   line += ", programs " + std::to_string(programs()) +
-          (config_ ? " of " + std::to_string(config_->max_servers) : "") + ", served " +
-          std::to_string(counters_.served) + ", denied " + std::to_string(counters_.denied) +
-          ", failed " + std::to_string(counters_.failed) + ", exit_nonzero " +
-          std::to_string(counters_.exit_nonzero) + ", busy " + std::to_string(busy_);
+          (config_ ? " of " + std::to_string(config_->max_servers) : "");
+  if (older_programs_ > 0) {
+    line += " (" + std::to_string(older_programs_) + " in older gatehouse generations)";
+  }
+  line += ", served " + std::to_string(counters_.served) + ", denied " +
+          std::to_string(counters_.denied) + ", failed " + std::to_string(counters_.failed) +
+          ", exit_nonzero " + std::to_string(counters_.exit_nonzero) + ", busy " +
+          std::to_string(busy_);
   // Everything the programs started counts too (a program that forks 1,500
   // children is one program): what descends from each child's serving process.
   size_t processes = current_ ? census.DescendantsOf(current_->serving_pid()) : 0;

@@ -74,7 +74,13 @@ class Service {
   // Whether programs of this service (of the current child or a draining one)
   // run as `uid` now.
   bool HasProgramsAs(uint32_t uid) const;
-  size_t programs() const;
+  // Programs counted against max_servers: its own children's and those of the
+  // service of the same name that older gatehouse generations still run.
+  size_t programs() const { return own_programs() + older_programs_; }
+  // Programs of this process's children (current and draining).
+  size_t own_programs() const;
+  // After a binary upgrade: the service's programs the older generations run.
+  void SetOlderPrograms(size_t count) { older_programs_ = count; }
   // The longest kill_grace among its children's own configs, the draining ones'
   // included (a reload may have lowered it while their programs run).
   uint32_t LongestKillGrace() const;
@@ -128,8 +134,9 @@ class Service {
   SourceSlots sources_;                         // per_source
   std::shared_ptr<SourceBudget> reply_budget_;  // null: udp_reply_budget = off
   std::shared_ptr<DroppedReplies> dropped_replies_;
-  uint64_t busy_ = 0;         // clients rejected at max_servers (USR1: "busy N")
-  LogThrottle log_throttle_;  // per_source, busy, cps, removed
+  uint64_t busy_ = 0;          // clients rejected at max_servers (USR1: "busy N")
+  size_t older_programs_ = 0;  // run by older gatehouse generations (binary upgrade)
+  LogThrottle log_throttle_;   // per_source, busy, cps, removed
   bool paused_ = false;
   double second_started_ = 0;  // MonotonicSeconds() of the counted second
   int in_this_second_ = 0;

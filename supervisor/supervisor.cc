@@ -1,6 +1,7 @@
 #include "supervisor/supervisor.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,8 +9,11 @@
 #include <cstdio>
 
 #include "common/config/paths.h"
+#include "common/fd_passing.h"
 #include "common/log.h"
 #include "common/monotonic_clock.h"
+#include "common/sys_error.h"
+#include "supervisor/daemon.h"
 #include "supervisor/fd_budget.h"
 #include "supervisor/isolation_check.h"
 #include "supervisor/process_tree.h"
@@ -24,6 +28,21 @@ constexpr double kKillAfterChildrenSeconds = 1;
 constexpr double kKillRepeatSeconds = 0.5;
 // READY=1 goes out by then even if a child has not answered (STATUS says which).
 constexpr double kStartupReportSeconds = 15;
+// A stop waits this long for the older generations beyond its own KILL: they
+// got the same grace and kill_grace, and end on their own.
+constexpr double kOlderGenerationsExtraSeconds = 10;
+
+// Both ends of a new generation link, close-on-exec.
+bool LinkPair(UniqueFd* ours, UniqueFd* theirs, std::string* error) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+    *error = ErrnoMessage("socketpair", "", errno);
+    return false;
+  }
+  ours->reset(fds[0]);
+  theirs->reset(fds[1]);
+  return true;
+}
 
 LogTarget LogTargetOf(const GlobalConfig& global) {
   return LogTarget{global.log_file, global.log_level, global.syslog_ident, global.syslog_facility,
@@ -74,6 +93,15 @@ std::vector<int> ListeningFdsOf(
 
 }  // namespace
 
+sigset_t ControlSignals() {
+  sigset_t control;
+  sigemptyset(&control);
+  for (int signal : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2}) {
+    sigaddset(&control, signal);
+  }
+  return control;
+}
+
 void UseFileLimits() {
   RaiseFileLimit();
   uint64_t pool = SharedPoolBound(CurrentFileLimits().hard);
@@ -85,11 +113,7 @@ namespace {
 
 // The signals gatehouse acts on, blocked for the rest of the process's life.
 void BlockControlSignals() {
-  sigset_t control;
-  sigemptyset(&control);
-  for (int signal : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2}) {
-    sigaddset(&control, signal);
-  }
+  sigset_t control = ControlSignals();
   sigprocmask(SIG_BLOCK, &control, nullptr);
 }
 
@@ -108,6 +132,9 @@ Supervisor::Supervisor(CommandLine command_line, std::string child_program, Proc
   grace_timer_.reset(evtimer_new(base_.get(), OnGraceExpired, this));
   kill_timer_.reset(evtimer_new(base_.get(), OnKillTimer, this));
   startup_timer_.reset(evtimer_new(base_.get(), OnStartupTimeout, this));
+  upgrade_timer_.reset(evtimer_new(base_.get(), OnUpgradeTimeout, this));
+  prune_event_.reset(evtimer_new(base_.get(), OnPruneLinks, this));
+  older_wait_timer_.reset(evtimer_new(base_.get(), OnOlderWaitOver, this));
   for (pid_t pid : OwnChildren()) spared_.insert(pid);
 }
 
@@ -135,7 +162,12 @@ Supervisor::~Supervisor() {
   grace_timer_.reset();
   kill_timer_.reset();
   startup_timer_.reset();
-  successor_event_.reset();
+  older_.clear();
+  later_.clear();
+  handed_on_.clear();
+  upgrade_timer_.reset();
+  prune_event_.reset();
+  older_wait_timer_.reset();
 }
 
 std::set<std::string> Supervisor::ListenerKeys() const {
@@ -248,6 +280,7 @@ void Supervisor::Apply(const Config& next, ListenerMap fresh) {
     it = it->second->finished() ? services_.erase(it) : std::next(it);
   }
   applying_ = false;
+  CountOlderPrograms();  // a new service counts what the older generations run of it
   UpdateAccepting();
 }
 
@@ -286,6 +319,7 @@ void Supervisor::AttachDatagramPort(
 void Supervisor::UpdateAccepting() {
   if (applying_) return;
   NotifyReadyOnceSettled();
+  SendProgramsIfChanged();
   for (auto& [key, acceptors] : listeners_) {
     for (auto& acceptor : acceptors) {
       auto service = services_.find(acceptor->service_name());
@@ -447,9 +481,24 @@ void Supervisor::BeginShutdown(double grace_seconds, const char* why) {
     listeners_.clear();  // closes the sockets, removes UNIX socket files
     datagram_listeners_.clear();
     for (auto& [name, service] : services_) service->Shutdown();
+  } else if (!stop_requested_) {
+    // Handed over to a successor, draining without a deadline: now there is one.
+    Log(kLogNotice, std::string(why) + ": programs get " +
+                        std::to_string(static_cast<int>(grace_seconds)) + " s to finish");
   } else {
     grace_seconds = 0;  // a second signal: do not wait any longer
   }
+  stop_requested_ = true;
+  if (successor_ != 0 && !successor_killed_) {
+    // gatehouse stops as a whole: a successor that does not serve yet goes too.
+    Log(kLogNotice, "upgrade: stopping; ending successor pid " + std::to_string(successor_) +
+                        ", which is not ready yet");
+    successor_killed_ = true;
+    event_del(upgrade_timer_.get());
+    kill(successor_, SIGTERM);
+  }
+  // The older generations' sessions end with ours, on the same grace.
+  for (auto& link : older_) link->Send(StopPacket(static_cast<uint32_t>(grace_seconds)));
   timeval grace = Seconds(grace_seconds);
   event_add(grace_timer_.get(), &grace);
   FinishIfDone();
@@ -462,8 +511,11 @@ void Supervisor::OnGraceExpired(evutil_socket_t, short, void* self) {
   for (auto& [name, service] : supervisor->services_) service->Signal(SIGTERM);
   size_t left = SignalOwnChildren(SIGTERM, supervisor->spared_);
   if (left > 0) Log(kLogNotice, "TERM to " + std::to_string(left) + " processes still running");
-  timeval delay = Seconds(KillAfterTermSeconds(supervisor->services_));
+  double kill_after = KillAfterTermSeconds(supervisor->services_);
+  timeval delay = Seconds(kill_after);
   event_add(supervisor->kill_timer_.get(), &delay);
+  timeval older_wait = Seconds(kill_after + kOlderGenerationsExtraSeconds);
+  event_add(supervisor->older_wait_timer_.get(), &older_wait);
 }
 
 void Supervisor::OnKillTimer(evutil_socket_t, short, void* self) {
@@ -482,16 +534,34 @@ void Supervisor::OnKillTimer(evutil_socket_t, short, void* self) {
   }
 }
 
+// An older generation that has not ended long after its own KILL is left to
+// itself: this one (systemd's main process) stops anyway.
+void Supervisor::OnOlderWaitOver(evutil_socket_t, short, void* self) {
+  auto* supervisor = static_cast<Supervisor*>(self);
+  for (auto& link : supervisor->older_) {
+    link->Close("it has not ended; stopping without it");
+  }
+  supervisor->FinishIfDone();
+}
+
 void Supervisor::ReapChildren() {
   int status = 0;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     bool ours = false;
-    if (pid == successor_.pid) {
-      Log(kLogErr, "upgrade: successor pid " + std::to_string(pid) + " ended (" +
-                       DescribeWaitStatus(status) + ") before it served; still serving");
-      successor_event_.reset();
-      successor_ = Successor{};
+    if (pid == successor_) {
+      if (!successor_killed_ || !stopping_) {
+        Log(kLogErr, "upgrade: successor pid " + std::to_string(pid) + " ended (" +
+                         DescribeWaitStatus(status) + ") before it served; still serving");
+      }
+      event_del(upgrade_timer_.get());
+      successor_ = 0;
+      successor_killed_ = false;
+      // It may have written the pid file before it failed or hung: ours again.
+      std::string error;
+      if (!stopping_ && !WritePidFile(global_.pid_file, pid, &error)) {
+        Log(kLogErr, "upgrade: " + error);
+      }
       continue;
     }
     for (auto& [name, service] : services_) {
@@ -500,8 +570,13 @@ void Supervisor::ReapChildren() {
         break;
       }
     }
-    // As subreaper we also inherit programs whose child died before them.
-    if (!ours) Log(kLogDebug, "reaped orphaned program pid " + std::to_string(pid));
+    // As subreaper we also inherit programs whose child died before them, and
+    // later generations whose parent ended before us.
+    if (!ours) {
+      Log(kLogDebug, std::string(spared_.count(pid) ? "reaped gatehouse pid "
+                                                    : "reaped orphaned program pid ") +
+                         std::to_string(pid));
+    }
   }
   // Removed services whose last child has ended leave the table.
   for (auto it = services_.begin(); it != services_.end();) {
@@ -510,8 +585,36 @@ void Supervisor::ReapChildren() {
   FinishIfDone();
 }
 
+void Supervisor::TakeOlderGenerations(std::vector<InheritedLink> links, pid_t predecessor) {
+  predecessor_ = predecessor;
+  applying_ = true;  // no tables yet: nothing to update (nor READY=1 to send) before Apply
+  for (InheritedLink& inherited : links) {
+    GenerationLink* link = AddLink(std::move(inherited.fd), inherited.peer, Generation::kOlder);
+    link->ReadAvailable();  // the predecessor's table, written before it started us
+  }
+  applying_ = false;
+}
+
+void Supervisor::ReportReady() {
+  for (auto& link : older_) {
+    if (link->peer() == predecessor_) link->Send(ReadyPacket());
+  }
+}
+
+GenerationLink* Supervisor::AddLink(UniqueFd socket, pid_t peer, Generation side) {
+  auto link = std::make_unique<GenerationLink>(
+      base_.get(), std::move(socket), peer, side,
+      [this](GenerationLink& from, GenerationMessage& message, UniqueFd fd) {
+        OnLinkMessage(from, message, std::move(fd));
+      },
+      [this](GenerationLink& from, const std::string& reason) { OnLinkClosed(from, reason); });
+  GenerationLink* added = link.get();
+  (side == Generation::kOlder ? older_ : later_).push_back(std::move(link));
+  return added;
+}
+
 void Supervisor::Upgrade() {
-  if (successor_.pid != 0 || stopping_) {
+  if (successor_ != 0 || stopping_) {
     Log(kLogWarning, "SIGUSR2: an upgrade or a stop is already under way; ignored");
     return;
   }
@@ -519,49 +622,213 @@ void Supervisor::Upgrade() {
   ForEachListener([&](const std::string& key, const Listener& listener, const std::string&) {
     handed.emplace_back(listener.fd.get(), key);
   });
+  // A link to us, and one to each older generation still draining (whose end
+  // goes to it once the successor's pid is known).
   std::string error;
-  if (!StartSuccessor(image_, handed, &successor_, &error)) {
+  UniqueFd ours, theirs;
+  std::vector<UniqueFd> successor_ends, older_ends;
+  std::vector<std::pair<int, pid_t>> links;
+  bool linked = LinkPair(&ours, &theirs, &error);
+  if (linked) links.emplace_back(theirs.get(), getpid());
+  for (auto& link : older_) {
+    if (!linked || !link->open()) continue;
+    UniqueFd older_end, successor_end;
+    linked = LinkPair(&older_end, &successor_end, &error);
+    links.emplace_back(successor_end.get(), link->peer());
+    successor_ends.push_back(std::move(successor_end));
+    older_ends.push_back(std::move(older_end));
+  }
+  // Our table waits in the link before the successor runs: it counts our
+  // programs from its first connection on.
+  if (linked) SendPacket(ours.get(), ProgramsTableForNewLink());
+  pid_t pid = linked ? StartSuccessor(image_, handed, links, &error) : 0;
+  if (pid == 0) {
     Log(kLogErr, "upgrade: cannot start " + image_.path + ": " + error + "; still serving");
     return;
   }
-  Log(kLogNotice, "SIGUSR2: upgrade: started " + image_.path + " as pid " +
-                      std::to_string(successor_.pid) + " with " + std::to_string(handed.size()) +
-                      " listeners");
-  successor_event_.reset(event_new(base_.get(), successor_.ready.get(), EV_READ | EV_PERSIST,
-                                   OnSuccessorReport, this));
-  event_add(successor_event_.get(), nullptr);
+  successor_ = pid;
+  successor_killed_ = false;
+  Log(kLogNotice, "SIGUSR2: upgrade: started " + image_.path + " as pid " + std::to_string(pid) +
+                      " with " + std::to_string(handed.size()) + " listeners");
+  size_t next = 0;
+  for (auto& link : older_) {
+    if (link->open() && next < older_ends.size()) {
+      link->Send(SuccessorPacket(pid), std::move(older_ends[next++]));
+    }
+  }
+  AddLink(std::move(ours), pid, Generation::kLater);
+  timeval timeout = Seconds(global_.upgrade_timeout);
+  event_add(upgrade_timer_.get(), &timeout);
 }
 
-void Supervisor::OnSuccessorReport(evutil_socket_t fd, short, void* self) {
+void Supervisor::OnUpgradeTimeout(evutil_socket_t, short, void* self) {
   auto* supervisor = static_cast<Supervisor*>(self);
-  char buffer[16];
-  ssize_t n = read(fd, buffer, sizeof buffer);
-  pid_t pid = supervisor->successor_.pid;
-  supervisor->successor_event_.reset();
-  supervisor->successor_.ready.reset();
-  if (n <= 0 || std::string(buffer, static_cast<size_t>(n)).rfind("ready", 0) != 0) {
-    // Its reason is in the log (its stderr is our log or our stderr); the exit status follows.
-    Log(kLogErr, "upgrade: successor pid " + std::to_string(pid) +
-                     " failed before it served; this process keeps serving");
+  pid_t pid = supervisor->successor_;
+  if (pid == 0 || supervisor->successor_killed_) return;
+  Log(kLogErr, "upgrade: successor pid " + std::to_string(pid) + " not ready within " +
+                   std::to_string(supervisor->global_.upgrade_timeout) +
+                   " s; killing it; this process keeps serving");
+  supervisor->successor_killed_ = true;
+  // Its process group: what it started (it never served) goes with it. Not yet
+  // reaped, so the pid is still the successor's.
+  kill(-pid, SIGKILL);
+  kill(pid, SIGKILL);
+}
+
+void Supervisor::OnLinkMessage(GenerationLink& link, GenerationMessage& message, UniqueFd fd) {
+  std::string peer = "gatehouse pid " + std::to_string(link.peer());
+  switch (message.kind) {
+    case GenerationMessage::Kind::kPrograms:
+      CountOlderPrograms();
+      UpdateAccepting();
+      return;
+    case GenerationMessage::Kind::kReady:
+      if (link.peer() != successor_ || successor_killed_ || stopping_) {
+        Log(kLogWarning, "upgrade: " + peer + " says it is ready, unasked; ignored");
+        return;
+      }
+      HandOver();
+      return;
+    case GenerationMessage::Kind::kStop:
+      // Only the generation that serves stops the older ones; we serve no more.
+      if (!handed_over_) {
+        Log(kLogWarning, "upgrade: stop from " + peer + " ignored: this process serves");
+        return;
+      }
+      BeginShutdown(message.seconds, ("stop from " + peer).c_str());
+      return;
+    case GenerationMessage::Kind::kSuccessor:
+      if (!IsGenerationLinkSocket(fd.get())) {
+        Log(kLogWarning, "upgrade: " + peer + " handed over a link that is none; ignored");
+        return;
+      }
+      spared_.insert(message.pid);  // ours only if its parent ends before us: never ended
+      std::string table = ProgramsTableForNewLink();
+      AddLink(std::move(fd), message.pid, Generation::kLater)->Send(std::move(table));
+      return;
+  }
+}
+
+void Supervisor::OnLinkClosed(GenerationLink& link, const std::string& reason) {
+  PruneLinksLater();
+  if (link.side() == Generation::kLater) {
+    if (link.peer() == successor_ && !successor_killed_ && !stopping_) {
+      // Its reason is in the log (its stderr is our log or our stderr); the exit status follows.
+      Log(kLogErr, "upgrade: successor pid " + std::to_string(link.peer()) +
+                       " failed before it served; this process keeps serving");
+      event_del(upgrade_timer_.get());
+    } else if (!reason.empty()) {
+      Log(kLogWarning,
+          "upgrade: link to gatehouse pid " + std::to_string(link.peer()) + " closed: " + reason);
+    }
     return;
   }
+  if (handed_over_) return;  // a link we handed on to the successor
+  if (!reason.empty()) {
+    Log(kLogWarning, "upgrade: link to older gatehouse pid " + std::to_string(link.peer()) +
+                         " closed: " + reason);
+  } else {
+    Log(kLogInfo, "upgrade: older gatehouse pid " + std::to_string(link.peer()) + " has ended");
+  }
+  CountOlderPrograms();
+  UpdateAccepting();
+  FinishIfDone();
+}
+
+void Supervisor::PruneLinksLater() {
+  timeval now{0, 0};
+  event_add(prune_event_.get(), &now);
+}
+
+void Supervisor::OnPruneLinks(evutil_socket_t, short, void* self) {
+  auto* supervisor = static_cast<Supervisor*>(self);
+  for (auto* links : {&supervisor->older_, &supervisor->later_, &supervisor->handed_on_}) {
+    links->erase(
+        std::remove_if(links->begin(), links->end(),
+                       [](const std::unique_ptr<GenerationLink>& link) { return !link->open(); }),
+        links->end());
+  }
+}
+
+std::map<std::string, size_t> Supervisor::OwnPrograms() const {
+  std::map<std::string, size_t> programs;
+  for (const auto& [name, service] : services_) {
+    if (size_t count = service->own_programs(); count > 0) programs[name] = count;
+  }
+  return programs;
+}
+
+void Supervisor::SendProgramsIfChanged() {
+  if (later_.empty()) return;
+  std::map<std::string, size_t> programs = OwnPrograms();
+  if (programs == programs_sent_) return;
+  programs_sent_ = std::move(programs);
+  std::string packet = ProgramsPacket(programs_sent_);
+  for (auto& link : later_) link->Send(packet);
+}
+
+std::string Supervisor::ProgramsTableForNewLink() {
+  SendProgramsIfChanged();         // the links we have are up to date (if any)...
+  programs_sent_ = OwnPrograms();  // ...so that this is what every later one has
+  return ProgramsPacket(programs_sent_);
+}
+
+void Supervisor::CountOlderPrograms() {
+  std::map<std::string, size_t> older;
+  for (const auto& link : older_) {
+    for (const auto& [name, count] : link->programs()) older[name] += count;
+  }
+  for (auto& [name, service] : services_) {
+    auto found = older.find(name);
+    service->SetOlderPrograms(found == older.end() ? 0 : found->second);
+  }
+}
+
+bool Supervisor::OlderGenerationsRunning() const {
+  return std::any_of(older_.begin(), older_.end(),
+                     [](const std::unique_ptr<GenerationLink>& link) { return link->open(); });
+}
+
+void Supervisor::HandOver() {
+  pid_t pid = successor_;
   Log(kLogNotice, "upgrade: successor pid " + std::to_string(pid) +
                       " serves; this process stops accepting and drains");
   NotifySystemd("MAINPID=" + std::to_string(pid));
+  event_del(upgrade_timer_.get());
   // The successor serves the same sockets: their UNIX files are its now.
-  for (auto& [key, acceptors] : supervisor->listeners_) {
+  for (auto& [key, acceptors] : listeners_) {
     for (auto& acceptor : acceptors) acceptor->listener().owns_path = false;
   }
-  for (auto& [key, receivers] : supervisor->datagram_listeners_) {
+  for (auto& [key, receivers] : datagram_listeners_) {
     for (auto& receiver : receivers) receiver->listener().owns_path = false;
   }
-  supervisor->spared_.insert(pid);       // never ended by our shutdown
-  supervisor->successor_ = Successor{};  // no longer ours to watch
-  supervisor->BeginShutdown(supervisor->global_.shutdown_timeout, "upgrade");
+  spared_.insert(pid);  // never ended by our shutdown
+  successor_ = 0;       // no longer ours to watch
+  handed_over_ = true;
+  // The successor has links of its own to the older generations: ours close
+  // once the successor's link has reached each of them.
+  for (auto& link : older_) {
+    link->CloseWhenSent();
+    if (link->open()) handed_on_.push_back(std::move(link));
+  }
+  older_.clear();
+  CountOlderPrograms();
+  PruneLinksLater();
+
+  // Like a stop, without its deadline: the sessions run on to their own end
+  // (timeout), or until the generation that serves stops and tells us.
+  stopping_ = true;
+  Log(kLogNotice, "upgrade: no new connections; running programs run on until they end");
+  UpdateAccepting();
+  listeners_.clear();
+  datagram_listeners_.clear();
+  for (auto& [name, service] : services_) service->Shutdown();
+  FinishIfDone();
 }
 
 // Exits only when nothing below us is left: children, and programs orphaned by a
-// child that died (they are ours as the subreaper).
+// child that died (they are ours as the subreaper); and, for the generation that
+// serves, once the older generations it stopped have ended.
 void Supervisor::FinishIfDone() {
   if (!stopping_) return;
   for (auto& [name, service] : services_) {
@@ -570,6 +837,7 @@ void Supervisor::FinishIfDone() {
   for (pid_t pid : OwnChildren()) {
     if (spared_.count(pid) == 0) return;
   }
+  if (OlderGenerationsRunning()) return;
   event_base_loopexit(base_.get(), nullptr);
 }
 

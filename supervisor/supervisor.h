@@ -1,8 +1,13 @@
 // Supervisor: the privileged event loop. Owns the service table (one Service per
 // name) and the listener table (Acceptors keyed by ListenerKey), brings both to
 // a config with Apply() — at start and on every SIGHUP — and handles the signals
-// (TERM/INT: graceful stop, QUIT: stop now, CHLD: reap, USR1: status, HUP: reload).
+// (TERM/INT: graceful stop, QUIT: stop now, CHLD: reap, USR1: status, HUP: reload,
+// USR2: binary upgrade). After upgrades it keeps a GenerationLink to every other
+// gatehouse generation still running: older ones drain their sessions, counted
+// here, and stop with this one.
 #pragma once
+
+#include <signal.h>
 
 #include <map>
 #include <memory>
@@ -14,6 +19,7 @@
 #include "common/event_loop.h"
 #include "supervisor/acceptor.h"
 #include "supervisor/datagram_receiver.h"
+#include "supervisor/generation_link.h"
 #include "supervisor/listener.h"
 #include "supervisor/reverse_resolver.h"
 #include "supervisor/service.h"
@@ -25,6 +31,11 @@ namespace gatehouse {
 // pools (pending PROXY headers, reverse lookups) from it: at start and after
 // every reload, so that a hard limit lowered with prlimit is taken into account.
 void UseFileLimits();
+
+// TERM, INT, QUIT, HUP, USR1, USR2: what the supervisor's handlers take. Blocked
+// while no handler is in place (before the loop's, after its end), a signal
+// waits instead of taking its default action and ending gatehouse.
+sigset_t ControlSignals();
 
 class Supervisor {
  public:
@@ -40,6 +51,11 @@ class Supervisor {
   void Apply(const Config& next, ListenerMap fresh);
   // Keys of the listeners bound now.
   std::set<std::string> ListenerKeys() const;
+  // After a binary upgrade, before Apply: the links to the generations still
+  // running; `predecessor` is the one this process replaces.
+  void TakeOlderGenerations(std::vector<InheritedLink> links, pid_t predecessor);
+  // After Apply: tells the predecessor that this process serves.
+  void ReportReady();
   // Serves until stopped; returns the exit code.
   int Run();
 
@@ -63,7 +79,26 @@ class Supervisor {
   void ReapChildren();
   // SIGUSR2: start the successor; once it serves, stop accepting and drain.
   void Upgrade();
-  static void OnSuccessorReport(evutil_socket_t fd, short what, void* self);
+  // The successor serves: no new connections, the running programs run on to
+  // their end (or until the current generation stops).
+  void HandOver();
+  static void OnUpgradeTimeout(evutil_socket_t, short, void* self);
+  // What a link's peer said or did (see generation_link.h).
+  void OnLinkMessage(GenerationLink& link, GenerationMessage& message, UniqueFd fd);
+  void OnLinkClosed(GenerationLink& link, const std::string& reason);
+  GenerationLink* AddLink(UniqueFd socket, pid_t peer, Generation side);
+  // Closed links go outside their own callbacks.
+  void PruneLinksLater();
+  static void OnPruneLinks(evutil_socket_t, short, void* self);
+  // Our own programs per service, sent to the later generations when it changed.
+  std::map<std::string, size_t> OwnPrograms() const;
+  void SendProgramsIfChanged();
+  // The table a new later link starts with, the same all the others have.
+  std::string ProgramsTableForNewLink();
+  // The older generations' programs, summed per service, into each Service.
+  void CountOlderPrograms();
+  bool OlderGenerationsRunning() const;
+  static void OnOlderWaitOver(evutil_socket_t, short, void* self);
   void FinishIfDone();
   void LogStatus();
   // systemd: READY=1 once every child is ready or has failed its first start.
@@ -90,13 +125,27 @@ class Supervisor {
   EventPtr kill_timer_;
   EventPtr startup_timer_;
   ProcessImage image_;
-  Successor successor_;
+  pid_t successor_ = 0;            // started by USR2, not ready yet (ours until it is reaped)
+  bool successor_killed_ = false;  // not ready within upgrade_timeout
+  EventPtr upgrade_timer_;
   // Children that are not ours to end: those we had before we started anything
-  // (a wrapper's background jobs, inherited across exec) and an upgrade's successor.
+  // (a wrapper's background jobs, inherited across exec) and every later
+  // generation (our successor's successors come to us, the subreaper, when their
+  // parent ends before us).
   std::set<pid_t> spared_;
-  EventPtr successor_event_;
+  // Links to the older generations still running (empty once this one has
+  // handed over) and to the later ones.
+  std::vector<std::unique_ptr<GenerationLink>> older_;
+  std::vector<std::unique_ptr<GenerationLink>> later_;
+  std::vector<std::unique_ptr<GenerationLink>> handed_on_;  // closing once sent
+  pid_t predecessor_ = 0;
+  std::map<std::string, size_t> programs_sent_;  // the table the later ones have
+  EventPtr prune_event_;
+  EventPtr older_wait_timer_;  // how long a stop waits for the older generations
   bool ready_notified_ = false;
   bool stopping_ = false;
+  bool handed_over_ = false;     // a successor serves: we only drain
+  bool stop_requested_ = false;  // a stop (signal, or the current generation's) is under way
 };
 
 }  // namespace gatehouse

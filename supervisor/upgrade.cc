@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/sys_error.h"
+#include "supervisor/generation_link.h"
 
 extern char** environ;
 
@@ -22,8 +23,9 @@ namespace {
 
 // "FD KEY" lines: the listeners handed over.
 constexpr const char* kListenersVariable = "GATEHOUSE_UPGRADE_LISTENERS";
-// The write end of the ready pipe, and the pid being replaced.
-constexpr const char* kReadyFdVariable = "GATEHOUSE_UPGRADE_READY_FD";
+// "FD PID" lines: the generation links handed over, and whom each reaches.
+constexpr const char* kLinksVariable = "GATEHOUSE_UPGRADE_LINKS";
+// The pid being replaced.
 constexpr const char* kFromVariable = "GATEHOUSE_UPGRADE_FROM";
 
 bool ParseNumber(const std::string& text, long max, long* value) {
@@ -63,27 +65,22 @@ ProcessImage CurrentProcessImage() {
   return image;
 }
 
-bool StartSuccessor(const ProcessImage& image,
-                    const std::vector<std::pair<int, std::string>>& listeners, Successor* successor,
-                    std::string* error) {
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    *error = ErrnoMessage("pipe", "", errno);
-    return false;
-  }
-  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-
+pid_t StartSuccessor(const ProcessImage& image,
+                     const std::vector<std::pair<int, std::string>>& listeners,
+                     const std::vector<std::pair<int, pid_t>>& links, std::string* error) {
   // Everything the new process needs is prepared before fork(): after it, only
   // async-signal-safe calls (the resolver's threads may hold locks).
-  std::string handed;
+  std::string handed, linked;
   for (const auto& [fd, key] : listeners) handed += std::to_string(fd) + " " + key + "\n";
+  for (const auto& [fd, peer] : links)
+    linked += std::to_string(fd) + " " + std::to_string(peer) + "\n";
   std::vector<std::string> env_strings;
   for (char** variable = environ; *variable != nullptr; ++variable) {
     std::string entry = *variable;
     if (entry.rfind("GATEHOUSE_UPGRADE_", 0) != 0) env_strings.push_back(entry);
   }
   env_strings.push_back(std::string(kListenersVariable) + "=" + handed);
-  env_strings.push_back(std::string(kReadyFdVariable) + "=" + std::to_string(write_end.get()));
+  env_strings.push_back(std::string(kLinksVariable) + "=" + linked);
   env_strings.push_back(std::string(kFromVariable) + "=" + std::to_string(getpid()));
   std::vector<char*> envp, argv;
   for (std::string& entry : env_strings) envp.push_back(entry.data());
@@ -96,13 +93,13 @@ bool StartSuccessor(const ProcessImage& image,
   if (image.nofile_soft != 0) files.rlim_cur = image.nofile_soft;
   std::vector<int> inherit;
   for (const auto& [fd, key] : listeners) inherit.push_back(fd);
-  inherit.push_back(write_end.get());
+  for (const auto& [fd, peer] : links) inherit.push_back(fd);
   int log_file = LogFileDescriptor();
 
   pid_t pid = fork();
   if (pid < 0) {
     *error = ErrnoMessage("fork", "", errno);
-    return false;
+    return 0;
   }
   if (pid == 0) {
     setpgid(0, 0);
@@ -115,9 +112,7 @@ bool StartSuccessor(const ProcessImage& image,
     execve(image.path.c_str(), argv.data(), envp.data());
     _exit(127);
   }
-  successor->pid = pid;
-  successor->ready = std::move(read_end);
-  return true;
+  return pid;
 }
 
 ListenerMap TakeInheritedListeners(std::vector<std::string>* warnings) {
@@ -173,22 +168,39 @@ void AdoptInheritedListeners(const Config& config, ListenerMap inherited, Listen
   }
 }
 
-pid_t UpgradingFrom() {
-  const char* text = getenv(kFromVariable);
-  long pid = 0;
-  if (text == nullptr || !ParseNumber(text, 1 << 22, &pid)) return 0;
-  return static_cast<pid_t>(pid);
+std::vector<InheritedLink> TakeGenerationLinks(std::vector<std::string>* warnings) {
+  std::vector<InheritedLink> links;
+  const char* text = getenv(kLinksVariable);
+  if (text == nullptr) return links;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    size_t space = line.find(' ');
+    long fd = -1, peer = 0;
+    if (space == std::string::npos || !ParseNumber(line.substr(0, space), 1 << 20, &fd) ||
+        !ParseNumber(line.substr(space + 1), 1 << 22, &peer) || peer < 2) {
+      warnings->push_back("upgrade: ignoring a malformed generation link \"" + line + "\"");
+      continue;
+    }
+    if (!IsGenerationLinkSocket(static_cast<int>(fd))) {
+      warnings->push_back("upgrade: inherited fd " + std::to_string(fd) +
+                          " is not a generation link; ignored");
+      continue;  // not ours: leave it alone
+    }
+    InheritedLink link{UniqueFd(static_cast<int>(fd)), static_cast<pid_t>(peer)};
+    fcntl(link.fd.get(), F_SETFD, FD_CLOEXEC);
+    links.push_back(std::move(link));
+  }
+  unsetenv(kLinksVariable);
+  return links;
 }
 
-void ReportSuccessorReady() {
-  const char* text = getenv(kReadyFdVariable);
-  long fd = -1;
-  if (text == nullptr || !ParseNumber(text, 1 << 20, &fd)) return;
-  UniqueFd ready(static_cast<int>(fd));
-  ssize_t ignored = write(ready.get(), "ready\n", 6);
-  (void)ignored;
-  unsetenv(kReadyFdVariable);
+pid_t TakeUpgradingFrom() {
+  const char* text = getenv(kFromVariable);
+  long pid = 0;
+  if (text == nullptr || !ParseNumber(text, 1 << 22, &pid)) pid = 0;
   unsetenv(kFromVariable);
+  return static_cast<pid_t>(pid);
 }
 
 }  // namespace gatehouse

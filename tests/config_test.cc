@@ -667,6 +667,27 @@ TEST(Config, ChildStallTimeoutDefaultsFileCommandLineAndBounds) {
   }
 }
 
+TEST(Config, UpgradeTimeoutDefaultsFileCommandLineAndBounds) {
+  TempDir dir;
+  Loaded plain = Load(testing::WriteConfig(dir, "", {{"a.conf", kEcho}}));
+  ASSERT_TRUE(plain.ok) << plain.AllErrors();
+  EXPECT_EQ(plain.config.global.upgrade_timeout, 30);
+  std::string main = testing::WriteConfig(dir, "upgrade_timeout = 5\n", {{"a.conf", kEcho}});
+  EXPECT_EQ(Load(main).config.global.upgrade_timeout, 5);
+  Loaded cli = Load(main, {"--upgrade_timeout=3600"});
+  ASSERT_TRUE(cli.ok) << cli.AllErrors();
+  EXPECT_EQ(cli.config.global.upgrade_timeout, 3600);
+  for (const std::string value : {"0", "3601", "-1", "1.5", "10s", ""}) {
+    Loaded loaded =
+        Load(testing::WriteConfig(dir, "upgrade_timeout = " + value + "\n", {{"a.conf", kEcho}}));
+    EXPECT_NE(loaded.AllErrors().find("gatehouse.conf:1: upgrade_timeout: \"" + value +
+                                      "\" is not a number from 1 to 3600"),
+              std::string::npos)
+        << value << "\n"
+        << loaded.AllErrors();
+  }
+}
+
 TEST(Config, ChdirAndStderrDefaultsValuesAndErrors) {
   TempDir dir;
   std::string www = dir.path() + "/www";

@@ -141,6 +141,10 @@ bool ParseShutdownTimeout(const std::string& value, const KeyTarget& target, std
   return ParseNumber<0, 86400>(value, &target.global->shutdown_timeout, error);
 }
 
+bool ParseUpgradeTimeout(const std::string& value, const KeyTarget& target, std::string* error) {
+  return ParseNumber<1, 3600>(value, &target.global->upgrade_timeout, error);
+}
+
 // --- service keys ---
 
 bool ParseListen(const std::string& value, const KeyTarget& target, std::string* error) {
@@ -578,6 +582,8 @@ const std::vector<ConfigKey>& ConfigKeys() {
       {"setsid", kGlobal, kScalar, ParseSetsid, "background in a new session"},
       {"shutdown_timeout", kGlobal, kScalar, ParseShutdownTimeout,
        "seconds running programs get after TERM/INT before they are ended"},
+      {"upgrade_timeout", kGlobal, kScalar, ParseUpgradeTimeout,
+       "seconds a USR2 successor has to be ready before it is killed (1-3600)"},
 
       {"port", kService, kList, nullptr, "where to listen: host:port/proto, [v6]:port, path|unix"},
       {"host", kService, kScalar, nullptr, "host for port values that name none"},

@@ -4,8 +4,11 @@
 // fails with a clear log line without them. Host key, client key, authorized
 // keys and sshd_config are the test's own, in its temporary folder; ~/.ssh is
 // never read or written.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -50,6 +53,30 @@ class SshdTest : public GatehouseTest {
   std::string Service(const std::string& privileges) const {
     return "[sshd]\nport = 127.0.0.1:0\nuser = root\ngroup = root\n" + privileges +
            "exec = /usr/sbin/sshd\nargs = -i -f " + sshd_config_ + " -e\n";
+  }
+
+  std::vector<std::string> SshCommand(const std::string& command) const {
+    return {"ssh",
+            "-F",
+            "/dev/null",
+            "-i",
+            keys_ + "/client_ed25519",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=10",
+            "-p",
+            std::to_string(Port("sshd")),
+            "root@127.0.0.1",
+            command};
   }
 
   CommandResult RunId() {
@@ -104,6 +131,84 @@ TEST_F(SshdTest, WithoutCapabilitiesSshdFailsWithAClearLogLine) {
   std::string line = log.substr(log.rfind('\n', at) + 1);
   line = line.substr(0, line.find('\n'));
   EXPECT_NE(line.find("sshd["), std::string::npos) << line;
+}
+
+// An ssh session (the client running `cat` remotely, its stdin and stdout
+// pipes of ours), ended by pid when the test ends.
+class SshSession {
+ public:
+  explicit SshSession(const std::vector<std::string>& argv) {
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      std::vector<char*> args;
+      for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    to_ = in[1];
+    from_ = out[0];
+  }
+  ~SshSession() {
+    close(to_);
+    close(from_);
+    if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  // Sends a line through the remote cat and reads it back.
+  bool Echoes(const std::string& line) {
+    return write(to_, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+           ReadUntil(from_, line, kClientTimeout) == line;
+  }
+  // True once the client has exited (the session ended).
+  bool Ended() {
+    if (pid_ <= 0) return true;
+    if (waitpid(pid_, nullptr, WNOHANG) != pid_) return false;
+    pid_ = 0;
+    return true;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int to_ = -1, from_ = -1;
+};
+
+// USR2 with an ssh session open: the session runs on past shutdown_timeout
+// under the old gatehouse, and the successor's stop ends it.
+TEST_F(SshdTest, AnSshSessionOutlivesAnUpgradeAndEndsWithTheStop) {
+  ASSERT_TRUE(Start("log_level = 3\nshutdown_timeout = 1\n",
+                    {{"sshd.conf", Service("capabilities = all\nno_new_privs = no\n")}}));
+  SshSession session(SshCommand("cat"));
+  ASSERT_TRUE(session.Echoes("before the upgrade\n")) << gatehouse_->Log();
+
+  LogMark mark = gatehouse_->MarkLog();
+  kill(gatehouse_->pid(), SIGUSR2);
+  const std::string serves = "notice: upgrade: successor pid ";
+  ASSERT_TRUE(gatehouse_->WaitForLog(" serves; this process stops accepting", mark, 30))
+      << gatehouse_->Log();
+  std::string log = gatehouse_->Log(mark);
+  pid_t successor = static_cast<pid_t>(std::atol(log.c_str() + log.find(serves) + serves.size()));
+  ASSERT_GT(successor, 1);
+  // Past shutdown_timeout (1 s): what an upgrade used to cut must still run.
+  usleep(2500 * 1000);
+  EXPECT_TRUE(session.Echoes("past shutdown_timeout\n")) << gatehouse_->Log();
+  EXPECT_FALSE(session.Ended());
+  CommandResult id = RunId();  // the successor serves new sessions
+  EXPECT_EQ(id.exit_code, 0) << id.err << gatehouse_->Log();
+
+  kill(successor, SIGTERM);
+  EXPECT_TRUE(WaitUntil([&] { return session.Ended(); }, kClientTimeout)) << gatehouse_->Log();
+  EXPECT_TRUE(gatehouse_->WaitForLog("gatehouse[" + std::to_string(successor) + "] notice: stopped",
+                                     mark, 20))
+      << gatehouse_->Log();
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "gtest/gtest.h"
 #include "tests/integration/harness.h"
 
@@ -121,6 +123,52 @@ TEST(Systemd, EveryKillAdviceSignalsTheMainProcessOnly) {
   EXPECT_NE(ReadFile(Runfile("examples/logrotate/gatehouse"))
                 .find("systemctl kill --kill-whom=main -s HUP gatehouse.service"),
             std::string::npos);
+}
+
+// USR2 with a session open: the successor says READY=1 and MAINPID once its own
+// services are ready, counting the old process's program; the old one hands
+// MAINPID over and says nothing about stopping (it is no longer the main pid).
+TEST(Systemd, AnUpgradeHandsMainpidOverAndTheSuccessorCountsTheOldSession) {
+  TempDir dir;
+  TempDir short_dir("/tmp");
+  NotifySocket notify(short_dir.path() + "/notify");
+  ASSERT_TRUE(notify.bound());
+  std::string config =
+      WriteConfig(dir, "log_level = 3\nshutdown_timeout = 1\n",
+                  {{"echo.conf", "[echo]\nport = 127.0.0.1:0\nexec = /bin/cat\n"}});
+  GatehouseProcess::Launch launch;
+  launch.wrapper = {"env", "NOTIFY_SOCKET=" + short_dir.path() + "/notify"};
+  GatehouseProcess gatehouse({"--config", config}, dir.path() + "/gatehouse.log", launch);
+  ASSERT_TRUE(gatehouse.started()) << gatehouse.Log();
+  ASSERT_EQ(notify.Next().rfind("READY=1\nMAINPID=" + std::to_string(gatehouse.pid()), 0), 0u);
+  int held = ConnectTcp("127.0.0.1", gatehouse.Port("echo"));
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(write(held, "x\n", 2), 2);
+  ASSERT_EQ(ReadUntil(held, "x\n"), "x\n");
+
+  kill(gatehouse.pid(), SIGUSR2);
+  ASSERT_TRUE(gatehouse.WaitForLog(" serves; this process stops accepting")) << gatehouse.Log();
+  std::string log = gatehouse.Log();
+  const std::string serves = "upgrade: successor pid ";
+  std::string successor = std::to_string(std::atol(log.c_str() + log.find(serves) + serves.size()));
+  std::vector<std::string> said;
+  for (std::string next = notify.Next(); !next.empty(); next = notify.Next(2)) said.push_back(next);
+  std::string all;
+  for (const std::string& message : said) all += "[" + message + "] ";
+  EXPECT_NE(std::find(said.begin(), said.end(), "MAINPID=" + successor), said.end()) << all;
+  EXPECT_NE(std::find(said.begin(), said.end(),
+                      "READY=1\nMAINPID=" + successor +
+                          "\nSTATUS=1 services on 1 listeners, 1 programs running"),
+            said.end())
+      << all;
+  EXPECT_EQ(all.find("STOPPING=1"), std::string::npos) << all;
+  EXPECT_EQ(said.size(), 2u) << all;
+
+  kill(static_cast<pid_t>(std::stol(successor)), SIGTERM);
+  EXPECT_EQ(notify.Next(), "STOPPING=1");
+  EXPECT_EQ(ReadUntil(held, "\x01never", 20), "");  // the old session ends with the stop
+  close(held);
+  EXPECT_EQ(gatehouse.Stop(0), 0) << gatehouse.Log();
 }
 
 }  // namespace

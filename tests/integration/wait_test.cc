@@ -252,6 +252,9 @@ TEST_F(WaitTest, StopEndsTheProgramAtOnceNotAfterShutdownTimeout) {
                     {{"w.conf", "[w]\nmode = wait\nport = 127.0.0.1:0\nexec = " + server_ +
                                     "\nargs = " + journal_ + "\n"}}));
   ASSERT_GT(ProgramStartedAfter("w", LogMark{}), 1) << gatehouse_->Log();
+  // Its own "start" line: from then on it handles TERM (and journals "stop").
+  ASSERT_TRUE(WaitUntil([&] { return ReadFile(journal_).find("start ") != std::string::npos; }))
+      << ReadFile(journal_);
   double started = static_cast<double>(time(nullptr));
   EXPECT_EQ(gatehouse_->Stop(SIGTERM, 20), 0) << gatehouse_->Log();
   EXPECT_LT(static_cast<double>(time(nullptr)) - started, 10);

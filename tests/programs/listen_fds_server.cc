@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
   if (count < 1 || static_cast<int>(colons) + 1 != count) {
     return Fail("LISTEN_FDS=" + std::string(fds_text) + " but LISTEN_FDNAMES=" + names);
   }
+  signal(SIGTERM, OnTerm);  // before "start": a test that saw it may TERM us at once
   Append("start");
-  signal(SIGTERM, OnTerm);
 
   if (from_stdin) {
     for (;;) {
