@@ -24,8 +24,12 @@ class MessageChannel {
   MessageChannel(const MessageChannel&) = delete;
   MessageChannel& operator=(const MessageChannel&) = delete;
 
-  // False when the channel is closed or its queue is full; `fd` is then closed.
+  // False when the channel is closed, the peer is gone, or its queue is full;
+  // `fd` is then closed.
   bool Send(MessageType type, std::string payload, UniqueFd fd = UniqueFd());
+  // False once a send found the peer gone (EPIPE): what it sent before is still
+  // read, up to the end, which closes the channel.
+  bool peer_reading() const { return open_ && !peer_gone_; }
   bool open() const { return open_; }
   // Sends what is queued, waiting up to `seconds` for the peer (for a process
   // about to exit, whose loop no longer runs).
@@ -54,6 +58,8 @@ class MessageChannel {
   void ReadMessages(size_t limit);
   // EAGAIN and friends: the peer is slow, try again later.
   static bool Transient(int err);
+  // A send found the peer gone: nothing more is sent; its last messages are read.
+  void PeerGone();
   void WaitToRetry(int err);
 
   UniqueFd socket_;
@@ -66,6 +72,7 @@ class MessageChannel {
   std::deque<Outgoing> queue_;
   bool open_ = true;
   bool reading_ = true;  // false while paused
+  bool peer_gone_ = false;
 };
 
 }  // namespace gatehouse

@@ -27,6 +27,7 @@ enum class MessageType : uint16_t {
   kFatal = 105,
   kProgramOutput = 106,
   kDatagramReply = 107,
+  kProgramStderr = 108,
 };
 
 enum class Sender : uint8_t { kSupervisor, kChild };
@@ -116,6 +117,13 @@ inline constexpr MessageRule kMessageTable[] = {
   {MessageType::kDatagramReply, "DatagramReply", Sender::kChild, 0,
      kMaxDatagramReplyPayload,
      In(LinkState::kReady), std::nullopt},
+  // A copy of the read end of a started program's stderr pipe (payload as
+  // ProgramStarted's): the supervisor reads it only once the child has died, so
+  // that a program outliving its child still has its stderr read. Left out
+  // when the child is out of fds.
+  {MessageType::kProgramStderr, "ProgramStderr", Sender::kChild, 1,
+     8 + 4,
+     In(LinkState::kReady), std::nullopt, true},
 };
 // clang-format on
 

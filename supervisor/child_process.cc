@@ -113,15 +113,18 @@ std::string FindChildProgram() {
 
 ChildProcess::ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig> service,
                            std::string child_program, ServiceCounters* counters,
-                           std::function<void()> on_state_change)
+                           OrphanedPrograms* orphans, std::function<void()> on_state_change)
     : base_(base),
       service_(std::move(service)),
       child_program_(std::move(child_program)),
       counters_(counters),
+      orphans_(orphans),
       on_state_change_(std::move(on_state_change)),
-      report_watchdog_(base_, service_->child_stall_timeout, kMaxUnreportedConnections,
-                       "connection", "not reported started",
-                       [this](const std::string& why) { EndChild("child stalled: " + why); }),
+      // A stalled child (stopped, or stuck) is ended alone: its programs run on.
+      report_watchdog_(
+          base_, service_->child_stall_timeout, kMaxUnreportedConnections, "connection",
+          "not reported started",
+          [this](const std::string& why) { EndChild("child stalled: " + why, false); }),
       log_throttle_(base_) {
   restart_timer_.reset(evtimer_new(base_, OnRestartTimer, this));
   note_starts_.reset(event_new(base_, -1, 0, OnNoteStarts, this));
@@ -175,14 +178,24 @@ bool ChildProcess::Start() {
     return false;
   }
   UniqueFd output_read(output[0]), output_write(output[1]);
+  // The namespace's lifeline: its keeper ends it when this pipe ends, which is
+  // when we let go of it (the child and its programs are done) or when we die.
+  int lifeline[2];
+  if (pipe2(lifeline, O_CLOEXEC) != 0) {
+    Log(kLogErr, service_->name + ": " + ErrnoMessage("pipe2", "namespace lifeline", errno));
+    ScheduleRestart();
+    return false;
+  }
+  UniqueFd lifeline_read(lifeline[0]), lifeline_write(lifeline[1]);
   std::error_code error;
-  // The child gets 0-2 and the control socket on 3. Every other fd of ours is
-  // close-on-exec (main() marks inherited ones so at start), and the child closes
-  // anything above 3 itself. Not bp::limit_handles: it needs /dev/fd, which
-  // minimal systems and containers may lack, and then fails half-way.
+  // The child gets 0-2, the control socket on 3 and the lifeline on 4. Every other
+  // fd of ours is close-on-exec (main() marks inherited ones so at start), and the
+  // child closes anything above 4 itself. Not bp::limit_handles: it needs /dev/fd,
+  // which minimal systems and containers may lack, and then fails half-way.
   // clang-format off
   bp::child child(bp::exe = child_program_, bp::args = {service_->name},
-                  bp::posix::fd.bind(3, theirs.get()), bp::std_in < bp::null,
+                  bp::posix::fd.bind(3, theirs.get()),
+                  bp::posix::fd.bind(4, lifeline_read.get()), bp::std_in < bp::null,
                   bp::posix::fd.bind(1, output_write.get()),
                   bp::posix::fd.bind(2, output_write.get()),
                   bp::env["NOTIFY_SOCKET"] = boost::none,  // only the supervisor speaks to systemd
@@ -195,6 +208,7 @@ bool ChildProcess::Start() {
   }
   pid_ = child.id();
   reaped_ = false;
+  lifeline_ = std::move(lifeline_write);
   listeners_sent_ = false;
   child.detach();  // reaped by the supervisor's SIGCHLD handler
   child_stderr_ = std::make_unique<OutputPipe>(
@@ -283,25 +297,41 @@ void ChildProcess::OnExit(int wait_status) {
     child_stderr_->Close();
     child_stderr_.reset();
   }
-  EndOrphanedWaitProgram();
-  if (!connections_.empty()) {
-    Log(kLogWarning, service_->name + ": child ended with " + std::to_string(connections_.size()) +
-                         " connections still open; their programs run on unreported");
-    connections_.clear();
-    host_pid_of_.clear();
-  }
-  report_watchdog_.Clear();
-  pid_ = 0;
-  if (state_ == State::kDraining) {
+  bool draining = state_ == State::kDraining;
+  if (draining) {
     Log(clean ? kLogDebug : kLogWarning,
         service_->name + ": child ended (" + DescribeWaitStatus(wait_status) + ")");
+  } else {
+    Log(kLogErr,
+        service_->name + ": child ended unexpectedly (" + DescribeWaitStatus(wait_status) + ")");
+  }
+  EndOrphanedWaitProgram();
+  AdoptOrphans();
+  report_watchdog_.Clear();
+  pid_ = 0;
+  if (draining) {
     SetState(State::kEnded);
     return;
   }
   if (uptime >= kStableSeconds) restart_delay_ = 1;
-  Log(kLogErr,
-      service_->name + ": child ended unexpectedly (" + DescribeWaitStatus(wait_status) + ")");
   ScheduleRestart();
+}
+
+bool ChildProcess::ProgramReaped(pid_t pid, int wait_status) {
+  for (auto it = connections_.begin(); it != connections_.end(); ++it) {
+    if (!it->second.started || it->second.host_pid != pid) continue;
+    int level = wait_status == 0 ? kLogInfo : kLogNotice;
+    if (LogEnabled(level)) {
+      Log(level, service_->name + ": exit " + it->second.peer + " pid " + std::to_string(pid) +
+                     " " + DescribeWaitStatus(wait_status) + " (its child had ended)");
+    }
+    if (wait_status != 0) ++counters_->exit_nonzero;
+    host_pid_of_.erase(it->second.program);
+    connections_.erase(it);
+    ProgramsChanged();
+    return true;
+  }
+  return false;
 }
 
 void ChildProcess::ScheduleRestart() {
@@ -334,13 +364,55 @@ void ChildProcess::OnNoteStarts(evutil_socket_t, short, void* self) {
                         EncodePayload(ProgramsNoted{child->starts_noted_}));
 }
 
-void ChildProcess::ProtocolViolation(const std::string& what) {
-  EndChild("child broke the protocol (" + what + ")");
+void ChildProcess::AdoptOrphans() {
+  std::vector<OrphanedPrograms::Program> programs;
+  size_t lost = 0;
+  for (auto& [id, connection] : connections_) {
+    // A built-in was served in the child itself; a program we never learnt the
+    // pid of (or that has ended) cannot be followed.
+    bool followed = connection.started && connection.host_pid > 1 &&
+                    connection.program != kInProcess && ParentOf(connection.host_pid) == getpid();
+    if (!followed) {
+      ++lost;
+      continue;
+    }
+    OrphanedPrograms::Program program;
+    program.pid = connection.host_pid;
+    program.peer = connection.peer;
+    program.started = connection.started_at;
+    program.slot = std::move(connection.slot);
+    program.stderr_read = std::move(connection.stderr_read);
+    programs.push_back(std::move(program));
+  }
+  if (lost > 0) {
+    Log(kLogWarning, service_->name + ": child ended with " + std::to_string(lost) +
+                         " connections it served itself or had not started; they are closed");
+  }
+  connections_.clear();
+  host_pid_of_.clear();
+  OrphanedPrograms::Terms terms;
+  terms.uid = service_->jail.uid;
+  terms.timeout = service_->program.timeout;
+  terms.kill_grace = service_->program.kill_grace;
+  if (!programs.empty()) ProgramsChanged();  // counted from now on as the service's orphans
+  orphans_->Adopt(std::move(programs), std::move(lifeline_), terms);
+  lifeline_.reset();
 }
 
-void ChildProcess::EndChild(const std::string& why) {
-  Log(kLogErr, service_->name + ": " + why + "; ending the child");
+void ChildProcess::ProtocolViolation(const std::string& what) {
+  EndChild("child broke the protocol (" + what + ")", true);
+}
+
+void ChildProcess::EndChild(const std::string& why, bool end_programs) {
+  Log(kLogErr, service_->name + ": " + why + "; ending the child" +
+                   (end_programs ? " and its programs" : ""));
   if (pid_ <= 0 || reaped_) return;  // already gone: OnExit forgets the rest
+  if (!end_programs) {
+    // Reaped as after a crash: its programs run on, adopted then.
+    Signal(SIGKILL);
+    if (state_ == State::kStarting || state_ == State::kReady) SetState(State::kRestarting);
+    return;
+  }
   // Killed, the child could not end its programs itself; checked again, since a
   // pid that has since ended may name another process by now.
   for (const auto& [id, connection] : connections_) {
@@ -354,6 +426,7 @@ void ChildProcess::EndChild(const std::string& why) {
   connections_.clear();
   host_pid_of_.clear();
   report_watchdog_.Clear();
+  lifeline_.reset();  // its namespace ends, and whatever still runs there
   if (channel_) channel_->Close("child ended");
   // Until it is reaped and restarted, clients wait in the backlog rather than
   // being accepted and refused.
@@ -362,7 +435,9 @@ void ChildProcess::EndChild(const std::string& why) {
 
 void ChildProcess::OnChannelClosed(const std::string& reason) {
   if (reason.empty() || reason == "child exited" || reason == "child ended") return;
-  EndChild("child channel: " + reason);
+  // Only what the child sent can prove it a liar; a channel we failed to use is not.
+  bool lie = reason.rfind("protocol violation", 0) == 0;
+  EndChild("child channel: " + reason, lie);
 }
 
 void ChildProcess::OnMessage(WireMessage& message) {
@@ -418,6 +493,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
                                  ", which is not its program");
       }
       found->second.program = started.pid;
+      found->second.started_at = MonotonicSeconds();
       // Unknown (0) only in a namespace, where the child's pid means nothing here.
       if (host_pid == 0 && !service_namespaces) host_pid = started.pid;
       found->second.host_pid = host_pid;
@@ -428,6 +504,24 @@ void ChildProcess::OnMessage(WireMessage& message) {
         Log(kLogInfo,
             service_->name + ": start " + found->second.peer + " pid " + ShownPid(host_pid));
       }
+      return;
+    }
+    case MessageType::kProgramStderr: {
+      ProgramStarted named;
+      if (!DecodePayload(message.payload, &named, &error)) return ProtocolViolation(error);
+      auto found = connections_.find(named.connection_id);
+      if (found == connections_.end() || !found->second.started ||
+          found->second.program != named.pid || found->second.stderr_read) {
+        return ProtocolViolation("ProgramStderr for unknown program");
+      }
+      if (!message.fd) return;  // lost to our fd limit: unread should the child die
+      struct stat pipe_info {};
+      int mode = fcntl(message.fd.get(), F_GETFL);
+      if (fstat(message.fd.get(), &pipe_info) != 0 || !S_ISFIFO(pipe_info.st_mode) || mode < 0 ||
+          (mode & O_ACCMODE) != O_RDONLY) {
+        return ProtocolViolation("ProgramStderr carries no pipe's read end");
+      }
+      found->second.stderr_read = std::move(message.fd);
       return;
     }
     case MessageType::kProgramExited: {
@@ -520,7 +614,7 @@ void ChildProcess::SendListeners(const std::vector<int>& listening_fds) {
     UniqueFd copy(fcntl(listening_fds[index], F_DUPFD_CLOEXEC, 3));
     if (!copy) {
       // The child would wait for the rest for ever: it is ended and restarted.
-      return EndChild(ErrnoMessage("dup", "listening socket for the child", errno));
+      return EndChild(ErrnoMessage("dup", "listening socket for the child", errno), false);
     }
     // Shared with our own copy: our acceptors never accept on a wait service's
     // sockets, set O_NONBLOCK again before each accept batch should a reload
@@ -530,7 +624,8 @@ void ChildProcess::SendListeners(const std::vector<int>& listening_fds) {
     channel_->Send(MessageType::kListenFd, EncodePayload(ListenFd{index, count, service_->name}),
                    std::move(copy));
   }
-  connections_[kListenersConnectionId] = Connection{"listeners", 0, 0, {}};
+  Connection& listeners = connections_[kListenersConnectionId] = Connection();
+  listeners.peer = "listeners";
   report_watchdog_.Expect(kListenersConnectionId);
   ProgramsChanged();
   Log(kLogInfo, service_->name + ": " + std::to_string(count) +
@@ -542,6 +637,7 @@ bool ChildProcess::KeepWaitProgramEntry(Connection& entry, uint64_t connection_i
   entry.program = 0;
   entry.host_pid = 0;
   entry.started = false;  // the restarted program reports its own start
+  entry.stderr_read.reset();
   return true;
 }
 
