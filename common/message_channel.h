@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "common/event_loop.h"
 #include "common/message_packet.h"
@@ -15,6 +16,13 @@ namespace gatehouse {
 
 class MessageChannel {
  public:
+  // A message queued for the peer and not sent yet.
+  struct Outgoing {
+    MessageType type;
+    std::string payload;
+    UniqueFd fd;
+  };
+
   using MessageHandler = std::function<void(WireMessage& message)>;
   // reason is empty when the peer closed cleanly.
   using ClosedHandler = std::function<void(const std::string& reason)>;
@@ -41,17 +49,15 @@ class MessageChannel {
   // calls the closed handler with `reason`. The handler must not destroy the channel.
   void Close(const std::string& reason);
   size_t queued() const { return queue_.size(); }
+  // Takes what is queued and not sent (the peer is gone: its owner decides
+  // what becomes of it rather than Close dropping it).
+  std::deque<Outgoing> TakeUnsent() { return std::exchange(queue_, {}); }
   // Stops and restarts taking messages: the peer's messages (and their fds) wait
   // in the socket, and the peer queues, while this end cannot take more.
   void PauseReading();
   void ResumeReading();
 
  private:
-  struct Outgoing {
-    MessageType type;
-    std::string payload;
-    UniqueFd fd;
-  };
   static void OnReadable(evutil_socket_t fd, short what, void* self);
   static void OnWritable(evutil_socket_t fd, short what, void* self);
   void Flush();

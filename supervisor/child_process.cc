@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "common/log.h"
 #include "common/monotonic_clock.h"
@@ -209,6 +210,12 @@ bool ChildProcess::Start() {
   pid_ = child.id();
   reaped_ = false;
   lifeline_ = std::move(lifeline_write);
+  child_end_.reset(fcntl(theirs.get(), F_DUPFD_CLOEXEC, 3));
+  if (!child_end_) {
+    Log(kLogWarning, service_->name + ": " +
+                         ErrnoMessage("dup", "the child's end of its control socket", errno) +
+                         "; what it has not taken when it dies is lost");
+  }
   listeners_sent_ = false;
   child.detach();  // reaped by the supervisor's SIGCHLD handler
   child_stderr_ = std::make_unique<OutputPipe>(
@@ -286,10 +293,9 @@ void ChildProcess::OnExit(int wait_status) {
   double uptime = MonotonicSeconds() - started_;
   bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
   reaped_ = true;  // its pid may name another process from now on: never signal it
-  if (channel_) {
-    channel_->ReadAvailable();  // its last reports
-    channel_->Close("child exited");
-  }
+  if (channel_) channel_->ReadAvailable();  // its last reports
+  RecoverUntaken();
+  if (channel_) channel_->Close("child exited");
   if (child_stderr_) {
     // Its last words, an unfinished line too. (Only a process it started
     // itself could still hold the pipe; programs get pipes of their own.)
@@ -310,6 +316,10 @@ void ChildProcess::OnExit(int wait_status) {
   report_watchdog_.Clear();
   pid_ = 0;
   if (draining) {
+    // No next child: what it never took is closed (its clients see the end).
+    for (const auto& [id, message] : requeued_) connections_.erase(id);
+    counters_->failed += requeued_.size();
+    requeued_.clear();
     SetState(State::kEnded);
     return;
   }
@@ -364,31 +374,98 @@ void ChildProcess::OnNoteStarts(evutil_socket_t, short, void* self) {
                         EncodePayload(ProgramsNoted{child->starts_noted_}));
 }
 
+void ChildProcess::RecoverUntaken() {
+  size_t before = requeued_.size();
+  auto keep = [this](MessageType type, std::string payload, UniqueFd fd) {
+    uint64_t id = 0;
+    std::string error;
+    if (type == MessageType::kConnection) {
+      ConnectionInfo info;
+      if (!fd || !DecodePayload(payload, &info, &error)) return;
+      id = info.id;
+    } else if (type == MessageType::kDatagram) {
+      Datagram datagram;
+      if (!DecodePayload(payload, &datagram, &error)) return;
+      id = datagram.connection.id;
+    } else {
+      return;  // ListenFd, Shutdown, ProgramsNoted: for that child only
+    }
+    auto entry = connections_.find(id);
+    if (entry == connections_.end() || entry->second.started) return;  // a lying child's
+    requeued_.emplace_back(id, MessageChannel::Outgoing{type, std::move(payload), std::move(fd)});
+  };
+  if (child_end_) {
+    // Everything still here was never read by the child, so never started.
+    WireMessage message;
+    std::string error;
+    while (ReceiveMessage(child_end_.get(), &message, &error) == ReceiveStatus::kMessage) {
+      keep(message.type, std::move(message.payload), std::move(message.fd));
+      message = WireMessage();
+    }
+    child_end_.reset();
+  }
+  if (channel_) {
+    for (MessageChannel::Outgoing& unsent : channel_->TakeUnsent()) {
+      keep(unsent.type, std::move(unsent.payload), std::move(unsent.fd));
+    }
+  }
+  if (requeued_.size() > before) {
+    Log(kLogNotice, service_->name + ": " + std::to_string(requeued_.size() - before) +
+                        " connections handed to the child it never took; they wait for the next");
+  }
+}
+
+void ChildProcess::HandOverRequeued() {
+  size_t count = requeued_.size();
+  if (count == 0) return;
+  while (!requeued_.empty()) {
+    auto [id, message] = std::move(requeued_.front());
+    requeued_.pop_front();
+    if (channel_->Send(message.type, std::move(message.payload), std::move(message.fd))) {
+      report_watchdog_.Expect(id);
+    } else {
+      connections_.erase(id);  // its fd closed: the client sees the end
+      ++counters_->failed;
+      ProgramsChanged();
+    }
+  }
+  Log(kLogNotice, service_->name + ": " + std::to_string(count) +
+                      " connections the last child never took handed to this one");
+}
+
 void ChildProcess::AdoptOrphans() {
   std::vector<OrphanedPrograms::Program> programs;
   size_t lost = 0;
-  for (auto& [id, connection] : connections_) {
+  std::set<uint64_t> waiting;  // for the next child: kept
+  for (const auto& [id, message] : requeued_) waiting.insert(id);
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    if (waiting.count(it->first) > 0) {
+      ++it;
+      continue;
+    }
+    Connection& connection = it->second;
     // A built-in was served in the child itself; a program we never learnt the
     // pid of (or that has ended) cannot be followed.
     bool followed = connection.started && connection.host_pid > 1 &&
                     connection.program != kInProcess && ParentOf(connection.host_pid) == getpid();
     if (!followed) {
       ++lost;
-      continue;
+    } else {
+      OrphanedPrograms::Program program;
+      program.pid = connection.host_pid;
+      program.peer = connection.peer;
+      program.started = connection.started_at;
+      program.slot = std::move(connection.slot);
+      program.stderr_read = std::move(connection.stderr_read);
+      programs.push_back(std::move(program));
     }
-    OrphanedPrograms::Program program;
-    program.pid = connection.host_pid;
-    program.peer = connection.peer;
-    program.started = connection.started_at;
-    program.slot = std::move(connection.slot);
-    program.stderr_read = std::move(connection.stderr_read);
-    programs.push_back(std::move(program));
+    it = connections_.erase(it);
   }
   if (lost > 0) {
     Log(kLogWarning, service_->name + ": child ended with " + std::to_string(lost) +
-                         " connections it served itself or had not started; they are closed");
+                         " connections it served itself or had taken and not started; they are "
+                         "closed");
   }
-  connections_.clear();
   host_pid_of_.clear();
   OrphanedPrograms::Terms terms;
   terms.uid = service_->jail.uid;
@@ -425,6 +502,7 @@ void ChildProcess::EndChild(const std::string& why, bool end_programs) {
   Signal(SIGKILL);
   connections_.clear();
   host_pid_of_.clear();
+  requeued_.clear();
   report_watchdog_.Clear();
   lifeline_.reset();  // its namespace ends, and whatever still runs there
   if (channel_) channel_->Close("child ended");
@@ -458,8 +536,9 @@ void ChildProcess::OnMessage(WireMessage& message) {
           return ProtocolViolation("Ready's pidfd is not the child's own process");
         }
       }
-      if (state_ == State::kStarting) SetState(State::kReady);
       Log(kLogNotice, service_->name + ": ready (child pid " + std::to_string(pid_) + ")");
+      HandOverRequeued();  // first: they came first
+      if (state_ == State::kStarting) SetState(State::kReady);
       return;
     case MessageType::kProgramStarted: {
       ProgramStarted started;

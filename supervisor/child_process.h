@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -124,6 +125,11 @@ class ChildProcess {
   void EndChild(const std::string& why, bool end_programs);
   // The child has died: its running programs go on as orphans of the service.
   void AdoptOrphans();
+  // The child has died: what we handed over and it never took (still in its
+  // socket, or still in our queue) waits in requeued_ for the next child.
+  void RecoverUntaken();
+  // The next child is ready: it gets what the last one never took.
+  void HandOverRequeued();
   // Arms the restart timer with the current back-off (1 s, doubling to 30 s).
   void ScheduleRestart();
   static void OnRestartTimer(evutil_socket_t, short, void* self);
@@ -155,6 +161,13 @@ class ChildProcess {
   // The write end of the pipe the keeper of the child's namespace watches: held
   // while the namespace is needed (the child or its orphaned programs run).
   UniqueFd lifeline_;
+  // A copy of the child's end of the control socket: when the child dies, what
+  // it never read is still there to read back (the kernel's queue decides what
+  // was taken: never lost, never run twice).
+  UniqueFd child_end_;
+  // Connections and datagrams a dead child never took, their entries kept in
+  // connections_ (still counted), for the next child.
+  std::deque<std::pair<uint64_t, MessageChannel::Outgoing>> requeued_;
   EventPtr restart_timer_;
   EventPtr note_starts_;       // sends ProgramsNoted once the reports read now are handled
   uint64_t starts_read_ = 0;   // ProgramStarted of a process read on this link

@@ -194,11 +194,11 @@ TEST_F(LimitsTest, CheckRefusesAConfigThatCannotFitTheHardLimitAndNamesTheNumber
   }
   CommandResult refused = RunCommand(check);
   EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
-  // web 1,007 (1 listener, 1,000 connections, 6 for its children), echo 263, reserve 32.
-  EXPECT_NE(refused.err.find("/services.d/web.conf:4: max_servers: services need up to 1302 fds "
+  // web 1,009 (1 listener, 1,000 connections, 8 for its children), echo 265, reserve 32.
+  EXPECT_NE(refused.err.find("/services.d/web.conf:4: max_servers: services need up to 1306 fds "
                              "at once, the hard limit is 1024 (ulimit -Hn); lower max_servers or "
-                             "raise LimitNOFILE= (web 1007: 1 listeners + 1000 connections + 6 "
-                             "for its children; echo 263: "),
+                             "raise LimitNOFILE= (web 1009: 1 listeners + 1000 connections + 8 "
+                             "for its children; echo 265: "),
             std::string::npos)
       << refused.err;
 
@@ -207,7 +207,7 @@ TEST_F(LimitsTest, CheckRefusesAConfigThatCannotFitTheHardLimitAndNamesTheNumber
   CommandResult warned = RunCommand(check);
   EXPECT_EQ(warned.exit_code, 0) << warned.err;
   EXPECT_NE(warned.out.find("warning: " + dir_.path() +
-                            "/services.d/web.conf:4: max_servers: services need up to 1302 fds at "
+                            "/services.d/web.conf:4: max_servers: services need up to 1306 fds at "
                             "once, more than the soft limit 1024 gatehouse was started with"),
             std::string::npos)
       << warned.out;
@@ -218,7 +218,7 @@ TEST_F(LimitsTest, CheckRefusesAConfigThatCannotFitTheHardLimitAndNamesTheNumber
   check.erase(check.begin() + 4);  // --check
   CommandResult started = RunCommand(check, "", 10);
   EXPECT_EQ(started.exit_code, 1) << started.out << started.err;
-  EXPECT_NE(started.err.find("max_servers: services need up to 1302 fds at once"),
+  EXPECT_NE(started.err.find("max_servers: services need up to 1306 fds at once"),
             std::string::npos)
       << started.err;
 }
@@ -233,7 +233,7 @@ TEST_F(LimitsTest, AReloadThatWouldNotFitIsRefusedAndTheRunningConfigStays) {
   LogMark mark = gatehouse_->MarkLog();
   kill(gatehouse_->pid(), SIGHUP);
   ASSERT_TRUE(gatehouse_->WaitForLog("reload refused", mark)) << gatehouse_->Log(mark);
-  EXPECT_NE(gatehouse_->Log(mark).find("echo.conf:4: max_servers: services need up to 2039 fds at "
+  EXPECT_NE(gatehouse_->Log(mark).find("echo.conf:4: max_servers: services need up to 2041 fds at "
                                        "once, the hard limit is 1024 (ulimit -Hn)"),
             std::string::npos)
       << gatehouse_->Log(mark);

@@ -3,10 +3,13 @@
 // their namespace as the supervisor's, under their dropped privileges, still
 // counted against max_servers, their stderr logged and their timeout kept, and
 // gatehouse's stop still ends them. New connections go to the next child.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -186,18 +189,122 @@ TEST_F(SurvivingSessions, AStoppedChildEndedByTheWatchdogResetsNoSession) {
   }
   LogMark mark = gatehouse_->MarkLog();
   ASSERT_EQ(kill(child, SIGSTOP), 0);
-  int unserved = Connect("cat");  // handed over, never reported: the watchdog ends the child
+  int unserved = Connect("cat");  // handed over, never taken: the watchdog ends the child
   ASSERT_GE(unserved, 0);
+  ASSERT_EQ(write(unserved, "late\n", 5), 5);
   ASSERT_TRUE(gatehouse_->WaitForLog("cat: child stalled: a connection not reported started", mark))
       << gatehouse_->Log(mark);
   ASSERT_TRUE(gatehouse_->WaitForLog("cat: child ended unexpectedly (signal Killed)", mark))
       << gatehouse_->Log(mark);
   for (int i = 0; i < kHeld; ++i) EXPECT_TRUE(Echoes(connections_[i], "after\n")) << i;
+  // The connection it never took is the next child's.
+  EXPECT_EQ(ReadUntil(unserved, "late\n", 20), "late\n") << gatehouse_->Log(mark);
   EXPECT_NE(gatehouse_->Log(mark).find("cat: " + std::to_string(kHeld) +
                                        " programs run on without their child"),
             std::string::npos)
       << gatehouse_->Log(mark);
   EXPECT_EQ(gatehouse_->Stop(SIGTERM, 30), 0) << gatehouse_->Log(mark);
+}
+
+// The local port of a connection of ours: its peer as gatehouse logs it.
+int LocalPort(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  return ntohs(address.sin_port);
+}
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+// A connection handed to a child as it dies is never reset and never run twice:
+// what the child never took (still in its socket, or in our queue) goes to the
+// next child. Ten services, each killed twice (the restart back-off doubles per
+// service): once stopped with connections queued for it, once with clients
+// connecting within a millisecond of the kill.
+TEST_F(SurvivingSessions, ConnectionsHandedToADyingChildAreServedOnceByTheNext) {
+  constexpr int kServices = 10;
+  constexpr int kClients = 2;
+  std::map<std::string, std::string> services;
+  for (int i = 0; i < kServices; ++i) {
+    std::string name = "c" + std::to_string(i);
+    services[name + ".conf"] = "[" + name + "]\nport = 127.0.0.1:0\nexec = /bin/cat\n";
+  }
+  ASSERT_TRUE(Start("log_level = 3\nshutdown_timeout = 1\n", services));
+  std::map<std::string, pid_t> child;
+  for (int i = 0; i < kServices; ++i) {
+    std::string name = "c" + std::to_string(i);
+    child[name] = ReadyChild(*gatehouse_, name, LogMark());
+    ASSERT_GT(child[name], 0) << gatehouse_->Log();
+  }
+  struct Client {
+    std::string service;
+    int fd;
+    std::string line;
+  };
+  std::vector<Client> clients;
+  for (int round = 0; round < 2; ++round) {
+    LogMark mark = gatehouse_->MarkLog();
+    for (int i = 0; i < kServices; ++i) {
+      std::string name = "c" + std::to_string(i);
+      auto connect = [&](int c) {
+        int fd = Connect(name);
+        ASSERT_GE(fd, 0);
+        std::string line =
+            name + " round " + std::to_string(round) + " client " + std::to_string(c) + "\n";
+        ASSERT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+        clients.push_back(Client{name, fd, line});
+      };
+      if (round == 0) {
+        // Stopped: the connections are handed over and wait, untaken, in its socket.
+        ASSERT_EQ(kill(child[name], SIGSTOP), 0);
+        for (int c = 0; c < kClients; ++c) connect(c);
+        ASSERT_TRUE(WaitUntil(
+            [&] {
+              LogMark status = gatehouse_->MarkLog();
+              kill(gatehouse_->pid(), SIGUSR1);
+              if (!gatehouse_->WaitForLog("status: " + name + ": ", status, 5)) return false;
+              return gatehouse_->Log(status).find("programs " + std::to_string(kClients) + " of") !=
+                     std::string::npos;
+            },
+            10))
+            << gatehouse_->Log(mark);
+        ASSERT_EQ(kill(child[name], SIGKILL), 0);
+      } else {
+        ASSERT_EQ(kill(child[name], SIGKILL), 0);
+        for (int c = 0; c < kClients; ++c) connect(c);
+      }
+    }
+    // Every client is served, by the next child.
+    for (const Client& client : clients) {
+      if (client.line.find(" round " + std::to_string(round) + " ") == std::string::npos) continue;
+      EXPECT_EQ(ReadUntil(client.fd, client.line, 20), client.line)
+          << client.line << gatehouse_->Log(mark);
+    }
+    for (int i = 0; i < kServices; ++i) {
+      std::string name = "c" + std::to_string(i);
+      ASSERT_TRUE(WaitUntil([&] { return ReadyChild(*gatehouse_, name, mark) > 0; }, 20))
+          << gatehouse_->Log(mark);
+      child[name] = ReadyChild(*gatehouse_, name, mark);
+    }
+  }
+  // Each ran once: one start line per client's address.
+  std::string log = gatehouse_->Log();
+  for (const Client& client : clients) {
+    std::string start =
+        client.service + ": start 127.0.0.1:" + std::to_string(LocalPort(client.fd)) + " pid ";
+    EXPECT_EQ(Count(log, start), 1u) << client.line << log;
+  }
+  EXPECT_EQ(log.find("refused"), std::string::npos) << log;
+  EXPECT_NE(log.find("connections handed to the child it never took; they wait for the next"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(gatehouse_->Stop(SIGTERM, 30), 0) << gatehouse_->Log();
 }
 
 }  // namespace
