@@ -93,9 +93,9 @@ inline constexpr MessageRule kMessageTable[] = {
      8,
      In(LinkState::kReady), std::nullopt},
   // Ready and ProgramStarted carry a pidfd (of the serving process, of the
-  // program) when the service has its own PID namespace: the pids in payloads
-  // are then the namespace's, and the pidfd tells the supervisor which process
-  // it really is. Without one the pid is ours already (and checked by PPid).
+  // program) when the service has its own PID namespace: the pidfd tells the
+  // supervisor which process it really is, whatever pid the payload names.
+  // Without one the pid is ours already (and checked by PPid).
   {MessageType::kReady, "Ready", Sender::kChild, 1,
      0,
      In(LinkState::kStarting), LinkState::kReady, true},
