@@ -167,6 +167,10 @@ bool EnterServiceNamespaces(const JailSpec& jail, int lifeline, NamespaceKeeper*
 }
 
 bool SweepNamespace(const NamespaceKeeper& keeper, double seconds, std::string* error) {
+  // A confirmation that came after an earlier sweep timed out must not answer this one.
+  char stale;
+  while (recv(keeper.link.get(), &stale, 1, MSG_DONTWAIT) == 1) {
+  }
   if (send(keeper.link.get(), &kSweep, 1, MSG_NOSIGNAL) != 1) {
     *error = ErrnoMessage("send", "sweep request to the namespace keeper", errno);
     return false;
