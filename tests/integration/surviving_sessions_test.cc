@@ -140,6 +140,46 @@ TEST_F(SurvivingSessions, TwoHundredCatSessionsOutliveTheirKilledChild) {
   EXPECT_FALSE(Alive(fresh_program));
 }
 
+// An ordinary user's gatehouse has no namespaces; a dead child's programs are
+// followed the same way: counted, logged, ended at stop.
+TEST_F(SurvivingSessions, WithoutNamespacesADeadChildsProgramsAreStillCounted) {
+  if (!IsRoot()) GTEST_SKIP() << "setpriv needs root";
+  TempDir world("/tmp");
+  CopyExecutable(Runfile("supervisor/gatehouse"), world.path() + "/gatehouse");
+  CopyExecutable(Runfile("child/gatehouse-child"), world.path() + "/gatehouse-child");
+  std::string config = WriteConfig(world, "log_level = 3\nshutdown_timeout = 1\n",
+                                   {{"cat.conf",
+                                     "[cat]\nport = 127.0.0.1:0\nexec = /bin/cat\n"
+                                     "max_servers = 3\n"}});
+  log_path_ = world.path() + "/gatehouse.log";
+  GatehouseProcess::Launch launch;
+  launch.wrapper = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+  launch.binary = world.path() + "/gatehouse";
+  ASSERT_TRUE(StartWithArgs({"--config", config}, {"cat"}, launch));
+  pid_t child = ChildPids(gatehouse_->pid()).at(0);
+  std::vector<pid_t> programs;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_GE(Connect("cat"), 0);
+    ASSERT_TRUE(Echoes(connections_[i], "before\n"));
+    programs.push_back(ProgramPid(*gatehouse_, connections_[i], "cat"));
+  }
+  LogMark mark = gatehouse_->MarkLog();
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  EXPECT_TRUE(gatehouse_->WaitForLog("cat: 3 programs run on without their child", mark))
+      << gatehouse_->Log(mark);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Echoes(connections_[i], "after\n")) << i;
+  ASSERT_TRUE(WaitUntil([&] { return ReadyChild(*gatehouse_, "cat", mark) > 0; }, 15));
+  // max_servers = 3 holds across the death: a fourth client waits.
+  int waiting = Connect("cat");
+  ASSERT_GE(waiting, 0);
+  ASSERT_EQ(write(waiting, "fourth\n", 7), 7);
+  EXPECT_EQ(ReadUntil(waiting, "\n", 1), "") << "served past max_servers";
+  shutdown(connections_[0], SHUT_WR);
+  EXPECT_EQ(ReadUntil(waiting, "\n"), "fourth\n") << gatehouse_->Log(mark);
+  EXPECT_EQ(gatehouse_->Stop(SIGTERM, 30), 0) << gatehouse_->Log(mark);
+  for (pid_t program : programs) EXPECT_FALSE(Alive(program)) << "program " << program;
+}
+
 // An orphaned program's stderr is still read and labelled, and its timeout still
 // ends it.
 TEST_F(SurvivingSessions, AnOrphansStderrIsLoggedAndItsTimeoutKept) {
