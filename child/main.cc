@@ -132,7 +132,8 @@ int main() {
   std::string error;
   NamespaceKeeper keeper;
   if (service.jail.namespaces &&
-      !EnterServiceNamespaces(service.jail, lifeline ? lifeline.get() : -1, &keeper, &error)) {
+      !EnterServiceNamespaces(service.jail, kControlFd, lifeline ? lifeline.get() : -1, &keeper,
+                              &error)) {
     Fail("namespaces: " + error);
   }
   lifeline.reset();  // the keeper's alone

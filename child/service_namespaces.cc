@@ -21,7 +21,6 @@
 namespace gatehouse {
 namespace {
 
-constexpr int kControlFd = 3;  // the serving process's; the keeper never speaks on it
 constexpr char kSweep = 's';
 constexpr char kSwept = 'd';
 
@@ -93,8 +92,9 @@ void Sweep() {
 
 // In the keeper, right after the fork: its set-up, reported on `report` (empty:
 // done), then KeepNamespace().
-[[noreturn]] void RunKeeper(const JailSpec& jail, int lifeline, UniqueFd report, UniqueFd link) {
-  close(kControlFd);
+[[noreturn]] void RunKeeper(const JailSpec& jail, int control, int lifeline, UniqueFd report,
+                            UniqueFd link) {
+  close(control);  // the serving process's: the keeper never speaks to the supervisor
   std::string error;
   // Credentials change during the drop, which would clear a death signal: the
   // keeper has none, it must outlive the serving process.
@@ -112,8 +112,8 @@ void Sweep() {
 
 }  // namespace
 
-bool EnterServiceNamespaces(const JailSpec& jail, int lifeline, NamespaceKeeper* keeper,
-                            std::string* error) {
+bool EnterServiceNamespaces(const JailSpec& jail, int control, int lifeline,
+                            NamespaceKeeper* keeper, std::string* error) {
   int flags = CLONE_NEWPID | CLONE_NEWNS | (jail.private_network ? CLONE_NEWNET : 0);
   if (unshare(flags) != 0) {
     *error = ErrnoMessage("unshare", "PID and mount namespaces", errno);
@@ -143,7 +143,7 @@ bool EnterServiceNamespaces(const JailSpec& jail, int lifeline, NamespaceKeeper*
   if (pid == 0) {
     report_read.reset();
     ours.reset();
-    RunKeeper(jail, lifeline, std::move(report_write), std::move(its));
+    RunKeeper(jail, control, lifeline, std::move(report_write), std::move(its));
   }
   report_write.reset();
   its.reset();

@@ -28,15 +28,16 @@ struct NamespaceKeeper {
   explicit operator bool() const { return pid > 0; }
 };
 
-// Unshares the namespaces and forks the keeper, which mounts the private /proc
-// (under the chroot when it has one), drops every privilege and keeps the
-// namespace until `lifeline` (the read end of the supervisor's pipe; -1: none)
-// reaches its end, or, without a lifeline, until the serving process is gone.
-// Then the kernel ends whatever still runs there. The calling process stays
-// outside the PID namespace; its later children are born in it. False with the
-// reason when the kernel refuses.
-bool EnterServiceNamespaces(const JailSpec& jail, int lifeline, NamespaceKeeper* keeper,
-                            std::string* error);
+// Unshares the namespaces and forks the keeper, which closes `control` (the
+// serving process's link to the supervisor), mounts the private /proc (under the
+// chroot when it has one), drops every privilege and keeps the namespace until
+// `lifeline` (the read end of the supervisor's pipe; -1: none) reaches its end,
+// or, without a lifeline, until the serving process is gone. Then the kernel
+// ends whatever still runs there. The calling process stays outside the PID
+// namespace; its later children are born in it. False with the reason when the
+// kernel refuses.
+bool EnterServiceNamespaces(const JailSpec& jail, int control, int lifeline,
+                            NamespaceKeeper* keeper, std::string* error);
 
 // Ends every process in the namespace but the keeper (KILL) and waits, up to
 // `seconds`, until they are gone: what a mode = wait program or a drained
