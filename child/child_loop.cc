@@ -1,5 +1,6 @@
 #include "child/child_loop.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -22,6 +23,8 @@ namespace {
 constexpr size_t kMaxQueuedReports = 65536;
 // How long an exiting child waits for a slow supervisor to take its last reports.
 constexpr double kFinalFlushSeconds = 2.0;
+// How long the namespace's keeper may take to end what programs left behind.
+constexpr double kSweepSeconds = 5.0;
 
 uint64_t MicrosecondsSince(double start) {
   double seconds = MonotonicSeconds() - start;
@@ -39,8 +42,11 @@ void SendBanner(int fd, const std::string& banner) {
 }  // namespace
 
 ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition service,
-                     UniqueFd null_fd)
-    : base_(base), service_(std::move(service)), null_fd_(std::move(null_fd)) {
+                     UniqueFd null_fd, NamespaceKeeper keeper)
+    : base_(base),
+      service_(std::move(service)),
+      null_fd_(std::move(null_fd)),
+      keeper_(std::move(keeper)) {
   channel_ = std::make_unique<MessageChannel>(
       base_, std::move(control), kMaxQueuedReports,
       [this](WireMessage& message) { OnMessage(message); },
@@ -95,6 +101,7 @@ int ChildLoop::Run() {
                  service_.jail.namespaces ? OpenPidfd(getpid()) : UniqueFd());
   link_state_ = LinkStateAfter(MessageType::kReady, link_state_);
   event_base_dispatch(base_);
+  SweepNamespaceIfAny();  // as when a namespace's init ends: nothing of the service outlives it
   program_stderr_->DrainAll();
   channel_->FlushFor(kFinalFlushSeconds);  // the last exit reports, if the supervisor was slow
   return exit_code_;
@@ -250,9 +257,22 @@ void ChildLoop::Adopt(pid_t pid, uint64_t connection_id, UniqueFd stderr_read) {
   if (pidfd) running.start_number = ++starts_sent_;
   running_[pid] = running;
   deadlines_->Started(pid, connection_id);
+  // The supervisor keeps a copy of the stderr pipe's read end and reads it only
+  // if this process dies first: a connection's program never writes into a pipe
+  // nobody reads. (A datagram's program loses its stdout with us, and a wait
+  // program is ended with us: theirs would never be read.)
+  UniqueFd stderr_copy;
+  bool connection_program = connection_id != kListenersConnectionId && !datagram_programs_;
+  if (stderr_read && connection_program) {
+    stderr_copy.reset(fcntl(stderr_read.get(), F_DUPFD_CLOEXEC, 3));
+  }
   if (stderr_read) program_stderr_->Watch(pid, std::move(stderr_read));
   channel_->Send(MessageType::kProgramStarted, EncodePayload(ProgramStarted{connection_id, pid}),
                  std::move(pidfd));
+  if (stderr_copy) {
+    channel_->Send(MessageType::kProgramStderr, EncodePayload(ProgramStarted{connection_id, pid}),
+                   std::move(stderr_copy));
+  }
 }
 
 void ChildLoop::ServeBuiltin(const ConnectionInfo& connection, UniqueFd fd) {
@@ -343,11 +363,21 @@ void ChildLoop::ReapPrograms() {
     }
     channel_->Send(MessageType::kProgramExited, EncodePayload(exited));
     if (exited.connection_id == kListenersConnectionId && wait_program_) {
+      // A daemon it forked may still hold the sockets: gone before the next start.
+      SweepNamespaceIfAny();
       wait_program_->Exited(static_cast<double>(exited.duration_us) / 1e6);
     }
   }
   LaunchWaiting();  // an ended program freed its stderr pipe
   FinishIfIdle();
+}
+
+void ChildLoop::SweepNamespaceIfAny() {
+  if (!keeper_) return;
+  std::string error;
+  if (!SweepNamespace(keeper_, kSweepSeconds, &error)) {
+    fprintf(stderr, "gatehouse-child[%s]: %s\n", service_.name.c_str(), error.c_str());
+  }
 }
 
 void ChildLoop::StopAccepting() {

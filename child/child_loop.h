@@ -18,6 +18,7 @@
 #include "child/dev_log.h"
 #include "child/program_deadlines.h"
 #include "child/program_stderr.h"
+#include "child/service_namespaces.h"
 #include "child/wait_program.h"
 #include "common/event_loop.h"
 #include "common/message_channel.h"
@@ -29,9 +30,12 @@ namespace gatehouse {
 class ChildLoop {
  public:
   // `null_fd`: /dev/null for stderr = null (opened before the chroot), else empty.
-  ChildLoop(event_base* base, UniqueFd control, ServiceDefinition service, UniqueFd null_fd);
+  // `keeper`: the service's PID namespace (empty without one).
+  ChildLoop(event_base* base, UniqueFd control, ServiceDefinition service, UniqueFd null_fd,
+            NamespaceKeeper keeper = NamespaceKeeper());
   // Serves until told to stop (Shutdown, TERM, or the supervisor gone) and every
-  // program has ended. Returns the process exit code.
+  // program has ended; then ends what they left in the namespace. Returns the
+  // process exit code.
   int Run();
   // mode = builtin over UDP: answers one datagram in the child itself and reports
   // it as ProgramStarted, DatagramReply (unless the reply is empty), ProgramExited,
@@ -84,6 +88,8 @@ class ChildLoop {
   // noted yet holds the rest back until it has (one round trip).
   pid_t ReapNext(int* status);
   void OnProgramsNoted(WireMessage& message);
+  // Ends what the programs left in the service's namespace (none: nothing to do).
+  void SweepNamespaceIfAny();
   void StopAccepting();
   void EndPrograms(int signal);
   void FinishIfIdle();
@@ -95,6 +101,7 @@ class ChildLoop {
   event_base* base_;
   ServiceDefinition service_;
   UniqueFd null_fd_;
+  NamespaceKeeper keeper_;
   std::unique_ptr<MessageChannel> channel_;
   std::unique_ptr<ProgramStderr> program_stderr_;
   std::unique_ptr<DevLogReader> dev_log_;  // dev_log = yes, in a namespace

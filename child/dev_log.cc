@@ -22,10 +22,11 @@
 namespace gatehouse {
 namespace {
 
-// A directory that exists everywhere and that init covers for a moment with a
-// tmpfs to create the socket in: the socket is then bind-mounted over /dev/log
-// and the tmpfs detached (the bind mount keeps the socket alive). Init mounts
-// its private proc on /proc right after, so nothing here is ever seen.
+// A directory that exists everywhere and that the serving process covers for a
+// moment with a tmpfs to create the socket in: the socket is then bind-mounted
+// over /dev/log and the tmpfs detached (the bind mount keeps the socket alive),
+// which uncovers whatever /proc was below it (the keeper's private proc), in
+// this mount namespace only, before any program starts.
 constexpr const char* kScratchDir = "/proc";
 constexpr const char* kScratchSocket = "/proc/dev-log";
 // Datagrams read per wake-up, so a flood cannot hold the child's loop.
@@ -231,7 +232,7 @@ void DevLogReader::ReadAvailable() {
         }
       }
     }
-    // 0: a sender outside this PID namespace, which cannot be named; 1: init.
+    // 0: a sender the kernel could not name to us; 1: the host's init.
     if (sender <= 1) continue;
     // A token bucket: kDevLogMessagesPerSecond, holding at most a second's worth.
     double now = MonotonicSeconds();

@@ -1,7 +1,7 @@
 // The service's own /dev/log (dev_log = yes): programs that log to syslog
 // (in.tftpd, vsftpd, telnetd) cannot reach the host's syslog from a chroot, and
 // their lines belong in gatehouse's log beside their stderr anyway. In the
-// service's mount namespace, init binds a SOCK_DGRAM socket over /dev/log (or
+// service's mount namespace, the serving child binds a SOCK_DGRAM socket over /dev/log (or
 // CHROOT/dev/log when the chroot has /dev) and reads it on its loop; each
 // message, its syslog header stripped, goes to the supervisor as a
 // ProgramSyslog with the sender's pidfd, and is logged as "SERVICE[PID]: text".
@@ -26,7 +26,8 @@ inline constexpr size_t kMaxDevLogLine = 1024;
 // counted in a throttled line on the child's stderr.
 inline constexpr double kDevLogMessagesPerSecond = 200;
 
-// In the namespace's init, before the chroot and the privilege drop: the socket,
+// In the serving child, in the service's mount namespace, before the chroot and
+// the privilege drop: the socket,
 // bind-mounted over CHROOT/dev/log (chroot empty: the host's /dev/log, or where
 // its symlink leads) in this mount namespace only; a chroot's /dev without a
 // log gets an empty file as the mount point. Empty with `*skipped` saying why

@@ -6,13 +6,14 @@
 //      keep fd 3 (control socket) and 0-2, close everything else
 //   2. receive the ServiceDefinition from the supervisor
 //   3. enter the service's own PID and mount namespaces (and network, with
-//      private_network): this process stays outside as the holder, its child is
-//      the namespace's init and goes on; init binds the service's /dev/log
-//      (dev_log) and mounts a private /proc
+//      private_network): the first child is the namespace's keeper (pid 1,
+//      mounts a private /proc, drops everything, only reaps and holds the
+//      namespace while the supervisor holds its lifeline on fd 4); this process
+//      stays in the parent PID namespace and its programs are born in the new one;
+//      it binds the service's /dev/log (dev_log) in the new mount namespace
 //   4. open /dev/null for stderr = null (a chroot may have none)
-//   5. drop privileges: chroot, groups, gid, uid, capabilities, no_new_privs
-//      (the holder too, keeping nothing, then it only waits); init is sealed (not dumpable, dies
-//      with the holder)
+//   5. drop privileges: chroot, groups, gid, uid, capabilities, no_new_privs;
+//      sealed (not dumpable)
 //   6. check that the program and its working directory are there, inside the chroot
 //      (mode = builtin has no program: it serves in this process)
 //   7. serve: a program per connection fd (or a built-in on the loop), reports
@@ -43,6 +44,9 @@ namespace gatehouse {
 namespace {
 
 constexpr int kControlFd = 3;
+// The read end of the supervisor's lifeline for the service's namespace: the
+// keeper holds the namespace until it ends.
+constexpr int kLifelineFd = 4;
 constexpr int kDefinitionTimeoutMs = 10000;
 
 [[noreturn]] void Fail(const std::string& reason) {
@@ -51,12 +55,18 @@ constexpr int kDefinitionTimeoutMs = 10000;
   _exit(1);
 }
 
-void CloseInheritedFds() {
-  // Boost.Process's fd binding leaves this one without close-on-exec.
+// Returns the lifeline (-1 when the supervisor passed none).
+int CloseInheritedFds() {
+  // Boost.Process's fd binding leaves these without close-on-exec.
   fcntl(kControlFd, F_SETFD, FD_CLOEXEC);
-  if (syscall(SYS_close_range, kControlFd + 1, ~0U, 0) != 0) {
-    for (int fd = kControlFd + 1; fd < 1024; ++fd) close(fd);
+  struct stat lifeline {};
+  bool has_lifeline = fstat(kLifelineFd, &lifeline) == 0 && S_ISFIFO(lifeline.st_mode);
+  if (has_lifeline) fcntl(kLifelineFd, F_SETFD, FD_CLOEXEC);
+  int first = has_lifeline ? kLifelineFd + 1 : kControlFd + 1;
+  if (syscall(SYS_close_range, first, ~0U, 0) != 0) {
+    for (int fd = first; fd < 1024; ++fd) close(fd);
   }
+  return has_lifeline ? kLifelineFd : -1;
 }
 
 ServiceDefinition ReceiveDefinition() {
@@ -128,41 +138,34 @@ int main() {
   signal(SIGINT, SIG_IGN);
   signal(SIGQUIT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
-  CloseInheritedFds();
+  UniqueFd lifeline(CloseInheritedFds());
 
   ServiceDefinition service = ReceiveDefinition();
   std::string error;
+  NamespaceKeeper keeper;
   UniqueFd dev_log;
   if (service.jail.namespaces) {
-    pid_t init = 0;
-    if (!EnterServiceNamespaces(service.jail.private_network, &init, &error)) {
+    if (!EnterServiceNamespaces(service.jail, kControlFd, lifeline ? lifeline.get() : -1, &keeper,
+                                &error)) {
       Fail("namespaces: " + error);
-    }
-    if (init > 0) {
-      close(kControlFd);  // init speaks for the service; the holder only waits
-      if (!DropAllPrivileges(service.jail, &error)) {
-        // Said here too: init may be ended before it reports its own failure.
-        fprintf(stderr, "gatehouse-child: namespace holder: %s\n", error.c_str());
-        _exit(1);
-      }
-      HoldNamespace(init);
     }
     // A built-in runs no program that could log.
     if (service.jail.dev_log && service.program.mode != ServiceMode::kBuiltin) {
       dev_log = OpenDevLog(service);
     }
-    if (!MountPrivateProc(service.jail.chroot, &error)) Fail("namespaces: " + error);
   }
+  lifeline.reset();  // the keeper's alone
   UniqueFd null_fd = OpenNullIfWanted(service);
   // The built-in daytime answers in the host's time zone, which a chroot may hide.
   tzset();
   if (!DropPrivileges(service.jail, &error)) Fail("privilege drop failed: " + error);
-  if (service.jail.namespaces && !SealInit(&error)) Fail("namespaces: " + error);
+  if (service.jail.namespaces && !SealServingProcess(&error)) Fail("namespaces: " + error);
   if (service.program.mode != ServiceMode::kBuiltin) CheckProgram(service);
 
   EventBasePtr base(event_base_new());
   if (!base) Fail("event_base_new failed");
-  ChildLoop child(base.get(), UniqueFd(kControlFd), std::move(service), std::move(null_fd));
+  ChildLoop child(base.get(), UniqueFd(kControlFd), std::move(service), std::move(null_fd),
+                  std::move(keeper));
   if (dev_log) child.ReadDevLog(std::move(dev_log));
   return child.Run();
 }

@@ -30,10 +30,14 @@ MessageChannel::MessageChannel(event_base* base, UniqueFd socket, size_t max_que
 }
 
 bool MessageChannel::Send(MessageType type, std::string payload, UniqueFd fd) {
-  if (!open_) return false;
+  if (!open_ || peer_gone_) return false;
   if (queue_.empty()) {
     int err = SendMessage(socket_.get(), type, payload, fd.get());
     if (err == 0) return true;  // fd closed here: the peer has its own copy now
+    if (err == EPIPE || err == ECONNRESET) {
+      PeerGone();
+      return false;
+    }
     if (!Transient(err)) {
       Close(ErrnoMessage("send", MessageTypeName(type), err));
       return false;
@@ -53,6 +57,7 @@ void MessageChannel::Flush() {
       WaitToRetry(err);
       return;
     }
+    if (err == EPIPE || err == ECONNRESET) return PeerGone();
     if (err != 0) {
       Close(ErrnoMessage("send", MessageTypeName(next.type), err));
       return;
@@ -77,9 +82,17 @@ void MessageChannel::WaitToRetry(int err) {
   }
 }
 
+void MessageChannel::PeerGone() {
+  peer_gone_ = true;
+  queue_.clear();  // closes queued fds
+  event_del(write_event_.get());
+  event_del(retry_timer_.get());
+  if (reading_) event_active(read_event_.get(), EV_READ, 0);  // on to the end
+}
+
 void MessageChannel::FlushFor(double seconds) {
   double deadline = MonotonicSeconds() + seconds;
-  while (open_ && !queue_.empty()) {
+  while (open_ && !peer_gone_ && !queue_.empty()) {
     double left = deadline - MonotonicSeconds();
     if (left <= 0) return;
     pollfd writable{socket_.get(), POLLOUT, 0};

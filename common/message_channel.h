@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "common/event_loop.h"
 #include "common/message_packet.h"
@@ -15,6 +16,13 @@ namespace gatehouse {
 
 class MessageChannel {
  public:
+  // A message queued for the peer and not sent yet.
+  struct Outgoing {
+    MessageType type;
+    std::string payload;
+    UniqueFd fd;
+  };
+
   using MessageHandler = std::function<void(WireMessage& message)>;
   // reason is empty when the peer closed cleanly.
   using ClosedHandler = std::function<void(const std::string& reason)>;
@@ -24,8 +32,12 @@ class MessageChannel {
   MessageChannel(const MessageChannel&) = delete;
   MessageChannel& operator=(const MessageChannel&) = delete;
 
-  // False when the channel is closed or its queue is full; `fd` is then closed.
+  // False when the channel is closed, the peer is gone, or its queue is full;
+  // `fd` is then closed.
   bool Send(MessageType type, std::string payload, UniqueFd fd = UniqueFd());
+  // False once a send found the peer gone (EPIPE): what it sent before is still
+  // read, up to the end, which closes the channel.
+  bool peer_reading() const { return open_ && !peer_gone_; }
   bool open() const { return open_; }
   // Sends what is queued, waiting up to `seconds` for the peer (for a process
   // about to exit, whose loop no longer runs).
@@ -37,23 +49,23 @@ class MessageChannel {
   // calls the closed handler with `reason`. The handler must not destroy the channel.
   void Close(const std::string& reason);
   size_t queued() const { return queue_.size(); }
+  // Takes what is queued and not sent (the peer is gone: its owner decides
+  // what becomes of it rather than Close dropping it).
+  std::deque<Outgoing> TakeUnsent() { return std::exchange(queue_, {}); }
   // Stops and restarts taking messages: the peer's messages (and their fds) wait
   // in the socket, and the peer queues, while this end cannot take more.
   void PauseReading();
   void ResumeReading();
 
  private:
-  struct Outgoing {
-    MessageType type;
-    std::string payload;
-    UniqueFd fd;
-  };
   static void OnReadable(evutil_socket_t fd, short what, void* self);
   static void OnWritable(evutil_socket_t fd, short what, void* self);
   void Flush();
   void ReadMessages(size_t limit);
   // EAGAIN and friends: the peer is slow, try again later.
   static bool Transient(int err);
+  // A send found the peer gone: nothing more is sent; its last messages are read.
+  void PeerGone();
   void WaitToRetry(int err);
 
   UniqueFd socket_;
@@ -66,6 +78,7 @@ class MessageChannel {
   std::deque<Outgoing> queue_;
   bool open_ = true;
   bool reading_ = true;  // false while paused
+  bool peer_gone_ = false;
 };
 
 }  // namespace gatehouse

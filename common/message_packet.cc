@@ -42,6 +42,12 @@ ReceiveStatus ReceiveMessage(int socket, WireMessage* message, std::string* erro
   std::vector<UniqueFd> fds;  // closes whatever a refused packet carried
   bool fds_lost = false;
   ssize_t received = ReceivePacket(socket, buffer.data(), buffer.size(), &fds, &fds_lost);
+  // The peer died with our messages unread: said once, then what it sent is still
+  // there to read, and the end after it.
+  if (received < 0 && errno == ECONNRESET) {
+    received = ReceivePacket(socket, buffer.data(), buffer.size(), &fds, &fds_lost);
+    if (received < 0 && errno == ECONNRESET) received = 0;
+  }
   if (received < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return ReceiveStatus::kWouldBlock;
     if (errno == EMSGSIZE) {

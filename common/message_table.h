@@ -28,6 +28,7 @@ enum class MessageType : uint16_t {
   kProgramOutput = 106,
   kDatagramReply = 107,
   kProgramSyslog = 108,
+  kProgramStderr = 109,
 };
 
 enum class Sender : uint8_t { kSupervisor, kChild };
@@ -93,9 +94,9 @@ inline constexpr MessageRule kMessageTable[] = {
      8,
      In(LinkState::kReady), std::nullopt},
   // Ready and ProgramStarted carry a pidfd (of the serving process, of the
-  // program) when the service has its own PID namespace: the pids in payloads
-  // are then the namespace's, and the pidfd tells the supervisor which process
-  // it really is. Without one the pid is ours already (and checked by PPid).
+  // program) when the service has its own PID namespace: the pidfd tells the
+  // supervisor which process it really is, whatever pid the payload names.
+  // Without one the pid is ours already (and checked by PPid).
   {MessageType::kReady, "Ready", Sender::kChild, 1,
      0,
      In(LinkState::kStarting), LinkState::kReady, true},
@@ -121,6 +122,13 @@ inline constexpr MessageRule kMessageTable[] = {
   // with the sender's pidfd while it is there to be named.
   {MessageType::kProgramSyslog, "ProgramSyslog", Sender::kChild, 1,
      kMaxOutputPayload,
+     In(LinkState::kReady), std::nullopt, true},
+  // A copy of the read end of a started program's stderr pipe (payload as
+  // ProgramStarted's): the supervisor reads it only once the child has died, so
+  // that a program outliving its child still has its stderr read. Left out
+  // when the child is out of fds.
+  {MessageType::kProgramStderr, "ProgramStderr", Sender::kChild, 1,
+     8 + 4,
      In(LinkState::kReady), std::nullopt, true},
 };
 // clang-format on

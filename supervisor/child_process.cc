@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "common/log.h"
 #include "common/monotonic_clock.h"
@@ -118,15 +119,18 @@ std::string FindChildProgram() {
 
 ChildProcess::ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig> service,
                            std::string child_program, ServiceCounters* counters,
-                           std::function<void()> on_state_change)
+                           OrphanedPrograms* orphans, std::function<void()> on_state_change)
     : base_(base),
       service_(std::move(service)),
       child_program_(std::move(child_program)),
       counters_(counters),
+      orphans_(orphans),
       on_state_change_(std::move(on_state_change)),
-      report_watchdog_(base_, service_->child_stall_timeout, kMaxUnreportedConnections,
-                       "connection", "not reported started",
-                       [this](const std::string& why) { EndChild("child stalled: " + why); }),
+      // A stalled child (stopped, or stuck) is ended alone: its programs run on.
+      report_watchdog_(
+          base_, service_->child_stall_timeout, kMaxUnreportedConnections, "connection",
+          "not reported started",
+          [this](const std::string& why) { EndChild("child stalled: " + why, false); }),
       log_throttle_(base_) {
   restart_timer_.reset(evtimer_new(base_, OnRestartTimer, this));
   note_starts_.reset(event_new(base_, -1, 0, OnNoteStarts, this));
@@ -180,14 +184,24 @@ bool ChildProcess::Start() {
     return false;
   }
   UniqueFd output_read(output[0]), output_write(output[1]);
+  // The namespace's lifeline: its keeper ends it when this pipe ends, which is
+  // when we let go of it (the child and its programs are done) or when we die.
+  int lifeline[2];
+  if (pipe2(lifeline, O_CLOEXEC) != 0) {
+    Log(kLogErr, service_->name + ": " + ErrnoMessage("pipe2", "namespace lifeline", errno));
+    ScheduleRestart();
+    return false;
+  }
+  UniqueFd lifeline_read(lifeline[0]), lifeline_write(lifeline[1]);
   std::error_code error;
-  // The child gets 0-2 and the control socket on 3. Every other fd of ours is
-  // close-on-exec (main() marks inherited ones so at start), and the child closes
-  // anything above 3 itself. Not bp::limit_handles: it needs /dev/fd, which
-  // minimal systems and containers may lack, and then fails half-way.
+  // The child gets 0-2, the control socket on 3 and the lifeline on 4. Every other
+  // fd of ours is close-on-exec (main() marks inherited ones so at start), and the
+  // child closes anything above 4 itself. Not bp::limit_handles: it needs /dev/fd,
+  // which minimal systems and containers may lack, and then fails half-way.
   // clang-format off
   bp::child child(bp::exe = child_program_, bp::args = {service_->name},
-                  bp::posix::fd.bind(3, theirs.get()), bp::std_in < bp::null,
+                  bp::posix::fd.bind(3, theirs.get()),
+                  bp::posix::fd.bind(4, lifeline_read.get()), bp::std_in < bp::null,
                   bp::posix::fd.bind(1, output_write.get()),
                   bp::posix::fd.bind(2, output_write.get()),
                   bp::env["NOTIFY_SOCKET"] = boost::none,  // only the supervisor speaks to systemd
@@ -200,6 +214,13 @@ bool ChildProcess::Start() {
   }
   pid_ = child.id();
   reaped_ = false;
+  lifeline_ = std::move(lifeline_write);
+  child_end_.reset(fcntl(theirs.get(), F_DUPFD_CLOEXEC, 3));
+  if (!child_end_) {
+    Log(kLogWarning, service_->name + ": " +
+                         ErrnoMessage("dup", "the child's end of its control socket", errno) +
+                         "; what it has not taken when it dies is lost");
+  }
   listeners_sent_ = false;
   child.detach();  // reaped by the supervisor's SIGCHLD handler
   child_stderr_ = std::make_unique<OutputPipe>(
@@ -275,14 +296,19 @@ void ChildProcess::Signal(int signal) {
   if (pid_ > 0 && !reaped_) kill(pid_, signal);
 }
 
+size_t ChildProcess::ProcessesOf(const ProcessCensus& census) const {
+  if (serving_pid_ <= 0) return 0;
+  size_t below = census.DescendantsOf(serving_pid_);
+  return service_namespaces && below > 0 ? below - 1 : below;
+}
+
 void ChildProcess::OnExit(int wait_status) {
   double uptime = MonotonicSeconds() - started_;
   bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
   reaped_ = true;  // its pid may name another process from now on: never signal it
-  if (channel_) {
-    channel_->ReadAvailable();  // its last reports
-    channel_->Close("child exited");
-  }
+  if (channel_) channel_->ReadAvailable();  // its last reports
+  RecoverUntaken();
+  if (channel_) channel_->Close("child exited");
   if (child_stderr_) {
     // Its last words, an unfinished line too. (Only a process it started
     // itself could still hold the pipe; programs get pipes of their own.)
@@ -290,26 +316,45 @@ void ChildProcess::OnExit(int wait_status) {
     child_stderr_->Close();
     child_stderr_.reset();
   }
-  EndOrphanedWaitProgram();
-  if (!connections_.empty()) {
-    Log(kLogWarning, service_->name + ": child ended with " + std::to_string(connections_.size()) +
-                         " connections still open; their programs run on unreported");
-    connections_.clear();
-    host_pid_of_.clear();
-    source_of_.clear();
-  }
-  report_watchdog_.Clear();
-  pid_ = 0;
-  if (state_ == State::kDraining) {
+  bool draining = state_ == State::kDraining;
+  if (draining) {
     Log(clean ? kLogDebug : kLogWarning,
         service_->name + ": child ended (" + DescribeWaitStatus(wait_status) + ")");
+  } else {
+    Log(kLogErr,
+        service_->name + ": child ended unexpectedly (" + DescribeWaitStatus(wait_status) + ")");
+  }
+  EndOrphanedWaitProgram();
+  AdoptOrphans();
+  report_watchdog_.Clear();
+  pid_ = 0;
+  if (draining) {
+    // No next child: what it never took is closed (its clients see the end).
+    for (const auto& [id, message] : requeued_) connections_.erase(id);
+    counters_->failed += requeued_.size();
+    requeued_.clear();
     SetState(State::kEnded);
     return;
   }
   if (uptime >= kStableSeconds) restart_delay_ = 1;
-  Log(kLogErr,
-      service_->name + ": child ended unexpectedly (" + DescribeWaitStatus(wait_status) + ")");
   ScheduleRestart();
+}
+
+bool ChildProcess::ProgramReaped(pid_t pid, int wait_status) {
+  for (auto it = connections_.begin(); it != connections_.end(); ++it) {
+    if (!it->second.started || it->second.host_pid != pid) continue;
+    int level = wait_status == 0 ? kLogInfo : kLogNotice;
+    if (LogEnabled(level)) {
+      Log(level, service_->name + ": exit " + it->second.peer + " pid " + std::to_string(pid) +
+                     " " + DescribeWaitStatus(wait_status) + " (its child had ended)");
+    }
+    if (wait_status != 0) ++counters_->exit_nonzero;
+    host_pid_of_.erase(it->second.program);
+    connections_.erase(it);
+    ProgramsChanged();
+    return true;
+  }
+  return false;
 }
 
 void ChildProcess::ScheduleRestart() {
@@ -342,13 +387,124 @@ void ChildProcess::OnNoteStarts(evutil_socket_t, short, void* self) {
                         EncodePayload(ProgramsNoted{child->starts_noted_}));
 }
 
-void ChildProcess::ProtocolViolation(const std::string& what) {
-  EndChild("child broke the protocol (" + what + ")");
+void ChildProcess::RecoverUntaken() {
+  size_t before = requeued_.size();
+  auto keep = [this](MessageType type, std::string payload, UniqueFd fd) {
+    uint64_t id = 0;
+    std::string error;
+    if (type == MessageType::kConnection) {
+      ConnectionInfo info;
+      if (!fd || !DecodePayload(payload, &info, &error)) return;
+      id = info.id;
+    } else if (type == MessageType::kDatagram) {
+      Datagram datagram;
+      if (!DecodePayload(payload, &datagram, &error)) return;
+      id = datagram.connection.id;
+    } else {
+      return;  // ListenFd, Shutdown, ProgramsNoted: for that child only
+    }
+    auto entry = connections_.find(id);
+    if (entry == connections_.end() || entry->second.started) return;  // a lying child's
+    requeued_.emplace_back(id, MessageChannel::Outgoing{type, std::move(payload), std::move(fd)});
+  };
+  if (child_end_) {
+    // Everything still here was never read by the child, so never started.
+    WireMessage message;
+    std::string error;
+    while (ReceiveMessage(child_end_.get(), &message, &error) == ReceiveStatus::kMessage) {
+      keep(message.type, std::move(message.payload), std::move(message.fd));
+      message = WireMessage();
+    }
+    child_end_.reset();
+  }
+  if (channel_) {
+    for (MessageChannel::Outgoing& unsent : channel_->TakeUnsent()) {
+      keep(unsent.type, std::move(unsent.payload), std::move(unsent.fd));
+    }
+  }
+  if (requeued_.size() > before) {
+    Log(kLogNotice, service_->name + ": " + std::to_string(requeued_.size() - before) +
+                        " connections handed to the child it never took; they wait for the next");
+  }
 }
 
-void ChildProcess::EndChild(const std::string& why) {
-  Log(kLogErr, service_->name + ": " + why + "; ending the child");
+void ChildProcess::HandOverRequeued() {
+  size_t count = requeued_.size();
+  if (count == 0) return;
+  while (!requeued_.empty()) {
+    auto [id, message] = std::move(requeued_.front());
+    requeued_.pop_front();
+    if (channel_->Send(message.type, std::move(message.payload), std::move(message.fd))) {
+      report_watchdog_.Expect(id);
+    } else {
+      connections_.erase(id);  // its fd closed: the client sees the end
+      ++counters_->failed;
+      ProgramsChanged();
+    }
+  }
+  Log(kLogNotice, service_->name + ": " + std::to_string(count) +
+                      " connections the last child never took handed to this one");
+}
+
+void ChildProcess::AdoptOrphans() {
+  std::vector<OrphanedPrograms::Program> programs;
+  size_t lost = 0;
+  std::set<uint64_t> waiting;  // for the next child: kept
+  for (const auto& [id, message] : requeued_) waiting.insert(id);
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    if (waiting.count(it->first) > 0) {
+      ++it;
+      continue;
+    }
+    Connection& connection = it->second;
+    // A built-in was served in the child itself; a program we never learnt the
+    // pid of (or that has ended) cannot be followed.
+    bool followed = connection.started && connection.host_pid > 1 &&
+                    connection.program != kInProcess && ParentOf(connection.host_pid) == getpid();
+    if (!followed) {
+      ++lost;
+    } else {
+      OrphanedPrograms::Program program;
+      program.pid = connection.host_pid;
+      program.peer = connection.peer;
+      program.source = connection.source;
+      program.started = connection.started_at;
+      program.slot = std::move(connection.slot);
+      program.stderr_read = std::move(connection.stderr_read);
+      programs.push_back(std::move(program));
+    }
+    it = connections_.erase(it);
+  }
+  if (lost > 0) {
+    Log(kLogWarning, service_->name + ": child ended with " + std::to_string(lost) +
+                         " connections it served itself or had taken and not started; they are "
+                         "closed");
+  }
+  host_pid_of_.clear();
+  source_of_.clear();
+  OrphanedPrograms::Terms terms;
+  terms.uid = service_->jail.uid;
+  terms.timeout = service_->program.timeout;
+  terms.kill_grace = service_->program.kill_grace;
+  if (!programs.empty()) ProgramsChanged();  // counted from now on as the service's orphans
+  orphans_->Adopt(std::move(programs), std::move(lifeline_), terms);
+  lifeline_.reset();
+}
+
+void ChildProcess::ProtocolViolation(const std::string& what) {
+  EndChild("child broke the protocol (" + what + ")", true);
+}
+
+void ChildProcess::EndChild(const std::string& why, bool end_programs) {
+  Log(kLogErr, service_->name + ": " + why + "; ending the child" +
+                   (end_programs ? " and its programs" : ""));
   if (pid_ <= 0 || reaped_) return;  // already gone: OnExit forgets the rest
+  if (!end_programs) {
+    // Reaped as after a crash: its programs run on, adopted then.
+    Signal(SIGKILL);
+    if (state_ == State::kStarting || state_ == State::kReady) SetState(State::kRestarting);
+    return;
+  }
   // Killed, the child could not end its programs itself; checked again, since a
   // pid that has since ended may name another process by now.
   for (const auto& [id, connection] : connections_) {
@@ -362,7 +518,9 @@ void ChildProcess::EndChild(const std::string& why) {
   connections_.clear();
   host_pid_of_.clear();
   source_of_.clear();
+  requeued_.clear();
   report_watchdog_.Clear();
+  lifeline_.reset();  // its namespace ends, and whatever still runs there
   if (channel_) channel_->Close("child ended");
   // Until it is reaped and restarted, clients wait in the backlog rather than
   // being accepted and refused.
@@ -371,7 +529,9 @@ void ChildProcess::EndChild(const std::string& why) {
 
 void ChildProcess::OnChannelClosed(const std::string& reason) {
   if (reason.empty() || reason == "child exited" || reason == "child ended") return;
-  EndChild("child channel: " + reason);
+  // Only what the child sent can prove it a liar; a channel we failed to use is not.
+  bool lie = reason.rfind("protocol violation", 0) == 0;
+  EndChild("child channel: " + reason, lie);
 }
 
 void ChildProcess::OnMessage(WireMessage& message) {
@@ -392,8 +552,9 @@ void ChildProcess::OnMessage(WireMessage& message) {
           return ProtocolViolation("Ready's pidfd is not the child's own process");
         }
       }
-      if (state_ == State::kStarting) SetState(State::kReady);
       Log(kLogNotice, service_->name + ": ready (child pid " + std::to_string(pid_) + ")");
+      HandOverRequeued();  // first: they came first
+      if (state_ == State::kStarting) SetState(State::kReady);
       return;
     case MessageType::kProgramStarted: {
       ProgramStarted started;
@@ -427,6 +588,7 @@ void ChildProcess::OnMessage(WireMessage& message) {
                                  ", which is not its program");
       }
       found->second.program = started.pid;
+      found->second.started_at = MonotonicSeconds();
       // Unknown (0) only in a namespace, where the child's pid means nothing here.
       if (host_pid == 0 && !service_namespaces) host_pid = started.pid;
       found->second.host_pid = host_pid;
@@ -438,6 +600,24 @@ void ChildProcess::OnMessage(WireMessage& message) {
         Log(kLogInfo,
             service_->name + ": start " + found->second.peer + " pid " + ShownPid(host_pid));
       }
+      return;
+    }
+    case MessageType::kProgramStderr: {
+      ProgramStarted named;
+      if (!DecodePayload(message.payload, &named, &error)) return ProtocolViolation(error);
+      auto found = connections_.find(named.connection_id);
+      if (found == connections_.end() || !found->second.started ||
+          found->second.program != named.pid || found->second.stderr_read) {
+        return ProtocolViolation("ProgramStderr for unknown program");
+      }
+      if (!message.fd) return;  // lost to our fd limit: unread should the child die
+      struct stat pipe_info {};
+      int mode = fcntl(message.fd.get(), F_GETFL);
+      if (fstat(message.fd.get(), &pipe_info) != 0 || !S_ISFIFO(pipe_info.st_mode) || mode < 0 ||
+          (mode & O_ACCMODE) != O_RDONLY) {
+        return ProtocolViolation("ProgramStderr carries no pipe's read end");
+      }
+      found->second.stderr_read = std::move(message.fd);
       return;
     }
     case MessageType::kProgramExited: {
@@ -556,7 +736,7 @@ void ChildProcess::SendListeners(const std::vector<int>& listening_fds) {
     UniqueFd copy(fcntl(listening_fds[index], F_DUPFD_CLOEXEC, 3));
     if (!copy) {
       // The child would wait for the rest for ever: it is ended and restarted.
-      return EndChild(ErrnoMessage("dup", "listening socket for the child", errno));
+      return EndChild(ErrnoMessage("dup", "listening socket for the child", errno), false);
     }
     // Shared with our own copy: our acceptors never accept on a wait service's
     // sockets, set O_NONBLOCK again before each accept batch should a reload
@@ -566,7 +746,8 @@ void ChildProcess::SendListeners(const std::vector<int>& listening_fds) {
     channel_->Send(MessageType::kListenFd, EncodePayload(ListenFd{index, count, service_->name}),
                    std::move(copy));
   }
-  connections_[kListenersConnectionId] = Connection{"listeners", 0, 0, {}};
+  Connection& listeners = connections_[kListenersConnectionId] = Connection();
+  listeners.peer = "listeners";
   report_watchdog_.Expect(kListenersConnectionId);
   ProgramsChanged();
   Log(kLogInfo, service_->name + ": " + std::to_string(count) +
@@ -578,6 +759,7 @@ bool ChildProcess::KeepWaitProgramEntry(Connection& entry, uint64_t connection_i
   entry.program = 0;
   entry.host_pid = 0;
   entry.started = false;  // the restarted program reports its own start
+  entry.stderr_read.reset();
   return true;
 }
 

@@ -1,15 +1,17 @@
 // ChildProcess: the supervisor's handle on one gatehouse-child of a service. It
 // spawns the child (Boost.Process), sends the service definition, hands over
-// connections, checks and logs every report, and restarts a child that died. A
-// child it cannot trust (a report out of turn, a pid not its own, connections it
-// leaves unreported: ChildWatchdog) is ended with its programs and restarted. A
-// reload or a stop makes it drain: no new connections, and the child exits when
-// its programs have ended.
+// connections, checks and logs every report, and restarts a child that died. The
+// programs of a child that died run on (OrphanedPrograms). A child it cannot
+// trust (a report out of turn, a pid not its own) is ended with its programs; one
+// that stalls (connections it leaves unreported: ChildWatchdog) is ended alone;
+// either is restarted. A reload or a stop makes it drain: no new connections,
+// and the child exits when its programs have ended.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,6 +28,7 @@
 #include "common/wire.h"
 #include "supervisor/child_watchdog.h"
 #include "supervisor/datagram_receiver.h"
+#include "supervisor/orphaned_programs.h"
 #include "supervisor/program_output_log.h"
 #include "supervisor/source_slots.h"
 
@@ -43,11 +46,12 @@ class ChildProcess {
  public:
   enum class State { kStarting, kReady, kRestarting, kDraining, kEnded };
 
-  // `counters` belongs to the service and outlives the child; `on_state_change`
-  // runs whenever state() or connections() changes (the service then starts or
-  // stops accepting).
+  // `counters` and `orphans` belong to the service and outlive the child (the
+  // programs of a child that died go to `orphans`); `on_state_change` runs
+  // whenever state() or connections() changes (the service then starts or stops
+  // accepting).
   ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig> service,
-               std::string child_program, ServiceCounters* counters,
+               std::string child_program, ServiceCounters* counters, OrphanedPrograms* orphans,
                std::function<void()> on_state_change);
   ~ChildProcess();
 
@@ -69,12 +73,18 @@ class ChildProcess {
   void Signal(int signal);
   // Called by the supervisor when it reaped this child.
   void OnExit(int wait_status);
+  // The supervisor reaped `pid`: true when it was a program of this child that
+  // ended as the child died, before the child itself was reaped (logged, forgotten).
+  bool ProgramReaped(pid_t pid, int wait_status);
 
   State state() const { return state_; }
   static const char* StateName(State state);
   pid_t pid() const { return pid_; }
   // Its serving process (the namespace's init, or the child itself); 0 before Ready.
   pid_t serving_pid() const { return serving_pid_; }
+  // The processes its programs make up: everything below its serving process
+  // but the namespace's keeper (the child's own).
+  size_t ProcessesOf(const ProcessCensus& census) const;
   bool running() const { return pid_ > 0; }
   size_t connections() const { return connections_.size(); }
   const std::string& name() const { return service_->name; }
@@ -100,6 +110,8 @@ class ChildProcess {
     DatagramReplySender reply;  // a datagram's way back; empty for a connection
     bool replied = false;       // one DatagramReply per datagram
     std::string source;         // the client, as its log lines are throttled (SourceOf)
+    double started_at = 0;      // MonotonicSeconds() when its ProgramStarted came
+    UniqueFd stderr_read;       // its stderr pipe (ProgramStderr), read only if the child dies
   };
   // Sends a connection or datagram and tracks it under `id` (the caller fills in
   // the entry). nullptr when the child cannot take it now (not running,
@@ -111,10 +123,19 @@ class ChildProcess {
   void OnMessage(WireMessage& message);
   void OnChannelClosed(const std::string& reason);
   void ProtocolViolation(const std::string& what);
-  // Ends a child that can no longer be trusted, saying `why`: TERM to the programs
-  // it reported (still its own), KILL to the child, its connections forgotten.
-  // It is then reaped and restarted as after a crash.
-  void EndChild(const std::string& why);
+  // Ends a child, saying `why`: KILL to the child, which is then reaped and
+  // restarted as after a crash. One that can no longer be trusted
+  // (`end_programs`) takes its programs with it: TERM to those it reported (still
+  // its own), its namespace let go, its connections forgotten. A stalled one
+  // leaves them running, as a crash does.
+  void EndChild(const std::string& why, bool end_programs);
+  // The child has died: its running programs go on as orphans of the service.
+  void AdoptOrphans();
+  // The child has died: what we handed over and it never took (still in its
+  // socket, or still in our queue) waits in requeued_ for the next child.
+  void RecoverUntaken();
+  // The next child is ready: it gets what the last one never took.
+  void HandOverRequeued();
   // Arms the restart timer with the current back-off (1 s, doubling to 30 s).
   void ScheduleRestart();
   static void OnRestartTimer(evutil_socket_t, short, void* self);
@@ -137,11 +158,22 @@ class ChildProcess {
   std::shared_ptr<const ServiceConfig> service_;
   std::string child_program_;
   ServiceCounters* counters_;
+  OrphanedPrograms* orphans_;
   std::function<void()> on_state_change_;
   State state_ = State::kStarting;
   std::unique_ptr<MessageChannel> channel_;
   std::unique_ptr<ProgramOutputLog> output_log_;  // its programs' stderr and its own
   std::unique_ptr<OutputPipe> child_stderr_;      // the child's stdout and stderr
+  // The write end of the pipe the keeper of the child's namespace watches: held
+  // while the namespace is needed (the child or its orphaned programs run).
+  UniqueFd lifeline_;
+  // A copy of the child's end of the control socket: when the child dies, what
+  // it never read is still there to read back (the kernel's queue decides what
+  // was taken: never lost, never run twice).
+  UniqueFd child_end_;
+  // Connections and datagrams a dead child never took, their entries kept in
+  // connections_ (still counted), for the next child.
+  std::deque<std::pair<uint64_t, MessageChannel::Outgoing>> requeued_;
   EventPtr restart_timer_;
   EventPtr note_starts_;       // sends ProgramsNoted once the reports read now are handled
   uint64_t starts_read_ = 0;   // ProgramStarted of a process read on this link

@@ -39,8 +39,12 @@ struct FdBudget {
 inline constexpr uint64_t kMaxQueuedConnections = 4096;
 // The fds gatehouse keeps for itself whatever the config.
 inline constexpr uint64_t kFdReserve = 32;
-// What each child link costs the supervisor: the control socket and the child's stderr.
-inline constexpr uint64_t kFdsPerChild = 2;
+// What each child link costs the supervisor: the control socket and a copy of the
+// child's end of it (to take back what a dead child never read), the child's
+// stderr and its namespace's lifeline. (A running program's stderr copy, held in
+// case its child dies, takes the place of its connection's fd: together at most
+// max_servers, as counted under `connections`.)
+inline constexpr uint64_t kFdsPerChild = 4;
 // What a gatehouse-child holds whatever its programs: fds 0-3, its event loop,
 // signals, /dev/null, the pidfd of its serving process.
 inline constexpr uint64_t kChildFdReserve = 16;

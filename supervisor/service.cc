@@ -14,6 +14,7 @@ Service::Service(event_base* base, std::string name, std::string child_program,
       name_(std::move(name)),
       child_program_(std::move(child_program)),
       on_change_(std::move(on_change)),
+      orphans_(base, name_, &counters_),
       pause_timer_(evtimer_new(base, OnPauseOver, this)),
       dropped_replies_(std::make_shared<DroppedReplies>(base)),
       log_throttle_(base) {}
@@ -32,7 +33,7 @@ bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
             ? std::make_shared<SourceBudget>(config_->udp_reply_burst, config_->udp_reply_rate)
             : nullptr;
   }
-  current_ = std::make_unique<ChildProcess>(base_, config_, child_program_, &counters_,
+  current_ = std::make_unique<ChildProcess>(base_, config_, child_program_, &counters_, &orphans_,
                                             [this] { OnChildChanged(); });
   current_->Start();
   if (replacing) Log(kLogNotice, name_ + ": changed; new child for new connections");
@@ -201,7 +202,9 @@ bool Service::restarting() const {
   return current_ != nullptr && current_->state() == ChildProcess::State::kRestarting;
 }
 
-bool Service::finished() const { return retired() && current_ == nullptr && draining_.empty(); }
+bool Service::finished() const {
+  return retired() && current_ == nullptr && draining_.empty() && orphans_.size() == 0;
+}
 
 bool Service::OnReaped(pid_t pid, int wait_status) {
   if (current_ && current_->pid() == pid) {
@@ -216,7 +219,14 @@ bool Service::OnReaped(pid_t pid, int wait_status) {
       return true;
     }
   }
-  return false;
+  bool program = orphans_.Reaped(pid, wait_status) ||
+                 (current_ && current_->ProgramReaped(pid, wait_status)) ||
+                 std::any_of(draining_.begin(), draining_.end(),
+                             [&](const std::unique_ptr<ChildProcess>& child) {
+                               return child->ProgramReaped(pid, wait_status);
+                             });
+  if (program) on_change_();  // a max_servers slot is free
+  return program;
 }
 
 void Service::Signal(int signal) {
@@ -235,12 +245,13 @@ bool Service::HasProgramsAs(uint32_t uid) const {
     return child.config().jail.uid == uid && child.connections() > 0;
   };
   if (current_ && holds(*current_)) return true;
+  if (orphans_.HasProgramsAs(uid)) return true;
   return std::any_of(draining_.begin(), draining_.end(),
                      [&](const std::unique_ptr<ChildProcess>& child) { return holds(*child); });
 }
 
 size_t Service::own_programs() const {
-  size_t count = current_ ? current_->connections() : 0;
+  size_t count = orphans_.size() + (current_ ? current_->connections() : 0);
   for (const auto& child : draining_) count += child->connections();
   return count;
 }
@@ -263,6 +274,9 @@ std::string Service::Status(const std::string& listeners, const ProcessCensus& c
     line += ", child " + std::to_string(child->pid()) + " draining (" +
             std::to_string(child->connections()) + " programs)";
   }
+  if (orphans_.size() > 0) {
+    line += ", " + std::to_string(orphans_.size()) + " programs of ended children";
+  }
   line += ", programs " + std::to_string(programs()) +
           (config_ ? " of " + std::to_string(config_->max_servers) : "");
   if (older_programs_ > 0) {
@@ -273,9 +287,10 @@ std::string Service::Status(const std::string& listeners, const ProcessCensus& c
           ", exit_nonzero " + std::to_string(counters_.exit_nonzero) + ", busy " +
           std::to_string(busy_);
   // Everything the programs started counts too (a program that forks 1,500
-  // children is one program): what descends from each child's serving process.
-  size_t processes = current_ ? census.DescendantsOf(current_->serving_pid()) : 0;
-  for (const auto& child : draining_) processes += census.DescendantsOf(child->serving_pid());
+  // children is one program): what descends from each child's serving process,
+  // and from the programs of ended children.
+  size_t processes = (current_ ? current_->ProcessesOf(census) : 0) + orphans_.ProcessesOf(census);
+  for (const auto& child : draining_) processes += child->ProcessesOf(census);
   line += ", processes " + std::to_string(processes);
   if (HasUdpPort() || dropped_replies_->count > 0) {
     line += ", over_udp_reply_budget " + std::to_string(dropped_replies_->count);

@@ -1,7 +1,8 @@
 // Service: one row of the supervisor's service table, keyed by the service's
 // name. It owns the service's current config snapshot, its counters and its
 // children: the current one, which takes new connections, and older ones that a
-// reload left draining (their programs still count for this service).
+// reload left draining (their programs still count for this service), and the
+// programs of children that died, which run on (OrphanedPrograms).
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +18,7 @@
 #include "supervisor/child_process.h"
 #include "supervisor/process_tree.h"
 #include "supervisor/source_budget.h"
+#include "supervisor/orphaned_programs.h"
 #include "supervisor/source_slots.h"
 
 namespace gatehouse {
@@ -128,6 +130,7 @@ class Service {
   std::function<std::vector<int>()> listening_fds_;
   std::shared_ptr<const ServiceConfig> config_;
   ServiceCounters counters_;
+  OrphanedPrograms orphans_;  // before the children, which hand theirs to it
   std::unique_ptr<ChildProcess> current_;
   std::vector<std::unique_ptr<ChildProcess>> draining_;
   EventPtr pause_timer_;                        // cps: the service accepts again when it fires

@@ -132,6 +132,7 @@ Supervisor::Supervisor(CommandLine command_line, std::string child_program, Proc
   grace_timer_.reset(evtimer_new(base_.get(), OnGraceExpired, this));
   kill_timer_.reset(evtimer_new(base_.get(), OnKillTimer, this));
   startup_timer_.reset(evtimer_new(base_.get(), OnStartupTimeout, this));
+  signals_event_.reset(event_new(base_.get(), -1, 0, OnPendingSignals, this));
   upgrade_timer_.reset(evtimer_new(base_.get(), OnUpgradeTimeout, this));
   prune_event_.reset(evtimer_new(base_.get(), OnPruneLinks, this));
   older_wait_timer_.reset(evtimer_new(base_.get(), OnOlderWaitOver, this));
@@ -162,6 +163,7 @@ Supervisor::~Supervisor() {
   grace_timer_.reset();
   kill_timer_.reset();
   startup_timer_.reset();
+  signals_event_.reset();
   older_.clear();
   later_.clear();
   handed_on_.clear();
@@ -511,6 +513,9 @@ void Supervisor::OnGraceExpired(evutil_socket_t, short, void* self) {
   for (auto& [name, service] : supervisor->services_) service->Signal(SIGTERM);
   size_t left = SignalOwnChildren(SIGTERM, supervisor->spared_);
   if (left > 0) Log(kLogNotice, "TERM to " + std::to_string(left) + " processes still running");
+  // A later signal TERMs again but never postpones the KILL: a storm of TERMs
+  // re-arming these timers would keep a stop from ever ending.
+  if (evtimer_pending(supervisor->kill_timer_.get(), nullptr)) return;
   double kill_after = KillAfterTermSeconds(supervisor->services_);
   timeval delay = Seconds(kill_after);
   event_add(supervisor->kill_timer_.get(), &delay);
@@ -853,30 +858,30 @@ void Supervisor::LogStatus() {
   }
 }
 
+// libevent calls OnSignal once for every signal received: a storm of TERMs or
+// USR1s would be a storm of stops or status dumps (each reads /proc). Each
+// signal only marks itself; once per loop pass, every marked signal is acted
+// on once, the stops first.
 void Supervisor::OnSignal(evutil_socket_t signal, short, void* self) {
   auto* supervisor = static_cast<Supervisor*>(self);
-  switch (signal) {
-    case SIGTERM:
-    case SIGINT:
-      supervisor->BeginShutdown(supervisor->global_.shutdown_timeout,
-                                signal == SIGTERM ? "SIGTERM" : "SIGINT");
-      return;
-    case SIGQUIT:
-      supervisor->BeginShutdown(0, "SIGQUIT");
-      return;
-    case SIGCHLD:
-      supervisor->ReapChildren();
-      return;
-    case SIGUSR1:
-      supervisor->LogStatus();
-      return;
-    case SIGHUP:
-      if (!supervisor->stopping_) supervisor->Reload();
-      return;
-    case SIGUSR2:
-      supervisor->Upgrade();
-      return;
+  supervisor->pending_signals_ |= 1ULL << signal;
+  event_active(supervisor->signals_event_.get(), 0, 0);
+}
+
+void Supervisor::OnPendingSignals(evutil_socket_t, short, void* self) {
+  auto* supervisor = static_cast<Supervisor*>(self);
+  uint64_t pending = supervisor->pending_signals_;
+  supervisor->pending_signals_ = 0;
+  auto marked = [pending](int signal) { return (pending & (1ULL << signal)) != 0; };
+  if (marked(SIGQUIT)) supervisor->BeginShutdown(0, "SIGQUIT");
+  if (marked(SIGTERM) || marked(SIGINT)) {
+    supervisor->BeginShutdown(supervisor->global_.shutdown_timeout,
+                              marked(SIGTERM) ? "SIGTERM" : "SIGINT");
   }
+  if (marked(SIGHUP) && !supervisor->stopping_) supervisor->Reload();
+  if (marked(SIGUSR2)) supervisor->Upgrade();
+  if (marked(SIGUSR1)) supervisor->LogStatus();
+  if (marked(SIGCHLD)) supervisor->ReapChildren();
 }
 
 }  // namespace gatehouse

@@ -107,6 +107,7 @@ class Supervisor {
   static void OnStartupTimeout(evutil_socket_t, short, void* self);
 
   static void OnSignal(evutil_socket_t signal, short what, void* self);
+  static void OnPendingSignals(evutil_socket_t, short, void* self);
   static void OnGraceExpired(evutil_socket_t, short, void* self);
   static void OnKillTimer(evutil_socket_t, short, void* self);
 
@@ -121,6 +122,10 @@ class Supervisor {
   // UDP and SOCK_DGRAM UNIX sockets, by the same keys.
   std::map<std::string, std::vector<std::unique_ptr<DatagramReceiver>>> datagram_listeners_;
   std::vector<EventPtr> signal_events_;
+  // The signals received and not acted on yet (bit N: signal N), and the event
+  // that acts on them once per loop pass (OnPendingSignals).
+  uint64_t pending_signals_ = 0;
+  EventPtr signals_event_;
   EventPtr grace_timer_;
   EventPtr kill_timer_;
   EventPtr startup_timer_;

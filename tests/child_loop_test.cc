@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,6 +122,16 @@ TEST(ChildLoop, ServesAConnectionAndShutsDownWhenAsked) {
   ASSERT_TRUE(DecodePayload(message.payload, &started, &error)) << error;
   EXPECT_FALSE(message.fd);
   EXPECT_EQ(ParentPid(started.pid), child.pid());
+  // A copy of its stderr pipe's read end, for the supervisor to read should the child die.
+  ASSERT_EQ(child.Receive(&message, &error), ReceiveStatus::kMessage) << error;
+  ASSERT_EQ(message.type, MessageType::kProgramStderr) << child.Stderr();
+  ProgramStarted named;
+  ASSERT_TRUE(DecodePayload(message.payload, &named, &error)) << error;
+  EXPECT_EQ(named.pid, started.pid);
+  struct stat pipe_info {};
+  ASSERT_TRUE(message.fd);
+  ASSERT_EQ(fstat(message.fd.get(), &pipe_info), 0);
+  EXPECT_TRUE(S_ISFIFO(pipe_info.st_mode));
   ASSERT_EQ(write(client.get(), "hello\n", 6), 6);
   shutdown(client.get(), SHUT_WR);
   EXPECT_EQ(ReadUntil(client.get(), "\n"), "hello\n");

@@ -46,7 +46,7 @@ TEST(FdBudget, EachServiceCountsListenersConnectionsAndItsChildren) {
   EXPECT_EQ(budget.services[1].listeners, 1u);
   EXPECT_EQ(budget.pending_headers, 0u);
   EXPECT_EQ(budget.pending_lookups, 0u);
-  EXPECT_EQ(budget.total, (3 + 100 + 4) + (1 + 10 + 4) + kFdReserve);
+  EXPECT_EQ(budget.total, (3 + 100 + 8) + (1 + 10 + 8) + kFdReserve);
 }
 
 TEST(FdBudget, ConnectionsAreBoundedByTheQueueForAChildThatIsBehind) {
@@ -85,7 +85,7 @@ TEST(FdBudget, SharedPoolsCountOnceAndScaleWithTheHardLimit) {
   FdBudget budget = ComputeFdBudget(config, 2048);
   EXPECT_EQ(budget.pending_headers, 256u);
   EXPECT_EQ(budget.pending_lookups, 256u);
-  EXPECT_EQ(budget.total, 2 * (1 + 1 + 4) + 256 + 256 + kFdReserve);
+  EXPECT_EQ(budget.total, 2 * (1 + 1 + 8) + 256 + 256 + kFdReserve);
 }
 
 TEST(FdBudget, OverTheHardLimitIsAnErrorNamingTheNumbersAndTheLine) {
@@ -97,17 +97,17 @@ TEST(FdBudget, OverTheHardLimitIsAnErrorNamingTheNumbersAndTheLine) {
   std::vector<std::string> errors, warnings;
   CheckFdBudget(config, FileLimits{1024, 1024}, &errors, &warnings);
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0].rfind("services.d/web.conf:4: max_servers: services need up to 1052 fds at "
+  EXPECT_EQ(errors[0].rfind("services.d/web.conf:4: max_servers: services need up to 1060 fds at "
                             "once, the hard limit is 1024 (ulimit -Hn); lower max_servers or "
-                            "raise LimitNOFILE= (web 1005: ",
+                            "raise LimitNOFILE= (web 1009: ",
                             0),
             0u)
       << errors[0];
-  EXPECT_NE(errors[0].find("echo 15: 1 listeners + 10 connections"), std::string::npos)
+  EXPECT_NE(errors[0].find("echo 19: 1 listeners + 10 connections"), std::string::npos)
       << errors[0];
   // One fd more and it fits.
   errors.clear();
-  CheckFdBudget(config, FileLimits{1052, 1052}, &errors, &warnings);
+  CheckFdBudget(config, FileLimits{1060, 1060}, &errors, &warnings);
   EXPECT_TRUE(errors.empty()) << errors[0];
   EXPECT_TRUE(warnings.empty()) << warnings[0];
 }
@@ -119,7 +119,7 @@ TEST(FdBudget, OverTheSoftLimitOnlyIsAWarning) {
   CheckFdBudget(config, FileLimits{1024, 4096}, &errors, &warnings);
   EXPECT_TRUE(errors.empty());
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_NE(warnings[0].find("services.d/web.conf:1: max_servers: services need up to 1037 fds at "
+  EXPECT_NE(warnings[0].find("services.d/web.conf:1: max_servers: services need up to 1041 fds at "
                              "once, more than the soft limit 1024"),
             std::string::npos)
       << warnings[0];

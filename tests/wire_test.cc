@@ -622,6 +622,7 @@ TEST(MessageTable, EachTypeIsAllowedOnlyFromItsSenderInItsStates) {
       {MessageType::kDatagramReply, Sender::kChild, {S::kReady}},
       {MessageType::kProgramSyslog, Sender::kChild, {S::kReady}},
       {MessageType::kProgramsNoted, Sender::kSupervisor, {S::kReady}},
+      {MessageType::kProgramStderr, Sender::kChild, {S::kReady}},
   };
   ASSERT_EQ(std::size(rules), std::size(kMessageTable));
   for (const Rule& rule : rules) {

@@ -43,6 +43,7 @@ void DecodeAsType(MessageType type, const std::string& payload) {
     case MessageType::kConnection:
       return DecodeAs<gatehouse::ConnectionInfo>(payload);
     case MessageType::kProgramStarted:
+    case MessageType::kProgramStderr:
       return DecodeAs<gatehouse::ProgramStarted>(payload);
     case MessageType::kProgramExited:
       return DecodeAs<gatehouse::ProgramExited>(payload);

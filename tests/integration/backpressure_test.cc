@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "tests/integration/harness.h"
@@ -49,10 +51,15 @@ TEST_P(Backpressure, StoppedChildLosesNoConnections) {
                        "--nofile=" + std::to_string(soft) + ":64"});
   };
   if (unprivileged) {
-    size_t open_now = 0;
+    // Below the lowest free fd number nothing new fits (fds above it stay open).
+    std::set<int> open_now;
     CommandResult listing = RunCommand({"ls", "/proc/" + std::to_string(gatehouse.pid()) + "/fd"});
-    for (char c : listing.out) open_now += c == '\n';
-    CommandResult lowered = soft_limit(open_now);
+    std::istringstream names(listing.out);
+    std::string name;
+    while (names >> name) open_now.insert(std::stoi(name));
+    size_t lowest_free = 0;
+    while (open_now.count(static_cast<int>(lowest_free)) > 0) ++lowest_free;
+    CommandResult lowered = soft_limit(lowest_free);
     ASSERT_EQ(lowered.exit_code, 0) << lowered.err;
   }
 

@@ -314,6 +314,27 @@ std::vector<pid_t> ChildPids(pid_t parent) {
   return pids;
 }
 
+bool IsNamespaceInit(pid_t pid) {
+  std::string nspid = ProcStatusField(pid, "NSpid");  // "1234\t1": ours, then the namespace's
+  size_t last = nspid.find_last_of(" \t");
+  return last != std::string::npos && nspid.substr(last + 1) == "1";
+}
+
+pid_t KeeperOf(pid_t child) {
+  for (pid_t pid : ChildPids(child)) {
+    if (IsNamespaceInit(pid)) return pid;
+  }
+  return 0;
+}
+
+std::vector<pid_t> ProgramsOf(pid_t child) {
+  std::vector<pid_t> programs;
+  for (pid_t pid : ChildPids(child)) {
+    if (!IsNamespaceInit(pid)) programs.push_back(pid);
+  }
+  return programs;
+}
+
 std::string CheckedUid(const std::string& config) {
   std::string out = RunCommand({Gatehouse(), "--check", "--config", config}).out;
   size_t at = out.find("(uid ");

@@ -123,6 +123,13 @@ pid_t ParentPid(pid_t pid);
 // Pids of the processes whose parent is `parent`.
 std::vector<pid_t> ChildPids(pid_t parent);
 
+// Whether `pid` is pid 1 of a PID namespace below ours (a service's keeper).
+bool IsNamespaceInit(pid_t pid);
+// A service's serving gatehouse-child `child`: the keeper of its namespace (0:
+// none), and its programs (its other children).
+pid_t KeeperOf(pid_t child);
+std::vector<pid_t> ProgramsOf(pid_t child);
+
 // One line of /proc/PID/status ("Uid", "CapEff", ...), the text after the colon.
 std::string ProcStatusField(pid_t pid, const std::string& field);
 // The uid `gatehouse --check` names for the first service of `config` ("(uid N)"),

@@ -322,13 +322,13 @@ TEST(HostileChild, UnreportedConnectionsEndTheChildAfterChildStallTimeout) {
   for (int fd : held) close(fd);
 }
 
-// Ending a child ends its running programs with it: a child that started one
-// program honestly and then stalls is killed, and its program gets TERM rather
-// than running on as the supervisor's orphan.
-TEST(HostileChild, EndingAChildEndsItsPrograms) {
+// A child that stalls is ended alone, as a crash would end it: a child that
+// started one program honestly and then stalls is killed, and its program runs on
+// as the supervisor's (counted, logged), until gatehouse stops.
+TEST(HostileChild, AStalledChildIsEndedAloneAndItsProgramRunsOn) {
   TempDir dir;
   auto gatehouse = StartWithHostileChild(
-      dir, "log_level = 3\n",
+      dir, "log_level = 3\nshutdown_timeout = 1\n",
       {{"oneprogram.conf", Service("oneprogram", "child_stall_timeout = 1\n")}});
   ASSERT_TRUE(gatehouse->started()) << gatehouse->Log();
   ASSERT_TRUE(gatehouse->WaitForLog("oneprogram: ready")) << gatehouse->Log();
@@ -348,11 +348,48 @@ TEST(HostileChild, EndingAChildEndsItsPrograms) {
   EXPECT_TRUE(gatehouse->WaitForLog(
       "oneprogram: child stalled: a connection not reported started for 1 s (1 waiting)"))
       << gatehouse->Log();
-  bool program_ended = WaitUntil([&] { return kill(program, 0) != 0; }, 5);
-  EXPECT_TRUE(program_ended) << "sleep " << program << " outlived its child\n" << gatehouse->Log();
+  EXPECT_TRUE(gatehouse->WaitForLog("oneprogram: 1 programs run on without their child (pid " +
+                                    std::to_string(program) + ")"))
+      << gatehouse->Log();
+  EXPECT_EQ(ParentPid(program), gatehouse->pid()) << gatehouse->Log();
+  EXPECT_EQ(kill(program, 0), 0) << "sleep " << program << " ended with its child";
+  // gatehouse's stop still ends it.
+  EXPECT_EQ(gatehouse->Stop(SIGTERM, 20), 0) << gatehouse->Log();
+  bool program_ended = kill(program, 0) != 0;
+  EXPECT_TRUE(program_ended) << "sleep " << program << " outlived gatehouse";
   if (!program_ended) kill(program, SIGKILL);
   close(first);
   close(second);
+}
+
+// A child that breaks the protocol is not trusted with its programs either: a
+// child that started one program honestly and then lies is killed, and its
+// program gets TERM rather than running on as the supervisor's.
+TEST(HostileChild, EndingALyingChildEndsItsPrograms) {
+  TempDir dir;
+  auto gatehouse = StartWithHostileChild(dir, "log_level = 3\n",
+                                         {{"lyingprogram.conf", Service("lyingprogram")}});
+  ASSERT_TRUE(gatehouse->started()) << gatehouse->Log();
+  ASSERT_TRUE(gatehouse->WaitForLog("lyingprogram: ready")) << gatehouse->Log();
+  std::vector<pid_t> children = ChildPids(gatehouse->pid());
+  ASSERT_EQ(children.size(), 1u);
+  int first = ConnectTcp("127.0.0.1", gatehouse->Port("lyingprogram"));
+  ASSERT_GE(first, 0);
+  ASSERT_TRUE(gatehouse->WaitForLog("lyingprogram: start 127.0.0.1:")) << gatehouse->Log();
+  std::string log = gatehouse->Log();
+  size_t at = log.find("lyingprogram: start 127.0.0.1:");
+  at = log.find(" pid ", at);
+  pid_t program = std::stoi(log.substr(at + 5));
+  EXPECT_TRUE(gatehouse->WaitForLog(
+      "lyingprogram: child broke the protocol (ProgramExited for unknown program); ending the "
+      "child and its programs"))
+      << gatehouse->Log();
+  bool program_ended = WaitUntil([&] { return kill(program, 0) != 0; }, 5);
+  EXPECT_TRUE(program_ended) << "sleep " << program << " outlived its child\n" << gatehouse->Log();
+  if (!program_ended) kill(program, SIGKILL);
+  EXPECT_EQ(gatehouse->Log().find("run on without their child"), std::string::npos)
+      << gatehouse->Log();
+  close(first);
 }
 
 // A child may not name any process as its program: reporting its parent (the

@@ -190,13 +190,12 @@ TEST_F(KillGraceTest, ADrainingChildKeepsItsOwnLongerKillGraceAtShutdown) {
 namespace gatehouse::testing {
 namespace {
 
-// Programs of a service, found below its namespace's init (holder -> init -> programs).
-std::vector<pid_t> ProgramsOf(pid_t supervisor) {
+// Programs of the services, the children of each serving gatehouse-child but
+// the keeper of its namespace.
+std::vector<pid_t> ProgramsBelow(pid_t supervisor) {
   std::vector<pid_t> programs;
-  for (pid_t holder : ChildPids(supervisor)) {
-    for (pid_t init : ChildPids(holder)) {
-      for (pid_t program : ChildPids(init)) programs.push_back(program);
-    }
+  for (pid_t child : ChildPids(supervisor)) {
+    for (pid_t program : ProgramsOf(child)) programs.push_back(program);
   }
   return programs;
 }
@@ -239,8 +238,8 @@ TEST_F(TimeoutTest, AProgramPastItsTimeoutEndsWithWhatItStarted) {
   EXPECT_NE(gatehouse_->Log().find("ran past its timeout of 1 s; TERM"), std::string::npos);
   // Only the service without a timeout has programs left: the background sleeps
   // of the other two went with their group.
-  EXPECT_TRUE(WaitUntil([&] { return ProgramsOf(gatehouse_->pid()).size() == 1; }, 5))
-      << ProgramsOf(gatehouse_->pid()).size() << " programs left\n"
+  EXPECT_TRUE(WaitUntil([&] { return ProgramsBelow(gatehouse_->pid()).size() == 1; }, 5))
+      << ProgramsBelow(gatehouse_->pid()).size() << " programs left\n"
       << gatehouse_->Log();
   close(slow);
   close(stubborn);

@@ -14,10 +14,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -39,6 +39,18 @@ size_t Count(const std::string& text, const std::string& needle) {
 size_t OpenFdCount(pid_t pid) {
   CommandResult listing = RunCommand({"ls", "/proc/" + std::to_string(pid) + "/fd"});
   return Count(listing.out, "\n");
+}
+
+// How many of `pid`'s fds are sockets (a client's connection is one).
+size_t SocketFdCount(pid_t pid) {
+  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  CommandResult listing = RunCommand({"ls", dir});
+  std::istringstream names(listing.out);
+  size_t sockets = 0;
+  for (std::string name; std::getline(names, name);) {
+    sockets += Link(dir + "/" + name).rfind("socket:", 0) == 0 ? 1 : 0;
+  }
+  return sockets;
 }
 
 long RssKb(pid_t pid) { return std::atol(ProcStatusField(pid, "VmRSS").c_str()); }
@@ -196,11 +208,11 @@ TEST_F(LimitsTest, CheckRefusesAConfigThatCannotFitTheHardLimitAndNamesTheNumber
   }
   CommandResult refused = RunCommand(check);
   EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
-  // web 1,005 (1 listener, 1,000 connections, 4 for its children), echo 261, reserve 32.
-  EXPECT_NE(refused.err.find("/services.d/web.conf:4: max_servers: services need up to 1298 fds "
+  // web 1,009 (1 listener, 1,000 connections, 8 for its children), echo 265, reserve 32.
+  EXPECT_NE(refused.err.find("/services.d/web.conf:4: max_servers: services need up to 1306 fds "
                              "at once, the hard limit is 1024 (ulimit -Hn); lower max_servers or "
-                             "raise LimitNOFILE= (web 1005: 1 listeners + 1000 connections + 4 "
-                             "for its children; echo 261: "),
+                             "raise LimitNOFILE= (web 1009: 1 listeners + 1000 connections + 8 "
+                             "for its children; echo 265: "),
             std::string::npos)
       << refused.err;
 
@@ -209,7 +221,7 @@ TEST_F(LimitsTest, CheckRefusesAConfigThatCannotFitTheHardLimitAndNamesTheNumber
   CommandResult warned = RunCommand(check);
   EXPECT_EQ(warned.exit_code, 0) << warned.err;
   EXPECT_NE(warned.out.find("warning: " + dir_.path() +
-                            "/services.d/web.conf:4: max_servers: services need up to 1298 fds at "
+                            "/services.d/web.conf:4: max_servers: services need up to 1306 fds at "
                             "once, more than the soft limit 1024 gatehouse was started with"),
             std::string::npos)
       << warned.out;
@@ -220,7 +232,7 @@ TEST_F(LimitsTest, CheckRefusesAConfigThatCannotFitTheHardLimitAndNamesTheNumber
   check.erase(check.begin() + 4);  // --check
   CommandResult started = RunCommand(check, "", 10);
   EXPECT_EQ(started.exit_code, 1) << started.out << started.err;
-  EXPECT_NE(started.err.find("max_servers: services need up to 1298 fds at once"),
+  EXPECT_NE(started.err.find("max_servers: services need up to 1306 fds at once"),
             std::string::npos)
       << started.err;
 }
@@ -235,7 +247,7 @@ TEST_F(LimitsTest, AReloadThatWouldNotFitIsRefusedAndTheRunningConfigStays) {
   LogMark mark = gatehouse_->MarkLog();
   kill(gatehouse_->pid(), SIGHUP);
   ASSERT_TRUE(gatehouse_->WaitForLog("reload refused", mark)) << gatehouse_->Log(mark);
-  EXPECT_NE(gatehouse_->Log(mark).find("echo.conf:4: max_servers: services need up to 2037 fds at "
+  EXPECT_NE(gatehouse_->Log(mark).find("echo.conf:4: max_servers: services need up to 2041 fds at "
                                        "once, the hard limit is 1024 (ulimit -Hn)"),
             std::string::npos)
       << gatehouse_->Log(mark);
@@ -336,6 +348,7 @@ TEST_F(LimitsTest, TwoThousandIdleClientsLeaveTheSupervisorResponsiveAndBounded)
   int idle = Port("idle");
   int echo = Port("echo");
   size_t fds_before = OpenFdCount(supervisor);
+  size_t sockets_before = SocketFdCount(supervisor);
   long rss_before = RssKb(supervisor);
   long cpu_before = CpuTicks(supervisor);
   double started = Now();
@@ -362,13 +375,19 @@ TEST_F(LimitsTest, TwoThousandIdleClientsLeaveTheSupervisorResponsiveAndBounded)
     worst = std::max(worst, seconds);
   }
   size_t fds_during = OpenFdCount(supervisor);
+  size_t sockets_during = SocketFdCount(supervisor);
   long rss_during = RssKb(supervisor);
   long cpu_during = CpuTicks(supervisor) - cpu_before;
   std::string log = gatehouse_->Log();
   long programs = StatusNumber(log, "idle", ", programs ");
   long denied = StatusNumber(log, "idle", ", denied ");
   EXPECT_LT(worst, 2.0);
-  EXPECT_LT(fds_during, fds_before + 64) << "the supervisor holds the clients' fds";
+  EXPECT_LT(sockets_during, sockets_before + 64) << "the supervisor holds the clients' fds";
+  // Besides: a copy of each running program's stderr pipe (read if its child dies).
+  EXPECT_LE(fds_during - sockets_during,
+            fds_before - sockets_before + static_cast<size_t>(programs))
+      << fds_before << " fds (" << sockets_before << " sockets) -> " << fds_during << " ("
+      << sockets_during << ")";
   EXPECT_LT(rss_during, rss_before + 16 * 1024);
   EXPECT_GE(denied, 1) << "no client was refused per_source";
   EXPECT_LE(Count(log, "(per_source)"), 2u) << log;

@@ -138,12 +138,13 @@ TEST_P(ConnectionModePrivilegeTest,
   EXPECT_EQ(Link("/proc/" + std::to_string(program) + "/fd/1"),
             Link("/proc/" + std::to_string(program) + "/fd/0"));
 
-  // The service's gatehouse-child itself runs dropped too: the namespace's init
-  // (the program's parent) and the holder outside it (init's parent, ours).
-  pid_t init = ParentPid(program);
-  pid_t holder = ParentPid(init);
-  EXPECT_EQ(ParentPid(holder), gatehouse_->pid());
-  for (pid_t child : {init, holder}) {
+  // The service's gatehouse-child itself runs dropped too: the serving process
+  // (the program's parent, ours) and the keeper of the namespace (its pid 1).
+  pid_t serving = ParentPid(program);
+  pid_t keeper = KeeperOf(serving);
+  EXPECT_EQ(ParentPid(serving), gatehouse_->pid());
+  ASSERT_GT(keeper, 0) << "no namespace keeper";
+  for (pid_t child : {serving, keeper}) {
     EXPECT_EQ(ProcStatusField(child, "Uid"), ids) << child;
     EXPECT_EQ(ProcStatusField(child, "CapEff"), kNoCapabilities) << child;
     EXPECT_EQ(ProcStatusField(child, "CapBnd"), kNoCapabilities) << child;
@@ -350,10 +351,10 @@ std::string AllCapabilities() { return ProcStatusField(getpid(), "CapBnd"); }
 
 constexpr const char* kNetBindService = "0000000000000400";  // bit 10
 
-// The namespace's init (the program's parent) and the holder outside it.
-std::pair<pid_t, pid_t> InitAndHolder(pid_t program) {
-  pid_t init = ParentPid(program);
-  return {init, ParentPid(init)};
+// The serving process (the program's parent) and the keeper of the namespace.
+std::pair<pid_t, pid_t> ServingAndKeeper(pid_t program) {
+  pid_t serving = ParentPid(program);
+  return {serving, KeeperOf(serving)};
 }
 
 TEST_F(PrivilegeTest, NobodyWithNetBindServiceKeepsExactlyThatCapability) {
@@ -370,8 +371,9 @@ TEST_F(PrivilegeTest, NobodyWithNetBindServiceKeepsExactlyThatCapability) {
   }
   EXPECT_EQ(ProcStatusField(program, "NoNewPrivs"), "1");
 
-  // init holds it only to pass it on (nothing effective); the holder has none.
-  auto [init, holder] = InitAndHolder(program);
+  // The serving process holds it only to pass it on (nothing effective); the keeper has none.
+  auto [init, holder] = ServingAndKeeper(program);
+  ASSERT_GT(holder, 0) << "no namespace keeper";
   EXPECT_EQ(ProcStatusField(init, "CapEff"), kNoCapabilities);
   for (const char* caps : {"CapInh", "CapPrm", "CapBnd", "CapAmb"}) {
     EXPECT_EQ(ProcStatusField(init, caps), kNetBindService) << caps;
@@ -399,7 +401,8 @@ TEST_F(PrivilegeTest, RootWithAllCapabilitiesAndNoNewPrivsOffKeepsThemAll) {
   EXPECT_EQ(ProcStatusField(program, "CapAmb"), kNoCapabilities);
   EXPECT_EQ(ProcStatusField(program, "NoNewPrivs"), "0");
 
-  auto [init, holder] = InitAndHolder(program);
+  auto [init, holder] = ServingAndKeeper(program);
+  ASSERT_GT(holder, 0) << "no namespace keeper";
   EXPECT_EQ(ProcStatusField(init, "CapPrm"), all);
   EXPECT_EQ(ProcStatusField(init, "CapBnd"), all);
   EXPECT_EQ(ProcStatusField(init, "CapEff"), kNoCapabilities);

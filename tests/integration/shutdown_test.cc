@@ -1,7 +1,7 @@
-// Nothing outlives gatehouse. With namespaces (root) a killed child takes its
-// whole service namespace with it. Without them (an ordinary user), programs
-// orphaned by a child that died are the supervisor's as the subreaper: they get
-// TERM, then KILL, on shutdown, and gatehouse exits only when none is left.
+// Nothing outlives gatehouse. Programs orphaned by a child that died run on as
+// the supervisor's (the subreaper's), with namespaces (root) in a namespace kept
+// for them, without (an ordinary user) as they are: they get TERM, then KILL, on
+// shutdown, and gatehouse exits only when none is left.
 #include <signal.h>
 #include <unistd.h>
 
@@ -46,25 +46,35 @@ class Shutdown : public GatehouseTest {
   std::vector<int> connections_;
 };
 
-TEST_F(Shutdown, AKilledChildTakesItsWholeNamespaceWithIt) {
+TEST_F(Shutdown, AKilledChildsProgramsRunOnAndEndWhenGatehouseStops) {
   if (!IsRoot()) GTEST_SKIP() << "namespaces need root";
   ASSERT_TRUE(Start("shutdown_timeout = 1\n", {{"hold.conf", kHold}}));
-  std::vector<pid_t> holders = ChildPids(gatehouse_->pid());
-  ASSERT_EQ(holders.size(), 1u);
-  std::vector<pid_t> inits = ChildPids(holders[0]);
-  ASSERT_EQ(inits.size(), 1u) << "no namespace init";
-  std::vector<pid_t> programs = HoldTwentyPrograms(inits[0]);
-  ASSERT_EQ(programs.size(), 20u);
+  std::vector<pid_t> children = ChildPids(gatehouse_->pid());
+  ASSERT_EQ(children.size(), 1u);
+  pid_t keeper = KeeperOf(children[0]);
+  ASSERT_GT(keeper, 0) << "no namespace keeper";
+  std::vector<pid_t> programs;
+  for (int i = 0; i < 20; ++i) {
+    int fd = ConnectTcp("127.0.0.1", Port("hold"));
+    ASSERT_GE(fd, 0);
+    connections_.push_back(fd);
+  }
+  ASSERT_TRUE(WaitUntil([&] { return (programs = ProgramsOf(children[0])).size() == 20; }))
+      << programs.size() << " programs\n"
+      << gatehouse_->Log();
 
-  kill(holders[0], SIGKILL);
-  // The namespace's init dies with the holder, and the kernel ends everything in it.
-  EXPECT_TRUE(WaitUntil([&] {
-    for (pid_t program : programs) {
-      if (Alive(program)) return false;
-    }
-    return !Alive(inits[0]);
-  })) << gatehouse_->Log();
+  kill(children[0], SIGKILL);
+  // The programs and their namespace's keeper are ours now (the subreaper's), still running.
+  ASSERT_TRUE(WaitUntil([&] { return ParentPid(programs[0]) == gatehouse_->pid(); }))
+      << gatehouse_->Log();
+  for (pid_t program : programs) EXPECT_TRUE(Alive(program)) << "program " << program;
+  EXPECT_TRUE(Alive(keeper));
+
+  // Programs that ignore TERM: KILLed, and only then does gatehouse exit.
   EXPECT_EQ(gatehouse_->Stop(SIGTERM, 20), 0) << gatehouse_->Log();
+  for (pid_t program : programs) EXPECT_FALSE(Alive(program)) << "program " << program;
+  EXPECT_FALSE(Alive(keeper));
+  EXPECT_NE(gatehouse_->Log().find("KILL to "), std::string::npos) << gatehouse_->Log();
 }
 
 TEST_F(Shutdown, OrphanedProgramsEndBeforeGatehouseExits) {

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <tuple>
 #include <vector>
 
@@ -385,6 +386,73 @@ TEST_F(WaitTest, StdoutIsTheListeningSocketAndDevStderrReachesTheLog) {
       << gatehouse_->Log();
   EXPECT_EQ(LineFrom(Port("gun")), "served\n");
   EXPECT_EQ(gatehouse_->Log().find("access line via stdout"), std::string::npos);
+}
+
+// A daemon that double-forks and keeps the socket: its program ends at once, so
+// it is restarted with back-off, and each time what it left in the service's
+// namespace must end before the next start. Each copy appends its pid to the
+// journal once it holds the socket (its program waits for that before it exits);
+// after three starts at most one copy runs.
+TEST_F(WaitTest, WhatAnEndedProgramLeftInItsNamespaceEndsBeforeTheNextStart) {
+  std::string script = world_->path() + "/daemon.py";
+  std::ofstream(script) << "import os, socket, sys\n"
+                           "r, w = os.pipe()\n"
+                           "if os.fork() == 0:\n"
+                           "    os.setsid()\n"
+                           "    if os.fork() == 0:\n"
+                           "        listener = socket.socket(fileno=0)\n"
+                           "        with open('" +
+                               journal_ +
+                               "', 'a') as journal:\n"
+                               "            journal.write('%d\\n' % os.getpid())\n"
+                               "        os.write(w, b'x')\n"
+                               "        while True:\n"
+                               "            c, _ = listener.accept()\n"
+                               "            c.sendall(b'daemon %d\\n' % os.getpid())\n"
+                               "            c.close()\n"
+                               "    os._exit(0)\n"
+                               "os.read(r, 1)\n"
+                               "sys.exit(0)\n";
+  chmod(script.c_str(), 0644);
+  ASSERT_TRUE(Start("log_level = 3\n", {{"d.conf",
+                                         "[d]\nmode = wait\nport = 127.0.0.1:0\n"
+                                         "exec = /usr/bin/python3\nargs = " +
+                                             script + "\n"}}));
+  std::vector<pid_t> daemons;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        daemons.clear();
+        std::istringstream lines(ReadFile(journal_));
+        std::string line;
+        while (std::getline(lines, line)) daemons.push_back(std::atoi(line.c_str()));
+        return daemons.size() >= 3;
+      },
+      30))
+      << daemons.size() << " daemons\n"
+      << gatehouse_->Log();
+  // Its copies, by their command line (the journal has the pids they see inside
+  // the namespace): each start's copy ends before the next start, so they never add up.
+  auto copies = [&] {
+    std::vector<pid_t> found;
+    DIR* proc = opendir("/proc");
+    while (dirent* entry = readdir(proc)) {
+      if (!isdigit(static_cast<unsigned char>(entry->d_name[0]))) continue;
+      pid_t pid = std::atoi(entry->d_name);
+      std::string state = ProcStatusField(pid, "State");
+      if (state.empty() || state[0] == 'Z') continue;
+      if (ReadFile("/proc/" + std::string(entry->d_name) + "/cmdline").find(script) !=
+          std::string::npos) {
+        found.push_back(pid);
+      }
+    }
+    closedir(proc);
+    return found;
+  };
+  std::vector<pid_t> left;
+  EXPECT_TRUE(WaitUntil([&] { return (left = copies()).size() <= 1; }, 10))
+      << left.size() << " copies after " << daemons.size() << " starts\n"
+      << gatehouse_->Log();
+  for (pid_t pid : copies()) kill(pid, SIGKILL);  // never left behind by the test
 }
 
 }  // namespace

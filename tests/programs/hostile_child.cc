@@ -85,6 +85,13 @@ void StartSleepAndReport(int control, uint64_t id) {
   }
 }
 
+// A program started honestly, then a lie: the exit of a program it never had.
+void StartSleepThenLie(int control, uint64_t id) {
+  StartSleepAndReport(control, id);
+  SendMessage(control, MessageType::kProgramExited,
+              EncodePayload(ProgramExited{id + 1000, 4242, 0, 0}));
+}
+
 void ReplyToAConnection(int control, uint64_t id) {
   SendMessage(control, MessageType::kDatagramReply, EncodePayload(DatagramReply{id, "stray"}));
 }
@@ -136,6 +143,10 @@ int main(int argc, char** argv) {
   } else if (name == "oneprogram") {
     SayReady(control);
     TakeConnections(control, StartSleepAndReport);
+    return 0;
+  } else if (name == "lyingprogram") {
+    SayReady(control);
+    TakeConnections(control, StartSleepThenLie);
     return 0;
   } else if (name == "inprocess") {
     SayReady(control);
