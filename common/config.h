@@ -15,6 +15,7 @@
 #include "common/access_rules.h"
 #include "common/port_spec.h"
 #include "common/service_spec.h"
+#include "common/tls_config.h"
 
 namespace gatehouse {
 
@@ -134,6 +135,10 @@ struct ServiceConfig {
   ProxyProtocol proxy_protocol = ProxyProtocol::kOff;
   std::vector<CidrBlock> proxy_from;
   int proxy_timeout = 3;
+
+  // TLS terminated in a relay per connection (tls_cert, tls_key, ...); the
+  // files' contents travel to the child separately (TlsMaterial).
+  TlsConfig tls;
 };
 
 // The range of uids (and gids) gatehouse gives services without a `user`:

@@ -614,6 +614,7 @@ TEST(MessageTable, EachTypeIsAllowedOnlyFromItsSenderInItsStates) {
       {MessageType::kDatagram, Sender::kSupervisor, {S::kReady}},
       {MessageType::kDatagramReply, Sender::kChild, {S::kReady}},
       {MessageType::kProgramsNoted, Sender::kSupervisor, {S::kReady}},
+      {MessageType::kTlsMaterial, Sender::kSupervisor, {S::kReady}},
   };
   ASSERT_EQ(std::size(rules), std::size(kMessageTable));
   for (const Rule& rule : rules) {
