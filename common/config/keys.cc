@@ -184,7 +184,8 @@ bool ParseEnv(const std::string& value, const KeyTarget& target, std::string* er
     return false;
   }
   if (ReservedEnvNames().count(name) > 0) {
-    *error = name + " is set by gatehouse for every connection";
+    bool tls = name.rfind("SSL_", 0) == 0;
+    *error = name + " is set by gatehouse for every " + (tls ? "TLS connection" : "connection");
     return false;
   }
   target.service->program.env.push_back(value);
