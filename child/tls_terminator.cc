@@ -4,6 +4,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -66,25 +67,25 @@ void TlsTerminator::OnDeadline(evutil_socket_t, short, void* arg) {
 }
 
 void TlsTerminator::ReadReport(Handshake* handshake) {
-  // Exactly the report's bytes, never one of the client's after it.
+  // Exactly the report's bytes, never one of the client's after it: the header,
+  // then the length it names.
   std::string& report = handshake->report;
-  size_t wanted = kTlsReportHeaderBytes;
   uint32_t length = 0;
-  if (report.size() >= kTlsReportHeaderBytes) {
-    memcpy(&length, report.data() + 1, sizeof length);
-    if (length > kMaxTlsReportBytes) return Fail(handshake, "TLS relay report too long");
-    wanted += length;
+  for (;;) {
+    size_t wanted = kTlsReportHeaderBytes;
+    if (report.size() >= kTlsReportHeaderBytes) {
+      memcpy(&length, report.data() + 1, sizeof length);
+      if (length > kMaxTlsReportBytes) return Fail(handshake, "TLS relay report too long");
+      wanted += length;
+    }
+    if (report.size() >= kTlsReportHeaderBytes && report.size() == wanted) break;
+    char buffer[4096];
+    size_t room = std::min(sizeof buffer, wanted - report.size());
+    ssize_t got = recv(handshake->program_end.get(), buffer, room, MSG_DONTWAIT);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (got <= 0) return Fail(handshake, "TLS relay ended without a report");
+    report.append(buffer, static_cast<size_t>(got));
   }
-  char buffer[4096];
-  size_t room = std::min(sizeof buffer, wanted - report.size());
-  ssize_t got = recv(handshake->program_end.get(), buffer, room, MSG_DONTWAIT);
-  if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (got <= 0) return Fail(handshake, "TLS relay ended without a report");
-  report.append(buffer, static_cast<size_t>(got));
-  if (report.size() < kTlsReportHeaderBytes) return;
-  if (report.size() == kTlsReportHeaderBytes) return ReadReport(handshake);  // its length now
-  memcpy(&length, report.data() + 1, sizeof length);
-  if (report.size() < kTlsReportHeaderBytes + length) return;
   std::string payload = report.substr(kTlsReportHeaderBytes);
   if (report[0] != 'R') {
     // The client failed its handshake; the relay has said why and ended.

@@ -113,10 +113,26 @@ class TlsClient {
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
     if (!sni.empty()) SSL_set_tlsext_host_name(ssl_, sni.c_str());
+    if (!alpn_.empty()) {
+      SSL_set_alpn_protos(ssl_, reinterpret_cast<const unsigned char*>(alpn_.data()),
+                          static_cast<unsigned int>(alpn_.size()));
+    }
     bool done = SSL_connect(ssl_) == 1;
     if (!done) error_ = ERR_reason_error_string(ERR_peek_last_error()) ?: "closed";
     ERR_clear_error();
     return done;
+  }
+  // ALPN protocols to offer, before Handshake.
+  void OfferAlpn(const std::vector<std::string>& protocols) {
+    for (const std::string& protocol : protocols)
+      alpn_ += static_cast<char>(protocol.size()) + protocol;
+  }
+  // The protocol the server selected ("" for none).
+  std::string SelectedAlpn() const {
+    const unsigned char* selected = nullptr;
+    unsigned int length = 0;
+    SSL_get0_alpn_selected(ssl_, &selected, &length);
+    return std::string(reinterpret_cast<const char*>(selected), length);
   }
   // The server certificate's subject ("/O=v1/CN=a.test").
   std::string PeerSubject() const {
@@ -157,6 +173,7 @@ class TlsClient {
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
   std::string error_;
+  std::string alpn_;     // offered, in ALPN's wire form
   bool closed_ = false;  // close_notify read
 };
 
@@ -442,6 +459,63 @@ TEST_F(TlsTest, ProxyHeaderThenHandshake) {
   ASSERT_TRUE(again.Write("x\n"));
   std::string line = again.ReadUntil("\n");
   EXPECT_EQ(line.substr(line.rfind('|') + 1), "192.0.2.7\n");
+}
+
+// Built-ins over TCP get a relay in front of the child's loop.
+TEST_F(TlsTest, BuiltinEchoOverTls) {
+  ASSERT_TRUE(Start("", {{"echo.conf",
+                          "[echo]\nport = 127.0.0.1:0\nmode = builtin\n"
+                          "builtin = echo\n" +
+                              Pair("a")}}));
+  TlsClient client;
+  ASSERT_TRUE(client.Handshake(ConnectTcp("127.0.0.1", Port("echo")), ca_->ca(), "a.test"))
+      << client.error();
+  ASSERT_TRUE(client.Write("echoed through the relay\n"));
+  EXPECT_EQ(client.ReadUntil("\n"), "echoed through the relay\n");
+}
+
+// tls_alpn: the server's preference among what the client offers; none in
+// common is a fatal alert (RFC 7301).
+TEST_F(TlsTest, AlpnPicksAProtocolBothSpeak) {
+  ASSERT_TRUE(Start("", {{"show.conf", "[show]\nport = 127.0.0.1:0\n" + std::string(kShowTls) +
+                                           Pair("a") + "tls_alpn = x-first, x-second\n"}}));
+  TlsClient both;
+  both.OfferAlpn({"x-second", "x-first"});
+  ASSERT_TRUE(both.Handshake(ConnectTcp("127.0.0.1", Port("show")), ca_->ca(), "a.test"));
+  EXPECT_EQ(both.SelectedAlpn(), "x-first");
+  TlsClient none;
+  none.OfferAlpn({"x-other"});
+  EXPECT_FALSE(none.Handshake(ConnectTcp("127.0.0.1", Port("show")), ca_->ca(), "a.test"));
+  EXPECT_EQ(none.error(), "tlsv1 alert no application protocol");
+}
+
+// A certificate that no longer loads is a refused reload: the old one is still served.
+TEST_F(TlsTest, BrokenCertificateRefusesTheReload) {
+  ASSERT_TRUE(
+      Start("", {{"cat.conf", "[cat]\nport = 127.0.0.1:0\nexec = /bin/cat\n" + Pair("a")}}));
+  dir_.Write("a.pem", "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n");
+  LogMark mark = gatehouse_->MarkLog();
+  kill(gatehouse_->pid(), SIGHUP);
+  ASSERT_TRUE(gatehouse_->WaitForLog("reload refused", mark)) << gatehouse_->Log(mark);
+  EXPECT_NE(gatehouse_->Log(mark).find("tls_key: "), std::string::npos) << gatehouse_->Log(mark);
+  TlsClient client;
+  ASSERT_TRUE(client.Handshake(ConnectTcp("127.0.0.1", Port("cat")), ca_->ca(), "a.test"));
+  EXPECT_EQ(client.PeerSubject(), "/O=v1/CN=a.test");
+}
+
+// `timeout` keeps its wall-clock meaning: the program is ended, and its relay
+// ends the connection with close_notify.
+TEST_F(TlsTest, ServiceTimeoutEndsTheConnection) {
+  ASSERT_TRUE(Start("", {{"cat.conf",
+                          "[cat]\nport = 127.0.0.1:0\nexec = /bin/cat\ntimeout = 1\n"
+                          "kill_grace = 1\n" +
+                              Pair("a")}}));
+  TlsClient client;
+  ASSERT_TRUE(client.Handshake(ConnectTcp("127.0.0.1", Port("cat")), ca_->ca(), "a.test"));
+  double start = MonotonicSeconds();
+  client.ReadUntil("never");  // nothing is sent; the socket's own timeout is 10 s
+  EXPECT_TRUE(client.closed());
+  EXPECT_LT(MonotonicSeconds() - start, 8);
 }
 
 // --check: what is wrong names file:line and key; what is risky is a warning.
