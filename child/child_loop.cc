@@ -457,7 +457,9 @@ void ChildLoop::OnSigterm(evutil_socket_t fd, short, void* self) {
 }
 
 void ChildLoop::OnKillTimer(evutil_socket_t, short, void* self) {
-  static_cast<ChildLoop*>(self)->EndPrograms(SIGKILL);
+  auto* child = static_cast<ChildLoop*>(self);
+  child->EndPrograms(SIGKILL);
+  if (child->tls_) child->tls_->KillRelays();
 }
 
 }  // namespace gatehouse

@@ -106,6 +106,10 @@ void TlsTerminator::Fail(Handshake* handshake, const std::string& reason) {
   failed_(done->connection.id, reason);
 }
 
+void TlsTerminator::KillRelays() {
+  for (pid_t relay : relays_) kill(relay, SIGKILL);  // reaped by the child's loop
+}
+
 void TlsTerminator::FailAll(const std::string& reason) {
   while (!handshakes_.empty()) Fail(handshakes_.begin()->second.get(), reason);
 }

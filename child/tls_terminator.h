@@ -44,6 +44,9 @@ class TlsTerminator {
   bool Reaped(pid_t pid) { return relays_.erase(pid) > 0; }
   // Relays alive: the child waits for them before it exits.
   size_t relays() const { return relays_.size(); }
+  // KILL to every relay (the end of a shutdown's grace: one may wait for ever
+  // on a client that reads nothing).
+  void KillRelays();
 
  private:
   struct Handshake {

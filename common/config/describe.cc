@@ -133,6 +133,13 @@ std::string DescribeConfig(const Config& config) {
           << TlsVerifyName(t.verify);
       if (!s.tls.client_ca.empty()) out << "  tls_client_ca " << Shown(s.tls.client_ca);
       out << "\n";
+      if (!t.ciphers.empty()) out << "  tls_ciphers " << Shown(t.ciphers) << "\n";
+      if (!t.ciphersuites.empty()) out << "  tls_ciphersuites " << Shown(t.ciphersuites) << "\n";
+      if (!t.alpn.empty()) {
+        out << "  tls_alpn";
+        for (const std::string& protocol : t.alpn) out << " " << Shown(protocol);
+        out << "\n";
+      }
     }
     if (s.proxy_protocol != ProxyProtocol::kOff) {
       out << "  proxy_protocol " << ProxyProtocolName(s.proxy_protocol) << "  proxy_timeout "

@@ -438,6 +438,38 @@ TEST_F(TlsTest, BulkDataAndHalfClose) {
   EXPECT_TRUE(client.closed());  // close_notify after the program's output ended
 }
 
+// Back-pressure: a client that stops reading stops the program (its writes
+// block), the relay holding one buffer, not the program's endless output.
+uint64_t BytesWritten(pid_t pid) {
+  std::string io = ReadFile("/proc/" + std::to_string(pid) + "/io");
+  size_t at = io.find("wchar: ");
+  return at == std::string::npos ? 0 : std::stoull(io.substr(at + 7));
+}
+
+TEST_F(TlsTest, AClientThatDoesNotReadStopsTheProgram) {
+  ASSERT_TRUE(
+      Start("log_level = 3\n",
+            {{"yes.conf", "[yes]\nport = 127.0.0.1:0\nexec = /usr/bin/yes\n" + Pair("a")}}));
+  TlsClient client;
+  ASSERT_TRUE(client.Handshake(ConnectTcp("127.0.0.1", Port("yes")), ca_->ca(), "a.test"));
+  EXPECT_EQ(client.ReadUntil("y\n").substr(0, 2), "y\n");  // it runs; now nothing is read
+  pid_t program = ProgramPid(*gatehouse_, client.fd(), "yes");
+  ASSERT_GT(program, 0);
+  // Stable over 300 ms: its writes block. At most 30 samples (about 10 s).
+  uint64_t last = BytesWritten(program);
+  bool stable = false;
+  for (int sample = 0; sample < 30 && !stable; ++sample) {
+    usleep(300 * 1000);
+    uint64_t now = BytesWritten(program);
+    stable = now == last;
+    last = now;
+  }
+  ASSERT_TRUE(stable) << "the program kept writing: " << last << " bytes";
+  // What the kernel's socket buffers hold, and the relay's 16 KiB.
+  EXPECT_GT(last, 0u);
+  EXPECT_LT(last, 32u << 20);
+}
+
 // HAProxy's order: the PROXY header, then the handshake.
 TEST_F(TlsTest, ProxyHeaderThenHandshake) {
   ASSERT_TRUE(
