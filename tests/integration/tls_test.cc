@@ -493,6 +493,19 @@ TEST_F(TlsTest, ProxyHeaderThenHandshake) {
   EXPECT_EQ(line.substr(line.rfind('|') + 1), "192.0.2.7\n");
 }
 
+// The banner comes after the handshake, through the relay, before the program's bytes.
+TEST_F(TlsTest, BannerComesEncryptedAfterTheHandshake) {
+  ASSERT_TRUE(Start("", {{"cat.conf",
+                          "[cat]\nport = 127.0.0.1:0\nexec = /bin/cat\n"
+                          "banner = welcome\n" +
+                              Pair("a")}}));
+  TlsClient client;
+  ASSERT_TRUE(client.Handshake(ConnectTcp("127.0.0.1", Port("cat")), ca_->ca(), "a.test"))
+      << client.error();
+  ASSERT_TRUE(client.Write("then this\n"));
+  EXPECT_EQ(client.ReadUntil("this\n"), "welcomethen this\n");
+}
+
 // Built-ins over TCP get a relay in front of the child's loop.
 TEST_F(TlsTest, BuiltinEchoOverTls) {
   ASSERT_TRUE(Start("", {{"echo.conf",
