@@ -174,7 +174,7 @@ void ChildLoop::StartConnection(WireMessage& message) {
                    EncodePayload(ProgramFailed{connection.id, "gatehouse-child is out of fds"}));
     return;
   }
-  if (tls_ && tls_->active()) return tls_->Start(connection, std::move(message.fd));
+  if (tls_ && tls_->wanted()) return tls_->Start(connection, std::move(message.fd));
   ServeConnection(connection, std::move(message.fd), {});
 }
 

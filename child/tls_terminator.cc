@@ -25,6 +25,7 @@ TlsTerminator::TlsTerminator(event_base* base, uint32_t run_seconds, Ready ready
 TlsTerminator::~TlsTerminator() = default;
 
 bool TlsTerminator::Update(const TlsMaterial& material, std::string* error) {
+  wanted_ = true;
   auto contexts = std::make_shared<TlsContexts>();
   if (!contexts->Build(material, error)) return false;
   // This process holds the private keys now: no ptrace, no /proc/PID/mem.
@@ -34,6 +35,7 @@ bool TlsTerminator::Update(const TlsMaterial& material, std::string* error) {
 }
 
 void TlsTerminator::Start(const ConnectionInfo& connection, UniqueFd client) {
+  if (!active()) return failed_(connection.id, "no TLS certificate loaded");
   auto handshake = std::make_unique<Handshake>();
   std::string error;
   handshake->relay =

@@ -35,6 +35,9 @@ class TlsTerminator {
   // New contexts for the connections from now on; false (the old ones kept)
   // when the material does not build.
   bool Update(const TlsMaterial& material, std::string* error);
+  // A TlsMaterial came: every connection is TLS from now on, and one that
+  // finds no contexts (the first set did not build) is refused, never served plain.
+  bool wanted() const { return wanted_; }
   bool active() const { return contexts_ != nullptr; }
   // Starts the relay for `client`; `ready` or `failed` follows (at once on error).
   void Start(const ConnectionInfo& connection, UniqueFd client);
@@ -70,6 +73,7 @@ class TlsTerminator {
   std::shared_ptr<const TlsContexts> contexts_;
   std::map<uint64_t, std::unique_ptr<Handshake>> handshakes_;
   std::set<pid_t> relays_;
+  bool wanted_ = false;
 };
 
 }  // namespace gatehouse

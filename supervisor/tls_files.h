@@ -11,7 +11,7 @@
 namespace gatehouse {
 
 // The payload; std::nullopt (logged) when the service has no TLS or a file cannot
-// be read now, and the child then keeps what it has.
+// be read or loaded now (the child then keeps what it has).
 std::optional<std::string> TlsMaterialPayload(const ServiceConfig& service);
 
 }  // namespace gatehouse

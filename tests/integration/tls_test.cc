@@ -548,6 +548,27 @@ TEST_F(TlsTest, BrokenCertificateRefusesTheReload) {
   EXPECT_EQ(client.PeerSubject(), "/O=v1/CN=a.test");
 }
 
+// A child restarted after its files went bad is not given them (nor started):
+// a TLS service never serves plain text.
+TEST_F(TlsTest, RestartedChildGetsNoBrokenCertificateAndServesNoPlainText) {
+  ASSERT_TRUE(Start("log_level = 3\n",
+                    {{"cat.conf", "[cat]\nport = 127.0.0.1:0\nexec = /bin/cat\n" + Pair("a")}}));
+  std::string log = gatehouse_->Log();
+  size_t at = log.find("cat: ready (child pid ");
+  ASSERT_NE(at, std::string::npos) << log;
+  pid_t child = std::stoi(log.substr(at + 22));
+  dir_.Write("a.pem", "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n");
+  LogMark mark = gatehouse_->MarkLog();
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  ASSERT_TRUE(gatehouse_->WaitForLog("its child keeps the certificates it has", mark))
+      << gatehouse_->Log(mark);
+  int plain = ConnectTcp("127.0.0.1", Port("cat"));
+  ASSERT_GE(plain, 0);
+  ASSERT_EQ(write(plain, "in the clear\n", 13), 13);
+  EXPECT_EQ(ReadUntil(plain, "clear"), "");
+  close(plain);
+}
+
 // `timeout` keeps its wall-clock meaning: the program is ended, and its relay
 // ends the connection with close_notify.
 TEST_F(TlsTest, ServiceTimeoutEndsTheConnection) {
