@@ -1,13 +1,16 @@
 // load_client: a bounded load generator for the benchmarks. C threads each open
 // a connection, send the request (none when empty; with --half-close 1 followed
 // by shutdown(SHUT_WR), as an echo client ends), read to EOF, and repeat until
-// the time is up. A connection counts when the reply holds --expect.
-// Prints one line: connections/s, p50/p99 latency, failures, and the server's
-// CPU time per connection (utime+stime+cutime+cstime of --server-pid and its
-// children, from /proc, before and after).
+// the time is up. A connection counts when the reply holds --expect. With
+// --tls 1 each connection is a new TLS 1.3 session (a full handshake, no
+// resumption; the server is not verified: this measures it, not the client).
+// Prints one line: connections/s, p50/p99 latency, failures, the server's CPU
+// time per connection (utime+stime+cutime+cstime of --server-pid and its
+// children, from /proc, before and after), and the reply bytes per second in MB.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -80,7 +83,7 @@ long long ServerTicks(int server) {
 
 int main(int argc, char** argv) {
   std::string host = "127.0.0.1", request = "GET / HTTP/1.0\r\n\r\n", expect = "200 OK";
-  int port = 0, concurrency = 1, server_pid = 0, half_close = 0, sources = 1;
+  int port = 0, concurrency = 1, server_pid = 0, half_close = 0, sources = 1, tls = 0;
   double seconds = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string key = argv[i], value = argv[i + 1];
@@ -102,6 +105,8 @@ int main(int argc, char** argv) {
       half_close = std::atoi(value.c_str());
     else if (key == "--sources")
       sources = std::atoi(value.c_str());
+    else if (key == "--tls")
+      tls = std::atoi(value.c_str());
     else {
       fprintf(stderr, "load_client: unknown option %s\n", key.c_str());
       return 2;
@@ -112,7 +117,7 @@ int main(int argc, char** argv) {
     fprintf(stderr,
             "usage: load_client --port P [--concurrency 1..1024] [--seconds 0..60] "
             "[--server-pid PID] [--request TEXT] [--half-close 0|1] [--expect TEXT] "
-            "[--sources 1..254]\n");
+            "[--sources 1..254] [--tls 0|1]\n");
     return 2;
   }
   sockaddr_in address{};
@@ -120,7 +125,14 @@ int main(int argc, char** argv) {
   address.sin_port = htons(static_cast<uint16_t>(port));
   inet_pton(AF_INET, host.c_str(), &address.sin_addr);
 
+  SSL_CTX* tls_context = nullptr;
+  if (tls) {
+    tls_context = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_min_proto_version(tls_context, TLS1_3_VERSION);
+    SSL_CTX_set_session_cache_mode(tls_context, SSL_SESS_CACHE_OFF);
+  }
   std::atomic<long> failures{0};
+  std::atomic<long long> reply_bytes{0};
   std::mutex mutex;
   std::vector<double> latencies;
   long long ticks_before = ServerTicks(server_pid);
@@ -146,14 +158,30 @@ int main(int argc, char** argv) {
       }
       timeval timeout{10, 0};
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-      bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-                (request.empty() || write(fd, request.data(), request.size()) ==
-                                        static_cast<ssize_t>(request.size())) &&
-                (!half_close || shutdown(fd, SHUT_WR) == 0);
+      bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+      SSL* ssl = nullptr;
+      if (ok && tls) {
+        ssl = SSL_new(tls_context);
+        ok = SSL_set_fd(ssl, fd) == 1 && SSL_connect(ssl) == 1 &&
+             (request.empty() || SSL_write(ssl, request.data(), static_cast<int>(request.size())) ==
+                                     static_cast<int>(request.size())) &&
+             (!half_close || SSL_shutdown(ssl) >= 0);
+      } else if (ok) {
+        ok = (request.empty() ||
+              write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) &&
+             (!half_close || shutdown(fd, SHUT_WR) == 0);
+      }
       std::string reply;
+      long long received = 0;
       ssize_t n;
-      while (ok && (n = read(fd, buffer, sizeof buffer)) > 0)
-        reply.append(buffer, static_cast<size_t>(n));
+      while (ok && (n = ssl != nullptr ? SSL_read(ssl, buffer, sizeof buffer)
+                                       : read(fd, buffer, sizeof buffer)) > 0) {
+        received += n;
+        // A bulk reply is counted, not kept.
+        if (reply.size() < 65536) reply.append(buffer, static_cast<size_t>(n));
+      }
+      reply_bytes += received;
+      if (ssl != nullptr) SSL_free(ssl);
       close(fd);
       if (ok && reply.find(expect) != std::string::npos) {
         mine.push_back(Now() - begin);
@@ -179,8 +207,11 @@ int main(int argc, char** argv) {
   double per_conn_ms = latencies.empty() ? 0
                                          : 1e3 * static_cast<double>(ticks) / sysconf(_SC_CLK_TCK) /
                                                latencies.size();
-  printf("rate=%.0f p50_ms=%.2f p99_ms=%.2f conns=%zu failures=%ld cpu_ms_per_conn=%.3f\n",
-         static_cast<double>(latencies.size()) / elapsed, percentile(0.50), percentile(0.99),
-         latencies.size(), failures.load(), per_conn_ms);
+  printf(
+      "rate=%.0f p50_ms=%.2f p99_ms=%.2f conns=%zu failures=%ld cpu_ms_per_conn=%.3f "
+      "mb_per_s=%.1f\n",
+      static_cast<double>(latencies.size()) / elapsed, percentile(0.50), percentile(0.99),
+      latencies.size(), failures.load(), per_conn_ms,
+      static_cast<double>(reply_bytes.load()) / elapsed / 1e6);
   return 0;
 }

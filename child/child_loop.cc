@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "child/builtin_reply.h"
+#include "child/program_environment.h"
 #include "child/program_runner.h"
 #include "child/supervisor_term.h"
 #include "common/monotonic_clock.h"
@@ -76,6 +77,24 @@ ChildLoop::ChildLoop(event_base* base, UniqueFd control, ServiceDefinition servi
           FinishIfIdle();
         });
   }
+  if (service_.program.mode != ServiceMode::kDatagram &&
+      service_.program.mode != ServiceMode::kWait) {
+    // A relay outlives its program's timeout by the grace only; a built-in's
+    // timeout is idle time, which ends the relay through its socket.
+    uint32_t run_seconds = service_.program.timeout == 0 || builtin_
+                               ? 0
+                               : service_.program.timeout + service_.program.kill_grace;
+    tls_ = std::make_unique<TlsTerminator>(
+        base_, run_seconds,
+        [this](const ConnectionInfo& connection, UniqueFd fd, std::vector<std::string> env) {
+          ServeConnection(connection, std::move(fd), std::move(env));
+        },
+        [this](uint64_t connection_id, const std::string& reason) {
+          channel_->Send(MessageType::kProgramFailed,
+                         EncodePayload(ProgramFailed{connection_id, reason}));
+          FinishIfIdle();
+        });
+  }
   event_add(sigchld_event_.get(), nullptr);
   event_add(sigterm_event_.get(), nullptr);
   if (service_.program.mode == ServiceMode::kWait) {
@@ -129,6 +148,9 @@ void ChildLoop::OnMessage(WireMessage& message) {
     case MessageType::kProgramsNoted:
       OnProgramsNoted(message);
       return;
+    case MessageType::kTlsMaterial:
+      ReceiveTlsMaterial(message);
+      return;
     default:
       return;  // the table lets nothing else through
   }
@@ -163,11 +185,36 @@ void ChildLoop::StartConnection(WireMessage& message) {
                    EncodePayload(ProgramFailed{connection.id, "gatehouse-child is out of fds"}));
     return;
   }
-  SendBanner(message.fd.get(), service_.program.banner);
-  if (builtin_) return ServeBuiltin(connection, std::move(message.fd));
-  if (waiting_.empty() && Launch(connection, message.fd)) return;
-  waiting_.push_back(Waiting{connection, std::move(message.fd)});
+  if (tls_ && tls_->wanted()) return tls_->Start(connection, std::move(message.fd));
+  ServeConnection(connection, std::move(message.fd), {});
+}
+
+void ChildLoop::ServeConnection(const ConnectionInfo& connection, UniqueFd fd,
+                                std::vector<std::string> tls_env) {
+  SendBanner(fd.get(), service_.program.banner);
+  if (builtin_) return ServeBuiltin(connection, std::move(fd));
+  if (waiting_.empty() && Launch(connection, fd, tls_env)) return;
+  waiting_.push_back(Waiting{connection, std::move(fd), std::move(tls_env)});
   channel_->PauseReading();
+}
+
+void ChildLoop::ReceiveTlsMaterial(WireMessage& message) {
+  TlsMaterial material;
+  std::string error;
+  if (!DecodePayload(message.payload, &material, &error)) {
+    channel_->Close("bad TlsMaterial message: " + error);
+    return;
+  }
+  if (!tls_) {
+    channel_->Close("TlsMaterial for a service whose mode is " +
+                    std::string(ServiceModeName(service_.program.mode)));
+    return;
+  }
+  if (!tls_->Update(material, &error)) {
+    // The supervisor checked the files; one that changed since keeps the old ones.
+    fprintf(stderr, "gatehouse-child[%s]: TLS certificates not changed: %s\n",
+            service_.name.c_str(), error.c_str());
+  }
 }
 
 void ChildLoop::ReceiveListenFd(WireMessage& message) {
@@ -190,10 +237,16 @@ void ChildLoop::ReceiveListenFd(WireMessage& message) {
   }
 }
 
-bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd) {
+bool ChildLoop::Launch(const ConnectionInfo& connection, UniqueFd& fd,
+                       const std::vector<std::string>& tls_env) {
   UniqueFd stderr_read;
   std::string error;
-  pid_t pid = StartProgram(service_, connection, fd.get(), null_fd_.get(), &stderr_read, &error);
+  ProgramLaunch launch;
+  launch.stdin_fd = fd.get();
+  launch.stdout_fd = fd.get();
+  launch.env = ProgramEnvironment(service_, connection);
+  launch.env.insert(launch.env.end(), tls_env.begin(), tls_env.end());
+  pid_t pid = StartProgramWith(service_, launch, null_fd_.get(), &stderr_read, &error);
   if (pid == kNoFdForStderr) return false;
   fd.reset();  // the program has its own copy now
   ReportStart(connection.id, pid, std::move(stderr_read), error);
@@ -305,13 +358,15 @@ void ChildLoop::AnswerDatagramInProcess(const Datagram& datagram) {
 }
 
 void ChildLoop::LaunchWaiting() {
-  while (!waiting_.empty() && Launch(waiting_.front().connection, waiting_.front().fd)) {
+  while (!waiting_.empty() &&
+         Launch(waiting_.front().connection, waiting_.front().fd, waiting_.front().tls_env)) {
     waiting_.pop_front();
   }
   if (waiting_.empty()) channel_->ResumeReading();
 }
 
 void ChildLoop::FailWaiting(const std::string& reason) {
+  if (tls_) tls_->FailAll(reason);
   for (Waiting& waiting : waiting_) {
     channel_->Send(MessageType::kProgramFailed,
                    EncodePayload(ProgramFailed{waiting.connection.id, reason}));
@@ -351,7 +406,10 @@ void ChildLoop::ReapPrograms() {
   pid_t pid;
   while ((pid = ReapNext(&status)) > 0) {
     auto found = running_.find(pid);
-    if (found == running_.end()) continue;
+    if (found == running_.end()) {
+      if (tls_) tls_->Reaped(pid);
+      continue;
+    }
     ProgramExited exited{found->second.connection_id, pid, status,
                          MicrosecondsSince(found->second.started)};
     running_.erase(found);
@@ -402,7 +460,11 @@ void ChildLoop::EndPrograms(int signal) {
 
 void ChildLoop::FinishIfIdle() {
   bool builtins_idle = !builtin_ || builtin_->connections() == 0;
-  if (stopping_ && running_.empty() && builtins_idle) event_base_loopexit(base_, nullptr);
+  // A relay may still be sending its program's last bytes.
+  bool relays_idle = !tls_ || tls_->relays() == 0;
+  if (stopping_ && running_.empty() && builtins_idle && relays_idle) {
+    event_base_loopexit(base_, nullptr);
+  }
 }
 
 void ChildLoop::OnSigchld(evutil_socket_t, short, void* self) {
@@ -429,7 +491,9 @@ void ChildLoop::OnSigterm(evutil_socket_t fd, short, void* self) {
 }
 
 void ChildLoop::OnKillTimer(evutil_socket_t, short, void* self) {
-  static_cast<ChildLoop*>(self)->EndPrograms(SIGKILL);
+  auto* child = static_cast<ChildLoop*>(self);
+  child->EndPrograms(SIGKILL);
+  if (child->tls_) child->tls_->KillRelays();
 }
 
 }  // namespace gatehouse

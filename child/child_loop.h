@@ -19,6 +19,7 @@
 #include "child/program_deadlines.h"
 #include "child/program_stderr.h"
 #include "child/service_namespaces.h"
+#include "child/tls_terminator.h"
 #include "child/wait_program.h"
 #include "common/event_loop.h"
 #include "common/message_channel.h"
@@ -57,18 +58,26 @@ class ChildLoop {
   struct Waiting {
     ConnectionInfo connection;
     UniqueFd fd;
+    std::vector<std::string> tls_env;  // a TLS connection's SSL_ variables
   };
 
   void OnMessage(WireMessage& message);
   void OnChannelClosed(const std::string& reason);
   void StartConnection(WireMessage& message);
+  // After the TLS handshake, if any: banner, then the built-in or the program.
+  // `fd` is the client's socket, or the program's end of its TLS relay.
+  void ServeConnection(const ConnectionInfo& connection, UniqueFd fd,
+                       std::vector<std::string> tls_env);
+  // New certificates and settings for the TLS connections from now on.
+  void ReceiveTlsMaterial(WireMessage& message);
   // mode = builtin: serves the connection in this process (BuiltinServer).
   void ServeBuiltin(const ConnectionInfo& connection, UniqueFd fd);
   // Sends ProgramStarted for `connection_id` unless it has been sent.
   void ReportBuiltinStart(uint64_t connection_id);
   // Starts the program (and closes `fd`); false, keeping `fd`, when there is no
   // fd for its stderr pipe now.
-  bool Launch(const ConnectionInfo& connection, UniqueFd& fd);
+  bool Launch(const ConnectionInfo& connection, UniqueFd& fd,
+              const std::vector<std::string>& tls_env);
   // A program has started for `connection_id`: watched, timed and reported.
   void Adopt(pid_t pid, uint64_t connection_id, UniqueFd stderr_read);
   // mode = wait: one of the listening sockets.
@@ -115,6 +124,7 @@ class ChildLoop {
   std::unique_ptr<DatagramPrograms> datagram_programs_;  // mode = datagram
   std::unique_ptr<WaitProgram> wait_program_;            // mode = wait only
   std::unique_ptr<BuiltinServer> builtin_;               // mode = builtin only
+  std::unique_ptr<TlsTerminator> tls_;  // stream services; active once TlsMaterial came
   uint64_t starts_sent_ = 0;       // ProgramStarted with a pidfd sent on the link
   uint64_t starts_noted_ = 0;      // as many as the supervisor has read (ProgramsNoted)
   uint64_t unreported_start_ = 0;  // the built-in connection being started (ids start at 1)

@@ -16,6 +16,7 @@
 #include "common/config/sources.h"
 #include "common/config/trusted_sources.h"
 #include "common/control_bytes.h"
+#include "common/tls_files.h"
 
 namespace gatehouse {
 namespace {
@@ -55,6 +56,7 @@ ServiceConfig ResolveService(const ConfigSources& sources, const ServiceSource& 
   ResolveWorkingDirectory(settings, &service, errors);
   ResolveProxyProtocol(settings, &service, errors);
   ResolveUnixSocket(settings, source.settings, &service, errors, warnings);
+  ResolveTls(settings, &service, errors);
   if (const ConfigEntry* max_servers = Last(settings, "max_servers")) {
     service.max_servers_where = max_servers->where;
   }
@@ -112,6 +114,18 @@ void CheckPortsUnique(const std::vector<ServiceConfig>& services, ConfigErrors* 
         break;
       }
       seen.emplace_back(&port, service.name);
+    }
+  }
+}
+
+// The certificate and key files, as the supervisor will read them for the child.
+void CheckTlsFiles(Config* config, ConfigErrors* errors) {
+  for (const ServiceConfig& service : config->services) {
+    std::vector<std::string> found, warnings;
+    CheckTlsFiles(service.tls, &found, &warnings);
+    for (const std::string& error : found) errors->list()->push_back(EscapeControlBytes(error));
+    for (const std::string& warning : warnings) {
+      config->warnings.push_back(EscapeControlBytes(warning));
     }
   }
 }
@@ -200,6 +214,7 @@ bool LoadConfig(const CommandLine& command_line, Config* config, std::vector<std
   DistinctDynamicUids(&config->services);
   for (ServiceConfig& service : config->services) ResolveLoginEnvironment(&service);
   CheckPortsUnique(config->services, &errs);
+  CheckTlsFiles(config, &errs);
   WarnDenyOnly(config);
   WarnChrootWithoutDev(config);
   WarnPrivileges(config);

@@ -15,6 +15,7 @@
 #include "common/access_rules.h"
 #include "common/port_spec.h"
 #include "common/service_spec.h"
+#include "common/tls_config.h"
 
 namespace gatehouse {
 
@@ -146,6 +147,10 @@ struct ServiceConfig {
   // proxy_local = close: a header that names no client (v2 LOCAL, v1 UNKNOWN: a
   // load balancer's health check) is answered by closing, starting nothing.
   bool proxy_local_close = false;
+
+  // TLS terminated in a relay per connection (tls_cert, tls_key, ...); the
+  // files' contents travel to the child separately (TlsMaterial).
+  TlsConfig tls;
 };
 
 // The range of uids (and gids) gatehouse gives services without a `user`:

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "common/tls_config.h"
 #include "common/wire.h"
 
 namespace gatehouse {
@@ -20,6 +21,7 @@ enum class MessageType : uint16_t {
   kListenFd = 4,
   kDatagram = 5,
   kProgramsNoted = 6,
+  kTlsMaterial = 7,
   kReady = 101,
   kProgramStarted = 102,
   kProgramExited = 103,
@@ -92,6 +94,11 @@ inline constexpr MessageRule kMessageTable[] = {
   // a program unreaped until then, so that its pidfd still names a process.
   {MessageType::kProgramsNoted, "ProgramsNoted", Sender::kSupervisor, 0,
      8,
+     In(LinkState::kReady), std::nullopt},
+  // The certificates, keys and settings of a TLS service: after the definition
+  // and again on every reload (new connections get the newest).
+  {MessageType::kTlsMaterial, "TlsMaterial", Sender::kSupervisor, 0,
+     kMaxTlsMaterialPayload,
      In(LinkState::kReady), std::nullopt},
   // Ready and ProgramStarted carry a pidfd (of the serving process, of the
   // program) when the service has its own PID namespace: the pidfd tells the

@@ -20,6 +20,7 @@
 #include "common/sys_error.h"
 #include "supervisor/fd_budget.h"  // kMaxQueuedConnections: the budget counts that queue
 #include "supervisor/process_tree.h"
+#include "supervisor/tls_files.h"
 
 namespace gatehouse {
 namespace {
@@ -127,10 +128,11 @@ ChildProcess::ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig
       orphans_(orphans),
       on_state_change_(std::move(on_state_change)),
       // A stalled child (stopped, or stuck) is ended alone: its programs run on.
-      report_watchdog_(
-          base_, service_->child_stall_timeout, kMaxUnreportedConnections, "connection",
-          "not reported started",
-          [this](const std::string& why) { EndChild("child stalled: " + why, false); }),
+      report_watchdog_(base_,
+                       service_->child_stall_timeout +
+                           (service_->tls.enabled() ? service_->tls.settings.handshake_timeout : 0),
+                       kMaxUnreportedConnections, "connection", "not reported started",
+                       [this](const std::string& why) { EndChild("child stalled: " + why, false); }),
       log_throttle_(base_) {
   restart_timer_.reset(evtimer_new(base_, OnRestartTimer, this));
   note_starts_.reset(event_new(base_, -1, 0, OnNoteStarts, this));
@@ -168,6 +170,12 @@ void ChildProcess::SetState(State state) {
 
 bool ChildProcess::Start() {
   namespace bp = boost::process;
+  // A TLS service never starts without its certificates: it would serve plain text.
+  std::optional<std::string> tls_payload = TlsMaterialPayload(*service_);
+  if (service_->tls.enabled() && !tls_payload) {
+    ScheduleRestart();
+    return false;
+  }
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     Log(kLogErr, service_->name + ": " + ErrnoMessage("socketpair", "", errno));
@@ -236,8 +244,16 @@ bool ChildProcess::Start() {
       [this](WireMessage& message) { OnMessage(message); },
       [this](const std::string& reason) { OnChannelClosed(reason); });
   channel_->Send(MessageType::kServiceDefinition, EncodePayload(DefinitionFor(*service_)));
+  if (tls_payload) channel_->Send(MessageType::kTlsMaterial, *tls_payload);
   Log(kLogDebug, service_->name + ": child started (pid " + std::to_string(pid_) + ")");
   return true;
+}
+
+void ChildProcess::SendTlsFiles() {
+  if (!channel_ || !channel_->open()) return;
+  if (std::optional<std::string> payload = TlsMaterialPayload(*service_)) {
+    channel_->Send(MessageType::kTlsMaterial, *payload);
+  }
 }
 
 ChildProcess::Connection* ChildProcess::HandOver(MessageType type, const std::string& payload,

@@ -67,6 +67,9 @@ class ChildProcess {
   // when the child cannot take it now (the datagram is dropped).
   bool DispatchDatagram(const Datagram& datagram, const std::string& peer,
                         DatagramReplySender reply);
+  // TLS services: reads the certificate and key files again and sends them to the
+  // child (on start and on every reload; its new connections get them).
+  void SendTlsFiles();
   // Asks the child to take no more connections and exit once its programs end
   // (with `end_programs`, at once: TERM to the programs, KILL after the grace).
   void Drain(bool end_programs);

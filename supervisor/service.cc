@@ -20,7 +20,10 @@ Service::Service(event_base* base, std::string name, std::string child_program,
       log_throttle_(base) {}
 
 bool Service::Configure(std::shared_ptr<const ServiceConfig> config) {
-  if (config_ && SameService(*config_, *config)) return false;
+  if (config_ && SameService(*config_, *config)) {
+    if (current_) current_->SendTlsFiles();  // renewed files, same service
+    return false;
+  }
   bool replacing = current_ != nullptr;
   // A change ends the running programs only when the new config asks for it.
   if (replacing) DrainCurrent(MustEndPrograms(*config_, config.get()));

@@ -973,6 +973,13 @@ TEST(SameService, IgnoresWhereAndSeesEveryFieldThatMatters) {
          ParseCidr("10.0.0.0/8", &block, &error);
          s->proxy_from.push_back(block);
        }},
+      {"tls_cert",
+       [](ServiceConfig* s) {
+         s->tls.pairs.push_back({"/c.pem", "/k.pem", "", ""});
+       }},
+      {"tls_verify", [](ServiceConfig* s) { s->tls.settings.verify = TlsVerify::kOptional; }},
+      {"tls_alpn", [](ServiceConfig* s) { s->tls.settings.alpn.push_back("h2"); }},
+      {"tls_handshake_timeout", [](ServiceConfig* s) { s->tls.settings.handshake_timeout = 3; }},
   };
   for (const auto& [what, change] : changes) {
     ServiceConfig changed = b;

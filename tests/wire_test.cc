@@ -16,6 +16,7 @@
 #include "common/fd_passing.h"
 #include "common/message_packet.h"
 #include "common/message_table.h"
+#include "common/tls_config.h"
 
 namespace gatehouse {
 namespace {
@@ -623,6 +624,7 @@ TEST(MessageTable, EachTypeIsAllowedOnlyFromItsSenderInItsStates) {
       {MessageType::kProgramSyslog, Sender::kChild, {S::kReady}},
       {MessageType::kProgramsNoted, Sender::kSupervisor, {S::kReady}},
       {MessageType::kProgramStderr, Sender::kChild, {S::kReady}},
+      {MessageType::kTlsMaterial, Sender::kSupervisor, {S::kReady}},
   };
   ASSERT_EQ(std::size(rules), std::size(kMessageTable));
   for (const Rule& rule : rules) {
@@ -758,6 +760,82 @@ TEST(Wire, ClosedPeerIsReported) {
   WireMessage message;
   std::string error;
   EXPECT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kClosed);
+}
+
+}  // namespace
+}  // namespace gatehouse
+
+namespace gatehouse {
+namespace {
+
+TlsMaterial SampleTlsMaterial() {
+  TlsMaterial material;
+  material.settings.verify = TlsVerify::kRequired;
+  material.settings.min_version = kTls13;
+  material.settings.handshake_timeout = 7;
+  material.settings.ciphers = "ECDHE+AESGCM";
+  material.settings.ciphersuites = "TLS_AES_128_GCM_SHA256";
+  material.settings.alpn = {"h2", "http/1.1"};
+  material.client_ca = "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n";
+  material.pairs = {{"cert one", "key one"}, {"cert two", "key two"}};
+  return material;
+}
+
+// The certificates travel whole, as one message within its row's bound.
+TEST(Wire, TlsMaterialRoundTripsOverTheLink) {
+  Pair pair;
+  TlsMaterial sent = SampleTlsMaterial();
+  // Two pairs of the largest files the supervisor sends together.
+  sent.pairs = {{std::string(20000, 'c'), std::string(3000, 'k')},
+                {std::string(20000, 'd'), std::string(3000, 'l')}};
+  std::string payload = EncodePayload(sent);
+  ASSERT_LE(payload.size(), kMaxTlsMaterialPayload);
+  ASSERT_EQ(SendMessage(pair.a.get(), MessageType::kTlsMaterial, payload), 0);
+  WireMessage message;
+  std::string error;
+  ASSERT_EQ(ReceiveMessage(pair.b.get(), &message, &error), ReceiveStatus::kMessage) << error;
+  TlsMaterial received;
+  ASSERT_TRUE(DecodePayload(message.payload, &received, &error)) << error;
+  EXPECT_EQ(received.pairs, sent.pairs);
+  EXPECT_EQ(received.settings.alpn, sent.settings.alpn);
+  EXPECT_EQ(received.settings.verify, TlsVerify::kRequired);
+  EXPECT_EQ(received.settings.min_version, kTls13);
+  EXPECT_EQ(received.client_ca, sent.client_ca);
+  // Over the row's bound: refused by the sender.
+  EXPECT_EQ(SendMessage(pair.a.get(), MessageType::kTlsMaterial,
+                        std::string(kMaxTlsMaterialPayload + 1, 'x')),
+            EMSGSIZE);
+}
+
+TEST(Wire, MalformedTlsMaterialIsRejected) {
+  std::string error;
+  TlsMaterial decoded;
+  auto rejects = [&](TlsMaterial material, const std::string& field) {
+    error.clear();
+    EXPECT_FALSE(DecodePayload(EncodePayload(material), &decoded, &error)) << field;
+    EXPECT_NE(error.find(field), std::string::npos) << error;
+  };
+  TlsMaterial none = SampleTlsMaterial();
+  none.pairs.clear();
+  rejects(none, "pairs");
+  TlsMaterial many = SampleTlsMaterial();
+  many.pairs.resize(kMaxTlsPairs + 1);
+  rejects(many, "trailing bytes");  // the count is refused before the pairs are read
+  TlsMaterial version = SampleTlsMaterial();
+  version.settings.min_version = 0x0302;  // TLS 1.1
+  rejects(version, "min_version");
+  TlsMaterial timeout = SampleTlsMaterial();
+  timeout.settings.handshake_timeout = 0;
+  rejects(timeout, "handshake_timeout");
+  TlsMaterial no_ca = SampleTlsMaterial();
+  no_ca.client_ca.clear();
+  rejects(no_ca, "client_ca");
+  std::string verify = EncodePayload(SampleTlsMaterial());
+  verify[0] = 3;
+  EXPECT_FALSE(DecodePayload(verify, &decoded, &error));
+  std::string truncated = EncodePayload(SampleTlsMaterial());
+  truncated.pop_back();
+  EXPECT_FALSE(DecodePayload(truncated, &decoded, &error));
 }
 
 }  // namespace

@@ -124,6 +124,24 @@ std::string DescribeConfig(const Config& config) {
     char umask[8];
     snprintf(umask, sizeof umask, "%04o", s.program.umask);
     out << "  umask    " << umask << "\n";
+    for (const TlsCertKey& pair : s.tls.pairs) {
+      out << "  tls_cert " << Shown(pair.cert) << "  tls_key " << Shown(pair.key) << "\n";
+    }
+    if (s.tls.enabled()) {
+      const TlsSettings& t = s.tls.settings;
+      out << "  tls_min_version " << (t.min_version == kTls13 ? "1.3" : "1.2")
+          << "  tls_handshake_timeout " << t.handshake_timeout << "  tls_verify "
+          << TlsVerifyName(t.verify);
+      if (!s.tls.client_ca.empty()) out << "  tls_client_ca " << Shown(s.tls.client_ca);
+      out << "\n";
+      if (!t.ciphers.empty()) out << "  tls_ciphers " << Shown(t.ciphers) << "\n";
+      if (!t.ciphersuites.empty()) out << "  tls_ciphersuites " << Shown(t.ciphersuites) << "\n";
+      if (!t.alpn.empty()) {
+        out << "  tls_alpn";
+        for (const std::string& protocol : t.alpn) out << " " << Shown(protocol);
+        out << "\n";
+      }
+    }
     if (s.proxy_protocol != ProxyProtocol::kOff) {
       out << "  proxy_protocol " << ProxyProtocolName(s.proxy_protocol) << "  proxy_timeout "
           << s.proxy_timeout << "  proxy_local " << (s.proxy_local_close ? "close" : "serve")

@@ -174,10 +174,14 @@ bool ParseAccessRule(const std::string& value, const KeyTarget& target, std::str
 
 // Names gatehouse sets itself in every program's environment.
 const std::set<std::string>& ReservedEnvNames() {
-  static const std::set<std::string> names = {
-      "PROTO",         "TCPREMOTEIP",   "TCPREMOTEPORT", "TCPLOCALIP",     "TCPLOCALPORT",
-      "TCPREMOTEHOST", "REMOTE_HOST",   "UNIXREMOTEPID", "UNIXREMOTEEUID", "UNIXREMOTEEGID",
-      "UDPREMOTEIP",   "UDPREMOTEPORT", "UDPLOCALIP",    "UDPLOCALPORT",   "UDPREMOTEHOST"};
+  static const std::set<std::string> names = [] {
+    std::set<std::string> set = {
+        "PROTO",         "TCPREMOTEIP",   "TCPREMOTEPORT", "TCPLOCALIP",     "TCPLOCALPORT",
+        "TCPREMOTEHOST", "REMOTE_HOST",   "UNIXREMOTEPID", "UNIXREMOTEEUID", "UNIXREMOTEEGID",
+        "UDPREMOTEIP",   "UDPREMOTEPORT", "UDPLOCALIP",    "UDPLOCALPORT",   "UDPREMOTEHOST"};
+    set.insert(std::begin(kTlsEnvNames), std::end(kTlsEnvNames));  // a TLS connection's
+    return set;
+  }();
   return names;
 }
 
@@ -194,7 +198,8 @@ bool ParseEnv(const std::string& value, const KeyTarget& target, std::string* er
     return false;
   }
   if (ReservedEnvNames().count(name) > 0) {
-    *error = name + " is set by gatehouse for every connection";
+    bool tls = name.rfind("SSL_", 0) == 0;
+    *error = name + " is set by gatehouse for every " + (tls ? "TLS connection" : "connection");
     return false;
   }
   target.service->program.env.push_back(value);
@@ -657,6 +662,20 @@ const std::vector<ConfigKey>& ConfigKeys() {
        "size of a file a program writes (bytes; K, M, G; infinity)"},
       {"rlimit_core", kService, kScalar, ParseRlimit<&ProgramSpec::rlimit_core, true>,
        "size of a program's core dump (bytes; K, M, G; infinity)"},
+      {"tls_cert", kService, kList, nullptr,
+       "PEM certificate (chain) to serve TLS with; repeat with tls_key for SNI"},
+      {"tls_key", kService, kList, nullptr, "PEM private key of the tls_cert of the same rank"},
+      {"tls_ciphers", kService, kScalar, nullptr, "TLS 1.2 cipher list (OpenSSL syntax)"},
+      {"tls_ciphersuites", kService, kScalar, nullptr, "TLS 1.3 cipher suites (OpenSSL syntax)"},
+      {"tls_min_version", kService, kScalar, nullptr,
+       "oldest TLS version accepted: 1.2 (default) or 1.3"},
+      {"tls_alpn", kService, kList, nullptr, "ALPN protocols offered, in preference order"},
+      {"tls_client_ca", kService, kScalar, nullptr,
+       "PEM file of the CAs that sign client certificates"},
+      {"tls_verify", kService, kScalar, nullptr,
+       "client certificates: none (default), optional or required"},
+      {"tls_handshake_timeout", kService, kScalar, nullptr,
+       "seconds a client has to finish the TLS handshake (default 10)"},
       {"nice", kService, kScalar, ParseNice, "added to a program's priority (-20 to 19)"},
       {"umask", kService, kScalar, ParseUmask, "a program's umask, octal (default 022)"},
       {"timeout", kService, kScalar, ParseTimeout,

@@ -25,6 +25,10 @@ void ResolveMode(const Settings& settings, ServiceConfig* service, ConfigErrors*
 // proxy_protocol against the service's ports: the header exists only on TCP.
 void ResolveProxyProtocol(const Settings& settings, ServiceConfig* service, ConfigErrors* errors);
 
+// tls_cert, tls_key and the other tls_ keys: the service's TlsConfig; an error
+// for a mode or port TLS cannot serve (the files are read by CheckTlsFiles).
+void ResolveTls(const Settings& settings, ServiceConfig* service, ConfigErrors* errors);
+
 // unix_owner and unix_group as ids; an error for these keys and unix_mode in a
 // service's own section (`own`) when it has no UNIX port; a warning for a
 // unix_owner that is root under another name.

@@ -53,7 +53,7 @@ auto Definition(const ServiceConfig& s) {
 }  // namespace
 
 bool SameService(const ServiceConfig& a, const ServiceConfig& b) {
-  return Definition(a) == Definition(b);
+  return Definition(a) == Definition(b) && SameTlsConfig(a.tls, b.tls);
 }
 
 }  // namespace gatehouse

@@ -61,6 +61,8 @@ void DecodeAsType(MessageType type, const std::string& payload) {
       return DecodeAs<gatehouse::DatagramReply>(payload);
     case MessageType::kProgramsNoted:
       return DecodeAs<gatehouse::ProgramsNoted>(payload);
+    case MessageType::kTlsMaterial:
+      return DecodeAs<gatehouse::TlsMaterial>(payload);
     case MessageType::kShutdown:
     case MessageType::kReady:
       FUZZ_CHECK(payload.empty());  // their rows allow no payload
