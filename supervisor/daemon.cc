@@ -54,8 +54,11 @@ bool WritePidFile(const std::string& path, pid_t replacing, std::string* error) 
     return false;
   }
   std::string text = std::to_string(getpid()) + "\n";
-  if (ftruncate(fd.get(), 0) != 0 ||
-      pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+  if (got > 0 && std::string(old) == text) return true;  // ours already (a failed successor's)
+  // Written over the old text, then cut to length: a reader never finds it
+  // empty (truncated first, it did: a test read pid 0 in between).
+  if (pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
+      ftruncate(fd.get(), static_cast<off_t>(text.size())) != 0) {
     *error = ErrnoMessage("write", "pid_file " + path, errno);
     return false;
   }

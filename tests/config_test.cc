@@ -838,6 +838,10 @@ TEST(Config, UdpReplyBudgetDefaultsDefaultsSectionOffAndErrors) {
   EXPECT_EQ(file.Service("a")->udp_reply_rate, 1000);
   EXPECT_EQ(file.Service("b")->udp_reply_burst, 0);
   EXPECT_EQ(file.Service("c")->udp_reply_burst, 0);
+  // --check shows it for services with a UDP port.
+  std::string shown = DescribeConfig(file.config);
+  EXPECT_NE(shown.find("udp_reply_budget 2000 1000\n"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("udp_reply_budget off\n"), std::string::npos) << shown;
   EXPECT_EQ(ServiceConfig{}.udp_reply_burst, 256);  // the default
   EXPECT_EQ(ServiceConfig{}.udp_reply_rate, 128);
   for (const auto& [line, error] : std::vector<std::pair<std::string, std::string>>{

@@ -1,6 +1,7 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -107,6 +108,16 @@ std::string DescribeConfig(const Config& config) {
     if (s.cps_rate > 0) out << "  cps      " << s.cps_rate << " " << s.cps_wait << "\n";
     if (s.per_source > 0) {
       out << "  per_source " << s.per_source << " (IPv6 /" << s.per_source_prefix6 << ")\n";
+    }
+    bool udp = std::any_of(s.ports.begin(), s.ports.end(), [](const ServicePort& port) {
+      return port.spec.protocol == Protocol::kUdp;
+    });
+    if (udp) {
+      out << "  udp_reply_budget "
+          << (s.udp_reply_burst > 0
+                  ? std::to_string(s.udp_reply_burst) + " " + std::to_string(s.udp_reply_rate)
+                  : std::string("off"))
+          << "\n";
     }
     if (s.program.timeout > 0) out << "  timeout  " << s.program.timeout << "\n";
     for (auto [name, value] : {std::pair<const char*, uint64_t>{"rlimit_as", s.program.rlimit_as},
