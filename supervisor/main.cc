@@ -24,6 +24,7 @@
 #include <set>
 
 #include "common/config.h"
+#include "common/config/key_docs.h"
 #include "common/default_signals.h"
 #include "common/log.h"
 #include "supervisor/daemon.h"
@@ -47,8 +48,10 @@ constexpr const char* kUsage =
     "  --check FILE   the same for FILE, a copy: that others could change it where it\n"
     "                 lies is a warning (as the config, gatehouse refuses such a file)\n"
     "  --key value    any config key; overrides the file (service keys: every service)\n"
+    "  --keys         list every key: its scope, default, values and meaning\n"
+    "  --keys=man     the same as gatehouse.conf(5), in troff\n"
     "\n"
-    "Keys and defaults: docs/configuration.md\n";
+    "Keys and defaults: gatehouse --keys, gatehouse.conf(5), docs/configuration.md\n";
 
 void MarkInheritedFdsCloseOnExec() {
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -84,6 +87,10 @@ int main(int argc, char** argv) {
   }
   if (command_line.help) {
     std::cout << kUsage;
+    return 0;
+  }
+  if (!command_line.keys_format.empty()) {
+    std::cout << (command_line.keys_format == "man" ? KeysManPage() : KeysText());
     return 0;
   }
   if (command_line.version) {
