@@ -1,6 +1,7 @@
 // gatehouse: the privileged supervisor.
 //
-// Process flow, top to bottom:
+// Process flow, top to bottom (`gatehouse import ...` execs gatehouse-import
+// first, which holds the converter: none of it is in this binary):
 //   1. mark every inherited fd above 2 close-on-exec (none may reach a program)
 //   2. read the command line and the configuration, find gatehouse-child, probe
 //      whether services can have namespaces, check the fd budget against
@@ -29,7 +30,7 @@
 #include "common/log.h"
 #include "supervisor/daemon.h"
 #include "supervisor/fd_budget.h"
-#include "supervisor/import/import_command.h"
+#include "supervisor/helper_programs.h"
 #include "supervisor/isolation_check.h"
 #include "supervisor/listener.h"
 #include "supervisor/supervisor.h"
@@ -77,7 +78,8 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   // What SIGUSR2 starts again, taken before anything can change it.
   ProcessImage image = CurrentProcessImage();
-  if (argc >= 2 && std::string(argv[1]) == "import") return RunImport(argc - 2, argv + 2);
+  // `gatehouse import`: the converter is a binary of its own, never in this one.
+  if (argc >= 2 && std::string(argv[1]) == "import") return ExecImportProgram(argc - 2, argv + 2);
 
   CommandLine command_line;
   std::string error;
