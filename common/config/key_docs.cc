@@ -7,7 +7,9 @@
 namespace gatehouse {
 namespace {
 
-const char* ScopeName(KeyScope scope) { return scope == KeyScope::kGlobal ? "global" : "service"; }
+const char* ScopeName(KeyScope scope) {
+  return scope == KeyScope::kGlobal ? "global" : "service ([name] or [defaults])";
+}
 
 // The default without configuration.md's backquotes.
 std::string PlainDefault(const std::string& text) {
