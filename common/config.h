@@ -41,6 +41,8 @@ struct CommandLine {
   bool check_copy = false;
   bool help = false;
   bool version = false;
+  // --keys: the key table as text ("text"); --keys=man: as gatehouse.conf(5) ("man").
+  std::string keys_format;
   std::vector<ConfigEntry> overrides;  // --key value, --key=value, key=value
 };
 

@@ -104,20 +104,6 @@ std::string DescribeWaitStatus(int status) {
   return "status " + std::to_string(status);
 }
 
-std::string FindChildProgram() {
-  char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return "gatehouse-child";
-  self[n] = '\0';
-  std::string dir(self);
-  dir = dir.substr(0, dir.rfind('/'));
-  for (const std::string& candidate :
-       {dir + "/gatehouse-child", dir + "/../child/gatehouse-child"}) {
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return dir + "/gatehouse-child";
-}
-
 ChildProcess::ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig> service,
                            std::string child_program, ServiceCounters* counters,
                            OrphanedPrograms* orphans, std::function<void()> on_state_change)

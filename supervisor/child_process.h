@@ -206,7 +206,4 @@ void RaiseFileLimit();
 // "exit 1", "signal Killed": a wait status for the log.
 std::string DescribeWaitStatus(int status);
 
-// Where gatehouse-child is: beside gatehouse, or ../child/ in the build tree.
-std::string FindChildProgram();
-
 }  // namespace gatehouse

@@ -1,6 +1,7 @@
 // gatehouse: the privileged supervisor.
 //
-// Process flow, top to bottom:
+// Process flow, top to bottom (`gatehouse import ...` execs gatehouse-import
+// first, which holds the converter: none of it is in this binary):
 //   1. mark every inherited fd above 2 close-on-exec (none may reach a program)
 //   2. read the command line and the configuration, find gatehouse-child, probe
 //      whether services can have namespaces, check the fd budget against
@@ -24,11 +25,12 @@
 #include <set>
 
 #include "common/config.h"
+#include "common/config/key_docs.h"
 #include "common/default_signals.h"
 #include "common/log.h"
 #include "supervisor/daemon.h"
 #include "supervisor/fd_budget.h"
-#include "supervisor/import/import_command.h"
+#include "supervisor/helper_programs.h"
 #include "supervisor/isolation_check.h"
 #include "supervisor/listener.h"
 #include "supervisor/supervisor.h"
@@ -47,8 +49,10 @@ constexpr const char* kUsage =
     "  --check FILE   the same for FILE, a copy: that others could change it where it\n"
     "                 lies is a warning (as the config, gatehouse refuses such a file)\n"
     "  --key value    any config key; overrides the file (service keys: every service)\n"
+    "  --keys         list every key: its scope, default, values and meaning\n"
+    "  --keys=man     the same as gatehouse.conf(5), in troff\n"
     "\n"
-    "Keys and defaults: docs/configuration.md\n";
+    "Keys and defaults: gatehouse --keys, gatehouse.conf(5), docs/configuration.md\n";
 
 void MarkInheritedFdsCloseOnExec() {
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -74,7 +78,8 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   // What SIGUSR2 starts again, taken before anything can change it.
   ProcessImage image = CurrentProcessImage();
-  if (argc >= 2 && std::string(argv[1]) == "import") return RunImport(argc - 2, argv + 2);
+  // `gatehouse import`: the converter is a binary of its own, never in this one.
+  if (argc >= 2 && std::string(argv[1]) == "import") return ExecImportProgram(argc - 2, argv + 2);
 
   CommandLine command_line;
   std::string error;
@@ -84,6 +89,10 @@ int main(int argc, char** argv) {
   }
   if (command_line.help) {
     std::cout << kUsage;
+    return 0;
+  }
+  if (!command_line.keys_format.empty()) {
+    std::cout << (command_line.keys_format == "man" ? KeysManPage() : KeysText());
     return 0;
   }
   if (command_line.version) {

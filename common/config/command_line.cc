@@ -32,6 +32,10 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* command_li
       command_line->version = true;
       continue;
     }
+    if (arg == "--keys" || arg == "--keys=text" || arg == "--keys=man") {
+      command_line->keys_format = arg == "--keys=man" ? "man" : "text";
+      continue;
+    }
     std::string key, value;
     if (arg.rfind("--", 0) == 0) {
       size_t equals = arg.find('=');

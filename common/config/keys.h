@@ -1,7 +1,9 @@
 // Every configuration key gatehouse knows, as one declarative table: where it
-// may stand, whether it repeats, how its value is parsed, and one line saying
-// what it means. The command line, the files, the misplaced-key messages and the
-// value checks all read this table.
+// may stand, whether it repeats, what values it takes, its default, how its value
+// is parsed, and one line saying what it means. The command line, the files, the
+// misplaced-key messages, the value checks, `gatehouse --keys` and
+// gatehouse.conf(5) all read this table; tests hold each row's default to what
+// the code resolves and to docs/configuration.md.
 #pragma once
 
 #include <string>
@@ -32,6 +34,11 @@ struct ConfigKey {
   const char* name;
   KeyScope scope;
   KeyKind kind;
+  const char* type;  // the values it takes, in words: "boolean", "seconds 1-3600", ...
+  // The default as docs/configuration.md's `| key | default | meaning |` row
+  // states it: a value in backquotes (`10`) is what a config without the key
+  // resolves to; plain words (none, unset, required) describe one.
+  const char* default_text;
   // nullptr: the key is read by a Resolve step together with the keys it depends
   // on (port with host and proto; user, group and chroot; exec with args).
   ValueParser parse;
