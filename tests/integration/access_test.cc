@@ -34,14 +34,6 @@ class AccessTest : public GatehouseTest {
   }
 };
 
-size_t Count(const std::string& text, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 TEST_F(AccessTest, CidrAllowServesOnlyThatAddress) {
   ASSERT_TRUE(StartWith("cidr_allow = 127.0.0.1/32\n"));
   EXPECT_EQ(NcFrom("127.0.0.1").out, "knock knock\n");

@@ -98,6 +98,14 @@ void CopyExecutable(const std::string& from, const std::string& to) {
   chmod(to.c_str(), 0755);
 }
 
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 uint64_t CountThrottled(const std::string& log, const std::string& needle) {
   uint64_t events = 0;
   size_t start = 0;

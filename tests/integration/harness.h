@@ -56,6 +56,9 @@ std::string ReadFile(const std::string& path);
 // line one, plus the N of its "(N more like this in 10 s)" (common/log_throttle.h).
 uint64_t CountThrottled(const std::string& log, const std::string& needle);
 
+// How often `needle` occurs in `text` (overlapping occurrences too).
+size_t Count(const std::string& text, const std::string& needle);
+
 // Polls `predicate` every 20 ms until it holds or `timeout` passes.
 template <typename Predicate>
 bool WaitUntil(Predicate predicate, double timeout_seconds = 10);

@@ -28,14 +28,6 @@
 namespace gatehouse::testing {
 namespace {
 
-size_t Count(const std::string& text, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 size_t OpenFdCount(pid_t pid) {
   CommandResult listing = RunCommand({"ls", "/proc/" + std::to_string(pid) + "/fd"});
   return Count(listing.out, "\n");

@@ -112,14 +112,6 @@ int LocalPort(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
 }
 
-size_t Count(const std::string& text, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 // proxy_from is required with proxy_protocol: the test clients connect from
 // loopback addresses.
 const char* kFromLoopback = "proxy_from = 127.0.0.0/8\n";

@@ -45,14 +45,6 @@ bool Exchange(int port, const std::string& request, std::string* reply) {
   return sent;
 }
 
-size_t Count(const std::string& text, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 class ReloadTest : public ::testing::Test {
  protected:
   void WriteServices(int version, bool with_extra) {

@@ -254,14 +254,6 @@ int LocalPort(int fd) {
   return ntohs(address.sin_port);
 }
 
-size_t Count(const std::string& text, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 // A connection handed to a child as it dies is never reset and never run twice:
 // what the child never took (still in its socket, or in our queue) goes to the
 // next child. Ten services, each killed twice (the restart back-off doubles per

@@ -28,14 +28,6 @@
 namespace gatehouse::testing {
 namespace {
 
-size_t Count(const std::string& text, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 // Runs the openssl command; fails the test when it fails.
 void Openssl(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"openssl"};
