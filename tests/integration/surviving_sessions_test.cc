@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -325,12 +326,20 @@ TEST_F(SurvivingSessions, ConnectionsHandedToADyingChildAreServedOnceByTheNext) 
       child[name] = ReadyChild(*gatehouse_, name, mark);
     }
   }
-  // Each ran once: one start line per client's address.
+  // Each ran once: one start line per client's address. (A program can echo
+  // before its child's report of its start reaches the supervisor: wait for
+  // every line first.)
+  auto start_of = [](const Client& client) {
+    return client.service + ": start 127.0.0.1:" + std::to_string(LocalPort(client.fd)) + " pid ";
+  };
+  WaitUntil([&] {
+    std::string log = gatehouse_->Log();
+    return std::all_of(clients.begin(), clients.end(),
+                       [&](const Client& client) { return Count(log, start_of(client)) > 0; });
+  });
   std::string log = gatehouse_->Log();
   for (const Client& client : clients) {
-    std::string start =
-        client.service + ": start 127.0.0.1:" + std::to_string(LocalPort(client.fd)) + " pid ";
-    EXPECT_EQ(Count(log, start), 1u) << client.line << log;
+    EXPECT_EQ(Count(log, start_of(client)), 1u) << client.line << log;
   }
   EXPECT_EQ(log.find("refused"), std::string::npos) << log;
   EXPECT_NE(log.find("connections handed to the child it never took; they wait for the next"),
