@@ -52,6 +52,7 @@ void DecodeAsType(MessageType type, const std::string& payload) {
     case MessageType::kFatal:
       return DecodeAs<gatehouse::FatalError>(payload);
     case MessageType::kProgramOutput:
+    case MessageType::kProgramSyslog:
       return DecodeAs<gatehouse::ProgramOutput>(payload);
     case MessageType::kListenFd:
       return DecodeAs<gatehouse::ListenFd>(payload);
