@@ -205,8 +205,10 @@ TEST(HostileInput, EveryKeyEveryValueThroughFileDefaultsAndCommandLine) {
 TEST(HostileInput, CheckExitsCleanlyOnASample) {
   TempDir dir;
   for (const char* key : {"user", "group", "log_level", "listen", "port", "shutdown_timeout"}) {
-    for (const std::string value : {"4294967296", "99999999999999999999999", "-1", "00",
-                                    "\x1b[2J\x1b]0;pwned\x07", std::string(100000, '9').c_str()}) {
+    // Strings, not const char*: a pointer into a temporary string dangles (ASan).
+    for (const std::string& value :
+         std::vector<std::string>{"4294967296", "99999999999999999999999", "-1", "00",
+                                  "\x1b[2J\x1b]0;pwned\x07", std::string(100000, '9')}) {
       std::string main = testing::WriteConfig(dir, "", {{"a.conf", ServiceWith("", "")}});
       CommandResult check = RunCommand(
           {Gatehouse(), "--config", main, "--check", "--" + std::string(key), value}, "", 10);

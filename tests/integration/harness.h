@@ -46,6 +46,12 @@ struct CommandResult {
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "",
                          double timeout_seconds = 10, int extra_fd = -1);
 
+// The sanitizer reports (ASan, UBSan, TSan; tools/dev asan) in `output`, "" when none.
+// RunCommand's stderr and a GatehouseProcess's log are checked on the way out: a
+// report fails the test even when the process that made it was a child the
+// supervisor replaced, or a command expected to fail anyway.
+std::string SanitizerReports(const std::string& output);
+
 // Copies a file and makes it executable (0755).
 void CopyExecutable(const std::string& from, const std::string& to);
 
