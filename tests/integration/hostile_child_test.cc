@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <thread>
 #include <vector>
@@ -267,7 +269,9 @@ TEST(HostileChild, HealthyChildSurvivesABacklogAcceptedAtOnce) {
     to.sin_family = AF_INET;
     to.sin_port = htons(static_cast<uint16_t>(port));
     inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    // Non-blocking: the handshake completes later (polled below).
+    int connected = connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    EXPECT_TRUE(connected == 0 || errno == EINPROGRESS) << strerror(errno);
   }
   // Every handshake completes in the kernel, into the backlog.
   for (int fd : clients) {
