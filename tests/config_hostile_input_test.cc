@@ -300,6 +300,10 @@ TEST(Identity, OtherNamesForRootAreErrors) {
     std::string lines;
     std::string error;  // empty: accepted
   };
+  // sh -c SCRIPT sh passwd group gatehouse...: the files bound over /etc's.
+  const std::string bind_and_exec =
+      "mount --bind \"$1\" /etc/passwd && mount --bind \"$2\" /etc/group && shift 2 && "
+      "exec \"$@\"";
   for (const Case& c : std::vector<Case>{
            {"user = toor\n",
             "a.conf:4: user: \"toor\" is uid 0; write user = root to run a service as root"},
@@ -314,12 +318,9 @@ TEST(Identity, OtherNamesForRootAreErrors) {
            {"user = root\n", ""},
        }) {
     std::string main = IdentityConfig(dir, c.lines);
-    CommandResult check = RunCommand(
-        {"unshare", "-m", "sh", "-c",
-         "mount --bind \"$1\" /etc/passwd && mount --bind \"$2\" /etc/group && shift 2 && "
-         "exec \"$@\"",
-         "sh", passwd, group, Gatehouse(), "--config", main, "--check"},
-        "", 10);
+    CommandResult check = RunCommand({"unshare", "-m", "sh", "-c", bind_and_exec, "sh", passwd,
+                                      group, Gatehouse(), "--config", main, "--check"},
+                                     "", 10);
     if (c.error.empty()) {
       EXPECT_EQ(check.exit_code, 0) << c.lines << check.err;
     } else {
