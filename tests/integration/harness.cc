@@ -211,9 +211,9 @@ std::string SanitizerReports(const std::string& output) {
   std::istringstream lines(output);
   std::string line;
   while (std::getline(lines, line)) {
-    for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                               "WARNING: ThreadSanitizer", ": runtime error: ",
-                               "SUMMARY: UndefinedBehaviorSanitizer"}) {
+    for (const char* marker :
+         {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+          ": runtime error: ", "SUMMARY: UndefinedBehaviorSanitizer"}) {
       if (line.find(marker) != std::string::npos) {
         reports += line + "\n";
         break;
