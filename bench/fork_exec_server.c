@@ -1,6 +1,7 @@
 /* fork_exec_server: the smallest honest inetd: accept, fork, dup2 onto 0 and 1,
  * exec the program. The benchmark's floor for one process per connection.
  * usage: fork_exec_server PORT PROGRAM [ARGS...]   (binds 127.0.0.1) */
+#define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>

@@ -154,7 +154,10 @@ int main(int argc, char** argv) {
         source.sin_family = AF_INET;
         source.sin_addr.s_addr =
             htonl(0x7F000001u + static_cast<uint32_t>(next_source++ % sources));
-        bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source);
+        if (bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) {
+          std::perror("bind");
+          std::exit(1);
+        }
       }
       timeval timeout{10, 0};
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);

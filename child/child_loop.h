@@ -125,9 +125,9 @@ class ChildLoop {
   std::unique_ptr<WaitProgram> wait_program_;            // mode = wait only
   std::unique_ptr<BuiltinServer> builtin_;               // mode = builtin only
   std::unique_ptr<TlsTerminator> tls_;  // stream services; active once TlsMaterial came
-  uint64_t starts_sent_ = 0;       // ProgramStarted with a pidfd sent on the link
-  uint64_t starts_noted_ = 0;      // as many as the supervisor has read (ProgramsNoted)
-  uint64_t unreported_start_ = 0;  // the built-in connection being started (ids start at 1)
+  uint64_t starts_sent_ = 0;            // ProgramStarted with a pidfd sent on the link
+  uint64_t starts_noted_ = 0;           // as many as the supervisor has read (ProgramsNoted)
+  uint64_t unreported_start_ = 0;       // the built-in connection being started (ids start at 1)
   // While this holds any, the channel is not read: more connections wait in the
   // socket and the supervisor's queue (back-pressure), none is lost.
   std::deque<Waiting> waiting_;

@@ -114,11 +114,12 @@ ChildProcess::ChildProcess(event_base* base, std::shared_ptr<const ServiceConfig
       orphans_(orphans),
       on_state_change_(std::move(on_state_change)),
       // A stalled child (stopped, or stuck) is ended alone: its programs run on.
-      report_watchdog_(base_,
-                       service_->child_stall_timeout +
-                           (service_->tls.enabled() ? service_->tls.settings.handshake_timeout : 0),
-                       kMaxUnreportedConnections, "connection", "not reported started",
-                       [this](const std::string& why) { EndChild("child stalled: " + why, false); }),
+      report_watchdog_(
+          base_,
+          service_->child_stall_timeout +
+              (service_->tls.enabled() ? service_->tls.settings.handshake_timeout : 0),
+          kMaxUnreportedConnections, "connection", "not reported started",
+          [this](const std::string& why) { EndChild("child stalled: " + why, false); }),
       log_throttle_(base_) {
   restart_timer_.reset(evtimer_new(base_, OnRestartTimer, this));
   note_starts_.reset(event_new(base_, -1, 0, OnNoteStarts, this));

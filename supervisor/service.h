@@ -16,9 +16,9 @@
 #include "common/event_loop.h"
 #include "common/log_throttle.h"
 #include "supervisor/child_process.h"
+#include "supervisor/orphaned_programs.h"
 #include "supervisor/process_tree.h"
 #include "supervisor/source_budget.h"
-#include "supervisor/orphaned_programs.h"
 #include "supervisor/source_slots.h"
 
 namespace gatehouse {

@@ -122,9 +122,9 @@ void BlockControlSignals() {
 Supervisor::Supervisor(CommandLine command_line, std::string child_program, ProcessImage image)
     : command_line_(std::move(command_line)),
       child_program_(std::move(child_program)),
-      image_(std::move(image)),
       base_(event_base_new()),
-      resolver_(std::make_unique<ReverseResolver>(base_.get())) {
+      resolver_(std::make_unique<ReverseResolver>(base_.get())),
+      image_(std::move(image)) {
   for (int signal : {SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGHUP, SIGUSR1, SIGUSR2}) {
     signal_events_.emplace_back(evsignal_new(base_.get(), signal, OnSignal, this));
     event_add(signal_events_.back().get(), nullptr);

@@ -205,8 +205,10 @@ TEST(HostileInput, EveryKeyEveryValueThroughFileDefaultsAndCommandLine) {
 TEST(HostileInput, CheckExitsCleanlyOnASample) {
   TempDir dir;
   for (const char* key : {"user", "group", "log_level", "listen", "port", "shutdown_timeout"}) {
-    for (const std::string value : {"4294967296", "99999999999999999999999", "-1", "00",
-                                    "\x1b[2J\x1b]0;pwned\x07", std::string(100000, '9').c_str()}) {
+    // Strings, not const char*: a pointer into a temporary string dangles (ASan).
+    for (const std::string& value :
+         std::vector<std::string>{"4294967296", "99999999999999999999999", "-1", "00",
+                                  "\x1b[2J\x1b]0;pwned\x07", std::string(100000, '9')}) {
       std::string main = testing::WriteConfig(dir, "", {{"a.conf", ServiceWith("", "")}});
       CommandResult check = RunCommand(
           {Gatehouse(), "--config", main, "--check", "--" + std::string(key), value}, "", 10);
@@ -298,6 +300,10 @@ TEST(Identity, OtherNamesForRootAreErrors) {
     std::string lines;
     std::string error;  // empty: accepted
   };
+  // sh -c SCRIPT sh passwd group gatehouse...: the files bound over /etc's.
+  const std::string bind_and_exec =
+      "mount --bind \"$1\" /etc/passwd && mount --bind \"$2\" /etc/group && shift 2 && "
+      "exec \"$@\"";
   for (const Case& c : std::vector<Case>{
            {"user = toor\n",
             "a.conf:4: user: \"toor\" is uid 0; write user = root to run a service as root"},
@@ -312,12 +318,9 @@ TEST(Identity, OtherNamesForRootAreErrors) {
            {"user = root\n", ""},
        }) {
     std::string main = IdentityConfig(dir, c.lines);
-    CommandResult check = RunCommand(
-        {"unshare", "-m", "sh", "-c",
-         "mount --bind \"$1\" /etc/passwd && mount --bind \"$2\" /etc/group && shift 2 && "
-         "exec \"$@\"",
-         "sh", passwd, group, Gatehouse(), "--config", main, "--check"},
-        "", 10);
+    CommandResult check = RunCommand({"unshare", "-m", "sh", "-c", bind_and_exec, "sh", passwd,
+                                      group, Gatehouse(), "--config", main, "--check"},
+                                     "", 10);
     if (c.error.empty()) {
       EXPECT_EQ(check.exit_code, 0) << c.lines << check.err;
     } else {

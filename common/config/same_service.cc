@@ -27,9 +27,10 @@ auto Jail(const JailSpec& j) {
 }
 
 auto Program(const ProgramSpec& p) {
-  return std::make_tuple(p.mode, p.builtin, p.exec, p.argv, p.env, p.working_directory, p.stderr_target, p.kill_grace,
-                         p.timeout, p.rlimit_as, p.rlimit_cpu, p.rlimit_nofile, p.rlimit_nproc,
-                         p.rlimit_fsize, p.rlimit_core, p.nice, p.umask, p.banner);
+  return std::make_tuple(p.mode, p.builtin, p.exec, p.argv, p.env, p.working_directory,
+                         p.stderr_target, p.kill_grace, p.timeout, p.rlimit_as, p.rlimit_cpu,
+                         p.rlimit_nofile, p.rlimit_nproc, p.rlimit_fsize, p.rlimit_core, p.nice,
+                         p.umask, p.banner);
 }
 
 std::vector<std::string> ProxyFromTexts(const ServiceConfig& s) {
@@ -40,14 +41,13 @@ std::vector<std::string> ProxyFromTexts(const ServiceConfig& s) {
 
 // Every field but `where` (of the service and of its ports).
 auto Definition(const ServiceConfig& s) {
-  return std::make_tuple(s.name, PortTexts(s), s.listen, AccessTexts(s), s.reverse_lookups,
-                         Jail(s.jail), Program(s.program), s.user_name, s.group_name,
-                         s.reload_programs, s.child_stall_timeout, s.max_servers,
-                         s.max_servers_action, s.busy_message, s.banner_fail, s.cps_rate,
-                         s.cps_wait, s.per_source, s.per_source_prefix6, s.proxy_protocol,
-                         ProxyFromTexts(s), s.proxy_timeout, s.unix_mode, s.unix_owner,
-                         s.unix_group, s.reflection_guard,
-                         s.proxy_local_close, s.udp_reply_burst, s.udp_reply_rate);
+  return std::make_tuple(
+      s.name, PortTexts(s), s.listen, AccessTexts(s), s.reverse_lookups, Jail(s.jail),
+      Program(s.program), s.user_name, s.group_name, s.reload_programs, s.child_stall_timeout,
+      s.max_servers, s.max_servers_action, s.busy_message, s.banner_fail, s.cps_rate, s.cps_wait,
+      s.per_source, s.per_source_prefix6, s.proxy_protocol, ProxyFromTexts(s), s.proxy_timeout,
+      s.unix_mode, s.unix_owner, s.unix_group, s.reflection_guard, s.proxy_local_close,
+      s.udp_reply_burst, s.udp_reply_rate);
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ def gatehouse_fuzzer(name, srcs, deps):
     cc_binary(
         name = name,
         srcs = srcs,
-        deps = deps,
+        deps = deps + ["//third_party:sanitizer_runtime"],
         tags = ["manual"],
     )
     cc_test(
@@ -23,5 +23,5 @@ def gatehouse_fuzzer(name, srcs, deps):
         srcs = srcs + ["replay_main.cc"],
         args = ["%s/corpus/%s" % (native.package_name(), name)],
         data = native.glob(["corpus/%s/*" % name]),
-        deps = deps,
+        deps = deps + ["//third_party:sanitizer_runtime"],
     )

@@ -52,6 +52,7 @@ void DecodeAsType(MessageType type, const std::string& payload) {
     case MessageType::kFatal:
       return DecodeAs<gatehouse::FatalError>(payload);
     case MessageType::kProgramOutput:
+    case MessageType::kProgramSyslog:
       return DecodeAs<gatehouse::ProgramOutput>(payload);
     case MessageType::kListenFd:
       return DecodeAs<gatehouse::ListenFd>(payload);
@@ -137,7 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (now_free != lowest_free) {
     char target[256] = {};
     std::string link = "/proc/self/fd/" + std::to_string(lowest_free);
-    readlink(link.c_str(), target, sizeof target - 1);
+    if (readlink(link.c_str(), target, sizeof target - 1) < 0) target[0] = '?';
     std::fprintf(stderr, "lowest free fd %d, was %d; fd %d is %s\n", now_free, lowest_free,
                  lowest_free, target);
   }

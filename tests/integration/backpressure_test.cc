@@ -74,7 +74,9 @@ TEST_P(Backpressure, StoppedChildLosesNoConnections) {
   }
   // Let the supervisor accept what it can and run into its limits.
   WaitUntil([] { return false; }, 0.5);
-  if (unprivileged) ASSERT_EQ(soft_limit(64).exit_code, 0);
+  if (unprivileged) {
+    ASSERT_EQ(soft_limit(64).exit_code, 0);
+  }
   ASSERT_EQ(kill(children[0], SIGCONT), 0);
 
   int echoed = 0;

@@ -283,7 +283,9 @@ TEST_F(BuiltinTest, ChargenClientsThatNeverReadStallOnlyThemselves) {
   printf("chargen child VmRSS: %ld kB before, %ld kB with %d stalled clients and one reading\n",
          rss_before, rss_after, kStalled);
   // 21 buffers of 16 KiB are 336 KiB; 2 MiB leaves room for the allocator.
-  EXPECT_LT(rss_after - rss_before, 2048) << rss_before << " -> " << rss_after;
+  if (!SkipsUnderAsan("chargen child VmRSS growth under 2 MiB")) {
+    EXPECT_LT(rss_after - rss_before, 2048) << rss_before << " -> " << rss_after;
+  }
   // Nothing of it ended: the stalled connections are still open, not dropped.
   EXPECT_EQ(gatehouse_->Log().find("chargen: exit 127.0.0.1:"), std::string::npos)
       << gatehouse_->Log();

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -202,7 +203,32 @@ CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::str
   int status = 0;
   waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) && !result.timed_out ? WEXITSTATUS(status) : -1;
+  std::string reports = SanitizerReports(result.err);
+  if (!reports.empty()) ADD_FAILURE() << argv_in[0] << ": " << reports;
   return result;
+}
+
+bool SkipsUnderAsan(const std::string& check) {
+  if (!kAddressSanitizer) return false;
+  printf("skipped under ASan (its quarantine keeps freed memory resident): %s\n", check.c_str());
+  return true;
+}
+
+std::string SanitizerReports(const std::string& output) {
+  std::string reports;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    for (const char* marker :
+         {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+          ": runtime error: ", "SUMMARY: UndefinedBehaviorSanitizer"}) {
+      if (line.find(marker) != std::string::npos) {
+        reports += line + "\n";
+        break;
+      }
+    }
+  }
+  return reports;
 }
 
 GatehouseProcess::GatehouseProcess(const std::vector<std::string>& args,
@@ -243,6 +269,8 @@ GatehouseProcess::~GatehouseProcess() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+  std::string reports = SanitizerReports(Log());
+  if (!reports.empty()) ADD_FAILURE() << "sanitizer reports in " << log_path_ << ":\n" << reports;
 }
 
 bool GatehouseProcess::Running() {

@@ -46,6 +46,23 @@ struct CommandResult {
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "",
                          double timeout_seconds = 10, int extra_fd = -1);
 
+// The sanitizer reports (ASan, UBSan, TSan; tools/dev asan) in `output`, "" when none.
+// RunCommand's stderr and a GatehouseProcess's log are checked on the way out: a
+// report fails the test even when the process that made it was a child the
+// supervisor replaced, or a command expected to fail anyway.
+std::string SanitizerReports(const std::string& output);
+
+// True in a build with AddressSanitizer (tools/dev asan): its quarantine keeps freed
+// memory resident, so a process's VmRSS grows with the work it does. Tests that bound
+// memory growth skip that one bound under it (SkipsUnderAsan says so in the log).
+#ifdef __SANITIZE_ADDRESS__
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+// Prints why `check` is skipped and returns true under ASan; false otherwise.
+bool SkipsUnderAsan(const std::string& check);
+
 // Copies a file and makes it executable (0755).
 void CopyExecutable(const std::string& from, const std::string& to);
 

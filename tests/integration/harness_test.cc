@@ -40,5 +40,21 @@ TEST(Harness, ReadsOnlyItsOwnInstanceAndTheLatestPort) {
   EXPECT_EQ(stand_in.Port("echo"), 2222) << stand_in.Log();
 }
 
+// What makes a sanitizer finding in gatehouse or gatehouse-child fail the test that
+// started it (tools/dev asan): the report's lines are found in a log, and a clean log
+// (which may say "error" in other words) has none.
+TEST(Harness, FindsSanitizerReportsInALog) {
+  const std::string clean =
+      "gatehouse[7] err: echo: runtime: child exited with status 1\n"
+      "gatehouse[7] notice: ERROR: nothing of a sanitizer\n";
+  EXPECT_EQ(SanitizerReports(clean), "");
+  const std::string asan =
+      "gatehouse[7] err: echo: child: ==12==ERROR: AddressSanitizer: heap-use-after-free on\n"
+      "    #0 0x55 in main\n";
+  EXPECT_NE(SanitizerReports(clean + asan).find("heap-use-after-free"), std::string::npos);
+  const std::string ubsan = "common/wire.cc:10:5: runtime error: signed integer overflow\n";
+  EXPECT_NE(SanitizerReports(ubsan).find("signed integer overflow"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gatehouse::testing

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <thread>
 #include <vector>
@@ -220,7 +222,9 @@ TEST(HostileChild, SilentChildUnderAStormCannotGrowTheSupervisor) {
       "before, %ld kB after\n%s\n",
       storm.established, storm.attempts, storm.seconds, before, after, status.c_str());
   EXPECT_GT(storm.established, 8192) << "the storm did not reach the bound";
-  EXPECT_LE(after, before + kAllowedGrowthKb) << status;
+  if (!SkipsUnderAsan("supervisor VmRSS growth under 8 MiB")) {
+    EXPECT_LE(after, before + kAllowedGrowthKb) << status;
+  }
   EXPECT_TRUE(gatehouse->WaitForLog(
       "silent: child stalled: more than 8192 connections not reported started; ending the child"))
       << gatehouse->Log();
@@ -267,7 +271,9 @@ TEST(HostileChild, HealthyChildSurvivesABacklogAcceptedAtOnce) {
     to.sin_family = AF_INET;
     to.sin_port = htons(static_cast<uint16_t>(port));
     inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    // Non-blocking: the handshake completes later (polled below).
+    int connected = connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    EXPECT_TRUE(connected == 0 || errno == EINPROGRESS) << strerror(errno);
   }
   // Every handshake completes in the kernel, into the backlog.
   for (int fd : clients) {

@@ -234,8 +234,7 @@ TEST_F(RunningEcho, SignalsDuringAStopAreHarmless) {
     }
     int status = gatehouse_->Stop(SIGTERM, 1);
     ASSERT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << "round " << round << ": wait status " << status << " after " << sent
-        << " signals\n"
+        << "round " << round << ": wait status " << status << " after " << sent << " signals\n"
         << gatehouse_->Log();
   }
 }

@@ -307,7 +307,9 @@ TEST_F(ProxyTest, MalformedOrWrongVersionHeaderIsClosedAndLogged) {
   Bytes oversized = V2(0x21, 0x11, Inet4Block("192.0.2.10", 1, "192.0.2.1", 2));
   oversized[14] = 0x10, oversized[15] = 0x01;  // 4097 bytes follow, over the bound
   ExpectRefused(oversized, "bad PROXY header: v2 length 4097 is over 4096");
-  ExpectRefused(V2(0x21, 0x11, Inet4Block("192.0.2.10", 1, "192.0.2.1", 2) + "\x01\x00\x09h2"),
+  // A TLV of type 1 that claims 9 bytes and has 2 (a literal would stop at its \x00).
+  ExpectRefused(V2(0x21, 0x11,
+                   Inet4Block("192.0.2.10", 1, "192.0.2.1", 2) + std::string("\x01\x00\x09h2", 5)),
                 "bad PROXY header: v2 TLVs overrun the header's length");
 }
 
@@ -357,7 +359,7 @@ int FreeLoopbackPort() {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
   int port = LocalPort(fd);
   close(fd);
   return port;

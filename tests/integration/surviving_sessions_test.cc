@@ -228,6 +228,19 @@ TEST_F(SurvivingSessions, AStoppedChildEndedByTheWatchdogResetsNoSession) {
     ASSERT_GE(Connect("cat"), 0);
     ASSERT_TRUE(Echoes(connections_[i], "before\n")) << i;
   }
+  // A program can echo before its child's report reaches the supervisor: the
+  // supervisor must have counted all of them before the child stops (under ASan
+  // the last report was still on its way).
+  auto started = [&] {
+    std::string log = gatehouse_->Log();
+    int count = 0;
+    for (size_t at = log.find("cat: start "); at != std::string::npos;
+         at = log.find("cat: start ", at + 1)) {
+      ++count;
+    }
+    return count;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return started() >= kHeld; })) << gatehouse_->Log();
   LogMark mark = gatehouse_->MarkLog();
   ASSERT_EQ(kill(child, SIGSTOP), 0);
   int unserved = Connect("cat");  // handed over, never taken: the watchdog ends the child
