@@ -79,30 +79,7 @@ class SshdTest : public GatehouseTest {
             command};
   }
 
-  CommandResult RunId() {
-    return RunCommand({"ssh",
-                       "-F",
-                       "/dev/null",
-                       "-i",
-                       keys_ + "/client_ed25519",
-                       "-o",
-                       "IdentitiesOnly=yes",
-                       "-o",
-                       "IdentityAgent=none",
-                       "-o",
-                       "BatchMode=yes",
-                       "-o",
-                       "StrictHostKeyChecking=no",
-                       "-o",
-                       "UserKnownHostsFile=/dev/null",
-                       "-o",
-                       "ConnectTimeout=10",
-                       "-p",
-                       std::to_string(Port("sshd")),
-                       "root@127.0.0.1",
-                       "id"},
-                      "", kClientTimeout);
-  }
+  CommandResult RunId() { return RunCommand(SshCommand("id"), "", kClientTimeout); }
 
   std::string keys_;
   std::string sshd_config_;
